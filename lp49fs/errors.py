@@ -1,0 +1,116 @@
+"""The one error type of lp49fs, carrying a Plan 9 error string.
+
+An ``Error`` is what a servant raises, what a 9P server answers as ``Rerror``, what a system
+call leaves in errstr, and (through the single ``ENAME_TO_ERRNO`` table in the FUSE bridge) an
+errno on Linux.  Its ``ename`` is the exact Plan 9 text, so a learner can grep Plan 9 sources
+for it.
+
+Malformed bytes on a 9P connection are not an ``Error``: they are a ``ProtocolError``
+(defined in ``lp49fs.ninep``), which closes that connection instead of being answered.
+
+This module is a leaf: every layer may import it, and it imports nothing from the project
+at module level.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lp49fs.ninep import Rerror
+
+ERRMAX = 128  # longest error string kept, as in Plan 9 (bytes, including the NUL)
+
+# Plan 9 kernel (port/error.h)
+Enonexist = "file does not exist"
+Eperm = "permission denied"
+Eexist = "file already exists"
+Enotdir = "not a directory"
+Eisdir = "file is a directory"
+Einuse = "device or object already in use"
+Eio = "i/o error"
+Ehungup = "i/o on hungup channel"
+Eintr = "interrupted"
+Ebadsharp = "unknown device in # filename"
+Efilename = "file name syntax"
+Ebadchar = "bad character in file name"
+Ebadarg = "bad arg in system call"
+Ebadfd = "fd out of range or not open"
+Ebadusefd = "inappropriate use of fd"
+Eisopen = "file already open for I/O"
+Enotopen = "file not open"
+Emode = "wrong open mode"
+Einconsistent = "inconsistent mount"
+Enotmounted = "not mounted"
+Enotunion = "not in union"
+Enocreate = "mounted directory forbids creation"
+Enoattach = "mount/attach disallowed"
+Eshutdown = "device shut down"
+Eshortstat = "stat buffer too small"
+Ebadstat = "malformed stat buffer"
+Enoproc = "process does not exist"
+Enochild = "no living children"
+Eprocdied = "process exited"
+Enoenv = "no such environment variable"
+Eunmount = "unmount of a device not mounted"
+Enoversion = "version not established for mount channel"
+Egreg = "the front fell off"  # Plan 9's "should not happen" error
+Etimedout = "connection timed out"
+Econrefused = "connection refused"
+Enetaddr = "bad network address"
+
+# lib9p (lib9p/srv.c)
+Enotfound = "file not found"
+Eunknownfid = "unknown fid"
+Edupfid = "duplicate fid"
+Eduptag = "duplicate tag"
+Enotdir9p = "walk in non-directory"
+Eisdir9p = "is a directory"
+Ecreatenondir = "create in non-directory"
+Ecreate = "create prohibited"
+Eremove = "remove prohibited"
+Ewrite = "write prohibited"
+Ewstat = "wstat prohibited"
+Ebadoffset = "bad offset"
+Ebadcount = "bad count"
+Ebotch = "9P protocol botch"
+Ebadattach = "unknown specifier in attach"
+Eunknownmsg = "unknown message"
+Enoauth = "authentication not required"
+
+
+class Error(Exception):
+    """A Plan 9 error: ``ename`` is the exact error string (at most ERRMAX-1 bytes)."""
+
+    def __init__(self, ename: str) -> None:
+        ename = truncate_ename(ename)
+        super().__init__(ename)
+        self.ename = ename
+
+    def __repr__(self) -> str:
+        return f"Error({self.ename!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Error) and other.ename == self.ename
+
+    def __hash__(self) -> int:
+        return hash(self.ename)
+
+    def to_rerror(self) -> Rerror:
+        """The 9P reply that carries this error."""
+        from lp49fs.ninep import Rerror
+
+        return Rerror(ename=self.ename)
+
+    @classmethod
+    def from_rerror(cls, r: Rerror) -> Error:
+        """The error a client raises for a received Rerror."""
+        return cls(r.ename)
+
+
+def truncate_ename(ename: str) -> str:
+    """Cut ``ename`` to ERRMAX-1 bytes of UTF-8 without splitting a character."""
+    raw = ename.encode("utf-8")
+    if len(raw) < ERRMAX:
+        return ename
+    return raw[: ERRMAX - 1].decode("utf-8", errors="ignore")

@@ -1,0 +1,55 @@
+"""Shared test helpers: the environment switches that turn a skip into a failure.
+
+``.ci/run`` sets LP49_REQUIRE_FUSE, LP49_REQUIRE_ROOT and LP49_REQUIRE_PEERS, so in CI a test
+that cannot run (no /dev/fuse, not root, peers not installed) fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PEERS = ROOT / ".peers"
+
+
+def skip_or_fail(switch: str, reason: str) -> None:
+    """Skip with ``reason``, or fail when the environment variable ``switch`` is set."""
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{reason} (and {switch}=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+def have_fuse() -> str | None:
+    """None if real FUSE mounts can be made here, else the reason they cannot."""
+    if not os.path.exists("/dev/fuse"):
+        return "no /dev/fuse"
+    if shutil.which("fusermount3") is None:
+        return "fusermount3 not installed (apt-get install fuse3)"
+    if os.geteuid() != 0 and not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        return "no access to /dev/fuse"
+    return None
+
+
+@pytest.fixture
+def require_fuse() -> None:
+    reason = have_fuse()
+    if reason:
+        skip_or_fail("LP49_REQUIRE_FUSE", reason)
+
+
+@pytest.fixture
+def require_root() -> None:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        skip_or_fail("LP49_REQUIRE_ROOT", "needs root and iproute2 for network namespaces")
+
+
+def peer_python(name: str) -> pathlib.Path:
+    """The interpreter of the third-party peer environment ``name`` (made by setup.sh)."""
+    py = PEERS / name / "bin" / "python"
+    if not (PEERS / name / ".installed").exists():
+        skip_or_fail("LP49_REQUIRE_PEERS", f"peer {name} not installed: run scripts/setup.sh")
+    return py
