@@ -1,0 +1,41 @@
+"""A Machine: RAM, interrupt lines, a timer, a UART console and a device bus, wired together.
+
+This is what a node's hardware description (the TOML ``[hardware]`` table) turns into.  The
+standard wiring follows a PC: timer on line 0, the console UART on line 4 (COM1); further
+devices (disks, NICs, framebuffer) are plugged into ``bus`` by whoever builds the node, each
+with a free interrupt line from ``alloc_irq``.
+"""
+
+from __future__ import annotations
+
+from hwsim.bus import Bus
+from hwsim.irq import InterruptController
+from hwsim.ram import Ram
+from hwsim.timer import Timer
+from hwsim.uart import Uart
+
+TIMER_IRQ = 0
+UART_IRQ = 4
+
+
+class Machine:
+    """The emulated hardware of one node."""
+
+    def __init__(
+        self, ram_size: int = 16 << 20, irq_lines: int = 32, timer_period: float = 0.01
+    ) -> None:
+        self.ram = Ram(ram_size)  # physical memory, 4 KiB frames
+        self.irqc = InterruptController(irq_lines)  # the interrupt lines
+        self.bus = Bus()  # every device, by name
+        self.timer = Timer(self.irqc, TIMER_IRQ, timer_period)
+        self.uart = Uart(self.irqc, UART_IRQ)
+        self.bus.plug("timer", self.timer, TIMER_IRQ)
+        self.bus.plug("uart0", self.uart, UART_IRQ)
+
+    def alloc_irq(self) -> int:
+        """A line no plugged device uses yet (IndexError when all are taken)."""
+        used = {s.irq for s in self.bus.slots.values()}
+        for n in range(1, self.irqc.nlines):
+            if n not in used:
+                return n
+        raise IndexError("no free interrupt line")
