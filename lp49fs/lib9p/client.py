@@ -1,0 +1,339 @@
+"""A 9P2000 client session: many requests in flight on one link, flush on cancellation.
+
+Layers (top to bottom):
+
+* ``clientfid.py`` -- ``Fid`` helpers (walk, open, create, read, write, clunk, remove, stat,
+  wstat, readdir) and path helpers (``walk_path``, ``read_file`` ...).
+* this module -- ``Session``: tags, the reader task, the one writer path, Tflush.
+* ``lp49fs.ninep`` -- bytes <-> message objects (``encode``, ``decode``, ``Framer``).
+* a *link*: any object with ``await receive_some(max_bytes) -> bytes`` (b"" at EOF),
+  ``await send_all(data)`` and ``await aclose()`` -- a TCP or unix socket, a pipe, or the
+  mount servant's server link.  Nothing here knows about sockets.
+
+Theory of operation
+-------------------
+``Session.run`` is one task (started with ``nursery.start``) that reads frames from the link and
+hands each reply to the caller waiting on its tag.  ``rpc(msg)`` takes a free tag, queues the
+encoded request and waits.  There is one writer path: whichever caller finds the writer idle
+sends everything queued so far (its own request and any that others queued meanwhile) in one
+``send_all``; the others return at once and just wait for their replies.  Sends are shielded
+from cancellation, because half a message on the link would wreck the whole session.
+
+Rules
+-----
+1. A tag is busy from the moment its request is queued until its reply arrives, or, when the
+   caller was cancelled, until the Rflush arrives (the old tag may be reused only then, as
+   flush(5) says).  NOTAG is used only by Tversion.
+2. A cancelled caller returns (raises ``Cancelled``) at once; a background task in the
+   session's nursery sends ``Tflush(oldtag)`` and waits for Rflush.  If the server answered
+   the old request anyway, that late reply is honoured by ``late_reply``: a fid that a walk
+   or attach created is clunked, so the server never keeps a fid the client forgot.
+3. A fid is in use from the request that creates it (attach, walk to a new fid) until the
+   reply to its Tclunk or Tremove, whatever that reply says (clunk frees the fid even on
+   error).  A clunk whose caller was cancelled is re-sent in the background.
+4. When the link dies (EOF, error, malformed bytes) every pending call fails at once with
+   ``Error(Ehungup)``, and so does every later call.
+5. ``version`` must be the first exchange; it sets ``msize`` (and so ``iounit`` defaults).
+
+The fid-level helpers and the command line use only ``rpc``, ``newfid`` and ``msize``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import trio
+
+from lp49fs.errors import Ehungup, Error
+from lp49fs.ninep import (
+    MAXMSIZE,
+    NEED_DATA,
+    NOFID,
+    NOTAG,
+    Framer,
+    ProtocolError,
+    Rattach,
+    Rerror,
+    Rversion,
+    Rwalk,
+    Tattach,
+    Tclunk,
+    Tflush,
+    Tremove,
+    Tversion,
+    Twalk,
+    decode,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION = "9P2000"
+DEFAULT_MSIZE = 8192 + 24  # the Plan 9 kernel's choice (IOHDRSZ + 8 KiB)
+MAXTAG = 0xFFFE  # tags 0..MAXTAG; NOTAG (0xFFFF) is Tversion's
+READ_SIZE = 1 << 20  # how much the reader asks the link for at once
+
+
+class Link(Protocol):
+    """What a session needs of a transport (trio streams and lp49fs links fit)."""
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray: ...
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Call:
+    """One request in flight: the caller waits on ``done``; ``reply`` is set by the reader."""
+
+    __slots__ = ("done", "flushed", "msg", "reply")
+
+    def __init__(self, msg: object) -> None:
+        self.msg = msg  # the T-message sent with this tag
+        self.done = trio.Event()  # set when reply is in (or the session hung up)
+        self.reply: object = None  # the R-message, or None after a hangup
+        self.flushed = False  # the caller gave up: a late reply goes to late_reply
+
+
+class Session:
+    """A 9P2000 client connection over ``link`` (see the module docstring for the rules)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.msize = DEFAULT_MSIZE  # negotiated by version()
+        self.version_string = ""  # the server's answer to Tversion
+        self._calls: dict[int, _Call] = {}  # tag -> call in flight (Rule 1)
+        self._next_tag = 0
+        self._fids: set[int] = set()  # fids in use (Rule 3)
+        self._next_fid = 0
+        self._outq: list[bytes] = []  # encoded requests waiting for the writer
+        self._sending = False  # a caller is inside send_all
+        self._hungup: str | None = None  # why the session is dead (Rule 4)
+        self._nursery: trio.Nursery | None = None
+        self._framer = Framer(MAXMSIZE)  # max_size drops to msize once negotiated
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Read and dispatch replies until the link ends; start with ``nursery.start``."""
+        framer = self._framer
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await self._read_loop(framer)
+            except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError,
+                    OSError) as e:
+                self._hangup(f"link failed: {e!r}")
+            finally:
+                self._hangup("link closed")
+                nursery.cancel_scope.cancel()
+
+    async def _read_loop(self, framer: Framer) -> None:
+        while True:
+            data = await self.link.receive_some(READ_SIZE)
+            if not data:
+                return
+            framer.feed(data)
+            while (frame := framer.next_frame()) is not NEED_DATA:
+                assert isinstance(frame, (bytes, bytearray, memoryview))
+                tag, reply = decode(frame)
+                self._dispatch(tag, reply)
+
+    def _dispatch(self, tag: int, reply: object) -> None:
+        call = self._calls.get(tag)
+        if call is None or call.done.is_set():
+            log.warning("reply for unknown tag %d dropped: %s", tag, reply)
+            return
+        call.reply = reply
+        call.done.set()
+        if not call.flushed:
+            del self._calls[tag]  # the caller owns the reply now; the tag is free
+
+    def _hangup(self, why: str) -> None:
+        if self._hungup is None:
+            log.debug("session hung up: %s", why)
+            self._hungup = why
+        for call in self._calls.values():
+            call.done.set()  # reply stays None: the waiter raises Ehungup
+        self._calls.clear()
+
+    async def aclose(self) -> None:
+        """Close the link; pending and later calls fail with Ehungup."""
+        self._hangup("closed by client")
+        await self.link.aclose()
+
+    @property
+    def hungup(self) -> bool:
+        return self._hungup is not None
+
+    # -- tags, fids and the writer path -----------------------------------------------------
+
+    def _alloc_tag(self) -> int:
+        for _ in range(MAXTAG + 1):
+            tag = self._next_tag
+            self._next_tag = (tag + 1) % (MAXTAG + 1)
+            if tag not in self._calls:
+                return tag
+        raise Error("too many outstanding 9P requests")
+
+    def newfid(self) -> int:
+        """A fid number not in use on this session; it is in use until clunked (Rule 3)."""
+        while self._next_fid in self._fids or self._next_fid == NOFID:
+            self._next_fid = (self._next_fid + 1) & 0xFFFFFFFF
+        fid = self._next_fid
+        self._fids.add(fid)
+        self._next_fid = (fid + 1) & 0xFFFFFFFF
+        return fid
+
+    def freefid(self, fid: int) -> None:
+        """Forget ``fid`` (after Rclunk/Rremove, or when a request to create it failed)."""
+        self._fids.discard(fid)
+
+    async def _send(self, data: bytes) -> None:
+        self._outq.append(data)
+        if self._sending:
+            return  # the task already sending will pick ours up
+        self._sending = True
+        try:
+            with trio.CancelScope(shield=True):
+                while self._outq:
+                    batch = self._outq[0] if len(self._outq) == 1 else b"".join(self._outq)
+                    self._outq.clear()
+                    await self.link.send_all(batch)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            self._hangup(f"send failed: {e!r}")
+            raise Error(Ehungup) from e
+        finally:
+            self._sending = False
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def rpc(self, msg: object) -> object:
+        """Send T-message ``msg`` and return its R-message.
+
+        Raises ``Error(ename)`` for an Rerror, ``Error(Ehungup)`` when the link is gone.  On
+        cancellation the request is flushed in the background (Rule 2).
+        """
+        if self._hungup is not None:
+            raise Error(Ehungup)
+        tag = self._alloc_tag()
+        call = _Call(msg)
+        self._calls[tag] = call
+        await self._send(encode(tag, msg))  # type: ignore[arg-type]
+        try:
+            await call.done.wait()
+        except trio.Cancelled:
+            if not call.done.is_set() and self._nursery is not None and self._hungup is None:
+                call.flushed = True
+                self._nursery.start_soon(self._flush, tag, call)
+            elif call.reply is not None:
+                late_reply(self, call.msg, call.reply)
+            raise
+        return check(call.reply)
+
+    async def _flush(self, oldtag: int, call: _Call) -> None:
+        """Send Tflush(oldtag), wait for Rflush, then honour a reply that beat it (Rule 2)."""
+        try:
+            await self.rpc(Tflush(oldtag=oldtag))
+        except Error:
+            pass  # hung up: nothing more will arrive
+        self._calls.pop(oldtag, None)
+        late_reply(self, call.msg, call.reply)
+
+    async def version(self, msize: int = DEFAULT_MSIZE, version: str = VERSION) -> str:
+        """Negotiate msize and version (tag NOTAG); must come first.  Returns the version.
+
+        Raises ``Error`` if the server does not speak ``version`` (e.g. answers "unknown" or
+        a 9P2000.L-only server).
+        """
+        if self._hungup is not None:
+            raise Error(Ehungup)
+        call = _Call(Tversion(msize=msize, version=version))
+        self._calls[NOTAG] = call
+        await self._send(encode(NOTAG, call.msg))  # type: ignore[arg-type]
+        await call.done.wait()
+        if call.reply is None and self._hungup is not None and "ProtocolError" in self._hungup:
+            # e.g. diod answers a 9P2000 Tversion with a 9P2000.L Rlerror
+            raise Error(f"server does not speak {version}: {self._hungup}")
+        reply = check(call.reply)
+        assert isinstance(reply, Rversion)
+        self.version_string = reply.version
+        if reply.version != version:
+            raise Error(f"server speaks 9P version {reply.version!r}, not {version!r}")
+        if not 256 <= reply.msize <= msize:
+            raise Error(f"server chose bad msize {reply.msize} (asked for {msize})")
+        self.msize = self._framer.max_size = reply.msize
+        return reply.version
+
+    async def clunk(self, fid: int, *, remove: bool = False) -> None:
+        """Tclunk (or Tremove) ``fid``; the fid is free afterwards whatever the reply says.
+
+        If the caller is cancelled, the fid stays reserved until the flush settles (Rule 3).
+        """
+        try:
+            await self.rpc(Tremove(fid=fid) if remove else Tclunk(fid=fid))
+        except trio.Cancelled:
+            raise  # late_reply owns the fid now
+        except BaseException:
+            self.freefid(fid)
+            raise
+        self.freefid(fid)
+
+    def clunk_soon(self, fid: int) -> None:
+        """Clunk ``fid`` in the background (for a fid whose owner was cancelled)."""
+        if self._nursery is not None and self._hungup is None:
+            self._nursery.start_soon(_clunk_quietly, self, fid)
+        else:
+            self.freefid(fid)
+
+    def fids(self) -> frozenset[int]:
+        """The fids now in use (for tests and debugging)."""
+        return frozenset(self._fids)
+
+    def pending(self) -> list[int]:
+        """The tags now in flight (for tests and debugging)."""
+        return list(self._calls)
+
+
+def check(reply: object) -> object:
+    """``reply`` itself, or raise the ``Error`` it carries (None means the link hung up)."""
+    if reply is None:
+        raise Error(Ehungup)
+    if isinstance(reply, Rerror):
+        raise Error.from_rerror(reply)
+    return reply
+
+
+def late_reply(session: Session, msg: object, reply: object) -> None:
+    """Undo what a flushed request did after all, as far as the client must (Rule 2/3)."""
+    created: int | None = None
+    if isinstance(msg, Twalk) and msg.newfid != msg.fid:
+        if isinstance(reply, Rwalk) and len(reply.wqid) == len(msg.wname):
+            created = msg.newfid
+        else:
+            session.freefid(msg.newfid)
+    elif isinstance(msg, Tattach):
+        if isinstance(reply, Rattach):
+            created = msg.fid
+        else:
+            session.freefid(msg.fid)
+    elif isinstance(msg, (Tclunk, Tremove)):
+        if reply is None:  # flushed before the server saw it: the fid still lives there
+            created = msg.fid
+        else:
+            session.freefid(msg.fid)
+    if created is not None:
+        session.clunk_soon(created)
+
+
+async def _clunk_quietly(session: Session, fid: int) -> None:
+    try:
+        await session.rpc(Tclunk(fid=fid))
+    except Error:
+        pass
+    finally:
+        session.freefid(fid)
+

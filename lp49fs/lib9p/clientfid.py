@@ -1,0 +1,270 @@
+"""Fid-level and path-level helpers over a client ``Session`` (9pclient's fs* calls).
+
+A ``Fid`` names one file on the server through one fid number of one session, and remembers
+what the server said about it (qid, iounit, open mode) and a file offset for sequential
+``read``/``write`` calls, like plan9port's ``CFid``.
+
+Rules
+-----
+1. A ``Fid`` is created by ``attach`` or ``walk`` and is dead after ``clunk`` or ``remove``
+   (which clunks even when removing fails, as remove(5) says).  ``async with fid`` clunks.
+2. ``walk`` is all or nothing: a partial walk raises ``Error("'<name>' does not exist")``
+   and creates no fid.  More than MAXWELEM names are walked in several Twalks.
+3. ``read``/``write`` never ask for more than the fid's iounit (or msize - IOHDRSZ when the
+   server said 0); ``write`` loops until all data is written and raises on a short Rwrite of 0.
+4. ``readdir`` reads whole directory entries from offset 0 to EOF.
+
+Path helpers take a root ``Fid`` (from ``attach``) and a slash-separated path relative to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import trio
+
+from lp49fs.errors import Eexist, Error
+from lp49fs.ninep import (
+    IOHDRSZ,
+    MAXWELEM,
+    NOFID,
+    OREAD,
+    OTRUNC,
+    OWRITE,
+    Dir,
+    Qid,
+    Rattach,
+    Rcreate,
+    Ropen,
+    Rread,
+    Rstat,
+    Rwalk,
+    Rwrite,
+    Tattach,
+    Tcreate,
+    Topen,
+    Tread,
+    Tstat,
+    Twalk,
+    Twrite,
+    Twstat,
+    decode_dirs,
+)
+
+from .client import Session
+
+
+@dataclass
+class Fid:
+    """One fid of ``session``: see the module docstring."""
+
+    session: Session
+    fid: int  # the fid number on the wire
+    qid: Qid  # the file's qid, updated by open/create
+    iounit: int = 0  # from Ropen/Rcreate; 0 = unknown
+    mode: int | None = None  # open mode, None while not open
+    offset: int = 0  # for sequential read/write calls without an offset
+    path: str = field(default="/")  # for messages only
+
+    async def __aenter__(self) -> Fid:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.clunk()
+
+    @property
+    def maxio(self) -> int:
+        """The largest read or write count for this fid (Rule 3)."""
+        limit = self.session.msize - IOHDRSZ
+        return min(self.iounit, limit) if self.iounit else limit
+
+    async def walk(self, names: list[str] | tuple[str, ...]) -> Fid:
+        """A new Fid for ``self``/``names`` (no names: a clone); self must not be open."""
+        newfid = self.session.newfid()
+        src = self.fid
+        qid = self.qid
+        path = self.path
+        try:
+            chunks = [names[i : i + MAXWELEM] for i in range(0, len(names), MAXWELEM)] or [()]
+            for chunk in chunks:
+                reply = await self.session.rpc(Twalk(fid=src, newfid=newfid, wname=tuple(chunk)))
+                assert isinstance(reply, Rwalk)
+                if len(reply.wqid) < len(chunk):
+                    bad = "/".join([path.rstrip("/"), *chunk[: len(reply.wqid) + 1]])
+                    raise Error(f"'{bad}' does not exist")
+                if chunk:
+                    qid = reply.wqid[-1]
+                    path = "/".join([path.rstrip("/"), *chunk])
+                src = newfid
+        except trio.Cancelled:
+            if src == newfid:  # an earlier chunk made newfid; the flush handles the rest
+                self.session.clunk_soon(newfid)
+            raise
+        except BaseException:
+            if src == newfid:  # an earlier chunk made newfid: give it back to the server
+                await self.session.clunk(newfid)
+            else:
+                self.session.freefid(newfid)
+            raise
+        return Fid(self.session, newfid, qid, path=path or "/")
+
+    async def open(self, mode: int) -> None:
+        """Open for ``mode`` (OREAD, OWRITE|OTRUNC ...)."""
+        reply = await self.session.rpc(Topen(fid=self.fid, mode=mode))
+        assert isinstance(reply, Ropen)
+        self.qid, self.iounit, self.mode, self.offset = reply.qid, reply.iounit, mode, 0
+
+    async def create(self, name: str, perm: int, mode: int) -> None:
+        """Create ``name`` in this directory; afterwards this Fid is the new file, open."""
+        reply = await self.session.rpc(Tcreate(fid=self.fid, name=name, perm=perm, mode=mode))
+        assert isinstance(reply, Rcreate)
+        self.qid, self.iounit, self.mode, self.offset = reply.qid, reply.iounit, mode, 0
+        self.path = f"{self.path.rstrip('/')}/{name}"
+
+    async def read(self, count: int, offset: int | None = None) -> bytes:
+        """Read up to ``count`` bytes (one Tread of at most maxio) at ``offset`` or the
+        Fid's offset (which then advances)."""
+        at = self.offset if offset is None else offset
+        reply = await self.session.rpc(
+            Tread(fid=self.fid, offset=at, count=min(count, self.maxio))
+        )
+        assert isinstance(reply, Rread)
+        if offset is None:
+            self.offset += len(reply.data)
+        return bytes(reply.data)
+
+    async def readall(self) -> bytes:
+        """Everything from the Fid's offset to EOF."""
+        parts = []
+        while data := await self.read(self.maxio):
+            parts.append(data)
+        return b"".join(parts)
+
+    async def write(self, data: bytes, offset: int | None = None) -> int:
+        """Write all of ``data`` at ``offset`` (or the Fid's offset, which advances)."""
+        at = self.offset if offset is None else offset
+        view = memoryview(data)
+        done = 0
+        while True:
+            chunk = bytes(view[done : done + self.maxio])
+            reply = await self.session.rpc(Twrite(fid=self.fid, offset=at + done, data=chunk))
+            assert isinstance(reply, Rwrite)
+            if reply.count == 0 and chunk:
+                raise Error(f"short write on {self.path}")
+            done += reply.count
+            if done >= len(data):
+                break
+        if offset is None:
+            self.offset += done
+        return done
+
+    async def readdir(self) -> list[Dir]:
+        """All directory entries (the Fid must be open for reading; Rule 4)."""
+        dirs: list[Dir] = []
+        offset = 0
+        while data := await self.read(self.maxio, offset):
+            dirs.extend(decode_dirs(data))
+            offset += len(data)
+        return dirs
+
+    async def stat(self) -> Dir:
+        reply = await self.session.rpc(Tstat(fid=self.fid))
+        assert isinstance(reply, Rstat)
+        return reply.stat
+
+    async def wstat(self, d: Dir) -> None:
+        """Change attributes; fields of ``d`` left as in ``Dir.nulldir()`` are untouched."""
+        await self.session.rpc(Twstat(fid=self.fid, stat=d))
+
+    async def clunk(self) -> None:
+        """Forget the fid (idempotent); the server frees it even on error."""
+        if self.fid == NOFID:
+            return
+        fid, self.fid = self.fid, NOFID
+        await self.session.clunk(fid)
+
+    async def remove(self) -> None:
+        """Remove the file; the fid is clunked even if that fails."""
+        fid, self.fid = self.fid, NOFID
+        await self.session.clunk(fid, remove=True)
+
+
+async def attach(session: Session, uname: str = "none", aname: str = "") -> Fid:
+    """The root Fid of tree ``aname`` for user ``uname`` (no authentication)."""
+    fid = session.newfid()
+    try:
+        reply = await session.rpc(Tattach(fid=fid, afid=NOFID, uname=uname, aname=aname))
+    except trio.Cancelled:
+        raise  # late_reply owns the fid
+    except BaseException:
+        session.freefid(fid)
+        raise
+    assert isinstance(reply, Rattach)
+    return Fid(session, fid, reply.qid, path="/")
+
+
+def split_path(path: str) -> list[str]:
+    """``/a//b/`` -> ``["a", "b"]`` (``.`` dropped; ``..`` is left to the server)."""
+    return [p for p in path.split("/") if p and p != "."]
+
+
+async def walk_path(root: Fid, path: str) -> Fid:
+    return await root.walk(split_path(path))
+
+
+async def open_path(root: Fid, path: str, mode: int) -> Fid:
+    """Walk to ``path`` and open it; the caller clunks the result."""
+    fid = await walk_path(root, path)
+    try:
+        await fid.open(mode)
+    except BaseException:
+        await fid.clunk()
+        raise
+    return fid
+
+
+async def read_file(root: Fid, path: str) -> bytes:
+    async with await open_path(root, path, OREAD) as fid:
+        return await fid.readall()
+
+
+async def write_file(root: Fid, path: str, data: bytes, mode: int = OWRITE | OTRUNC) -> int:
+    async with await open_path(root, path, mode) as fid:
+        return await fid.write(data)
+
+
+async def create_path(root: Fid, path: str, perm: int = 0o664, mode: int = OREAD) -> Fid:
+    """Create ``path`` (parent must exist); returns the new file's open Fid."""
+    names = split_path(path)
+    if not names:
+        raise Error(Eexist)
+    fid = await root.walk(names[:-1])
+    try:
+        await fid.create(names[-1], perm, mode)
+    except BaseException:
+        await fid.clunk()
+        raise
+    return fid
+
+
+async def remove_path(root: Fid, path: str) -> None:
+    fid = await walk_path(root, path)
+    await fid.remove()
+
+
+async def stat_path(root: Fid, path: str) -> Dir:
+    async with await walk_path(root, path) as fid:
+        return await fid.stat()
+
+
+async def wstat_path(root: Fid, path: str, d: Dir) -> None:
+    async with await walk_path(root, path) as fid:
+        await fid.wstat(d)
+
+
+async def readdir_path(root: Fid, path: str) -> list[Dir]:
+    async with await open_path(root, path, OREAD) as fid:
+        return await fid.readdir()
