@@ -1,0 +1,78 @@
+"""The ``Core`` object: one node's LP49core state, with no module-level state anywhere.
+
+Several nodes can live in one Python process (tests boot three), so everything a node owns
+hangs off its ``Core``: the devtab (servant letter -> servant object, in CONFIG order), the
+process table, the node's name (``sysname``), the host owner (``eve``), the boot time and the
+emulated machine (``machine``, an ``hwsim`` Machine, or None in tests that need no hardware).
+
+The core never imports ``lp49fs.servants`` (servants import the core), so the devtab is built
+by the caller: ``lp49fs.servants.make_devtab(core)`` constructs each configured servant with
+this core and hands the ordered list to ``Core.install``, which refuses duplicate letters and
+runs every ``reset`` then every ``init`` in order (Plan 9 ``chandevreset``/``chandevinit``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from lp49fs.core.chan import Chan, Dev
+from lp49fs.errors import Ebadsharp, Error
+
+if TYPE_CHECKING:
+    from lp49fs.core.proc import Proc
+
+
+class Core:
+    """One node's core: devtab, process table, names, machine."""
+
+    def __init__(
+        self,
+        sysname: str = "lp49",
+        *,
+        eve: str = "glenda",
+        machine: Any = None,
+    ) -> None:
+        self.sysname = sysname  # #c/sysname
+        self.eve = eve  # host owner: owns the servants' files
+        self.machine = machine  # hwsim Machine, or None
+        self.boottime = int(time.time())  # atime/mtime of servant files
+        self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
+        self.procs: dict[int, Proc] = {}  # pid -> live process
+        self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
+        self._nextpid = 1
+
+    def install(self, servants: Iterable[Dev]) -> None:
+        """Fill the devtab in order; run every reset, then every init."""
+        for sv in servants:
+            if sv.dc in self.devtab:
+                raise ValueError(f"servant letter #{sv.dc} used twice")
+            self.devtab[sv.dc] = sv
+        for sv in self.devtab.values():
+            sv.reset()
+        for sv in self.devtab.values():
+            sv.init()
+
+    def shutdown(self) -> None:
+        for sv in reversed(list(self.devtab.values())):
+            sv.shutdown()
+
+    def dev(self, dc: str) -> Dev:
+        """The servant for ``#dc``; unknown letter -> ``Error(Ebadsharp)``."""
+        sv = self.devtab.get(dc)
+        if sv is None:
+            raise Error(Ebadsharp)
+        return sv
+
+    def newpid(self) -> int:
+        pid = self._nextpid
+        self._nextpid += 1
+        return pid
+
+    def proc(self, pid: int) -> Proc | None:
+        return self.procs.get(pid)
+
+    async def attach(self, dc: str, spec: str = "") -> Chan:
+        """Attach ``#dc`` with ``spec`` (a new reference)."""
+        return await self.dev(dc).attach(spec)

@@ -1,0 +1,35 @@
+"""The servants of a node and the explicit registry that builds its devtab (Plan 9 mkdevc).
+
+``CONFIG`` names the servant modules in boot order; ``make_devtab(core)`` constructs each
+class with ``core`` in that order (no entry points, no import-time scanning).  The core's
+``Core.install`` then refuses duplicate letters and runs every reset, then every init, in
+this order.  Add a servant by adding its module name to CONFIG and its class to REGISTRY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lp49fs.core.core import Core
+from lp49fs.servants.dev import Servant
+from lp49fs.servants.dup import Dup
+from lp49fs.servants.root import Root
+
+# module name -> servant class, for every servant that exists
+REGISTRY: dict[str, Callable[[Core], Servant]] = {
+    "root": Root,
+    "dup": Dup,
+}
+
+CONFIG: tuple[str, ...] = ("root", "dup")  # boot order
+
+
+def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
+    """The configured servants of ``core``, constructed in CONFIG order."""
+    return [REGISTRY[name](core) for name in config]
+
+
+def boot_core(core: Core, config: tuple[str, ...] = CONFIG) -> Core:
+    """Install the configured servants into ``core`` (reset and init run); returns it."""
+    core.install(make_devtab(core, config))
+    return core
