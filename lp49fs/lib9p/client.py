@@ -117,7 +117,10 @@ class Session:
     # -- life cycle -----------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Read and dispatch replies until the link ends; start with ``nursery.start``."""
+        """Read and dispatch replies until the link ends; start with ``nursery.start``.
+
+        Cancelling this task hangs the session up and closes the link.
+        """
         framer = self._framer
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -130,6 +133,8 @@ class Session:
             finally:
                 self._hangup("link closed")
                 nursery.cancel_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    await self.link.aclose()  # the session owns its link
 
     async def _read_loop(self, framer: Framer) -> None:
         while True:
