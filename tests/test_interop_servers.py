@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import pytest
 import trio
+from conftest import peer_python, skip_or_fail
 
 from lp49fs.errors import Ehungup, Error
 from lp49fs.lib9p.client import Session
@@ -31,10 +32,8 @@ from lp49fs.lib9p.clientfid import (
     stat_path,
     write_file,
 )
-from lp49fs.ninep import DMDIR, OREAD, ORDWR, OWRITE, QTDIR
+from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE, QTDIR
 from lp49fs.transport import dial
-
-from conftest import peer_python, skip_or_fail
 
 pytestmark = pytest.mark.peers
 
