@@ -45,8 +45,9 @@ from construct import (
 from construct import Error as Refuse
 
 from . import _constants as C
+from ._dir import Dir, Qid
 from ._errors import ProtocolError
-from ._messages import MESSAGE_CLASSES, Dir, Message, Qid
+from ._messages import MESSAGE_CLASSES, Message
 
 String = PascalString(Int16ul, "utf8")
 QidStruct = Struct("type" / Int8ul, "vers" / Int32ul, "path" / Int64ul)

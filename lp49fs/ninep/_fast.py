@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _constants as C
+from ._dir import Qid
 from ._errors import ProtocolError
 from ._messages import (
-    Qid,
     Rclunk,
     Ropen,
     Rread,

@@ -2,9 +2,7 @@
 
 Each class carries its wire type number in ``TYPE`` and has a one-line, tagless Plan 9
 ``%F``-style ``__str__`` (``Twalk fid 1 newfid 2 nwname 1 0:usr``); ``trace.fmt(tag, msg)``
-adds the tag the way chatty9p prints it.  ``Qid`` and ``Dir`` are value types; a ``Dir``
-whose fields are all "don't touch" (``Dir.nulldir()``) is what a Twstat sends to leave a
-field alone (stat(5)).
+adds the tag the way chatty9p prints it.  ``Qid`` and ``Dir`` live in ``_dir.py``.
 
 Invariants: messages are immutable and never subclassed; the codecs (``_codec.py``,
 ``_fast.py``) convert between these objects and bytes, and nothing else here knows about
@@ -14,107 +12,10 @@ wire width is refused by ``encode``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import ClassVar, TypeAlias
+from dataclasses import dataclass
+from typing import ClassVar, TypeAlias, TypeGuard
 
-from ._constants import (
-    DMAPPEND,
-    DMAUTH,
-    DMDIR,
-    DMEXCL,
-    NOTOUCH16,
-    NOTOUCH32,
-    NOTOUCH64,
-    NOTOUCHQT,
-    QTAPPEND,
-    QTAUTH,
-    QTDIR,
-    QTEXCL,
-)
-
-DUMPL = 64  # bytes of data shown by a trace line, as in fcallfmt.c
-
-
-@dataclass(frozen=True, slots=True)
-class Qid:
-    """The server's identity of a file: same ``path`` is the same file."""
-
-    type: int  # QT* bits, mode >> 24
-    vers: int  # version, usually bumped on each change
-    path: int  # unique among the files of one server
-
-    def __str__(self) -> str:
-        t = "".join(c for bit, c in _QIDTYPE if self.type & bit)
-        return f"({self.path:016x} {self.vers} {t})"
-
-
-_QIDTYPE = ((QTDIR, "d"), (QTAPPEND, "a"), (QTEXCL, "l"), (QTAUTH, "A"))
-NULLQID = Qid(NOTOUCHQT, NOTOUCH32, NOTOUCH64)
-
-
-@dataclass(frozen=True, slots=True)
-class Dir:
-    """One stat entry (stat(5)); also the unit of a directory read."""
-
-    type: int = 0  # server type (kernel use)
-    dev: int = 0  # server subtype (kernel use)
-    qid: Qid = Qid(0, 0, 0)  # unique id from the server
-    mode: int = 0  # permissions and DM* bits
-    atime: int = 0  # last read time, seconds since the epoch
-    mtime: int = 0  # last write time
-    length: int = 0  # file length in bytes, 0 for directories
-    name: str = ""  # last element of the path
-    uid: str = ""  # owner name
-    gid: str = ""  # group name
-    muid: str = ""  # last modifier name
-
-    @classmethod
-    def nulldir(cls) -> Dir:
-        """A Dir whose every field is "don't touch" (a Twstat with it commits to storage)."""
-        return _NULLDIR
-
-    def dont_touch(self, field: str) -> bool:
-        """True if ``field`` holds its don't-touch value (all ones, or the empty string)."""
-        return bool(getattr(self, field) == getattr(_NULLDIR, field))
-
-    def touched(self) -> tuple[str, ...]:
-        """The names of the fields a Twstat with this Dir asks to change."""
-        return tuple(f for f in _DIRFIELDS if not self.dont_touch(f))
-
-    def is_null(self) -> bool:
-        """True if no field is to be changed (a Twstat sync request)."""
-        return not self.touched()
-
-    def __str__(self) -> str:
-        return (
-            f"'{self.name}' '{self.uid}' '{self.gid}' '{self.muid}' q {self.qid} "
-            f"m 0{self.mode:o} at {self.atime} mt {self.mtime} l {self.length} "
-            f"t {self.type} d {self.dev}"
-        )
-
-
-_NULLDIR = Dir(NOTOUCH16, NOTOUCH32, NULLQID, NOTOUCH32, NOTOUCH32, NOTOUCH32, NOTOUCH64)
-_DIRFIELDS = tuple(f.name for f in fields(Dir))
-
-
-def dirmode(m: int) -> str:
-    """A Plan 9 ``%M`` rendering of DM bits and permissions, e.g. ``d-rwxr-xr-x``."""
-    flags = "".join(c for bit, c in ((DMDIR, "d"), (DMAPPEND, "a"), (DMAUTH, "A"), (DMEXCL, "l"))
-                    if m & bit) or "-"
-    rwx = "".join(
-        ("r" if m & (4 << s) else "-") + ("w" if m & (2 << s) else "-")
-        + ("x" if m & (1 << s) else "-")
-        for s in (6, 3, 0)
-    )
-    return flags + rwx
-
-
-def dumpsome(data: bytes) -> str:
-    """fcallfmt.c's ``dumpsome``: the first 64 bytes, as text if printable, else hex."""
-    b = bytes(data[:DUMPL])
-    if all(32 <= c <= 127 or c in (9, 10) for c in b):
-        return "'" + b.decode("latin-1") + "'"
-    return "'" + " ".join(b[i : i + 4].hex() for i in range(0, len(b), 4)) + "'"
+from ._dir import Dir, Qid, dirmode, dumpsome
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,3 +307,8 @@ def is_reply_to(reply: Message, request: Message) -> bool:
     if isinstance(reply, Rerror):
         return not isinstance(request, Tflush)
     return reply.TYPE == request.TYPE + 1
+
+
+def is_rmessage(msg: Message) -> TypeGuard[RMessage]:
+    """True for an R-message (odd type number)."""
+    return bool(msg.TYPE & 1)

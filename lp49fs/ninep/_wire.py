@@ -15,8 +15,9 @@ from __future__ import annotations
 import struct
 
 from ._codec import build_dir, build_message, check_header, parse_dirs, parse_message
+from ._dir import Dir
 from ._fast import DECODERS, ENCODERS
-from ._messages import MESSAGE_CLASSES, Dir, Message
+from ._messages import MESSAGE_CLASSES, Message
 
 _fast_enc = ENCODERS.get
 _fast_dec = DECODERS.get
