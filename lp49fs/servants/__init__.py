@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lp49fs.core.core import Core
+from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.root import Root
@@ -19,9 +20,10 @@ from lp49fs.servants.root import Root
 REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "root": Root,
     "dup": Dup,
+    "cons": Cons,
 }
 
-CONFIG: tuple[str, ...] = ("root", "dup")  # boot order
+CONFIG: tuple[str, ...] = ("root", "dup", "cons")  # boot order
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:

@@ -1,0 +1,95 @@
+"""The text formats of #p (Plan 9 devproc.c), as pure functions of plain values.
+
+Kept apart from ``proc.py`` so the byte layouts can be pinned by table tests without a core:
+
+* ``status``: 176 bytes = name (27 chars, blank padded to 28), user (28), state (11 + blank),
+  then nine 12-byte numbers: user, sys, real ms; children's user, sys, real ms; memory KB;
+  base priority; current priority.
+* ``ns``: one mount per line, ``bind <flags> <new> <old>`` or ``mount <flags> <src> <old>
+  <spec>``; flags are "" or "-" + a b c C, so MREPL leaves two blanks (``bind  #c /dev``).
+  The last line is ``cd <dot>``.
+* ``fd``: the cwd, then ``%3d %.2s %C %4ld (%.16llux %*lud %.2ux) %5ld %8lld %s`` per fd.
+* ``args`` and ``wait`` quote strings as Plan 9's ``%q`` does.
+"""
+
+from __future__ import annotations
+
+from lp49fs.servants.cons import NUMSIZE, fixnum
+
+KNAMELEN = 28  # Plan 9 name field width
+STATSIZE = 2 * KNAMELEN + 12 + 9 * NUMSIZE  # 176
+
+MREPL, MBEFORE, MAFTER, MCREATE, MCACHE = 0, 1, 2, 4, 0x10
+
+
+def _field(s: str, width: int) -> bytes:
+    """``s`` cut to ``width - 1`` bytes and blank-padded to ``width``."""
+    return s.encode()[: width - 1].ljust(width, b" ")
+
+
+def status(name: str, user: str, state: str, times: tuple[int, ...] = (0,) * 6,
+           memkb: int = 0, basepri: int = 0, pri: int = 0) -> bytes:
+    """The 176-byte ``/proc/N/status`` record; ``times`` are six millisecond counts."""
+    if len(times) != 6:
+        raise ValueError("status needs six times")
+    nums = (*times, memkb, basepri, pri)
+    out = _field(name, KNAMELEN) + _field(user, KNAMELEN) + _field(state, 12)
+    out += b"".join(fixnum(v) for v in nums)
+    assert len(out) == STATSIZE
+    return out
+
+
+def int2flag(flag: int) -> str:
+    """The flag word of an ns line: "" for MREPL, else "-" + a b c C as set."""
+    if flag == 0:
+        return ""
+    s = "-"
+    for bit, ch in ((MAFTER, "a"), (MBEFORE, "b"), (MCREATE, "c"), (MCACHE, "C")):
+        if flag & bit:
+            s += ch
+    return s
+
+
+def bindline(flag: int, new: str, old: str) -> str:
+    return f"bind {int2flag(flag)} {new} {old}\n"
+
+
+def mountline(flag: int, src: str, old: str, spec: str) -> str:
+    return f"mount {int2flag(flag)} {src} {old} {spec}\n"
+
+
+def cdline(dot: str) -> str:
+    return f"cd {dot}\n"
+
+
+def needsquote(s: str) -> bool:
+    """Plan 9 ``%q``: quote an empty string or one holding a blank, control or quote."""
+    return s == "" or any(ch <= " " or ch == "'" for ch in s)
+
+
+def quote(s: str) -> str:
+    """``s`` as ``%q`` prints it: in single quotes with quotes doubled, when needed."""
+    if not needsquote(s):
+        return s
+    return "'" + s.replace("'", "''") + "'"
+
+
+def argstext(args: list[str]) -> str:
+    """``/proc/N/args``: the arguments quoted and joined by blanks."""
+    return " ".join(quote(a) for a in args)
+
+
+def waitline(pid: int, utime: int, stime: int, rtime: int, msg: str) -> str:
+    """One ``/proc/N/wait`` record: ``pid utime stime rtime 'msg'``."""
+    return f"{pid} {utime} {stime} {rtime} {quote(msg)}"
+
+
+def fdline(fd: int, mode: int, dc: str, dev: int, qpath: int, qvers: int, qtype: int,
+           iounit: int, offset: int, path: str, w: int = 0) -> str:
+    """One ``/proc/N/fd`` line; ``w`` is the width of the widest qid.vers (0 = its own)."""
+    rw = "r w rw"[(mode & 3) * 2 : (mode & 3) * 2 + 2]
+    w = w or len(str(qvers))
+    return (
+        f"{fd:3d} {rw} {dc} {dev:4d} ({qpath:016x} {qvers:{w}d} {qtype:02x}) "
+        f"{iounit:5d} {offset:8d} {path}\n"
+    )
