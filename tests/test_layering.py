@@ -16,7 +16,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
-LEAF = {"lp49fs", "lp49fs.errors"}  # lp49fs/__init__ and the one Error type
+LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify"}  # __init__, the Error type, sd_notify
 PROTOCOL = LEAF | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p"}
 PROGRAM = PROTOCOL | {"lp49fs.lib", "lp49fs.servers"}
 
@@ -26,6 +26,7 @@ RULES: dict[str, set[str]] = {
     "kernel": {"kernel", "hwsim"},
     "lp49fs": LEAF,  # lp49fs/__init__.py itself
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
+    "lp49fs.sdnotify": LEAF,
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
     "lp49fs.transport": LEAF | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,
