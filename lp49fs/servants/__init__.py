@@ -14,6 +14,7 @@ from lp49fs.core.core import Core
 from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
+from lp49fs.servants.env import Env
 from lp49fs.servants.pipe import Pipe
 from lp49fs.servants.root import Root
 
@@ -23,9 +24,10 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "dup": Dup,
     "cons": Cons,
     "pipe": Pipe,
+    "env": Env,
 }
 
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "pipe")  # boot order
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe")  # boot order
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
