@@ -8,7 +8,7 @@ from lp49fs.core.chan import Chan, cclose
 from lp49fs.core.core import Core
 from lp49fs.core.proc import RFENVG, RFPROC, Proc, newproc, rfork
 from lp49fs.errors import Ebadarg, Eexist, Enonexist, Eperm, Error
-from lp49fs.ninep import OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE, decode_dirs
+from lp49fs.ninep import ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, decode_dirs
 from lp49fs.servants import boot_core
 from lp49fs.servants.env import Env
 
