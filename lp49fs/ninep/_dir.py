@@ -93,15 +93,15 @@ _DIRFIELDS = tuple(f.name for f in fields(Dir))
 
 
 def dirmode(m: int) -> str:
-    """A Plan 9 ``%M`` rendering of DM bits and permissions, e.g. ``d-rwxr-xr-x``."""
-    flags = "".join(c for bit, c in ((DMDIR, "d"), (DMAPPEND, "a"), (DMAUTH, "A"), (DMEXCL, "l"))
-                    if m & bit) or "-"
+    """A Plan 9 ``%M`` rendering of DM bits and permissions (``ls -l``): ``d-rwxr-xr-x``."""
+    kind = "d" if m & DMDIR else "-"
+    flag = next((c for bit, c in ((DMAPPEND, "a"), (DMEXCL, "l"), (DMAUTH, "A")) if m & bit), "-")
     rwx = "".join(
         ("r" if m & (4 << s) else "-") + ("w" if m & (2 << s) else "-")
         + ("x" if m & (1 << s) else "-")
         for s in (6, 3, 0)
     )
-    return flags + rwx
+    return kind + flag + rwx
 
 
 def dumpsome(data: bytes) -> str:
