@@ -17,6 +17,7 @@ from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
 from lp49fs.servants.pipe import Pipe
 from lp49fs.servants.root import Root
+from lp49fs.servants.srv import Srv
 
 # module name -> servant class, for every servant that exists
 REGISTRY: dict[str, Callable[[Core], Servant]] = {
@@ -25,9 +26,10 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "cons": Cons,
     "pipe": Pipe,
     "env": Env,
+    "srv": Srv,
 }
 
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe")  # boot order
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "srv")  # boot order
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
