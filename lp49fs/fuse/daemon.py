@@ -16,9 +16,11 @@ The order matters to whoever ran us (a person, mount(8), systemd):
    reason on the pipe and exits; the parent prints it and exits 1.  EOF with nothing read
    (the child died) is also exit 1.
 
-Shutdown.  Rule 1: SIGTERM, SIGINT and SIGHUP call ``pyfuse3.terminate()``; ``main()``
-returns, the nursery is cancelled (stopping the node), and ``pyfuse3.close(unmount=True)``
-unmounts.  Rule 2: ``fusermount3 -u`` / ``umount`` end the kernel connection, so ``main()``
+Shutdown.  Rule 1: SIGTERM, SIGINT and SIGHUP cancel the serving nursery (``pyfuse3.main``
+and the node with it) and ``pyfuse3.close(unmount=True)`` unmounts.  The signal receiver is
+installed before the child says it is serving, so a signal right after the parent exits is
+not lost; cancelling, unlike ``pyfuse3.terminate()``, also works before ``main()`` has
+started.  Rule 2: ``fusermount3 -u`` / ``umount`` end the kernel connection, so ``main()``
 returns by itself and the same path runs (close finds nothing left to unmount).  Rule 3: an
 exception after serving began closes with ``unmount=False`` (pyfuse3's tmpfs tail): the dead
 mount stays, as after ``kill -9``, and ``fusermount3 -u`` clears it.
@@ -130,20 +132,23 @@ async def _fuse_main(done: trio.CancelScope) -> None:
     done.cancel()
 
 
-async def _on_signal(ready: Ready) -> None:
+async def _on_signal(
+    ready: Ready, done: trio.CancelScope, *, task_status: trio.TaskStatus[None]
+) -> None:
     with trio.open_signal_receiver(*SIGNALS) as received:
+        task_status.started()
         async for signum in received:
             log.info("signal %s: unmounting", signal.Signals(signum).name)
             ready.stopping("unmounting")
-            pyfuse3.terminate()
+            done.cancel()
             return
 
 
 async def _serve(start: StartFn, ready: Ready, status: str) -> None:
     async with trio.open_nursery() as nursery:
+        await nursery.start(_on_signal, ready, nursery.cancel_scope)
         await nursery.start(start)
         nursery.start_soon(_fuse_main, nursery.cancel_scope)
-        nursery.start_soon(_on_signal, ready)
         ready.serving(status)
 
 
@@ -163,4 +168,7 @@ def run(start: StartFn, ready: Ready, status: str = "serving") -> int:
             pyfuse3.close(unmount=False)
         return 1
     pyfuse3.close(unmount=True)
+    if not ready.said:  # a signal arrived while booting
+        ready.failed("stopped by a signal before serving")
+        return 1
     return 0
