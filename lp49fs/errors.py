@@ -23,6 +23,8 @@ ERRMAX = 128  # longest error string kept, as in Plan 9 (bytes, including the NU
 
 # Plan 9 kernel (port/error.h)
 Enonexist = "file does not exist"
+Edoesnotexist = "does not exist"  # namec: "'/x/y' does not exist"
+Eemptyname = "empty file name"
 Eperm = "permission denied"
 Eexist = "file already exists"
 Enotdir = "not a directory"

@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from lp49fs.core.chan import Chan, cclose, incref
+from lp49fs.core.chan import Chan, Path, cclose, incref
 from lp49fs.core.mount import Pgrp
 from lp49fs.errors import Ebadarg, Ebadfd, Error
 
@@ -160,7 +160,11 @@ def newproc(
     ppid: int = 0,
     args: list[str] | None = None,
 ) -> Proc:
-    """A first process with fresh groups, its root and dot both ``slash`` (two new refs)."""
+    """A first process with fresh groups, its root and dot both ``slash`` (two new refs).
+
+    ``slash`` is renamed "/" (Plan 9 does the same to the ``#/`` it boots with).
+    """
+    slash.path = Path("/")
     p = Proc(
         core=core,
         pid=core.newpid(),
