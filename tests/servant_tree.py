@@ -207,4 +207,3 @@ class SysTree:
     async def open_close(self, path: str, mode: int) -> None:
         fd = await sysfile.open(self.p, self._path(path), mode)
         await sysfile.close(self.p, fd)
-

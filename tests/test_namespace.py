@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from servant_tree import boot, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MAFTER, MBEFORE, MCREATE, MREPL
@@ -20,9 +21,7 @@ from lp49fs.core.proc import (
     rfork,
 )
 from lp49fs.errors import Error
-from lp49fs.ninep import DMDIR, OREAD, ORDWR, OWRITE
-
-from servant_tree import boot, ram
+from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
 
 RamA, RamB, RamC = ram("a"), ram("b"), ram("c")
 

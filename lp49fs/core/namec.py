@@ -263,19 +263,23 @@ async def namec_mh(
             c = await cunique(c)
         if amode == Atodir and not c.isdir():
             raise Error(Enotdir)
-        if amode == Aopen:
-            c = await _open(c, mh, omode)
-        elif amode == Acreate:
-            c = await _create(p, c, last, omode, perm, nomount)
     except BaseException:
         await cclose(c)
         raise
+    if amode == Aopen:
+        c = await _open(c, mh, omode)
+    elif amode == Acreate:
+        c = await _create(p, c, last, omode, perm, nomount)
     return c, mh
 
 
 async def _open(c: Chan, mh: Mhead | None, omode: int) -> Chan:
     """Open ``c`` (consumed); union directories remember their head for unionread."""
-    c = await c.sv.open(c, omode & ~OCEXEC)
+    try:
+        c = await c.sv.open(c, omode & ~OCEXEC)
+    except BaseException:
+        await cclose(c)
+        raise
     if omode & ORCLOSE:
         c.flag |= CRCLOSE
     if mh is not None and c.isdir() and len(mh.mounts) > 1:
@@ -291,25 +295,27 @@ async def _create(p: Proc, c: Chan, name: str, omode: int, perm: int, nomount: b
     directory (no mount) takes the create itself.
     """
     if name == "..":
+        await cclose(c)
         raise Error(Eexist)
     mh = None if nomount else findmount(p.pgrp, c)
     try:
         e = await walk(p, incref(c), [name], nomount)
     except WalkError:
         e = None
+    except BaseException:
+        await cclose(c)
+        raise
     if e is not None:
+        await cclose(c)
         if omode & OEXCL:
             await cclose(e)
             raise Error(Eexist)
-        try:
-            e, emh = await _crossfinal(p, e, nomount)
-            return await _open(e, emh, omode | OTRUNC)
-        except BaseException:
-            await cclose(e)
-            raise
+        e, emh = await _crossfinal(p, e, nomount)
+        return await _open(e, emh, omode | OTRUNC)
     if mh is not None:
         member = next((m.to for m in mh.mounts if m.flag & MCREATE), None)
         if member is None:
+            await cclose(c)
             raise Error(Enocreate)
         dirc = await cclone(member)
     else:
