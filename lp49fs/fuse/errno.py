@@ -26,6 +26,8 @@ from lp49fs.errors import Error
 ENAME_TO_ERRNO: dict[str, int] = {
     # Plan 9 kernel (port/error.h)
     E.Enonexist: _errno.ENOENT,
+    E.Edoesnotexist: _errno.ENOENT,
+    E.Eemptyname: _errno.ENOENT,
     E.Eperm: _errno.EACCES,
     E.Eexist: _errno.EEXIST,
     E.Enotdir: _errno.ENOTDIR,
@@ -65,6 +67,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enotfound: _errno.ENOENT,
     E.Eunknownfid: _errno.EIO,
     E.Edupfid: _errno.EIO,
+    E.Ecloneopen: _errno.EIO,
     E.Eduptag: _errno.EIO,
     E.Enotdir9p: _errno.ENOTDIR,
     E.Eisdir9p: _errno.EISDIR,
@@ -81,7 +84,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoauth: _errno.EINVAL,
 }
 
-NONEXIST_SUFFIX = "does not exist"  # Rule 2: "'/x' does not exist" and kin
+NONEXIST_SUFFIX = E.Edoesnotexist  # Rule 2: namec's "'/x' does not exist" and kin
 
 # Rule 2: longest first, so "process does not exist" wins over "does not exist".
 _BY_SUFFIX = sorted(ENAME_TO_ERRNO, key=len, reverse=True)
