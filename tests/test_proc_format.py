@@ -14,7 +14,6 @@ from lp49fs.servants.procfmt import (
     argstext,
     bindline,
     cdline,
-    fdline,
     int2flag,
     mountline,
     quote,
@@ -88,9 +87,3 @@ def test_args_and_wait() -> None:
     assert waitline(12, 1, 2, 3, "") == "12 1 2 3 ''"
     assert waitline(12, 1, 2, 3, "sys: killed") == "12 1 2 3 'sys: killed'"
 
-
-def test_fd_line() -> None:
-    line = fdline(0, 2, "c", 0, 2, 0, 0, 0, 0, "/dev/cons")
-    assert line == "  0 rw c    0 (0000000000000002 0 00)     0        0 /dev/cons\n"
-    line = fdline(10, 0, "M", 3, 0x1F, 7, 0x80, 8192, 1234, "/n/x", w=3)
-    assert line == " 10 r  M    3 (000000000000001f   7 80)  8192     1234 /n/x\n"

@@ -16,6 +16,7 @@ from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
 from lp49fs.servants.pipe import Pipe
+from lp49fs.servants.proc import Proc
 from lp49fs.servants.root import Root
 from lp49fs.servants.srv import Srv
 
@@ -27,9 +28,10 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "pipe": Pipe,
     "env": Env,
     "srv": Srv,
+    "proc": Proc,
 }
 
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "srv")  # boot order
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv")  # boot order
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:

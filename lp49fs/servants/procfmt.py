@@ -8,7 +8,7 @@ Kept apart from ``proc.py`` so the byte layouts can be pinned by table tests wit
 * ``ns``: one mount per line, ``bind <flags> <new> <old>`` or ``mount <flags> <src> <old>
   <spec>``; flags are "" or "-" + a b c C, so MREPL leaves two blanks (``bind  #c /dev``).
   The last line is ``cd <dot>``.
-* ``fd``: the cwd, then ``%3d %.2s %C %4ld (%.16llux %*lud %.2ux) %5ld %8lld %s`` per fd.
+* ``fd`` lines come from ``lp49fs.core.proc.procfdprint`` (shared with ``#d``).
 * ``args`` and ``wait`` quote strings as Plan 9's ``%q`` does.
 """
 
@@ -83,13 +83,3 @@ def waitline(pid: int, utime: int, stime: int, rtime: int, msg: str) -> str:
     """One ``/proc/N/wait`` record: ``pid utime stime rtime 'msg'``."""
     return f"{pid} {utime} {stime} {rtime} {quote(msg)}"
 
-
-def fdline(fd: int, mode: int, dc: str, dev: int, qpath: int, qvers: int, qtype: int,
-           iounit: int, offset: int, path: str, w: int = 0) -> str:
-    """One ``/proc/N/fd`` line; ``w`` is the width of the widest qid.vers (0 = its own)."""
-    rw = "r w rw"[(mode & 3) * 2 : (mode & 3) * 2 + 2]
-    w = w or len(str(qvers))
-    return (
-        f"{fd:3d} {rw} {dc} {dev:4d} ({qpath:016x} {qvers:{w}d} {qtype:02x}) "
-        f"{iounit:5d} {offset:8d} {path}\n"
-    )

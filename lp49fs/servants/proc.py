@@ -1,0 +1,269 @@
+"""#p proc: every process of the node as a directory of control and status files (devproc.c).
+
+Theory of operation
+-------------------
+``#p`` lists one directory per live process of the core's proc table, named by pid; each
+holds ``args ctl fd note ns status wait``.  Files are computed from the ``Proc`` when read;
+the formats are in ``procfmt`` (pure, table-tested).
+
+Rules
+  1. Qid paths: ``pid << QSHIFT | Q``; the ``#p`` root is path 0.  A Chan on a process that
+     has exited gets ``process exited``.
+  2. ``status`` is the 176-byte record; real time is measured from ``Proc.start``.
+  3. ``ns`` returns **one line per read** (REFERENCE.md §2.6), mounts in mountid order, then
+     ``cd <dot>``, then 0 bytes.  The lines are taken at the first read of an open Chan.
+     A mount's source is ``#s/name`` if its server link is posted in ``#s``, else its path.
+  4. ``ctl`` takes ``kill`` (the core's ``postnote(p, "kill")`` hook), ``close N``,
+     ``closefiles`` and accepts ``hang nohang noswap private pri N`` as no-ops; anything
+     else is ``unknown control message "..."`` as Plan 9's ``cmderror`` words it.
+  5. ``note``: a write posts a note; a read takes the oldest (NUL-terminated), 0 bytes if none.
+  6. ``wait``: ``no living children`` if there are none; otherwise it blocks (polling the
+     proc table) until a child leaves it and reports ``pid 0 0 rtime ''`` (the core keeps no
+     exit records yet).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import trio
+
+from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
+from lp49fs.core.proc import Proc as ProcStruct
+from lp49fs.core.proc import postnote, procfdprint
+from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error
+from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
+from lp49fs.servants import procfmt
+from lp49fs.servants.dev import Dirtab, Servant, openmode
+
+if TYPE_CHECKING:
+    from lp49fs.core.mount import Mount
+
+QSHIFT = 5
+WAITPOLL = 0.05  # seconds between proc table checks of a blocked wait read
+Etoobig = "read or write too large"  # Plan 9 error.h
+
+
+class Q(IntEnum):
+    DIR = 0  # #p itself (pid 0)
+    PDIR = 1  # /proc/N
+    ARGS = 2
+    CTL = 3
+    FD = 4
+    NOTE = 5
+    NS = 6
+    STATUS = 7
+    WAIT = 8
+
+
+def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
+    return Dirtab(name, Qid(QTFILE, 0, q), length, perm)
+
+
+DIRTAB = (
+    Dirtab(".", Qid(QTDIR, 0, Q.DIR), 0, DMDIR | 0o555),
+    _f("args", Q.ARGS, 0, 0o660),
+    _f("ctl", Q.CTL, 0, 0o640),
+    _f("fd", Q.FD, 0, 0o444),
+    _f("note", Q.NOTE, 0, 0o640),
+    _f("ns", Q.NS, 0, 0o444),
+    _f("status", Q.STATUS, procfmt.STATSIZE, 0o444),
+    _f("wait", Q.WAIT, 0, 0o400),
+)
+
+# ctl messages: name -> field count (0 = any), as Plan 9's proccmd table
+CTLMSGS = {"kill": 1, "close": 2, "closefiles": 1, "hang": 1, "nohang": 1, "noswap": 1,
+           "private": 1, "pri": 2}
+
+
+def qpid(q: Qid) -> int:
+    return q.path >> QSHIFT
+
+
+def qkind(q: Qid) -> int:
+    return q.path & ((1 << QSHIFT) - 1)
+
+
+def cmderror(fields: list[str], s: str) -> Error:
+    """Plan 9 cmderror: ``s "field field ..."`` with each field %q-quoted."""
+    return Error(f'{s} "{" ".join(procfmt.quote(f) for f in fields)}"')
+
+
+class Proc(Servant):
+    """``#p``: a directory per process of the node."""
+
+    dc = "p"
+    name = "proc"
+    dirtab = DIRTAB
+
+    def _proc(self, c: Chan) -> ProcStruct:
+        p = self.core.procs.get(qpid(c.qid))
+        if p is None or p.exited:
+            raise Error(Eprocdied)
+        return p
+
+    # ---- directory structure (one gen rule) ---------------------------------------------------
+
+    def gen(self, c: Chan, i: int) -> Dir | None:
+        if c.qid.path == Q.DIR:
+            pids = sorted(self.core.procs)
+            if i >= len(pids):
+                return None
+            p = self.core.procs[pids[i]]
+            qid = Qid(QTDIR, 0, p.pid << QSHIFT | Q.PDIR)
+            return self.devdir(c, qid, str(p.pid), 0, p.user, DMDIR | 0o555)
+        if qkind(c.qid) != Q.PDIR or i + 1 >= len(DIRTAB):
+            return None
+        owner = self.core.procs.get(qpid(c.qid))
+        if owner is None:
+            return None
+        t = DIRTAB[i + 1]
+        qid = Qid(QTFILE, 0, owner.pid << QSHIFT | t.qid.path)
+        return self.devdir(c, qid, t.name, t.length, owner.user, t.perm)
+
+    def parent(self, c: Chan) -> Qid:
+        if qkind(c.qid) in (Q.DIR, Q.PDIR):
+            return DIRTAB[0].qid
+        return Qid(QTDIR, 0, qpid(c.qid) << QSHIFT | Q.PDIR)
+
+    async def attach(self, spec: str) -> Chan:
+        return self.devattach(spec)
+
+    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
+        return self.devwalk(c, names)
+
+    async def stat(self, c: Chan) -> Dir:
+        if c.qid.path != Q.DIR:
+            self._proc(c)
+        return self.devstat(c)
+
+    async def open(self, c: Chan, omode: int) -> Chan:
+        if c.qid.path == Q.DIR:
+            return self.devopen(c, omode)
+        self._proc(c)
+        if qkind(c.qid) in (Q.FD, Q.NS, Q.STATUS) and openmode(omode) != OREAD:
+            raise Error(Eperm)
+        c = self.devopen(c, omode)
+        c.aux = None  # ns: the lines, taken at the first read (Rule 3)
+        return c
+
+    async def close(self, c: Chan) -> None:
+        c.aux = None
+
+    # ---- i/o ----------------------------------------------------------------------------------
+
+    async def read(self, c: Chan, count: int, offset: int) -> bytes:
+        if c.isdir():
+            return self.devdirread(c, count, offset)
+        p = self._proc(c)
+        k = qkind(c.qid)
+        if k == Q.NS:
+            return self.nsread(c, p)[:count]
+        if k == Q.NOTE:
+            if not p.notes:
+                return b""
+            return p.notes.pop(0).encode()[: max(count - 1, 0)] + b"\0"
+        if k == Q.WAIT:
+            return (await self.waitread(p)).encode()[:count]
+        if k == Q.STATUS:
+            text = self.status(p)
+        elif k == Q.ARGS:
+            text = procfmt.argstext(p.args).encode()
+        elif k == Q.FD:
+            text = self.fdtext(p)
+        else:
+            raise Error(Eperm)
+        return text[offset : offset + count]
+
+    def status(self, p: ProcStruct) -> bytes:
+        real = int((time.monotonic() - p.start) * 1000)
+        return procfmt.status(p.name, p.user, p.state, (0, 0, real, 0, 0, 0), 0, 10, 10)
+
+    def fdtext(self, p: ProcStruct) -> bytes:
+        lines = [p.dot.path.s + "\n"]
+        for fd, fc in enumerate(p.fgrp.fd):
+            if fc is not None:
+                lines.append(procfdprint(fc, fd, 3))
+        return "".join(lines).encode()
+
+    def nslines(self, p: ProcStruct) -> list[str]:
+        """The whole of ``/proc/N/ns`` for ``p``, one string per line (Rule 3)."""
+        mounts: list[tuple[int, int, str, Mount]] = []
+        for mh in p.pgrp.heads():
+            for m in mh.mounts:
+                mounts.append((m.mountid, len(mounts), mh.from_.path.s, m))
+        lines = []
+        for _, _, old, m in sorted(mounts, key=lambda t: (t[0], t[1])):
+            if m.to.type == "M":
+                link = m.to.mchan
+                src = self.srvname(link) if link is not None else None
+                src = src or (link.path.s if link is not None else m.to.path.s)
+                lines.append(procfmt.mountline(m.flag, src, old, m.spec))
+            else:
+                lines.append(procfmt.bindline(m.flag, m.to.path.s, old))
+        lines.append(procfmt.cdline(p.dot.path.s))
+        return lines
+
+    def srvname(self, c: Chan) -> str | None:
+        srv = self.core.devtab.get("s")
+        fn = getattr(srv, "srvname", None)
+        return fn(c) if fn is not None else None
+
+    def nsread(self, c: Chan, p: ProcStruct) -> bytes:
+        if c.aux is None:
+            c.aux = [line.encode() for line in self.nslines(p)]
+        lines: list[bytes] = c.aux
+        return lines.pop(0) if lines else b""
+
+    async def waitread(self, p: ProcStruct) -> str:
+        """Block until a child of ``p`` leaves the proc table (Rule 6)."""
+        children = {q.pid: q for q in self.core.procs.values() if q.ppid == p.pid}
+        if not children:
+            raise Error(Enochild)
+        while True:
+            for pid, q in children.items():
+                if self.core.procs.get(pid) is not q:
+                    real = int((time.monotonic() - q.start) * 1000)
+                    return procfmt.waitline(pid, 0, 0, real, "")
+            await trio.sleep(WAITPOLL)
+
+    async def write(self, c: Chan, data: bytes, offset: int) -> int:
+        if c.isdir():
+            raise Error(Eisdir)
+        if not c.flag & COPEN:
+            raise Error(Eperm)
+        p = self._proc(c)
+        k = qkind(c.qid)
+        if k == Q.CTL:
+            await self.ctl(p, data.decode(errors="replace").split())
+        elif k == Q.NOTE:
+            if len(data) >= ERRMAX - 1:
+                raise Error(Etoobig)
+            postnote(p, data.decode(errors="replace").rstrip("\0"))
+        else:
+            raise Error(Eperm)
+        return len(data)
+
+    async def ctl(self, p: ProcStruct, fields: list[str]) -> None:
+        """One ctl message (Rule 4)."""
+        if not fields:
+            raise Error("empty control message")
+        nf = CTLMSGS.get(fields[0])
+        if nf is None:
+            raise cmderror(fields, "unknown control message")
+        if nf and nf != len(fields):
+            raise cmderror(fields, "wrong #args in control message")
+        if fields[0] == "kill":
+            postnote(p, "kill")
+        elif fields[0] == "close":
+            try:
+                await cclose(p.fgrp.take(int(fields[1])))
+            except ValueError:
+                raise cmderror(fields, "bad arg in system call") from None
+        elif fields[0] == "closefiles":
+            for fd, fc in enumerate(p.fgrp.fd):
+                if fc is not None:
+                    await cclose(p.fgrp.take(fd))
