@@ -1,0 +1,263 @@
+"""9P throughput and latency of lp49fs's client + server, next to a raw trio ping-pong.
+
+    .venv/bin/python bench/ninep.py [--seconds S]
+
+Prints, for TCP and a unix socket, measured in one run:
+
+* read RPCs/s on an open fid (16 B reads), and walk+open+read+clunk per second;
+* MB/s of large sequential reads at msize 8 KiB, 64 KiB and 1 MiB;
+
+each next to a raw trio ping-pong of the same message sizes (non-blocking sockets driven by
+``wait_readable``/``wait_writable`` in a separate echo process: the fastest trio transport in
+BASELINES.md), with the ratio.  Then microseconds per encode/decode of Tread/Rread/Twrite with
+the shipped codec.  The 9P server is ``lp49 ramfs --listen`` in its own process.  This is a
+script, never a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from lp49fs.lib9p.client import Session
+from lp49fs.lib9p.clientfid import attach, create_path, open_path
+from lp49fs.ninep import IOHDRSZ, OREAD, OWRITE, Message, Rread, Tread, Twrite, decode, encode
+from lp49fs.transport import dial
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIG = 8 << 20  # the large file read for MB/s
+
+
+# -- the raw baseline: an echo process and a ping-pong client ---------------------------------
+
+async def echo_server(sock: socket.socket) -> None:
+    """Answer each request of ``size[4] ...`` with a reply of the size named in its body."""
+    sock.listen(8)
+    while True:
+        await trio.lowlevel.wait_readable(sock)
+        conn, _ = sock.accept()
+        conn.setblocking(False)
+        if conn.family == socket.AF_INET:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        async with trio.open_nursery() as n:
+            n.start_soon(echo_conn, conn)
+
+
+async def recv_exact(conn: socket.socket, n: int, buf: bytearray) -> None:
+    del buf[:]
+    while len(buf) < n:
+        await trio.lowlevel.wait_readable(conn)
+        try:
+            data = conn.recv(n - len(buf))
+        except BlockingIOError:
+            continue
+        if not data:
+            raise EOFError
+        buf += data
+
+
+async def send_all(conn: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[conn.send(view):]
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(conn)
+
+
+async def echo_conn(conn: socket.socket) -> None:
+    buf = bytearray()
+    try:
+        while True:
+            await recv_exact(conn, 8, buf)  # size[4] reply_size[4]
+            size, reply = int.from_bytes(buf[:4], "little"), int.from_bytes(buf[4:8], "little")
+            if size > 8:
+                await recv_exact(conn, size - 8, buf)
+            await send_all(conn, reply.to_bytes(4, "little") + bytes(max(reply - 4, 0)))
+    except (EOFError, OSError):
+        conn.close()
+
+
+async def raw_pingpong(addr: tuple[int, object], req: int, rep: int, seconds: float) -> float:
+    """Round trips per second of ``req``-byte requests and ``rep``-byte replies."""
+    family, where = addr
+    conn = socket.socket(family)
+    conn.connect(where)  # type: ignore[arg-type]
+    conn.setblocking(False)
+    if family == socket.AF_INET:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = req.to_bytes(4, "little") + rep.to_bytes(4, "little") + bytes(max(req - 8, 0))
+    buf = bytearray()
+    n, t0 = 0, time.perf_counter()
+    while (t := time.perf_counter()) - t0 < seconds:
+        await send_all(conn, msg)
+        await recv_exact(conn, 4, buf)
+        size = int.from_bytes(buf, "little")
+        if size > 4:
+            await recv_exact(conn, size - 4, buf)
+        n += 1
+    conn.close()
+    return n / (t - t0)
+
+
+# -- the 9P side ----------------------------------------------------------------------------
+
+async def rate(seconds: float, op: Callable[[], Awaitable[object]]) -> float:
+    n, t0 = 0, time.perf_counter()
+    while (t := time.perf_counter()) - t0 < seconds:
+        await op()
+        n += 1
+    return n / (t - t0)
+
+
+async def ninep_rows(dialstr: str, raw: tuple[int, object], seconds: float) -> list[str]:
+    rows: list[str] = []
+    for msize in (8192 + IOHDRSZ, 65536 + IOHDRSZ, 1 << 20):
+        rows += await one_msize(dialstr, raw, seconds, msize)
+    return rows
+
+
+async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize: int) -> list[str]:
+    rows = []
+    link = await dial(dialstr)
+    session = Session(link)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(session.run)
+        await session.version(msize)
+        root = await attach(session, "bench", "")
+        if msize == 8192 + IOHDRSZ:
+            f = await create_path(root, "/small", 0o664, OWRITE)
+            await f.write(b"0123456789abcdef")
+            await f.clunk()
+            big = await create_path(root, "/big", 0o664, OWRITE)
+            block = bytes(range(256)) * 4096
+            for _ in range(BIG // len(block)):
+                await big.write(block)
+            await big.clunk()
+            small = await open_path(root, "/small", OREAD)
+            r9 = await rate(seconds, lambda: small.read(16, 0))
+            rr = await raw_pingpong(raw, 23, 11 + 16, seconds)
+            rows.append(row("read 16 B RPC/s", r9, rr))
+
+            async def wocr() -> None:
+                f = await open_path(root, "/small", OREAD)
+                await f.read(16, 0)
+                await f.clunk()
+
+            w9 = await rate(seconds, wocr)
+            rows.append(row("walk+open+read+clunk/s (raw/4)", w9, rr / 4))
+        big = await open_path(root, "/big", OREAD)
+        count = msize - IOHDRSZ
+
+        async def readbig() -> None:
+            if not await big.read(count):
+                big.offset = 0
+
+        r9 = await rate(seconds, readbig) * count / 1e6
+        rr = await raw_pingpong(raw, 23, 11 + count, seconds) * count / 1e6
+        rows.append(row(f"MB/s reads, msize {msize // 1024} KiB", r9, rr))
+        await session.aclose()
+        nursery.cancel_scope.cancel()
+    return rows
+
+
+def row(name: str, ours: float, raw: float) -> str:
+    return f"  {name:<30} {ours:12.1f} {raw:12.1f} {ours / raw:8.0%}"
+
+
+def codec_rows() -> list[str]:
+    msgs: list[tuple[str, Message]] = [
+        ("Tread", Tread(fid=1, offset=0, count=8192)),
+        ("Rread 8 KiB", Rread(data=bytes(8192))),
+        ("Twrite 8 KiB", Twrite(fid=1, offset=0, data=bytes(8192))),
+    ]
+    out = []
+    for name, msg in msgs:
+        frame = encode(1, msg)
+        n = 20000
+        t0 = time.perf_counter()
+        for _ in range(n):
+            encode(1, msg)
+        t1 = time.perf_counter()
+        for _ in range(n):
+            decode(frame)
+        t2 = time.perf_counter()
+        out.append(f"  {name:<14} encode {1e6 * (t1 - t0) / n:6.2f} us  "
+                   f"decode {1e6 * (t2 - t1) / n:6.2f} us")
+    return out
+
+
+def start(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for(family: int, where: object) -> None:
+    for _ in range(400):
+        with socket.socket(family) as s:
+            try:
+                s.connect(where)  # type: ignore[arg-type]
+                return
+            except OSError:
+                time.sleep(0.05)
+    raise SystemExit(f"nothing listening on {where}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
+    ap.add_argument("--echo", help=argparse.SUPPRESS)  # internal: run the echo server
+    args = ap.parse_args()
+    if args.echo:
+        family, _, where = args.echo.partition(":")
+        sock = socket.socket(socket.AF_UNIX if family == "unix" else socket.AF_INET)
+        sock.bind(where if family == "unix" else ("127.0.0.1", int(where)))
+        sock.setblocking(False)
+        trio.run(echo_server, sock)
+        return 0
+    tmp = tempfile.mkdtemp(prefix="lp49bench")
+    procs = []
+    try:
+        print(f"{'':32} {'lp49fs 9P':>12} {'raw trio':>12} {'ratio':>8}")
+        for net in ("tcp", "unix"):
+            if net == "tcp":
+                ep, rp = free_port(), free_port()
+                raw: tuple[int, object] = (socket.AF_INET, ("127.0.0.1", ep))
+                echo, nine = f"tcp:{ep}", f"tcp!127.0.0.1!{rp}"
+                nine_at: tuple[int, object] = (socket.AF_INET, ("127.0.0.1", rp))
+            else:
+                raw = (socket.AF_UNIX, f"{tmp}/echo")
+                echo, nine = f"unix:{tmp}/echo", f"unix!{tmp}/ramfs"
+                nine_at = (socket.AF_UNIX, f"{tmp}/ramfs")
+            procs.append(start([sys.executable, __file__, "--echo", echo]))
+            procs.append(start([sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", nine]))
+            wait_for(*raw)
+            wait_for(*nine_at)
+            print(f"{net}:")
+            for line in trio.run(ninep_rows, nine, raw, args.seconds):
+                print(line, flush=True)
+        print("codec (us per message):")
+        for line in codec_rows():
+            print(line)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
