@@ -8,7 +8,7 @@ import pytest
 from servant_tree import boot, ram
 
 from lp49fs.core import sysfile as sys
-from lp49fs.core.mount import MAFTER, MREPL
+from lp49fs.core.mount import MAFTER, MCREATE, MREPL
 from lp49fs.core.proc import Proc
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, OEXEC, ORDWR, OREAD, OTRUNC, OWRITE, Dir
@@ -145,3 +145,59 @@ async def test_directory_reads_are_whole_entries_and_restart_at_zero(p: Proc) ->
     assert await sys.seek(p, fd, 0, 0) == 0
     assert [d.name for d in await sys.dirread(p, fd, 100)] == [d.name for d in first]
     assert await err(sys.seek(p, fd, 5, 0)) == "file is a directory"
+
+
+class Counting(RamA):  # type: ignore[misc, valid-type]
+    """#a that counts servant closes (one per open Chan's last reference)."""
+
+    closes = 0
+
+    async def close(self, c: object) -> None:
+        type(self).closes += 1
+
+
+async def test_close_runs_once_on_the_last_reference() -> None:
+    from lp49fs.core.proc import RFFDG, RFPROC, pexit, rfork
+
+    p = await boot(Counting)
+    Counting.closes = 0
+    fd = await sys.create(p, "#a/f", ORDWR, 0o644)
+    d = await sys.dup(p, fd)
+    child = await rfork(p, RFPROC | RFFDG)
+    await sys.close(p, fd)
+    await sys.close(p, d)
+    assert Counting.closes == 0  # the child's copied table still holds it
+    await pexit(child)
+    assert Counting.closes == 1
+    await sys.bind(p, "#a", "/mnt", MREPL)
+    for _ in range(3):
+        await sys.close(p, await sys.open(p, "/mnt/f", OREAD))
+    await sys.stat(p, "/mnt/f")  # walks and stats close nothing: never opened
+    assert Counting.closes == 4
+    assert p.slash.ref == 2 and p.dot.ref == 2  # slash and dot of p (same chan)
+
+
+class FakeMnt(RamA):  # type: ignore[misc, valid-type]
+    """A stand-in #M: mntattach gives the root of its own tree, remembering the call."""
+
+    dc = "M"
+    calls: list[tuple[str, int]] = []
+
+    async def mntattach(self, c: object, ac: object, spec: str, flag: int) -> object:
+        self.calls.append((spec, flag))
+        return self.devattach(spec)
+
+
+async def test_mount_goes_through_the_mnt_servant() -> None:
+    p = await boot(FakeMnt, RamA)
+    await sys.close(p, await sys.create(p, "#a/link", ORDWR, 0o600))
+    fd = await sys.open(p, "#a/link", ORDWR)
+    mid = await sys.mount(p, fd, -1, "/n", MREPL | MCREATE, "spec")
+    assert mid > 0 and FakeMnt.calls == [("spec", MREPL | MCREATE)]
+    await sys.close(p, await sys.create(p, "/n/seen", OWRITE, 0o644))
+    assert (await sys.stat(p, "/n/seen")).type == ord("M")
+    await sys.unmount(p, None, "/n")
+    assert await err(sys.stat(p, "/n/seen")) == "'/n/seen' does not exist"
+    assert await err(sys.mount(p, fd, -1, "/n", 0x100, "")) == "bad arg in system call"
+    ro = await sys.open(p, "#a/link", OREAD)
+    assert await err(sys.mount(p, ro, -1, "/n", MREPL, "")) == "inappropriate use of fd"
