@@ -17,6 +17,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -231,6 +232,27 @@ def test_foreground_flags_do_not_fork(mnt: pathlib.Path, flags: list[str]) -> No
     assert (b"INIT" in err) == debug  # libfuse traces requests only with debug
 
 
+def test_foreground_under_systemd_notifies_ready_and_stopping(
+    mnt: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """``lp49 mount -f`` as a Type=notify service: READY=1 once served, STOPPING=1 on SIGTERM."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(DEADLINE)
+        env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+        proc = subprocess.Popen([sys.executable, str(HERE), "default", str(mnt), "-f"], env=env)
+        try:
+            assert sock.recv(4096) == f"READY=1\nSTATUS=serving default on {mnt}".encode()
+            assert mounted(mnt)  # ready means mounted and served
+            assert run(["cat", str(mnt / "hello")]).stdout == HELLO.decode()
+            proc.send_signal(signal.SIGTERM)
+            assert sock.recv(4096) == b"STOPPING=1\nSTATUS=unmounting"
+            assert proc.wait(timeout=DEADLINE) == 0
+        finally:
+            proc.kill()
+    assert not mounted(mnt)
+
+
 # ---- failures: one line, non-zero, nothing left behind -------------------------------
 
 
@@ -304,6 +326,17 @@ def test_mount_t_fuse_lp49_runs_our_helper(mnt: pathlib.Path) -> None:
     one_line_error(r, "unknown mount option 'frobnicate'")
     r = run(["mount", "-t", "fuse.lp49", "default", str(mnt / "nope")])
     one_line_error(r, "does not exist")
+
+
+def test_fstab_line_reaches_our_helper(mnt: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """``default DIR fuse.lp49 defaults,_netdev 0 0``: mount(8) -T FSTAB DIR uses the line."""
+    require_link("/sbin/mount.fuse.lp49")
+    if os.geteuid() != 0:
+        pytest.skip("mount(8) with a helper needs root")
+    fstab = tmp_path / "fstab"
+    fstab.write_text(f"default {mnt} fuse.lp49 defaults,_netdev,x-systemd.device-timeout=5 0 0\n")
+    r = run(["mount", "-T", str(fstab), str(mnt)])
+    one_line_error(r, "not yet available")
 
 
 def test_mount_fuse3_runs_lp49_with_system_path(mnt: pathlib.Path) -> None:
