@@ -38,10 +38,12 @@ def encode(tag: int, msg: Message) -> bytes:
 
 def decode(frame: bytes) -> tuple[int, Message]:
     """Decode exactly one whole frame into ``(tag, message)``; ProtocolError if malformed."""
-    check_header(frame)
+    n = len(frame)
+    if n < 7 or (frame[0] | frame[1] << 8 | frame[2] << 16 | frame[3] << 24) != n:
+        check_header(frame)  # raises, with the reason
     dec = _fast_dec(frame[4])
     if dec is None:
-        return parse_message(frame)
+        return parse_message(frame)  # checks the header again, type included
     return dec(frame)
 
 
