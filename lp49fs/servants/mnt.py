@@ -1,0 +1,372 @@
+"""#M mnt: the 9P client inside the core, which makes a mounted server look like a servant.
+
+Theory of operation (Plan 9 port/devmnt.c)
+------------------------------------------
+``mount(fd, afd, old, flag, spec)`` hands ``mntattach`` the open Chan of a *server link*: one
+end of a ``#|`` pipe, a channel posted in ``/srv``, later a network conversation.  For each
+link Chan there is one ``Mntchan`` (a *mount channel*): a ``lp49fs.lib9p.client.Session`` whose
+link object (``ChanLink``) reads and writes the link Chan through its own servant's ``read``
+and ``write`` (the Servant API; nothing reaches into the pipe's internals).  Version is
+negotiated once per link; each mount then sends its own Tattach with its own aname (spec), so
+several mounts share one link and one Session, and their requests are multiplexed by tag.
+
+Every Chan of a mounted tree is a proxy: ``type`` is ``M``, ``dev`` the Mntchan's number,
+``qid`` the server's qid, ``mchan`` the link Chan and ``aux`` an ``Mfid`` (the Mntchan and the
+client fid number).  Each servant method is one or more 9P requests on that fid.
+
+Rules
+  1. Fids.  A proxy Chan owns exactly one fid, from the Tattach/Twalk that made it to the
+     Tclunk sent by ``close`` (``closeall``: walked but never opened Chans are clunked too) or
+     the Tremove sent by ``remove`` (which clunks even when removing fails).  ``Mfid.fid`` is
+     None afterwards, so a fid is never clunked twice.
+  2. Walks follow the servant contract: ``walk(c, [])`` clones (Twalk with no names); a walk
+     the server answers with fewer qids than names creates no fid (walk(5)) and returns
+     ``Walkqid(None, qids)``; an Rerror (first name failed) is raised.
+  3. read and write go in pieces of at most the fid's iounit (msize - IOHDRSZ when the server
+     says 0).  A file read continues until ``count`` is satisfied or a piece comes back short
+     (Plan 9 mntrdwr); a directory is read with one Tread, so entries are never split.  A
+     write stops at a short Rwrite and returns what was written.
+  4. Interruption.  A system call cancelled while a request is pending returns at once; the
+     Session sends Tflush in the background and honours a late reply (see client.py Rule 2).
+  5. Hangup.  When the link ends (the server exited, the pipe closed) the Session fails every
+     pending and later request with ``Error(Ehungup)`` ("i/o on hungup channel"); ``close``
+     swallows that error, since closing cannot fail.  The Mntchan leaves the table, and a later
+     mount of the same dead link fails in version with the same error.
+  6. Life time.  The Mntchan holds one reference on the link Chan.  It counts the proxy Chans
+     holding fids; when the last one goes the Session's reader is cancelled and the link
+     reference dropped.  The reader runs as a trio system task (there is no nursery that
+     outlives a system call in the core), wrapped so it can never crash the node.
+  7. ``#M`` is never attachable by name (namec refuses ``#M`` paths with
+     ``mount/attach disallowed``; ``attach`` refuses too).
+
+What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; the mount table in
+``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
+from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
+from lp49fs.lib9p.client import DEFAULT_MSIZE, Session
+from lp49fs.ninep import (
+    IOHDRSZ,
+    MAXWELEM,
+    NOFID,
+    OCEXEC,
+    QTDIR,
+    Dir,
+    Qid,
+    Rattach,
+    Rcreate,
+    Ropen,
+    Rread,
+    Rstat,
+    Rwalk,
+    Rwrite,
+    Tattach,
+    Tcreate,
+    Topen,
+    Tread,
+    Tstat,
+    Twalk,
+    Twrite,
+    Twstat,
+)
+from lp49fs.servants.dev import Servant, openmode
+
+log = logging.getLogger(__name__)
+
+MSIZE = DEFAULT_MSIZE  # what mount asks for (Plan 9: IOHDRSZ + 8 KiB)
+
+
+class ChanLink:
+    """A Session link over an open Chan, driven only through its servant's read/write."""
+
+    def __init__(self, c: Chan) -> None:
+        self.c: Chan | None = incref(c)  # one reference, dropped by aclose
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        c = self.c
+        if c is None:
+            raise trio.ClosedResourceError("link closed")
+        try:
+            return await c.sv.read(c, max_bytes or MSIZE, 0)
+        except Error as e:
+            raise trio.BrokenResourceError(e.ename) from e
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        c = self.c
+        if c is None:
+            raise trio.ClosedResourceError("link closed")
+        try:
+            await c.sv.write(c, bytes(data), 0)
+        except Error as e:
+            raise trio.BrokenResourceError(e.ename) from e
+
+    async def aclose(self) -> None:
+        c, self.c = self.c, None
+        await cclose(c)
+
+
+@dataclass(eq=False)
+class Mntchan:
+    """One mount channel: a link, its Session, and the proxy Chans using it (Rule 6)."""
+
+    id: int  # dev of every proxy Chan on this link
+    link: Chan  # the server link Chan (mchan of the proxies)
+    session: Session  # tags, fids, flush, hangup
+    ref: int = 0  # proxy Chans holding a fid
+    ready: trio.Event = field(default_factory=trio.Event)  # version done (or failed)
+    error: Error | None = None  # why version failed
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the reader task
+
+    def iounit(self, c: Chan) -> int:
+        limit = self.session.msize - IOHDRSZ
+        return min(c.iounit, limit) if c.iounit else limit
+
+
+@dataclass(eq=False)
+class Mfid:
+    """``aux`` of a proxy Chan: its mount channel and client fid (None once clunked)."""
+
+    mnt: Mntchan  # the mount channel
+    fid: int | None
+
+
+class Mnt(Servant):
+    """``#M``: every Chan is a proxy for a file of a 9P server."""
+
+    dc = "M"
+    name = "mnt"
+    closeall = True  # Rule 1: clunk walked-but-unopened fids too
+
+    def reset(self) -> None:
+        self.mnts: dict[Chan, Mntchan] = {}  # link Chan -> its mount channel
+        self.nextid = 1
+
+    def shutdown(self) -> None:
+        for m in list(self.mnts.values()):
+            m.scope.cancel()
+
+    # ---- mount channels -------------------------------------------------------------------
+
+    async def _mntchan(self, c: Chan) -> Mntchan:
+        """The mount channel of link ``c``, made and versioned on first use."""
+        m = self.mnts.get(c)
+        if m is None:
+            m = Mntchan(self.nextid, c, Session(ChanLink(c)))
+            self.nextid += 1
+            self.mnts[c] = m
+            started = trio.Event()
+            trio.lowlevel.spawn_system_task(self._reader, m, started, name=f"#M{m.id} reader")
+            await started.wait()
+            try:
+                await m.session.version(MSIZE)
+            except Error as e:
+                m.error = e
+            except BaseException:
+                m.error = Error(Ehungup)
+                raise
+            finally:
+                m.ready.set()
+                if m.error is not None or m.session.hungup:
+                    self._forget(m)
+        await m.ready.wait()
+        if m.error is not None:
+            raise m.error
+        return m
+
+    async def _reader(self, m: Mntchan, started: trio.Event) -> None:
+        """Run the Session until the link ends or the Mntchan is dropped; never raises."""
+        try:
+            with m.scope:
+                async with trio.open_nursery() as n:
+                    await n.start(m.session.run)
+                    started.set()
+        except Exception:
+            log.exception("#M%d: reader failed", m.id)
+        finally:
+            started.set()
+            self._forget(m)
+
+    def _forget(self, m: Mntchan) -> None:
+        if self.mnts.get(m.link) is m:
+            del self.mnts[m.link]
+        if m.ref <= 0:
+            m.scope.cancel()
+
+    def _proxy(self, m: Mntchan, fid: int, c: Chan, qid: Qid) -> Chan:
+        m.ref += 1
+        return Chan(
+            type=self.dc, dev=m.id, qid=qid, sv=self, path=c.path, aux=Mfid(m, fid), mchan=m.link
+        )
+
+    def _release(self, c: Chan) -> tuple[Mntchan, int | None]:
+        """Take the fid away from ``c`` (Rule 1); drop the Mntchan when no proxy is left."""
+        mf = self._mf(c)
+        fid, mf.fid = mf.fid, None
+        m = mf.mnt
+        if fid is not None:
+            m.ref -= 1
+        return m, fid
+
+    def _unref(self, m: Mntchan) -> None:
+        if m.ref <= 0:
+            self._forget(m)
+            m.scope.cancel()
+
+    @staticmethod
+    def _mf(c: Chan) -> Mfid:
+        mf = c.aux
+        assert isinstance(mf, Mfid), c
+        return mf
+
+    def _fid(self, c: Chan) -> tuple[Session, int]:
+        mf = self._mf(c)
+        if mf.fid is None:
+            raise Error(Ehungup)
+        return mf.mnt.session, mf.fid
+
+    # ---- attach -------------------------------------------------------------------------------
+
+    async def attach(self, spec: str) -> Chan:
+        raise Error(Enoattach)  # Rule 7
+
+    async def mntattach(self, c: Chan, ac: Chan | None, spec: str, flag: int) -> Chan:
+        """Attach tree ``spec`` of the server on link ``c`` (an open Chan); a new proxy root."""
+        if not c.flag & COPEN:
+            raise Error(Ebadusefd)
+        afid = NOFID
+        if ac is not None:
+            if ac.type != self.dc or self.mnts.get(c) is not self._mf(ac).mnt:
+                raise Error(Ebadusefd)
+            afid = self._fid(ac)[1]
+        m = await self._mntchan(c)
+        s = m.session
+        fid = s.newfid()
+        m.ref += 1  # hold the Mntchan while attaching
+        try:
+            r = await s.rpc(Tattach(fid=fid, afid=afid, uname=self.user(), aname=spec))
+        except trio.Cancelled:
+            m.ref -= 1
+            raise  # the flush settles the fid (client.py late_reply)
+        except BaseException:
+            m.ref -= 1
+            s.freefid(fid)
+            self._unref(m)
+            raise
+        m.ref -= 1
+        assert isinstance(r, Rattach)
+        root = Chan(type=self.dc, dev=m.id, qid=r.qid, sv=self, path=Path("#M"))
+        return self._proxy(m, fid, root, r.qid)
+
+    # ---- the method table ---------------------------------------------------------------------
+
+    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
+        if len(names) > MAXWELEM:
+            raise AssertionError("namec walks at most MAXWELEM names at once")
+        s, fid = self._fid(c)
+        m = self._mf(c).mnt
+        newfid = s.newfid()
+        try:
+            r = await s.rpc(Twalk(fid=fid, newfid=newfid, wname=tuple(names)))
+        except trio.Cancelled:
+            raise
+        except BaseException:
+            s.freefid(newfid)
+            raise
+        assert isinstance(r, Rwalk)
+        qids = list(r.wqid)
+        if len(qids) < len(names):
+            s.freefid(newfid)  # Rule 2: a partial walk creates no fid
+            return Walkqid(None, qids)
+        return Walkqid(self._proxy(m, newfid, c, qids[-1] if qids else c.qid), qids)
+
+    async def stat(self, c: Chan) -> Dir:
+        s, fid = self._fid(c)
+        r = await s.rpc(Tstat(fid=fid))
+        assert isinstance(r, Rstat)
+        return r.stat
+
+    async def open(self, c: Chan, omode: int) -> Chan:
+        s, fid = self._fid(c)
+        mode = openmode(omode & ~OCEXEC)
+        r = await s.rpc(Topen(fid=fid, mode=omode & ~OCEXEC))
+        assert isinstance(r, Ropen)
+        self._opened(c, r.qid, r.iounit, mode)
+        return c
+
+    async def create(self, c: Chan, name: str, omode: int, perm: int) -> Chan:
+        s, fid = self._fid(c)
+        mode = openmode(omode & ~OCEXEC)
+        r = await s.rpc(Tcreate(fid=fid, name=name, perm=perm, mode=omode & ~OCEXEC))
+        assert isinstance(r, Rcreate)
+        self._opened(c, r.qid, r.iounit, mode)
+        return c
+
+    def _opened(self, c: Chan, qid: Qid, iounit: int, mode: int) -> None:
+        c.qid = qid
+        c.mode = mode
+        c.flag |= COPEN
+        c.offset = 0
+        c.iounit = iounit
+
+    async def close(self, c: Chan) -> None:
+        m, fid = self._release(c)
+        if fid is None:
+            return
+        try:
+            await m.session.clunk(fid)
+        except Error:
+            pass  # Rule 5: closing cannot fail
+        finally:
+            self._unref(m)
+
+    async def remove(self, c: Chan) -> None:
+        s, _ = self._fid(c)
+        m, fid = self._release(c)
+        assert fid is not None
+        try:
+            await s.clunk(fid, remove=True)  # Tremove clunks even when it fails
+        finally:
+            self._unref(m)
+
+    async def read(self, c: Chan, count: int, offset: int) -> bytes:
+        s, fid = self._fid(c)
+        unit = self._mf(c).mnt.iounit(c)
+        if c.qid.type & QTDIR:
+            r = await s.rpc(Tread(fid=fid, offset=offset, count=min(count, unit)))
+            assert isinstance(r, Rread)
+            return r.data
+        out = bytearray()
+        while len(out) < count:
+            want = min(count - len(out), unit)
+            r = await s.rpc(Tread(fid=fid, offset=offset + len(out), count=want))
+            assert isinstance(r, Rread)
+            out += r.data
+            if len(r.data) < want:
+                break
+        return bytes(out)
+
+    async def write(self, c: Chan, data: bytes, offset: int) -> int:
+        s, fid = self._fid(c)
+        unit = self._mf(c).mnt.iounit(c)
+        done = 0
+        while done < len(data) or not data:
+            piece = data[done : done + unit]
+            r = await s.rpc(Twrite(fid=fid, offset=offset + done, data=piece))
+            assert isinstance(r, Rwrite)
+            done += r.count
+            if r.count < len(piece) or not data:
+                break
+        return done
+
+    async def wstat(self, c: Chan, d: Dir) -> None:
+        s, fid = self._fid(c)
+        await s.rpc(Twstat(fid=fid, stat=d))
