@@ -1,0 +1,93 @@
+"""Word values of ``sh``: rc's list semantics, and the /env encoding of a list.
+
+Every rc value is a list of strings.  Rules:
+
+1. A literal is a one-element list; ``$x`` is x's list (empty if unset); ``$#x`` is its
+   length; ``$"x`` is one string, the elements joined by blanks; ``$x(i j)`` picks 1-based
+   elements, ignoring those out of range; ``(a b c)`` concatenates its words' lists.
+2. Pieces of one word are joined with ``^``: lists of equal length pairwise, a one-element
+   list with every element of the other; an empty list, or two lengths above one that
+   differ, is an error (``null list in concatenation``, ``mismatched list lengths``).  A word
+   of one piece is that piece's list, so an unset ``$x`` alone disappears.
+3. In /env a list is its elements each followed by a NUL (``a\\0b\\0c\\0``); a file without
+   NULs (``echo -n v > /env/x``) is one element; an empty file is the empty list.
+
+Expansion is pure: the caller passes ``lookup(name) -> list[str]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lp49fs.cmd._rclex import RcSyntax
+from lp49fs.cmd._rcparse import Group, Lit, Piece, Word
+
+Lookup = Callable[[str], list[str]]
+
+
+class RcError(RcSyntax):
+    """A word that cannot be evaluated (the message is what ``sh`` prints)."""
+
+
+def expand(word: Word, lookup: Lookup) -> list[str]:
+    """The list that ``word`` stands for.  Raises ``RcError`` for a bad concatenation."""
+    result = _piece(word.pieces[0], lookup)
+    for p in word.pieces[1:]:
+        result = concat(result, _piece(p, lookup))
+    return result
+
+
+def expand_all(words: tuple[Word, ...], lookup: Lookup) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        out += expand(w, lookup)
+    return out
+
+
+def concat(a: list[str], b: list[str]) -> list[str]:
+    """rc's ``a^b``."""
+    if not a or not b:
+        raise RcError("null list in concatenation")
+    if len(a) == 1:
+        return [a[0] + y for y in b]
+    if len(b) == 1:
+        return [x + b[0] for x in a]
+    if len(a) != len(b):
+        raise RcError("mismatched list lengths in concatenation")
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
+def _piece(p: Piece, lookup: Lookup) -> list[str]:
+    if isinstance(p, Lit):
+        return [p.text]
+    if isinstance(p, Group):
+        return expand_all(p.words, lookup)
+    value = lookup(p.name)
+    if p.index is not None:
+        picked: list[str] = []
+        for sub in expand_all(p.index, lookup):
+            if not sub.isdigit():
+                raise RcError(f"bad subscript {sub!r}")
+            k = int(sub)
+            if 1 <= k <= len(value):
+                picked.append(value[k - 1])
+        value = picked
+    if p.mod == "#":
+        return [str(len(value))]
+    if p.mod == '"':
+        return [" ".join(value)]
+    return value
+
+
+def envencode(value: list[str]) -> bytes:
+    """A list as rc stores it in /env."""
+    return b"".join(v.encode() + b"\0" for v in value)
+
+
+def envdecode(data: bytes) -> list[str]:
+    """The list in an /env file's bytes."""
+    if not data:
+        return []
+    if data.endswith(b"\0"):
+        data = data[:-1]
+    return [s.decode(errors="replace") for s in data.split(b"\0")]
