@@ -1,0 +1,98 @@
+"""Process calls of the user library: rfork, spawn, exits, wait, sleep, notes, getpid.
+
+``spawn`` is LP49's fork+exec in one call: the process manager makes a new address space and
+thread running program ``prog`` from the program table, with groups shared, copied or cleaned
+by rfork ``flags`` and the child's fds 0, 1, 2 (or those ``fds`` names) taken from the
+parent's.  ``exits`` never returns: the core deletes the calling process's threads and
+space.  ``wait`` blocks until a child exits and returns its ``Waitmsg``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import trio
+
+from kernel.types import Msg, StringItem
+from lp49fs.lib.uctx import UThread, current, run
+from lp49fs.syscall import Sys
+
+RFNAMEG = 1 << 0  # copy the name space
+RFENVG = 1 << 1  # copy the environment
+RFFDG = 1 << 2  # copy the fd table
+RFNOTEG = 1 << 3  # new note group
+RFPROC = 1 << 4  # make a new process
+RFMEM = 1 << 5  # share data (accepted, meaningless here)
+RFNOWAIT = 1 << 6  # no wait record for the parent
+RFCNAMEG = 1 << 10  # empty name space
+RFCENVG = 1 << 11  # empty environment
+RFCFDG = 1 << 12  # empty fd table
+RFREND = 1 << 13  # new rendezvous group
+RFNOMNT = 1 << 14  # no more mounts
+
+
+@dataclass(frozen=True, slots=True)
+class Waitmsg:
+    """What ``wait`` returns: the child's pid, its run time (ms) and its exit string."""
+
+    pid: int
+    time: int
+    msg: str
+
+
+async def _words(label: Sys, words: tuple[int, ...] = (), *strings: str) -> tuple[int, ...]:
+    msg = Msg(label, words, tuple(StringItem(s.encode()) for s in strings))
+
+    async def op(ut: UThread) -> tuple[int, ...]:
+        return (await ut.call(msg)).words
+
+    return await run(op)
+
+
+async def rfork(flags: int) -> int:
+    """Without RFPROC: change the caller's own groups (returns 0).  With RFPROC: use spawn."""
+    return (await _words(Sys.RFORK, (flags,)))[0]
+
+
+async def spawn(
+    prog: str, argv: list[str], flags: int = RFFDG | RFPROC, fds: dict[int, int] | None = None
+) -> int:
+    """Start program ``prog`` with ``argv`` as a new process; returns its pid."""
+    pairs: list[int] = []
+    for child, parent in (fds or {}).items():
+        pairs += (child, parent)
+    return (await _words(Sys.SPAWN, (flags, *pairs), prog, "\0".join(argv)))[0]
+
+
+async def exits(msg: str = "") -> NoReturn:
+    """End the calling process with exit string ``msg`` ("" = success)."""
+    await _words(Sys.EXITS, (), msg)
+    await trio.sleep_forever()  # the core deleted our thread: this is cancelled
+    raise AssertionError("unreachable")
+
+
+async def wait() -> Waitmsg:
+    """Block until a child exits; ``no living children`` if there is none to wait for."""
+
+    async def op(ut: UThread) -> Waitmsg:
+        r = await ut.call(Msg(Sys.WAIT))
+        item = r.items[0]
+        assert isinstance(item, StringItem)
+        return Waitmsg(r.words[0], r.words[1], item.data.decode())
+
+    return await run(op)
+
+
+async def sleep(ms: int) -> None:
+    """Sleep ``ms`` milliseconds (in the core, so a note interrupts it)."""
+    await _words(Sys.SLEEP, (max(0, ms),))
+
+
+async def postnote(pid: int, note: str) -> None:
+    """Post ``note`` to process ``pid`` ("kill" terminates it)."""
+    await _words(Sys.POSTNOTE, (pid,), note)
+
+
+async def getpid() -> int:
+    return current().uproc.pid

@@ -1,0 +1,214 @@
+"""Plan 9 libc's file system calls, each one L4 IPC ``call`` to the core's Mngr.
+
+Every function builds the message of its ``Sys`` number (layouts in ``lp49fs.syscall``) and
+runs it on an L4 thread of the calling process (``uctx.run``).  Names travel as StringItems;
+data travels through the thread's own buffer: ``write`` stores the bytes there and sends the
+pages as a MapItem (R), ``read`` sends the pages (R|W) and loads what the core stored.
+Failures raise ``Error(ename)`` with the Plan 9 string, also kept for ``errstr()``.
+"""
+
+from __future__ import annotations
+
+from kernel.types import Item as _Item
+from kernel.types import Msg as _Msg
+from kernel.types import R, W
+from kernel.types import StringItem as _S
+from lp49fs.errors import Error
+from lp49fs.lib.uctx import UThread, mapitem, run
+from lp49fs.ninep import Dir, decode_dirs, encode_dir
+from lp49fs.syscall import MAXIO, MAXSTR, Sys
+
+STATMAX = 8192  # buffer for one stat entry
+DIRREAD = 8192  # bytes asked per dirread
+
+
+def _s(text: str) -> _S:
+    b = text.encode()
+    if len(b) > MAXSTR:
+        raise Error("file name too long")
+    return _S(b)
+
+
+def _words(r: _Msg) -> tuple[int, ...]:
+    return r.words
+
+
+async def _simple(label: Sys, words: tuple[int, ...] = (), *names: str) -> tuple[int, ...]:
+    msg = _Msg(label, words, tuple(_s(n) for n in names))
+
+    async def op(ut: UThread) -> tuple[int, ...]:
+        return (await ut.call(msg)).words
+
+    return await run(op)
+
+
+async def _string(label: Sys, words: tuple[int, ...] = ()) -> str:
+    async def op(ut: UThread) -> str:
+        r = await ut.call(_Msg(label, words))
+        item = r.items[0]
+        assert isinstance(item, _S)
+        return item.data.decode()
+
+    return await run(op)
+
+
+async def _readbuf(label: Sys, words: tuple[int, ...], n: int, *names: str) -> bytes:
+    """A call whose result the core stores into our buffer (read, pread, stat, fstat)."""
+    n = max(0, min(n, MAXIO))
+
+    async def op(ut: UThread) -> bytes:
+        addr = ut.buf + ut.iooff
+        await ut.prefault(addr, n)
+        items: tuple[_Item, ...] = (*(_s(x) for x in names), mapitem(addr, n, R | W))
+        r = await ut.call(_Msg(label, (*words, addr, n), items))
+        got = r.words[0]
+        return await ut.thread.load(addr, got) if got else b""
+
+    return await run(op)
+
+
+async def _writebuf(label: Sys, words: tuple[int, ...], data: bytes, *names: str) -> int:
+    """A call that hands the core bytes from our buffer (write, pwrite, wstat, fwstat)."""
+
+    async def op(ut: UThread) -> int:
+        addr = ut.buf + ut.iooff
+        await ut.thread.store(addr, data)
+        items: tuple[_Item, ...] = (*(_s(x) for x in names), mapitem(addr, len(data), R))
+        r = await ut.call(_Msg(label, (*words, addr, len(data)), items))
+        return r.words[0] if r.words else 0
+
+    return await run(op)
+
+
+async def open(path: str, mode: int) -> int:
+    return (await _simple(Sys.OPEN, (mode,), path))[0]
+
+
+async def create(path: str, mode: int, perm: int) -> int:
+    return (await _simple(Sys.CREATE, (mode, perm), path))[0]
+
+
+async def read(fd: int, n: int) -> bytes:
+    """At most ``n`` (and at most MAXIO) bytes at the fd's offset; b"" at end of file."""
+    return await _readbuf(Sys.READ, (fd,), n)
+
+
+async def pread(fd: int, n: int, offset: int) -> bytes:
+    return await _readbuf(Sys.PREAD, (fd, offset), n)
+
+
+async def write(fd: int, data: bytes) -> int:
+    """Write all of ``data`` (in MAXIO pieces); returns the count written."""
+    done = 0
+    while True:
+        piece = bytes(data[done : done + MAXIO])
+        n = await _writebuf(Sys.WRITE, (fd,), piece)
+        done += n
+        if done >= len(data) or n < len(piece):
+            return done
+
+
+async def pwrite(fd: int, data: bytes, offset: int) -> int:
+    done = 0
+    while True:
+        piece = bytes(data[done : done + MAXIO])
+        n = await _writebuf(Sys.PWRITE, (fd, offset + done), piece)
+        done += n
+        if done >= len(data) or n < len(piece):
+            return done
+
+
+async def close(fd: int) -> None:
+    await _simple(Sys.CLOSE, (fd,))
+
+
+async def seek(fd: int, offset: int, whence: int) -> int:
+    return (await _simple(Sys.SEEK, (fd, offset, whence)))[0]
+
+
+def _dir(b: bytes) -> Dir:
+    return decode_dirs(b)[0]
+
+
+async def stat(path: str) -> Dir:
+    return _dir(await _readbuf(Sys.STAT, (), STATMAX, path))
+
+
+async def fstat(fd: int) -> Dir:
+    return _dir(await _readbuf(Sys.FSTAT, (fd,), STATMAX))
+
+
+async def wstat(path: str, d: Dir) -> None:
+    await _writebuf(Sys.WSTAT, (), encode_dir(d), path)
+
+
+async def fwstat(fd: int, d: Dir) -> None:
+    await _writebuf(Sys.FWSTAT, (fd,), encode_dir(d))
+
+
+async def remove(path: str) -> None:
+    await _simple(Sys.REMOVE, (), path)
+
+
+async def chdir(path: str) -> None:
+    await _simple(Sys.CHDIR, (), path)
+
+
+async def getwd() -> str:
+    return await _string(Sys.GETWD)
+
+
+async def bind(new: str, old: str, flag: int) -> int:
+    return (await _simple(Sys.BIND, (flag,), new, old))[0]
+
+
+async def mount(fd: int, afd: int, old: str, flag: int, aname: str = "") -> int:
+    return (await _simple(Sys.MOUNT, (fd, afd, flag), old, aname))[0]
+
+
+async def unmount(new: str | None, old: str) -> None:
+    if new is None:
+        await _simple(Sys.UNMOUNT, (0,), old)
+    else:
+        await _simple(Sys.UNMOUNT, (1,), new, old)
+
+
+async def pipe() -> tuple[int, int]:
+    w = await _simple(Sys.PIPE)
+    return w[0], w[1]
+
+
+async def dup(oldfd: int, newfd: int = -1) -> int:
+    return (await _simple(Sys.DUP, (oldfd, newfd)))[0]
+
+
+async def fd2path(fd: int) -> str:
+    return await _string(Sys.FD2PATH, (fd,))
+
+
+async def dirread(fd: int) -> list[Dir]:
+    """One read's worth of directory entries; [] at the end."""
+    return decode_dirs(await read(fd, DIRREAD))
+
+
+async def dirreadall(fd: int) -> list[Dir]:
+    out: list[Dir] = []
+    while ds := await dirread(fd):
+        out += ds
+    return out
+
+
+async def readall(fd: int) -> bytes:
+    """Read ``fd`` to end of file."""
+    out = bytearray()
+    while data := await read(fd, 65536):
+        out += data
+    return bytes(out)
+
+
+async def fprint(fd: int, text: str) -> int:
+    return await write(fd, text.encode())
+
+
+async def print(text: str) -> int:  # Plan 9 print(2) on fd 1
+    return await fprint(1, text)

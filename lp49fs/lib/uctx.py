@@ -1,0 +1,226 @@
+"""The user side of a system call: who am I, my buffer, and the IPC ``call`` to the Mngr.
+
+Theory of operation: an LP49 process is an address space with one or more L4 threads (trio
+tasks started by the process manager).  The library keeps, per process, a ``UProc`` (pid,
+the Mngr's thread id, its threads) keyed by the process's address space -- the model's
+"process globals" -- and, per L4 thread, a ``UThread``: the ``kernel`` Thread (its UTCB and
+system-call gate), the thread's buffer region and how much of it is mapped.  A context
+variable ``_ut`` says which UThread the current trio task is; a program's main task and
+every task it starts inherit it.
+
+``run(op)`` performs one system call ``op(ut)``.  An L4 thread's IPC must run in its own
+task (the kernel parks and wakes that task), so:
+
+1. A task that *is* its thread (the main task, a worker's own task) runs ``op`` directly.
+2. Any other task of the process (a child task of ``main``, a FUSE request) borrows a
+   *worker*: an idle extra L4 thread of the process, whose task runs ``op`` and hands back
+   the result.  Workers are made on demand by ``Sys.NEWTHREAD`` calls that the process's
+   ``sys`` thread (started by the process manager with every process, used for nothing else)
+   makes, so a new worker can always be made even when every other thread is blocked.
+   ``newthread()`` is the explicit form: the task keeps one worker for a whole block.
+
+Buffers (lp49fs.syscall Rule 1): thread k owns ``[BUFBASE + k*WINDOW, +WINDOW)``; data goes at
+``iooff`` in it (0 normally; tests set it to check unaligned buffers).  Before a read-type
+call the pages are touched once (``prefault``): only pages the caller has mapped travel in a
+MapItem, as in X.2.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+import trio
+
+from kernel.space import Space
+from kernel.thread import Thread
+from kernel.types import NILPAGE, PAGE_SIZE, Acceptor, Fpage, MapItem, Msg, StringItem, ThreadId
+from lp49fs.errors import Error
+from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
+
+T = TypeVar("T")
+MAXTHREADS = 64  # L4 threads a process may have (buffer regions are per thread)
+
+_ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
+_errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
+_uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
+
+
+class UThread:
+    """One L4 thread of a process, as the library sees it."""
+
+    def __init__(self, thread: Thread, uproc: UProc, index: int) -> None:
+        self.thread = thread  # the kernel Thread (UTCB + IPC gate)
+        self.uproc = uproc  # the process it belongs to
+        self.buf = BUFBASE + index * WINDOW  # this thread's buffer region
+        self.mapped = 0  # bytes of the region touched (mapped) so far, from its start
+        self.iooff = 0  # where in the region data goes (unaligned-buffer tests change it)
+        self.busy = False  # inside a system call
+        self.job: tuple[Callable[[UThread], Awaitable[object]], trio.Event, list[object]] | None
+        self.job = None  # worker: the borrowed call, its done event, result box
+        self.wake = trio.Event()  # worker: set when a job arrives
+        self.holder: trio.lowlevel.Task | None = None  # newthread(): the task keeping it
+        thread.acceptor = Acceptor(NILPAGE, MAXSTR)  # replies may carry strings, never maps
+
+    async def prefault(self, addr: int, n: int) -> None:
+        """Touch every page of ``[addr, addr+n)`` not yet mapped (buffer-relative, contiguous)."""
+        end = addr + n - self.buf
+        pos = self.mapped
+        while pos < end:
+            await self.thread.store(self.buf + pos, b"\0")
+            pos += PAGE_SIZE
+        self.mapped = max(self.mapped, pos)
+
+    async def call(self, msg: Msg) -> Msg:
+        """IPC call to the Mngr; an ERR reply raises ``Error`` (and sets errstr)."""
+        r = await self.thread.call(self.uproc.mngr, msg)
+        if r.label == ERR:
+            item = r.items[0]
+            ename = item.data.decode() if isinstance(item, StringItem) else "?"
+            _errstr.set(ename)
+            raise Error(ename)
+        return r
+
+
+class UProc:
+    """The library's per-process state (lives "in" the process's address space)."""
+
+    def __init__(self, pid: int, mngr: ThreadId) -> None:
+        self.pid = pid  # this process's pid
+        self.mngr = mngr  # the core's Mngr thread: every system call goes there
+        self.nthreads = 0  # buffer regions handed out
+        self.idle: list[UThread] = []  # workers waiting for a job
+        self.sys: UThread | None = None  # the worker that makes NEWTHREAD calls
+        self.sys_ready = trio.Event()
+        self.lock = trio.Lock()  # one NEWTHREAD at a time
+        self.changed = trio.Event()  # a worker registered
+
+    def thread(self, t: Thread) -> UThread:
+        ut = UThread(t, self, self.nthreads)
+        self.nthreads += 1
+        return ut
+
+    async def worker(self) -> UThread:
+        """An idle worker, made with NEWTHREAD if none is free."""
+        if self.idle:
+            return self.idle.pop()
+        await self.sys_ready.wait()
+        async with self.lock:
+            if self.idle:
+                return self.idle.pop()
+            if self.nthreads >= MAXTHREADS:
+                raise Error("too many threads")
+            assert self.sys is not None
+            await lend(self.sys, lambda ut: ut.call(Msg(Sys.NEWTHREAD)))
+            while not self.idle:
+                self.changed = trio.Event()
+                await self.changed.wait()
+            return self.idle.pop()
+
+
+def uproc_of(space: Space, pid: int, mngr: ThreadId) -> UProc:
+    """The process state of ``space``, made by whichever of its threads starts first."""
+    up = _uprocs.get(space)
+    if up is None:
+        up = _uprocs[space] = UProc(pid, mngr)
+    return up
+
+
+def current() -> UThread:
+    """The UThread of the calling task; RuntimeError outside an LP49 process."""
+    ut = _ut.get()
+    if ut is None:
+        raise RuntimeError("not running as an LP49 process")
+    return ut
+
+
+def bind(ut: UThread) -> None:
+    """Make the calling task (an L4 thread's own task) run as ``ut``."""
+    _ut.set(ut)
+
+
+def errstr() -> str:
+    """The error string of the calling task's last failed system call."""
+    return _errstr.get()
+
+
+async def run(op: Callable[[UThread], Awaitable[T]]) -> T:
+    """Run system call ``op`` on an L4 thread of the calling process (Rules 1 and 2)."""
+    ut = current()
+    task = trio.lowlevel.current_task()
+    if not ut.busy and ut.thread.task is task:
+        ut.busy = True
+        try:
+            return await op(ut)
+        finally:
+            ut.busy = False
+    if ut.holder is task:
+        return await lend(ut, op)
+    w = await ut.uproc.worker()
+    try:
+        return await lend(w, op)
+    finally:
+        w.uproc.idle.append(w)
+
+
+async def lend(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
+    """Have worker ``w``'s own task run ``op(w)``; errors come back as raised there."""
+    done = trio.Event()
+    box: list[object] = []
+    w.job = (op, done, box)
+    w.wake.set()
+    await done.wait()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]  # type: ignore[return-value]
+
+
+async def worker_loop(ut: UThread) -> None:
+    """A worker's task: run borrowed jobs forever (until the thread is deleted)."""
+    while True:
+        await ut.wake.wait()
+        ut.wake = trio.Event()
+        job, ut.job = ut.job, None
+        if job is None:
+            continue
+        op, done, box = job
+        ut.busy = True
+        try:
+            box.append(await op(ut))
+        except Exception as e:
+            box.append(e)
+        finally:
+            ut.busy = False
+            done.set()
+
+
+@asynccontextmanager
+async def newthread() -> AsyncIterator[UThread]:
+    """Keep one worker thread for the calling task for the block (its calls go there)."""
+    ut = current()
+    w = await ut.uproc.worker()
+    w.holder = trio.lowlevel.current_task()
+    token = _ut.set(w)
+    try:
+        yield w
+    finally:
+        _ut.reset(token)
+        w.holder = None
+        w.uproc.idle.append(w)
+
+
+def cover(addr: int, n: int, rights: int) -> Fpage:
+    """The smallest aligned power-of-two fpage (>= a page) holding ``[addr, addr+n)``."""
+    end = addr + max(n, 1)
+    size = PAGE_SIZE
+    while (addr & ~(size - 1)) + size < end:
+        size <<= 1
+    return Fpage(addr & ~(size - 1), size.bit_length() - 1, rights)
+
+
+def mapitem(addr: int, n: int, rights: int) -> MapItem:
+    fp = cover(addr, n, rights)
+    return MapItem(fp, fp.base)

@@ -1,0 +1,80 @@
+"""The system-call interface shared by the user library and the core: numbers and layouts.
+
+Theory of operation (DESIGN.md §2): a system call is one L4 IPC ``call`` from a process's
+thread to the core's Mngr thread.  This module is the contract both sides read; it holds no
+code that runs, only the numbers and the message layouts, so ``lp49fs.lib`` (user side) and
+``lp49fs.core`` (kernel side) can agree without importing each other.
+
+Request: ``Msg(label=Sys.X, words, items)``
+  * small arguments by value in ``words`` (fd, mode, offset, flags ...), in the order the
+    per-call comment below gives;
+  * names (paths, notes, program names, argv joined by NUL) as ``StringItem``s, in order;
+  * a buffer as one ``MapItem`` of the caller's own pages, with its address and length as the
+    last two words (``addr``, ``n``): R rights when the core only reads it (write, wstat),
+    R|W when the core fills it (read, stat, dirread).  The core finds the bytes at
+    ``item.rcv_base + (addr - item.fpage.base)`` in its receive window.
+
+Reply: ``Msg(label=OK, words=results, items=strings)`` or ``Msg(label=ERR, items=(ename,))``;
+the library raises ``Error(ename)`` and keeps the string for ``errstr()``.
+
+Rules:
+1. A caller's buffer lives inside one window-sized, window-aligned region of its space
+   (``WINDOW``), so one fpage covers it and it lands in the clerk's window without wrapping.
+2. At most ``MAXIO`` bytes move per call; ``read`` returns at most that, ``write`` loops.
+3. Strings are at most ``MAXSTR`` bytes (both sides accept that much).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+WINDOW_LOG2 = 20  # a clerk's receive window: 1 MiB, aligned to its size
+WINDOW = 1 << WINDOW_LOG2
+MAXIO = WINDOW // 2  # bytes per read/write call; the rest leaves room for an unaligned start
+MAXSTR = 8192  # longest string item accepted (paths, argv, error strings)
+
+OK = 0  # reply label: success
+ERR = 1  # reply label: failure, one StringItem with the error string
+HANDOFF = 2  # Mngr -> clerk: "the call in your slot is yours"
+
+BUFBASE = 0x4000_0000  # where the library puts thread k's buffer: BUFBASE + k * WINDOW
+
+
+class Sys(IntEnum):
+    """System-call numbers (the IPC label).  Comment: words | strings | buffer -> result."""
+
+    OPEN = 1  # mode | path -> fd
+    CREATE = 2  # mode, perm | path -> fd
+    READ = 3  # fd | | buf(W) -> n
+    PREAD = 4  # fd, offset | | buf(W) -> n
+    WRITE = 5  # fd | | buf(R) -> n
+    PWRITE = 6  # fd, offset | | buf(R) -> n
+    CLOSE = 7  # fd ->
+    SEEK = 8  # fd, offset, whence -> offset
+    STAT = 9  # | path | buf(W) -> n (one stat entry)
+    FSTAT = 10  # fd | | buf(W) -> n
+    WSTAT = 11  # | path | buf(R) ->
+    FWSTAT = 12  # fd | | buf(R) ->
+    REMOVE = 13  # | path ->
+    CHDIR = 14  # | path ->
+    GETWD = 15  # -> | dir
+    BIND = 16  # flag | new, old -> id
+    MOUNT = 17  # fd, afd, flag | old, aname -> id
+    UNMOUNT = 18  # hasnew | [new,] old ->
+    PIPE = 19  # -> fd0, fd1
+    DUP = 20  # oldfd, newfd -> fd
+    FD2PATH = 21  # fd -> | path
+    RFORK = 22  # flags -> 0
+    SPAWN = 23  # flags, (childfd, parentfd)* | prog, argv(NUL-joined) -> pid
+    EXITS = 24  # | msg -> (no reply)
+    WAIT = 25  # -> pid, ms | msg
+    SLEEP = 26  # ms ->
+    POSTNOTE = 27  # pid | note ->
+    GETPID = 28  # -> pid
+    NEWTHREAD = 29  # -> (a new L4 thread of the caller's process starts)
+    ERRSTR = 30  # (reserved: errstr is kept by the library)
+
+
+BUFCALLS = frozenset(
+    {Sys.READ, Sys.PREAD, Sys.WRITE, Sys.PWRITE, Sys.STAT, Sys.FSTAT, Sys.WSTAT, Sys.FWSTAT}
+)
