@@ -31,9 +31,10 @@ RULES: dict[str, set[str]] = {
     "lp49fs.transport": LEAF | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,
     "lp49fs.hvm": LEAF | {"lp49fs.hvm", "kernel", "hwsim"},
-    "lp49fs.core": PROTOCOL | {"lp49fs.core", "kernel", "hwsim"},
+    "lp49fs.core": PROTOCOL | {"lp49fs.core", "kernel", "hwsim", "lp49fs.syscall"},
     "lp49fs.servants": PROTOCOL | {"lp49fs.servants", "lp49fs.core", "kernel", "hwsim"},
-    "lp49fs.lib": PROTOCOL | {"lp49fs.lib", "kernel"},
+    "lp49fs.lib": PROTOCOL | {"lp49fs.lib", "kernel", "lp49fs.syscall"},
+    "lp49fs.syscall": LEAF,  # system-call numbers and layouts: lib and core both read it
     "lp49fs.servers": PROGRAM,
     "lp49fs.cmd": PROGRAM | {"lp49fs.cmd"},
     "lp49fs.fuse": PROGRAM | {"lp49fs.fuse"},
