@@ -341,8 +341,13 @@ async def _crossfinal(p: Proc, c: Chan, nomount: bool) -> tuple[Chan, Mhead | No
         crossed, mh = domount(p.pgrp, c)
         if mh is not None:
             path = c.path
+            try:
+                nc = await cunique(crossed)  # may fail: a #M clone is a 9P walk
+            except BaseException:
+                await cclose(crossed)  # the caller still owns c
+                raise
             await cclose(c)
-            c = await cunique(crossed)
+            c = nc
             c.path = path
     return await cunique(c), mh
 
