@@ -1,0 +1,331 @@
+"""A clerk: one L4 thread of the core that runs one system call at a time.
+
+Theory of operation: a clerk waits for the Mngr's HANDOFF (``lp49fs.core.mngr``), finds the
+caller's process (``ProcMgr.bytid``), decodes the call (layouts in ``lp49fs.syscall``), runs
+the ``sysfile`` function or process-manager operation with the caller's Proc, and replies to
+the caller on the Mngr's behalf.  Buffers: the caller's pages were mapped into this clerk's
+window when the Mngr received the call; the clerk reads or writes them with plain loads and
+stores of its own space (``copyin``/``copyout``), then unmaps them again.
+
+Rules:
+1. Each call runs inside a cancel scope registered with the process manager, so a note to
+   the caller (or its exit) interrupts it: the reply is ``interrupted``.
+2. An ``Error`` becomes an ERR reply with its string; any other exception is logged and
+   answered with ``the front fell off`` -- a call never kills the clerk or the node.
+3. A reply that cannot be delivered (the caller was deleted meanwhile, e.g. by ``exits``)
+   is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from kernel.space import PageFault
+from kernel.thread import Thread
+from kernel.types import IpcError, MapItem, Msg, StringItem, ThreadId
+from lp49fs.core import sysfile
+from lp49fs.core.chan import Path, cclose
+from lp49fs.core.proc import RFPROC, rfork
+from lp49fs.errors import Ebadarg, Egreg, Eintr, Enoproc, Eperm, Error
+from lp49fs.ninep import ORDWR, Dir, decode_dirs, encode_dir
+from lp49fs.syscall import ERR, OK, Sys
+
+if TYPE_CHECKING:
+    from lp49fs.core.mngr import Mngr
+    from lp49fs.core.procmgr import PInfo
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Clerk", "PInfo", Msg], Awaitable[Msg]]
+OKMSG = Msg(OK)
+
+
+class Clerk:
+    """One clerk thread of the pool."""
+
+    def __init__(self, mngr: Mngr, index: int) -> None:
+        self.mngr = mngr
+        self.index = index  # position in the pool; chooses the window
+        self.window = mngr.window(index)  # where callers' buffers land (mngr Rule 1)
+        self.tid: ThreadId | None = None
+        self.thread: Thread | None = None
+        self.ready = trio.Event()  # set once the thread runs
+        self.caller: ThreadId | None = None  # the call handed over by the Mngr
+        self.msg: Msg | None = None
+
+    async def run(self, thread: Thread) -> None:
+        self.thread = thread
+        mngr = self.mngr
+        assert mngr.tid is not None
+        mngr.release(self)
+        self.ready.set()
+        while True:
+            await thread.receive(mngr.tid)
+            caller, msg = self.caller, self.msg
+            self.caller = self.msg = None
+            assert caller is not None and msg is not None
+            reply = await self.serve(caller, msg)
+            self.unmap(msg)
+            if reply is not None:
+                try:
+                    await thread.reply(caller, reply, propagate=mngr.tid)
+                except IpcError:
+                    pass  # Rule 3
+            mngr.release(self)
+
+    async def serve(self, caller: ThreadId, msg: Msg) -> Msg | None:
+        pi = self.mngr.procmgr.bytid.get(caller)
+        if pi is None:
+            return _err(Eperm)
+        h = HANDLERS.get(msg.label)
+        if h is None:
+            return _err(Ebadarg)
+        cs = trio.CancelScope()
+        pi.calls.add(cs)
+        try:
+            with cs:
+                return await h(self, pi, msg)
+            return _err(Eintr)
+        except Error as e:
+            return _err(e.ename)
+        except Exception:
+            log.exception("system call %s of pid %d", msg.label, pi.proc.pid)
+            return _err(Egreg)
+        finally:
+            pi.calls.discard(cs)
+
+    # -- buffers --
+    def _local(self, msg: Msg) -> tuple[int, int]:
+        """(address in our window, length) of the call's buffer."""
+        addr, n = msg.words[-2], msg.words[-1]
+        for it in msg.items:
+            if isinstance(it, MapItem) and it.rcv_base is not None:
+                return it.rcv_base + (addr - it.fpage.base), n
+        raise Error(Ebadarg)
+
+    def copyin(self, msg: Msg) -> bytes:
+        addr, n = self._local(msg)
+        assert self.thread is not None and self.thread.space is not None
+        try:
+            return self.thread.space.read(addr, n)
+        except PageFault:
+            raise Error(Ebadarg) from None
+
+    def copyout(self, msg: Msg, data: bytes) -> int:
+        addr, n = self._local(msg)
+        if len(data) > n:
+            raise Error(Ebadarg)
+        assert self.thread is not None and self.thread.space is not None
+        try:
+            self.thread.space.write(addr, data)
+        except PageFault:
+            raise Error(Ebadarg) from None
+        return len(data)
+
+    def unmap(self, msg: Msg) -> None:
+        """Take the caller's pages out of our window again."""
+        t = self.thread
+        for it in msg.items:
+            if isinstance(it, MapItem) and it.rcv_base is not None and t is not None:
+                t.unmap([it.fpage.__class__(it.rcv_base, it.fpage.log2size)], flush=True)
+
+
+def _err(ename: str) -> Msg:
+    return Msg(ERR, (), (StringItem(ename.encode()),))
+
+
+def _ok(*words: int) -> Msg:
+    return Msg(OK, words) if words else OKMSG
+
+
+def _strs(msg: Msg) -> list[str]:
+    return [it.data.decode() for it in msg.items if isinstance(it, StringItem)]
+
+
+# -- the handlers, one per system call (layouts: lp49fs.syscall.Sys) --
+async def _open(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.open(pi.proc, _strs(m)[0], m.words[0]))
+
+
+async def _create(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.create(pi.proc, _strs(m)[0], m.words[0], m.words[1]))
+
+
+async def _read(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    c._local(m)  # a bad buffer fails before the read consumes anything
+    return _ok(c.copyout(m, await sysfile.read(pi.proc, m.words[0], m.words[-1])))
+
+
+async def _pread(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    c._local(m)
+    return _ok(c.copyout(m, await sysfile.pread(pi.proc, m.words[0], m.words[-1], m.words[1])))
+
+
+async def _write(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.write(pi.proc, m.words[0], c.copyin(m)))
+
+
+async def _pwrite(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.pwrite(pi.proc, m.words[0], c.copyin(m), m.words[1]))
+
+
+async def _close(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await sysfile.close(pi.proc, m.words[0])
+    return OKMSG
+
+
+async def _seek(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.seek(pi.proc, m.words[0], m.words[1], m.words[2]))
+
+
+async def _stat(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(c.copyout(m, encode_dir(await sysfile.stat(pi.proc, _strs(m)[0]))))
+
+
+async def _fstat(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(c.copyout(m, encode_dir(await sysfile.fstat(pi.proc, m.words[0]))))
+
+
+def _onedir(b: bytes) -> Dir:
+    try:
+        (d,) = decode_dirs(b)
+    except Exception:
+        raise Error(Ebadarg) from None
+    return d
+
+
+async def _wstat(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await sysfile.wstat(pi.proc, _strs(m)[0], _onedir(c.copyin(m)))
+    return OKMSG
+
+
+async def _fwstat(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await sysfile.fwstat(pi.proc, m.words[0], _onedir(c.copyin(m)))
+    return OKMSG
+
+
+async def _remove(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await sysfile.remove(pi.proc, _strs(m)[0])
+    return OKMSG
+
+
+async def _chdir(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await sysfile.chdir(pi.proc, _strs(m)[0])
+    return OKMSG
+
+
+async def _getwd(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return Msg(OK, (), (StringItem(pi.proc.dot.path.s.encode()),))
+
+
+async def _bind(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    new, old = _strs(m)
+    return _ok(await sysfile.bind(pi.proc, new, old, m.words[0]))
+
+
+async def _mount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    old, aname = _strs(m)
+    fd, afd, flag = m.words[:3]
+    return _ok(await sysfile.mount(pi.proc, fd, afd, old, flag, aname))
+
+
+async def _unmount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    s = _strs(m)
+    await sysfile.unmount(pi.proc, s[0] if m.words[0] else None, s[-1])
+    return OKMSG
+
+
+async def _pipe(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    """pipe(2): attach ``#|`` once, open its data and data1 ORDWR."""
+    p = pi.proc
+    with p.running():
+        d = await p.core.attach("|")
+        ends = []
+        try:
+            for name in ("data", "data1"):
+                wq = await d.sv.walk(d, [name])
+                assert wq.clone is not None
+                wq.clone.path = Path(f"#|/{name}")
+                ends.append(await wq.clone.sv.open(wq.clone, ORDWR))
+        except BaseException:
+            for e in ends:
+                await cclose(e)
+            raise
+        finally:
+            await cclose(d)
+        fd0 = p.fgrp.newfd(ends[0])
+        return _ok(fd0, p.fgrp.newfd(ends[1]))
+
+
+async def _dup(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(await sysfile.dup(pi.proc, m.words[0], m.words[1]))
+
+
+async def _fd2path(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return Msg(OK, (), (StringItem((await sysfile.fd2path(pi.proc, m.words[0])).encode()),))
+
+
+async def _rfork(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    if m.words[0] & RFPROC:
+        raise Error(Ebadarg)  # a new process is made with spawn
+    with pi.proc.running():
+        await rfork(pi.proc, m.words[0])
+    return _ok(0)
+
+
+async def _spawn(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    prog, argv = _strs(m)
+    w = m.words
+    fds = {w[i]: w[i + 1] for i in range(1, len(w) - 1, 2)} if len(w) > 1 else None
+    pm = c.mngr.procmgr
+    return _ok(await pm.spawn(pi.proc, prog, argv.split("\0") if argv else [], w[0], fds))
+
+
+async def _exits(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    s = _strs(m)
+    await c.mngr.procmgr.exits(pi, s[0] if s else "")
+    return OKMSG  # undeliverable: the caller is gone (Rule 3)
+
+
+async def _wait(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    pid, ms, msg = await c.mngr.procmgr.wait(pi)
+    return Msg(OK, (pid, ms), (StringItem(msg.encode()),))
+
+
+async def _sleep(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    await trio.sleep(m.words[0] / 1000)
+    return OKMSG
+
+
+async def _postnote(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    from lp49fs.core.proc import postnote
+
+    target = c.mngr.core.procs.get(m.words[0])
+    if target is None:
+        raise Error(Enoproc)
+    postnote(target, _strs(m)[0])
+    return OKMSG
+
+
+async def _getpid(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(pi.proc.pid)
+
+
+async def _newthread(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(int(c.mngr.procmgr.add_thread(pi)))
+
+
+HANDLERS: dict[int, Handler] = {
+    Sys.OPEN: _open, Sys.CREATE: _create, Sys.READ: _read, Sys.PREAD: _pread,
+    Sys.WRITE: _write, Sys.PWRITE: _pwrite, Sys.CLOSE: _close, Sys.SEEK: _seek,
+    Sys.STAT: _stat, Sys.FSTAT: _fstat, Sys.WSTAT: _wstat, Sys.FWSTAT: _fwstat,
+    Sys.REMOVE: _remove, Sys.CHDIR: _chdir, Sys.GETWD: _getwd, Sys.BIND: _bind,
+    Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
+    Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
+    Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
+    Sys.NEWTHREAD: _newthread,
+}  # fmt: skip

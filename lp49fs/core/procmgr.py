@@ -1,0 +1,209 @@
+"""The process manager: spawn, exits, wait and notes of LP49 processes on one node.
+
+Theory of operation: a process is a ``Proc`` (groups, fds, name space: ``core.proc``) plus
+an address space with L4 threads running its program.  The manager keeps one ``PInfo`` per
+live process: the Proc, its L4 thread ids (so the Mngr can map a caller's ThreadId to its
+process), the system calls it has in progress (cancel scopes), its children and the wait
+records they left.  It uses two services it is given, so the core imports neither HVM nor
+the program table:
+
+* ``Hvm``: creates a space with a first thread, adds threads to a space, deletes threads
+  (the last one deletes the space and every mapping in it);
+* ``Loader``: turns a program name, argv and pid into the entry coroutine of the main thread
+  (``Error(Enonexist)`` for an unknown program), and a pid into the entry of extra threads.
+
+Rules:
+1. ``spawn`` = rfork(flags | RFPROC) of the parent's Proc, then fd redirection (a shared fd
+   table is copied first, so redirecting never changes the parent's), then a new space with
+   the main thread and the ``sys`` thread (see ``lp49fs.lib.uctx``).  With RFCFDG and no
+   ``fds``, the child still gets the parent's 0, 1 and 2.
+2. ``exits`` runs once per process: it interrupts the process's other system calls, closes
+   its fds and groups (``pexit``), leaves ``Waitmsg`` (pid, ms, msg) for the parent (unless
+   RFNOWAIT), deletes every thread (so the caller of exits never sees a reply) and marks
+   the PInfo ``done``.
+3. A note interrupts every system call the process has in progress (they fail with
+   ``interrupted``); the note ``kill`` also ends the process with exit string ``killed``.
+   ``Core.notify`` is wired to ``note`` so ``/proc/N/ctl kill`` and ``postnote`` both work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import trio
+
+from kernel.thread import Thread
+from kernel.types import ThreadId
+from lp49fs.core.chan import cclose, incref
+from lp49fs.core.core import Core
+from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
+from lp49fs.errors import Ebadfd, Enochild, Error
+
+log = logging.getLogger(__name__)
+
+Entry = Callable[[Thread], Awaitable[Any]]
+
+
+class Hvm(Protocol):
+    """What the process manager needs from the root task (HVM)."""
+
+    def new_space(self, entry: Entry, name: str) -> ThreadId: ...
+    def new_thread(self, space_of: ThreadId, entry: Entry) -> ThreadId: ...
+    def delete_thread(self, tid: ThreadId) -> None: ...
+
+
+class Loader(Protocol):
+    """The program table, as the process manager sees it."""
+
+    def image(self, prog: str, argv: list[str], pid: int) -> Entry: ...
+    def thread_image(self, pid: int) -> Entry: ...
+
+
+@dataclass(eq=False)
+class PInfo:
+    """The process manager's record of one live process."""
+
+    proc: Proc  # the core's process
+    flags: int = 0  # rfork flags it was spawned with (RFNOWAIT matters at exit)
+    threads: list[ThreadId] = field(default_factory=list)  # its L4 threads, main first
+    calls: set[trio.CancelScope] = field(default_factory=set)  # system calls in progress
+    children: set[int] = field(default_factory=set)  # living children's pids
+    waitq: list[tuple[int, int, str]] = field(default_factory=list)  # exited children
+    waited: trio.Event = field(default_factory=trio.Event)  # set when waitq grows
+    done: trio.Event = field(default_factory=trio.Event)  # set when the process is gone
+    exitmsg: str = ""  # its exit string, once done
+    exiting: bool = False
+
+
+class ProcMgr:
+    """One node's process manager."""
+
+    def __init__(self, core: Core, hvm: Hvm, loader: Loader, nursery: trio.Nursery) -> None:
+        self.core = core
+        self.hvm = hvm
+        self.loader = loader
+        self.nursery = nursery  # where kills run (a note arrives in synchronous code)
+        self.bytid: dict[ThreadId, PInfo] = {}  # L4 thread -> process (the Mngr's lookup)
+        self.bypid: dict[int, PInfo] = {}  # pid -> process, live or kernel-side
+        core.notify = self.note
+
+    def adopt(self, p: Proc) -> PInfo:
+        """Record a Proc with no L4 threads of its own (the boot process, a test's parent)."""
+        pi = self.bypid.get(p.pid)
+        if pi is None:
+            pi = self.bypid[p.pid] = PInfo(p)
+        return pi
+
+    async def spawn(
+        self, parent: Proc, prog: str, argv: list[str], flags: int, fds: dict[int, int] | None
+    ) -> int:
+        """Start ``prog`` as a child of ``parent`` (Rule 1); returns the child's pid."""
+        ppi = self.adopt(parent)
+        child = await rfork(parent, flags | RFPROC, name=prog)
+        try:
+            if fds or flags & RFCFDG:
+                if child.fgrp is parent.fgrp:
+                    parent.fgrp.ref -= 1
+                    child.fgrp = parent.fgrp.copy()
+                want = fds if fds is not None else {i: i for i in range(3)}
+                for cfd, pfd in want.items():
+                    await _dupin(child, cfd, parent, pfd, strict=fds is not None)
+            child.args = [prog, *argv[1:]] if argv else [prog]
+            entry = self.loader.image(prog, argv, child.pid)
+        except BaseException:
+            await pexit(child)
+            raise
+        pi = PInfo(child, flags)
+        self.bypid[child.pid] = pi
+        main = self.hvm.new_space(entry, f"{prog}.{child.pid}")
+        pi.threads.append(main)
+        self.bytid[main] = pi
+        self.add_thread(pi)
+        ppi.children.add(child.pid)
+        child.state = "Running"
+        return child.pid
+
+    def add_thread(self, pi: PInfo) -> ThreadId:
+        """A new L4 thread in ``pi``'s space running the library's thread entry."""
+        tid = self.hvm.new_thread(pi.threads[0], self.loader.thread_image(pi.proc.pid))
+        pi.threads.append(tid)
+        self.bytid[tid] = pi
+        return tid
+
+    async def exits(self, pi: PInfo, msg: str, current: trio.CancelScope | None = None) -> None:
+        """End process ``pi`` with exit string ``msg`` (Rule 2)."""
+        if pi.exiting:
+            return
+        pi.exiting = True
+        for cs in list(pi.calls):
+            if cs is not current:
+                cs.cancel()
+        p = pi.proc
+        ms = int((time.monotonic() - p.start) * 1000)
+        with trio.CancelScope(shield=True):
+            await pexit(p, msg)
+        ppi = self.bypid.get(p.ppid)
+        if ppi is not None:
+            ppi.children.discard(p.pid)
+            if not pi.flags & RFNOWAIT:
+                ppi.waitq.append((p.pid, ms, msg))
+                ppi.waited.set()
+        for tid in pi.threads:
+            self.bytid.pop(tid, None)
+        self.bypid.pop(p.pid, None)
+        pi.exitmsg = msg
+        pi.done.set()
+        for tid in pi.threads:
+            try:
+                self.hvm.delete_thread(tid)
+            except Exception:  # already gone (its coroutine ended)
+                log.debug("thread %r already deleted", tid)
+
+    async def wait(self, pi: PInfo) -> tuple[int, int, str]:
+        """The next exited child's (pid, ms, msg); ``no living children`` if none can come."""
+        while not pi.waitq:
+            if not pi.children:
+                raise Error(Enochild)
+            pi.waited = trio.Event()
+            await pi.waited.wait()
+        return pi.waitq.pop(0)
+
+    def note(self, p: Proc, note: str) -> None:
+        """The core's notify hook (Rule 3): interrupt calls; ``kill`` ends the process."""
+        pi = self.bypid.get(p.pid)
+        if pi is None or pi.exiting:
+            return
+        for cs in list(pi.calls):
+            cs.cancel()
+        if note == "kill" and pi.threads:
+            self.nursery.start_soon(self.exits, pi, "killed")
+
+    def thread_died(self, tid: ThreadId) -> None:
+        """Kernel exit hook: a process whose main thread ended without exits is ended."""
+        pi = self.bytid.get(tid)
+        if pi is not None and pi.threads and pi.threads[0] == tid and not pi.exiting:
+            self.nursery.start_soon(self.exits, pi, "sys: main thread died")
+
+
+async def _dupin(child: Proc, cfd: int, parent: Proc, pfd: int, strict: bool) -> None:
+    """Make child fd ``cfd`` the parent's ``pfd`` (a new reference); lenient for defaults."""
+    try:
+        c = incref(parent.fgrp.get(pfd))
+    except Error:
+        if strict:
+            raise
+        return
+    if not 0 <= cfd < 100:
+        await cclose(c)
+        raise Error(Ebadfd)
+    fds = child.fgrp.fd
+    fds.extend([None] * (cfd + 1 - len(fds)))
+    old, fds[cfd] = fds[cfd], c
+    await cclose(old)
+
+
+__all__ = ["RFFDG", "Hvm", "Loader", "PInfo", "ProcMgr"]

@@ -1,0 +1,156 @@
+"""Boot one node inside a trio nursery: hardware, kernel, root task, core, Mngr, first process.
+
+``async with boot() as node:`` builds, in order (DESIGN.md §1, bottom up):
+
+1. the ``hwsim`` Machine and the ``kernel`` on it (``open_kernel``);
+2. the root task (``RootTask``: frames, the Pager, thread and space creation);
+3. the ``Core`` with its devtab (``lp49fs.servants.make_devtab``), the process manager and
+   the Mngr thread in a new core space (clerks are added as calls arrive);
+4. the console driver thread: it receives the UART's interrupt IPC, calls
+   ``Cons.interrupt()``, and acknowledges by sending to the interrupt thread;
+5. the kernel-side ``boot`` process: root ``#R``, the standard binds (``#c`` on /dev, ``#e`` on
+   /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd) and fds 0, 1, 2 on /dev/cons.
+
+The returned ``Node`` spawns programs as children of the boot process and waits for them.
+Programs come from ``lp49fs.cmd.PROGRAMS`` (name -> module path) plus ``Node.programs``,
+where tests may put coroutine functions directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import trio
+
+from hwsim import Machine
+from hwsim.machine import UART_IRQ
+from kernel.kernel import Kernel, open_kernel
+from kernel.thread import Entry, Thread
+from kernel.types import NILTHREAD, Msg, ThreadId
+from lp49fs.cmd import PROGRAMS
+from lp49fs.core import sysfile
+from lp49fs.core.core import Core
+from lp49fs.core.mngr import Mngr
+from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
+from lp49fs.core.procmgr import PInfo, ProcMgr
+from lp49fs.errors import Enonexist, Error
+from lp49fs.lib.runtime import Main, program_entry, thread_entry
+from lp49fs.ninep import ORDWR
+from lp49fs.node.roottask import RootTask
+from lp49fs.servants import CONFIG, make_devtab
+
+BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
+             ("#d", "/fd", 0))  # fmt: skip
+
+
+class Loader:
+    """The program table for the process manager (``procmgr.Loader``)."""
+
+    def __init__(self, programs: dict[str, str | Main]) -> None:
+        self.programs = programs  # name -> module path or main coroutine function
+        self.mngr: ThreadId = NILTHREAD  # set once the Mngr runs
+
+    def main(self, prog: str) -> Main:
+        what = self.programs.get(prog) or PROGRAMS.get(prog)
+        if what is None:
+            raise Error(f"'{prog}' {Enonexist}")
+        if isinstance(what, str):
+            main: Main = importlib.import_module(what).main
+            return main
+        return what
+
+    def image(self, prog: str, argv: list[str], pid: int) -> Entry:
+        return program_entry(self.main(prog), list(argv) or [prog], pid, self.mngr)
+
+    def thread_image(self, pid: int) -> Entry:
+        return thread_entry(pid, self.mngr)
+
+
+@dataclass(eq=False)
+class Node:
+    """A booted node, as tests and ``lp49 node`` drive it."""
+
+    machine: Machine
+    kernel: Kernel
+    roottask: RootTask
+    core: Core
+    procmgr: ProcMgr
+    mngr: Mngr
+    bootproc: Proc
+    programs: dict[str, str | Main]  # extra programs (tests put coroutine functions here)
+    console: bytearray = field(default_factory=bytearray)  # everything the UART printed
+    started: dict[int, PInfo] = field(default_factory=dict)  # pid -> record, for wait
+
+    async def spawn(
+        self,
+        prog: str,
+        argv: list[str] | None = None,
+        flags: int = RFFDG | RFPROC,
+        fds: dict[int, int] | None = None,
+    ) -> int:
+        """Start ``prog`` as a child of the boot process; returns its pid."""
+        pid = await self.procmgr.spawn(self.bootproc, prog, argv or [prog], flags, fds)
+        self.started[pid] = self.procmgr.bypid[pid]
+        return pid
+
+    async def wait(self, pid: int) -> str:
+        """The exit string of process ``pid`` (spawned by ``spawn``), once it has exited."""
+        pi = self.started[pid]
+        await pi.done.wait()
+        return pi.exitmsg
+
+    async def run(self, prog: str, argv: list[str] | None = None, **kw: object) -> str:
+        """spawn + wait."""
+        return await self.wait(await self.spawn(prog, argv, **kw))  # type: ignore[arg-type]
+
+
+async def _console(node: Node, thread: Thread) -> None:
+    """The UART driver thread: interrupt IPC in, ``Cons.interrupt()``, acknowledge."""
+    irq = node.kernel.irq_threads[UART_IRQ].id
+    cons = node.core.devtab.get("c")
+    while True:
+        await thread.receive(irq)
+        if cons is not None:
+            cons.interrupt()  # type: ignore[attr-defined]
+        await thread.send(irq, Msg())
+
+
+@asynccontextmanager
+async def boot(
+    sysname: str = "lp49",
+    *,
+    ram: int = 16 << 20,
+    config: tuple[str, ...] = CONFIG,
+    programs: dict[str, str | Main] | None = None,
+) -> AsyncIterator[Node]:
+    """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends."""
+    machine = Machine(ram_size=ram)
+    async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
+        rt = RootTask(kernel)
+        core = Core(sysname, machine=machine)
+        core.install(make_devtab(core, config))
+        loader = Loader(dict(programs or {}))
+        pm = ProcMgr(core, rt, loader, nursery)
+        kernel.exit_hooks.append(pm.thread_died)
+        mngr = Mngr(pm, rt)
+        loader.mngr = mngr.start(f"core-{sysname}")
+        bootp = newproc(core, await core.attach("R"), name="boot")
+        pm.adopt(bootp)
+        node = Node(machine, kernel, rt, core, pm, mngr, bootp, loader.programs)
+        machine.uart.attach_output(node.console.extend)
+        drv = rt.new_thread(loader.mngr, lambda t: _console(node, t))
+        kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
+                              kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
+        for new, old, flag in BOOTBINDS:
+            if new[1] in core.devtab:
+                await sysfile.bind(bootp, new, old, flag)
+        if "c" in core.devtab:
+            for _ in range(3):
+                await sysfile.open(bootp, "/dev/cons", ORDWR)
+        try:
+            yield node
+        finally:
+            nursery.cancel_scope.cancel()
