@@ -1,0 +1,334 @@
+"""The FUSE view: one pyfuse3 ``Operations`` class that is an LP49 process (STYLE.md pattern 11).
+
+Theory of operation.  The bridge is an ordinary LP49 program: ``Operations.serve`` is the
+``main`` of process N (spawned by the node, sharing the name space of the process the mount
+shows).  It records its L4 thread (``uctx.current()``), stats ``/`` and serves until the
+process is killed.  pyfuse3 runs every FUSE request in one of its own trio tasks; each
+handler first binds that task to the bridge's thread, so its ``lib`` calls are system calls
+of process N (lib lends it an idle worker thread of N per call).  Nothing here touches the
+core: every name-space operation is a ``lib`` call, as in any program.
+
+Rules:
+
+1. Inodes: ``InodeTable`` (inodes.py) keys files by (type, dev, qid.path); handlers use the
+   path an inode was last reached by.  Every lookup, create, mkdir and readdirplus entry
+   counts one lookup; ``forget`` takes them back.
+2. Open files: the fh is the bridge's own LP49 fd (one fd table: at most 100 open at once).
+   Server files use the page cache (keep_cache off: each open revalidates); servant files are
+   direct_io, and streams are nonseekable and read with ``read`` (offset ignored).
+3. Directories: ``opendir`` reads the whole directory once (``dirreadall``) into a snapshot,
+   so ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one
+   namec resolves to).
+4. Errors: ``Error`` -> ``FUSEError(errno_of)`` via the one table; an unknown inode is
+   ENOENT; an interrupted stream call (intr.py) is EINTR.
+5. ``flush`` answers ENOSYS (the kernel then stops sending it: one request less per close);
+   ``release`` closes the fd.
+6. ``setattr`` is one ``wstat``: size -> length (truncate), mode -> the permission bits,
+   mtime -> mtime; atime is ignored (9P cannot set it); uid changes are EPERM.
+7. ``rename`` is a wstat of the name within one directory; across directories it is EXDEV
+   (mv then copies).  An existing target is removed first (Linux rename replaces).
+
+Not supported: links, symlinks, mknod, xattrs, locks, fsync (answers ENOSYS), chown to
+another user; ``poll`` reports readable and writable (9P has no readiness query).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import select
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import pyfuse3
+import trio
+
+from lp49fs import lib
+from lp49fs.errors import Error
+from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
+from lp49fs.fuse.errno import errno_of
+from lp49fs.fuse.inodes import InodeTable, Node, join
+from lp49fs.fuse.intr import Interrupted, Interrupts
+from lp49fs.lib import uctx
+from lp49fs.ninep import DMDIR, OREAD, Dir
+from lp49fs.syscall import MAXIO
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, R]]
+
+NAMEMAX = 255
+
+
+def syscall(f: Handler[P, R]) -> Handler[P, R]:
+    """Run handler ``f`` as the bridge process, translating failures (Rule 4)."""
+
+    @wraps(f)
+    async def handler(self: Operations, /, *args: P.args, **kw: P.kwargs) -> R:
+        if self.ut is None:
+            raise pyfuse3.FUSEError(errno.EIO)  # not serving yet
+        uctx.bind(self.ut)
+        try:
+            return await f(self, *args, **kw)
+        except Error as e:
+            raise pyfuse3.FUSEError(errno_of(e)) from None
+        except KeyError:
+            raise pyfuse3.FUSEError(errno.ENOENT) from None
+        except Interrupted:
+            raise pyfuse3.FUSEError(errno.EINTR) from None
+
+    return handler
+
+
+@dataclass(slots=True)
+class OpenFile:
+    fd: int  # the bridge's LP49 fd (also the fh)
+    stream: bool  # read/write ignore the offset
+    append: bool  # O_APPEND: every write goes to the current end
+    pid: int  # the host thread that opened it: its signals interrupt stream calls (intr.py)
+
+
+class Operations(pyfuse3.Operations):
+    """The FUSE request handlers of one view of an LP49 name space (Rules 1-7)."""
+
+    enable_writeback_cache = False
+    enable_acl = False
+
+    def __init__(self, owners: Owners | None = None) -> None:
+        super().__init__()
+        self.inodes = InodeTable()
+        self.owners = owners or Owners()
+        self.intr = Interrupts()
+        self.ut: uctx.UThread | None = None  # the bridge's main thread, once serving
+        self.pid = 0  # the bridge's LP49 pid
+        self.ready = trio.Event()
+        self._files: dict[int, OpenFile] = {}
+        self._dirs: dict[int, tuple[Node, list[Dir]]] = {}  # Rule 3 snapshots
+        self._dirfh = itertools.count(1 << 32)  # directory fhs never collide with fds
+
+    # -- the LP49 process --------------------------------------------------------------
+
+    async def serve(self, argv: list[str]) -> None:
+        """The bridge program's ``main``: become the view's process and serve forever."""
+        self.ut = uctx.current()
+        self.pid = await lib.getpid()
+        self.inodes.set_root(await lib.stat("/"))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.intr.run)
+            self.ready.set()
+            await trio.sleep_forever()
+
+    def _attr(self, node: Node, d: Dir) -> pyfuse3.EntryAttributes:
+        return attributes(d, node.ino, self.owners)
+
+    async def _enter(self, parent: Node, path: str) -> pyfuse3.EntryAttributes:
+        d = self.inodes.stamp(await lib.stat(path), parent, path)
+        return self._attr(self.inodes.enter(d, path), d)
+
+    def _stat_of(self, node: Node, d: Dir) -> Dir:
+        """``d`` (a fresh stat of ``node``) stamped like the node was (inodes Rule 4)."""
+        return d if d.type else replace(d, type=node.key[0], dev=node.key[1])
+
+    def _child(self, parent_inode: int, name: bytes) -> tuple[Node, str]:
+        parent = self.inodes.get(parent_inode)
+        return parent, join(parent.path, os.fsdecode(name))
+
+    def _path(self, parent_inode: int, name: bytes) -> str:
+        return self._child(parent_inode, name)[1]
+
+    # -- names -------------------------------------------------------------------------
+
+    @syscall
+    async def lookup(
+        self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        return await self._enter(*self._child(parent_inode, name))
+
+    @syscall
+    async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        node = self.inodes.get(inode)
+        return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        for ino, n in inode_list:
+            self.inodes.forget(ino, n)
+
+    @syscall
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        node = self.inodes.get(inode)
+        if fields.update_uid or fields.update_gid:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        d = Dir.nulldir()
+        if fields.update_size:
+            d = replace(d, length=attr.st_size)
+        if fields.update_mode:
+            cur = await lib.stat(node.path)
+            d = replace(d, mode=(cur.mode & ~0o777) | (attr.st_mode & 0o777))
+        if fields.update_mtime:
+            d = replace(d, mtime=attr.st_mtime_ns // 1_000_000_000)
+        if not d.is_null():
+            f = self._files.get(fh) if fh is not None else None
+            await (lib.fwstat(f.fd, d) if f is not None else lib.wstat(node.path, d))
+        return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
+
+    @syscall
+    async def mkdir(
+        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        parent, path = self._child(parent_inode, name)
+        await lib.close(await lib.create(path, OREAD, DMDIR | (mode & 0o777)))
+        return await self._enter(parent, path)
+
+    @syscall
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        await lib.remove(self._path(parent_inode, name))
+
+    @syscall
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        await lib.remove(self._path(parent_inode, name))
+
+    @syscall
+    async def rename(
+        self,
+        parent_inode_old: int,
+        name_old: bytes,
+        parent_inode_new: int,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        old = self._path(parent_inode_old, name_old)
+        new = self._path(parent_inode_new, name_new)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            raise pyfuse3.FUSEError(errno.EINVAL)
+        if self.inodes.get(parent_inode_old).path != self.inodes.get(parent_inode_new).path:
+            raise pyfuse3.FUSEError(errno.EXDEV)  # Rule 7
+        if old == new:
+            return
+        try:
+            await lib.stat(new)
+        except Error:
+            pass
+        else:
+            if flags & pyfuse3.RENAME_NOREPLACE:
+                raise pyfuse3.FUSEError(errno.EEXIST)
+            await lib.remove(new)
+        await lib.wstat(old, replace(Dir.nulldir(), name=os.fsdecode(name_new)))
+        self.inodes.renamed(old, new)
+
+    # -- files -------------------------------------------------------------------------
+
+    def _opened(self, fd: int, d: Dir, flags: int, pid: int) -> pyfuse3.FileInfo:
+        self._files[fd] = OpenFile(fd, is_stream(d), bool(flags & os.O_APPEND), pid)
+        return file_info(fd, d)
+
+    @syscall
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        node = self.inodes.get(inode)
+        fd = await lib.open(node.path, open_mode(flags))
+        try:
+            return self._opened(fd, self._stat_of(node, await lib.fstat(fd)), flags, ctx.pid)
+        except BaseException:
+            await lib.close(fd)
+            raise
+
+    @syscall
+    async def create(
+        self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        parent, path = self._child(parent_inode, name)
+        fd = await lib.create(path, open_mode(flags), mode & 0o777)
+        d = self.inodes.stamp(await lib.fstat(fd), parent, path)
+        node = self.inodes.enter(d, path)
+        return self._opened(fd, d, flags, ctx.pid), self._attr(node, d)
+
+    @syscall
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        f = self._files[fh]
+        if f.stream:
+            return await self.intr.call(f.pid, lib.read, f.fd, size)
+        parts: list[bytes] = []
+        while size > 0:  # a short read of a cached file means EOF to the kernel
+            b = await lib.pread(f.fd, min(size, MAXIO), off)
+            if not b:
+                break
+            parts.append(b)
+            off += len(b)
+            size -= len(b)
+        return b"".join(parts)
+
+    @syscall
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        f = self._files[fh]
+        if f.stream:
+            return await self.intr.call(f.pid, lib.write, f.fd, buf)
+        if f.append:
+            off = (await lib.fstat(f.fd)).length
+        return await lib.pwrite(f.fd, buf, off)
+
+    async def flush(self, fh: int) -> None:
+        raise pyfuse3.FUSEError(errno.ENOSYS)  # Rule 5
+
+    @syscall
+    async def release(self, fh: int) -> None:
+        f = self._files.pop(fh, None)
+        if f is not None:
+            await lib.close(f.fd)
+
+    async def poll(self, inode: int, fh: int, poll_handle: Any, ctx: pyfuse3.RequestContext) -> int:
+        return select.POLLIN | select.POLLOUT
+
+    # -- directories -------------------------------------------------------------------
+
+    @syscall
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
+        node = self.inodes.get(inode)
+        fd = await lib.open(node.path, OREAD)
+        try:
+            entries = await lib.dirreadall(fd)
+        finally:
+            await lib.close(fd)
+        seen: set[str] = set()
+        snapshot = []
+        for d in entries:  # Rule 3
+            if d.name not in seen:
+                seen.add(d.name)
+                snapshot.append(d)
+        fh = next(self._dirfh)
+        self._dirs[fh] = (node, snapshot)
+        return fh
+
+    @syscall
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        parent, entries = self._dirs[fh]
+        for i in range(start_id, len(entries)):
+            path = join(parent.path, entries[i].name)
+            d = self.inodes.stamp(entries[i], parent, path)
+            attr = attributes(d, self.inodes.ino(d), self.owners)
+            if not pyfuse3.readdir_reply(token, os.fsencode(d.name), attr, i + 1):
+                return
+            self.inodes.enter(d, path)  # readdirplus: each accepted entry is a lookup
+
+    async def releasedir(self, fh: int) -> None:
+        self._dirs.pop(fh, None)
+
+    async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
+        s = pyfuse3.StatvfsData()
+        s.f_bsize = s.f_frsize = 8192
+        s.f_blocks = s.f_bfree = s.f_bavail = 1 << 20  # 8 GiB, all free: 9P has no statfs
+        s.f_files = s.f_ffree = s.f_favail = 1 << 20
+        s.f_namemax = NAMEMAX
+        return s
