@@ -7,4 +7,24 @@ directory scan: add a program with one line.  Servers (``ramfs`` ...) are progra
 
 from __future__ import annotations
 
-PROGRAMS: dict[str, str] = {}
+PROGRAMS: dict[str, str] = {
+    "bind": "lp49fs.cmd.bind",
+    "cat": "lp49fs.cmd.cat",
+    "cp": "lp49fs.cmd.cp",
+    "date": "lp49fs.cmd.date",
+    "echo": "lp49fs.cmd.echo",
+    "kill": "lp49fs.cmd.kill",
+    "ls": "lp49fs.cmd.ls",
+    "mkdir": "lp49fs.cmd.mkdir",
+    "mount": "lp49fs.cmd.mount",
+    "mv": "lp49fs.cmd.mv",
+    "ns": "lp49fs.cmd.ns",
+    "ps": "lp49fs.cmd.ps",
+    "pwd": "lp49fs.cmd.pwd",
+    "rm": "lp49fs.cmd.rm",
+    "sh": "lp49fs.cmd.sh",
+    "sleep": "lp49fs.cmd.sleep",
+    "srv": "lp49fs.cmd.srv",
+    "unmount": "lp49fs.cmd.unmount",
+    "wc": "lp49fs.cmd.wc",
+}

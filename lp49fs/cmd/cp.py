@@ -1,0 +1,55 @@
+"""cp from ... to: copy files; with several sources (or a directory ``to``) into ``to/``.
+
+The target is made with ``create`` (which truncates an existing file) with the source's
+permission bits; data moves in IOUNIT pieces through the caller's buffer.
+"""
+
+from __future__ import annotations
+
+from lp49fs import lib
+from lp49fs.cmd._util import basename, copyfd, eprint, usage
+from lp49fs.errors import Error
+from lp49fs.ninep import OREAD, OWRITE, QTDIR
+
+
+async def isdir(path: str) -> bool:
+    try:
+        return bool((await lib.stat(path)).qid.type & QTDIR)
+    except Error:
+        return False
+
+
+async def copy(src: str, dst: str) -> None:
+    """Copy file ``src`` onto ``dst`` (created or truncated)."""
+    d = await lib.stat(src)
+    if d.qid.type & QTDIR:
+        raise Error(f"{src}: is a directory")
+    fd = await lib.open(src, OREAD)
+    try:
+        out = await lib.create(dst, OWRITE, d.mode & 0o777)
+        try:
+            await copyfd(fd, out)
+        finally:
+            await lib.close(out)
+    finally:
+        await lib.close(fd)
+
+
+async def main(argv: list[str]) -> None:
+    args = argv[1:]
+    if len(args) < 2:
+        await usage("cp from ... to")
+    *srcs, to = args
+    todir = await isdir(to)
+    if len(srcs) > 1 and not todir:
+        await usage("cp from ... to  (to must be a directory)")
+    failed = False
+    for src in srcs:
+        dst = to.rstrip("/") + "/" + basename(src) if todir else to
+        try:
+            await copy(src, dst)
+        except Error as e:
+            await eprint(f"cp: {src}: {e.ename}\n")
+            failed = True
+    if failed:
+        raise Error("errors")

@@ -1,0 +1,53 @@
+"""srv [-abcCq] [fd] name [mtpt]: post an open fd as /srv/name (and optionally mount it).
+
+Simplified from Plan 9 srv(4), which dials a machine first: here the channel is already
+open, as fd ``fd`` (default 0, so ``srv name <file`` works).  Posting is #s's protocol:
+``create("/srv/name", OWRITE, 0600)`` then write the fd number as text.  With ``mtpt`` the
+posted channel is then mounted there with the bind flags given.
+"""
+
+from __future__ import annotations
+
+from lp49fs import lib
+from lp49fs.cmd._util import eprint, getflags, usage
+from lp49fs.cmd.bind import mountflag
+from lp49fs.errors import Error
+from lp49fs.ninep import ORDWR, OWRITE
+
+USAGE = "srv [-abcCq] [fd] name [mtpt]"
+
+
+async def post(fd: int, name: str) -> str:
+    """Post ``fd`` as /srv/``name`` (a bare name) and return the path."""
+    path = name if name.startswith("/") or name.startswith("#") else "/srv/" + name
+    sfd = await lib.create(path, OWRITE, 0o600)
+    try:
+        await lib.write(sfd, str(fd).encode())
+    finally:
+        await lib.close(sfd)
+    return path
+
+
+async def main(argv: list[str]) -> None:
+    flags, args = await getflags(argv, "abcCq", USAGE)
+    flag = mountflag(flags)
+    fd = 0
+    if args and args[0].isdigit():
+        fd = int(args.pop(0))
+    if len(args) not in (1, 2) or flag is None:
+        await usage(USAGE)
+    try:
+        path = await post(fd, args[0])
+        if len(args) == 2:
+            mfd = await lib.open(path, ORDWR)
+            try:
+                await lib.mount(mfd, -1, args[1], flag, "")
+            finally:
+                try:
+                    await lib.close(mfd)
+                except Error:
+                    pass
+    except Error as e:
+        if "q" not in flags:
+            await eprint(f"srv: {args[0]}: {e.ename}\n")
+        raise
