@@ -8,6 +8,8 @@ and fed with trailing data.
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -315,3 +317,12 @@ def test_trace_lines_read_like_chatty9p(tag: int, msg: P.Message, line: str) -> 
 
 def test_trace_of_a_bad_frame_says_why() -> None:
     assert fmt_frame(b"\x07\0\0\0\x6a\0\0").startswith("<bad frame: unknown message type 106")
+
+
+def test_codec_declares_only_little_endian_types() -> None:
+    """STYLE.md pattern 3: only ``...ul`` integers in the construct table."""
+    import re
+
+    src = (pathlib.Path(_codec.__file__)).read_text()
+    assert not re.findall(r"\b(?:Int|Float)\d+(?:ub|sb|un|sn|b)\b", src)
+    assert re.findall(r"\bInt\d+ul\b", src)
