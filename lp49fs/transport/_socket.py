@@ -1,0 +1,242 @@
+"""Byte-stream links over non-blocking sockets, driven directly by trio's I/O waits.
+
+Why not ``trio.SocketStream``: on this machine (BASELINES.md, Networking) a SocketStream
+costs about 17 us per message per side, while a plain non-blocking socket whose caller waits
+with ``trio.lowlevel.wait_readable``/``wait_writable`` only when the kernel says EAGAIN costs
+about 2 us.  9P is a small-message protocol, so the link is the cheap one.
+
+Rules:
+
+1. Every ``receive_some``/``send_all``/``accept`` is a trio checkpoint: it either waits in
+   ``wait_readable``/``wait_writable`` (a checkpoint) or, when the system call succeeded at
+   once, yields with ``trio.lowlevel.checkpoint()``, so a busy peer cannot starve other tasks
+   and cancellation is always noticed.
+2. At most one task receives and one task sends on a link at a time (the 9P server has one
+   reader and one writer task); this is the caller's duty, as with trio streams.
+3. ``aclose`` wakes any task blocked on the socket (``notify_closing``), which then raises
+   ``trio.ClosedResourceError``.  A reset by the peer raises ``trio.BrokenResourceError``;
+   an orderly close by the peer makes ``receive_some`` return ``b""``.
+
+A link is anything with ``receive_some``, ``send_all`` and ``aclose`` (the ``Link``
+protocol in ``__init__``), so a ``trio.abc.Stream`` also serves as one in tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from typing import Any
+
+import trio
+
+from lp49fs.errors import Econrefused, Error, Etimedout
+
+from ._dialstr import Addr, parse
+
+DEFAULT_RECEIVE = 65536  # receive_some() default size: larger than any default msize
+
+BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN)
+
+
+class SocketLink:
+    """A connected stream socket used as a 9P link (see Rules in the module docstring)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.socket = sock
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<SocketLink fd={self.socket.fileno()} peer={self.peer()}>"
+
+    def peer(self) -> str:
+        """The peer's address as a dial string (best effort, for log lines)."""
+        try:
+            name = self.socket.getpeername()
+        except OSError:
+            return "?"
+        if isinstance(name, tuple):
+            return f"tcp!{name[0]}!{name[1]}"
+        return f"unix!{name or '(unnamed)'}"
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Up to ``max_bytes`` bytes that are available now or next; ``b""`` at EOF."""
+        size = DEFAULT_RECEIVE if max_bytes is None else max_bytes
+        while True:
+            if self.closed:
+                raise trio.ClosedResourceError("link was closed")
+            try:
+                data = self.socket.recv(size)
+            except BlockingIOError:
+                await self._wait(trio.lowlevel.wait_readable)
+                continue
+            except OSError as e:
+                raise _broken(e) from e
+            await trio.lowlevel.checkpoint()
+            return data
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send every byte of ``data``, waiting for buffer space as needed."""
+        view = memoryview(data)
+        sent_without_wait = True
+        while True:
+            if self.closed:
+                raise trio.ClosedResourceError("link was closed")
+            try:
+                n = self.socket.send(view) if view else 0
+            except BlockingIOError:
+                sent_without_wait = False
+                await self._wait(trio.lowlevel.wait_writable)
+                continue
+            except OSError as e:
+                raise _broken(e) from e
+            view = view[n:]
+            if not view:
+                break
+        if sent_without_wait:
+            await trio.lowlevel.checkpoint()
+
+    async def _wait(self, waiter: object) -> None:
+        try:
+            await waiter(self.socket)  # type: ignore[operator]
+        except trio.ClosedResourceError:
+            raise trio.ClosedResourceError("link was closed") from None
+
+    async def aclose(self) -> None:
+        """Close the socket; blocked receivers and senders get ClosedResourceError."""
+        if not self.closed:
+            self.closed = True
+            trio.lowlevel.notify_closing(self.socket)
+            self.socket.close()
+        await trio.lowlevel.checkpoint()
+
+
+def _broken(e: OSError) -> Exception:
+    if e.errno in BROKEN:
+        return trio.BrokenResourceError(f"link broken: {e.strerror}")
+    if e.errno == errno.EBADF:
+        return trio.ClosedResourceError("link was closed")
+    return e
+
+
+class Listener:
+    """A listening socket; ``accept()`` returns the next connection as a SocketLink."""
+
+    def __init__(self, sock: socket.socket, addr: Addr) -> None:
+        sock.setblocking(False)
+        self.socket = sock
+        self.addr = addr  # the bound address (the real port if 0 was announced)
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<Listener {self.addr}>"
+
+    async def accept(self) -> SocketLink:
+        while True:
+            if self.closed:
+                raise trio.ClosedResourceError("listener was closed")
+            try:
+                conn, _ = self.socket.accept()
+            except BlockingIOError:
+                try:
+                    await trio.lowlevel.wait_readable(self.socket)
+                except trio.ClosedResourceError:
+                    raise trio.ClosedResourceError("listener was closed") from None
+                continue
+            except OSError as e:
+                if e.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue  # the client gave up before we accepted: take the next one
+                raise
+            await trio.lowlevel.checkpoint()
+            return SocketLink(conn)
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            trio.lowlevel.notify_closing(self.socket)
+            self.socket.close()
+            if self.addr.net == "unix":
+                _unlink_socket(self.addr.host)
+        await trio.lowlevel.checkpoint()
+
+
+def _unlink_socket(path: str) -> None:
+    """Remove ``path`` if it is a (stale) unix socket; leave any other file alone."""
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _oserror(addr: str, e: OSError) -> Error:
+    if e.errno == errno.ECONNREFUSED:
+        return Error(f"{Econrefused}: {addr}" if len(addr) < 80 else Econrefused)
+    if e.errno == errno.ETIMEDOUT:
+        return Error(Etimedout)
+    return Error(f"{addr}: {e.strerror or e}")
+
+
+async def dial(addr: str) -> SocketLink:
+    """Connect to dial string ``addr``; raises DialError (bad string) or Error (failure)."""
+    a = parse(addr)
+    targets: list[tuple[int, Any]]
+    if a.net == "unix":
+        targets = [(socket.AF_UNIX, a.host)]
+    else:
+        try:
+            infos = await trio.socket.getaddrinfo(a.host, a.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            raise Error(f"{addr}: {e.strerror}") from e
+        targets = [(fam, sa) for fam, _, _, _, sa in infos]
+    last: OSError | None = None
+    for family, sockaddr in targets:
+        ts = trio.socket.socket(family, socket.SOCK_STREAM)
+        try:
+            await ts.connect(sockaddr)
+        except OSError as e:
+            ts.close()
+            last = e
+            continue
+        except BaseException:
+            ts.close()
+            raise
+        return SocketLink(socket.socket(fileno=ts.detach()))
+    assert last is not None
+    raise _oserror(addr, last)
+
+
+async def announce(addr: str, *, backlog: int = 128) -> Listener:
+    """Listen on dial string ``addr`` (``tcp!*!port``, ``tcp!127.0.0.1!0``, ``unix!/p``)."""
+    a = parse(addr, announce=True)
+    if a.net == "unix":
+        _unlink_socket(a.host)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sockaddr: Any = a.host
+    else:
+        host = "" if a.host == "*" else a.host
+        infos = await trio.socket.getaddrinfo(
+            host or None, a.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, _, _, _, sockaddr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError as e:
+        sock.close()
+        raise Error(f"{addr}: {e.strerror or e}") from e
+    if a.net == "tcp":
+        a = Addr("tcp", a.host, sock.getsockname()[1])
+    return Listener(sock, a)
+
+
+def pipe_pair() -> tuple[SocketLink, SocketLink]:
+    """Two connected in-process links (a socketpair, as Plan 9's pipe is two-way)."""
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return SocketLink(left), SocketLink(right)
