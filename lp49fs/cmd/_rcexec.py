@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lp49fs import lib
-from lp49fs.cmd._rclex import RcSyntax
+from lp49fs.cmd._rclex import Incomplete, RcSyntax
 from lp49fs.cmd._rcparse import AndOr, Group, Pipeline, Redir, Simple, Var, Word, parse
 from lp49fs.cmd._rcword import envdecode, envencode, expand_all
 from lp49fs.errors import Error
@@ -108,14 +108,53 @@ class Shell:
     # --- running --------------------------------------------------------------------------
 
     async def run_text(self, text: str) -> None:
-        try:
-            items = parse(text)
-        except RcSyntax as e:
-            await self.complain(f"syntax error: {e}")
-            self.status = "syntax error"
-            return
-        for item in items:
-            await self.run_andor(item)
+        """Run ``text`` as ``run_lines`` does (a syntax error spoils only its own command)."""
+        lines = iter(text.splitlines(keepends=True))
+
+        async def nextline() -> str | None:
+            return next(lines, None)
+
+        await self.run_lines(nextline)
+
+    async def run_lines(self, nextline: Callable[[], Awaitable[str | None]],
+                        prompt: Callable[[str], Awaitable[None]] | None = None) -> None:
+        """Read lines until whole commands parse, run them, repeat until None (end of input).
+
+        ``prompt(p)`` is called before each line with ``% `` or, inside an unfinished
+        command, a tab.  A syntax error is reported and the text so far dropped.
+        """
+        text = ""
+        while True:
+            if prompt is not None:
+                await prompt("\t" if text else "% ")
+            line = await nextline()
+            if line is not None:
+                text += line
+            if not text.strip():
+                if line is None:
+                    return
+                text = ""
+                continue
+            try:
+                items = parse(text)
+            except Incomplete as e:
+                if line is not None:
+                    continue
+                await self.syntax(e)
+                return
+            except RcSyntax as e:
+                await self.syntax(e)
+                text = ""
+                continue
+            text = ""
+            for item in items:
+                await self.run_andor(item)
+            if line is None:
+                return
+
+    async def syntax(self, e: RcSyntax) -> None:
+        await self.complain(f"syntax error: {e}")
+        self.status = "syntax error"
 
     async def run_andor(self, a: AndOr) -> None:
         await self.run_pipeline(a.first, a.bg)
@@ -195,7 +234,8 @@ class Shell:
             try:
                 return await lib.spawn(prog, argv, lib.RFCFDG | lib.RFPROC, fds)
             except Error as e:
-                raise Error(f"{argv[0]}: {e.ename}") from None
+                ename = e.ename.removeprefix(f"'{prog}' ")  # the loader names it already
+                raise Error(f"{argv[0]}: {ename}") from None
         finally:
             for name, old in saved:
                 await self.setvar(name, old)

@@ -1,8 +1,9 @@
 """mv from ... to: rename or move files.
 
 Within one directory a move is a ``wstat`` that changes only the name (all other fields
-"don't touch"), so it is atomic and keeps the qid.  Across directories (or servers) it is
-``cp`` then ``remove``.  A directory ``to`` receives the sources under their own names.
+"don't touch"), so it is atomic and keeps the qid.  Across directories (or servers), or when
+the server refuses the rename, it is ``cp`` then ``remove``.  A directory ``to`` receives
+the sources under their own names.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ async def move(src: str, dst: str) -> None:
             await lib.remove(dst)  # wstat refuses an existing name; mv replaces it
         except Error:
             pass
-        await lib.wstat(src, _rename(basename(dst)))
-        return
+        try:
+            await lib.wstat(src, _rename(basename(dst)))
+            return
+        except Error:
+            pass  # a server that cannot rename (#e): copy and remove instead
     await copy(src, dst)
     await lib.remove(src)
 

@@ -1,9 +1,10 @@
 """sh [-i] [-c command | file [arg ...]]: the rc-like shell of LP49.
 
 The shell reads commands from ``-c``'s argument, from ``file``, or from fd 0, and runs them
-with ``_rcexec.Shell``.  Reading fd 0 goes a line at a time: text is handed to the parser
+with ``_rcexec.Shell``.  Every source goes a line at a time: text is handed to the parser
 once it forms whole commands (an open quote, a trailing ``|`` or an open list asks for the
-next line), so an interactive session runs each command as soon as its line is typed.
+next line), so an interactive session runs each command as soon as its line is typed, and
+a syntax error spoils only the command it is in.
 With ``-i`` the prompt ``% `` (``\\t`` for a continuation line) goes to fd 1 before each
 read.  The shell ends at end of input or ``exit``; its exit string is ``$status``.
 """
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 from lp49fs import lib
 from lp49fs.cmd._rcexec import Exit, Shell
-from lp49fs.cmd._rclex import Incomplete, RcSyntax
-from lp49fs.cmd._rcparse import parse
 from lp49fs.cmd._util import readfile, splitflags, usage
 from lp49fs.errors import Error
 
@@ -46,24 +45,7 @@ class LineReader:
 
 async def interact(sh: Shell, fd: int, prompt: bool) -> None:
     reader = LineReader(fd)
-    text = ""
-    while True:
-        if prompt:
-            await _prompt("\t" if text else "% ")
-        line = await reader.readline()
-        if line is None:
-            if text.strip():
-                await sh.run_text(text)  # reports what is incomplete
-            return
-        text += line
-        try:
-            parse(text)
-        except Incomplete:
-            continue
-        except RcSyntax:
-            pass  # run_text reports it
-        await sh.run_text(text)
-        text = ""
+    await sh.run_lines(reader.readline, _prompt if prompt else None)
 
 
 async def _prompt(p: str) -> None:
