@@ -1,0 +1,129 @@
+"""System-call rate through lp49fs.lib, next to the bare L4 IPC round trip of the model.
+
+    .venv/bin/python bench/syscall.py [--seconds S]
+
+Boots one node and measures, in the same run:
+
+* ``ipc``: a bare ``call``/``reply_wait`` round trip between two threads in two spaces of the
+  kernel model (no items) -- the floor every system call pays at least once;
+* ``stat /dev/null``: one system call (path as a StringItem, the stat entry through a mapped
+  buffer page);
+* ``open+read16+close``: three system calls on ``/env/bench`` (16-byte read into a mapped page);
+
+and prints calls per second, microseconds per call, and each row's ratio to the IPC round
+trip.  ``ROWS`` is the hook for more rows (the ``#M`` engineer adds ramfs-through-mount):
+append ``(name, setup, op)`` where ``setup`` runs once as the benchmark process and ``op`` is
+the timed body.  A script, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from kernel.thread import Thread
+from kernel.types import Msg
+from lp49fs import lib
+from lp49fs.ninep import ORDWR, OREAD
+from lp49fs.node.boot import Node, boot
+
+Op = Callable[[], Awaitable[object]]
+
+
+async def _nothing() -> None:
+    pass
+
+
+async def _stat_null() -> None:
+    await lib.stat("/dev/null")
+
+
+async def _setup_env() -> None:
+    fd = await lib.create("/env/bench", ORDWR, 0o664)
+    await lib.write(fd, b"0123456789abcdef")
+    await lib.close(fd)
+
+
+async def _open_read_close() -> None:
+    fd = await lib.open("/env/bench", OREAD)
+    await lib.read(fd, 16)
+    await lib.close(fd)
+
+
+# name, setup (once, as the process), timed op (as the process); add rows here
+ROWS: list[tuple[str, Callable[[], Awaitable[None]], Op]] = [
+    ("stat /dev/null", _nothing, _stat_null),
+    ("open+read16+close", _setup_env, _open_read_close),
+]
+
+
+async def timed(seconds: float, op: Op) -> tuple[int, float]:
+    """Run ``op`` repeatedly for about ``seconds``; (count, elapsed wall seconds)."""
+    n = 0
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while True:
+        for _ in range(50):
+            await op()
+        n += 50
+        now = time.perf_counter()
+        if now >= end:
+            return n, now - t0
+
+
+async def ipc_rate(node: Node, seconds: float) -> float:
+    """Round trips per second of a bare call/reply_wait pair in two spaces."""
+    rt = node.roottask
+    rate = [0.0]
+    done = trio.Event()
+
+    async def server(t: Thread) -> None:
+        sender, msg = await t.wait()
+        while True:
+            sender, msg = await t.reply_wait(sender, msg)
+
+    srv = rt.new_space(server, "bench-server")
+
+    async def client(t: Thread) -> None:
+        msg = Msg(1, (1, 2))
+
+        async def op() -> None:
+            await t.call(srv, msg)
+
+        n, dt = await timed(seconds, op)
+        rate[0] = n / dt
+        done.set()
+
+    cl = rt.new_space(client, "bench-client")
+    await done.wait()
+    rt.delete_thread(cl)
+    rt.delete_thread(srv)
+    return rate[0]
+
+
+async def main(seconds: float) -> None:
+    async with boot("bench") as node:
+        base = await ipc_rate(node, seconds)
+        results: list[tuple[str, float, int]] = []
+
+        async def prog(argv: list[str]) -> None:
+            for name, setup, op in ROWS:
+                await setup()
+                n, dt = await timed(seconds, op)
+                results.append((name, n / dt, node.mngr.calls))
+
+        node.programs["bench"] = prog
+        await node.run("bench")
+        print(f"{'row':24s} {'ops/s':>10s} {'us/op':>9s} {'x ipc':>7s}")
+        print(f"{'ipc call/reply (bare)':24s} {base:10.0f} {1e6 / base:9.1f} {1.0:7.1f}")
+        for name, rate, _ in results:
+            print(f"{name:24s} {rate:10.0f} {1e6 / rate:9.1f} {base / rate:7.1f}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=2.0)
+    trio.run(main, ap.parse_args().seconds)
