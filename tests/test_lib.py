@@ -107,6 +107,7 @@ async def test_pipe_and_big_unaligned_buffers(node: Node) -> None:
         (lambda: lib.dup(42), Ebadfd),
         (lambda: lib.bind("/dev", "/env", 3), Ebadarg),
         (lambda: lib.spawn("no-such-program", []), Enonexist),
+        (lambda: lib.spawn("x", ["y" * 10000]), Ebadarg),
     ],
 )
 async def test_errors_reach_the_caller_and_it_survives(node: Node, call, ename: str) -> None:

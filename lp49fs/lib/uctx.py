@@ -37,8 +37,18 @@ import trio
 
 from kernel.space import Space
 from kernel.thread import Thread
-from kernel.types import NILPAGE, PAGE_SIZE, Acceptor, Fpage, MapItem, Msg, StringItem, ThreadId
-from lp49fs.errors import Error
+from kernel.types import (
+    NILPAGE,
+    PAGE_SIZE,
+    Acceptor,
+    Fpage,
+    IpcError,
+    MapItem,
+    Msg,
+    StringItem,
+    ThreadId,
+)
+from lp49fs.errors import Ebadarg, Error
 from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
 
 T = TypeVar("T")
@@ -76,7 +86,11 @@ class UThread:
 
     async def call(self, msg: Msg) -> Msg:
         """IPC call to the Mngr; an ERR reply raises ``Error`` (and sets errstr)."""
-        r = await self.thread.call(self.uproc.mngr, msg)
+        try:
+            r = await self.thread.call(self.uproc.mngr, msg)
+        except IpcError as e:  # refused by the kernel (a string too long ...): a bad argument
+            _errstr.set(Ebadarg)
+            raise Error(Ebadarg) from e
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"
