@@ -144,3 +144,11 @@ async def test_link_over_a_pipe(node: Node) -> None:
         await a.aclose()
 
     assert await run_as(node, body) == ""
+
+
+async def test_console_input_arrives_through_the_uart_interrupt_thread(node: Node) -> None:
+    async def body() -> None:
+        node.machine.uart.feed(b"typed line\n")
+        assert await lib.read(0, 100) == b"typed line\n"  # fd 0 is /dev/cons
+
+    assert await run_as(node, body) == ""
