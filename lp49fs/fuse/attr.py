@@ -55,11 +55,11 @@ def open_mode(flags: int) -> int:
     return mode
 
 
-def file_info(fh: int, d: Dir) -> pyfuse3.FileInfo:
-    """How the kernel should treat an open of ``d`` (Rule 3)."""
-    if is_server(d):
+def file_info(fh: int, server: bool, stream: bool) -> pyfuse3.FileInfo:
+    """How the kernel should treat an open file of a server or a servant (Rule 3)."""
+    if server:
         return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
-    return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=is_stream(d))
+    return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=stream)
 
 
 class Owners:

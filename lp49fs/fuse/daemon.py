@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 READY_BYTE = b"\0"  # child -> parent: the mount is being served
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # Rule 1
+MAX_TASKS = 1000  # pyfuse3 workers: blocked reads (cat /dev/cons) must not stall the mount
 
 # An async function run by ``nursery.start``: boots what the view needs, calls
 # ``task_status.started()``, then runs until cancelled.
@@ -127,7 +128,7 @@ def one_line(exc: BaseException) -> str:
 
 
 async def _fuse_main(done: trio.CancelScope) -> None:
-    await pyfuse3.main()
+    await pyfuse3.main(max_tasks=MAX_TASKS)
     log.info("FUSE main loop ended")
     done.cancel()
 

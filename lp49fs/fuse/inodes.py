@@ -58,6 +58,7 @@ class Node:
     key: Key
     path: str  # Rule 3
     server: bool  # a file of a 9P server (type 'M'): cacheable; else a servant's file
+    stream: bool = False  # reads ignore offsets (set by the caller from the stat entry)
     nlookup: int = 0  # Rule 2
 
 
@@ -90,7 +91,7 @@ class InodeTable:
         if old is not None and old != ROOT_INODE:
             self._nodes.pop(old, None)
         self._ino_of[key] = ROOT_INODE
-        node = Node(ROOT_INODE, key, path, is_server(d), 1)
+        node = Node(ROOT_INODE, key, path, is_server(d), nlookup=1)
         self._nodes[ROOT_INODE] = node
         return node
 

@@ -11,9 +11,9 @@ The steps, each of which fails with one line ``lp49 mount: ...`` and a non-zero 
 2. ``absolute``: DIR and a config path become absolute (the daemon will chdir /).
 3. ``check_mountpoint``: DIR exists, is a directory, is not mounted on already.
 4. ``resolve`` -> ``Session``: what SOURCE names, ready to boot.  **This is the seam** where
-   the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in; until they land
-   it refuses every SOURCE with a clear "not yet available" line.  Tests pass their own
-   resolver to ``main``.
+   the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in: ``default`` is a
+   ``NodeSession``; config files and dial strings get a clear "not yet" line.  Tests pass
+   their own resolver to ``main``.
 5. ``pyfuse3.init`` mounts (``fsname=SOURCE``, ``subtype=lp49`` unless given), then
    ``daemon`` forks (unless ``-f``), boots the session and serves; see ``daemon``.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import importlib
 import logging
 import os
 import sys
@@ -29,11 +30,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import pyfuse3
+import trio
 
 from lp49fs.fuse import daemon
+from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
+from lp49fs.lib import RFFDG, RFPROC
+from lp49fs.node.boot import Node, boot
 
 log = logging.getLogger(__name__)
+
+BRIDGE = "fuse"  # the bridge's program name, as ps shows it
 
 
 class Session(Protocol):
@@ -57,16 +64,73 @@ Resolver = Callable[[MountArgs], Session]
 def resolve(args: MountArgs) -> Session:
     """The Session showing ``args.source``; MountError if it cannot exist.
 
-    The node (lp49fs.node) and the Operations class are not built yet: after checking what
-    can be checked, every SOURCE is refused.
+    ``default`` boots the built-in node in this process (``NodeSession``).  Node config files
+    and dial strings are refused with one line until the boot code and exportfs support them.
     """
     src = args.source
     if src.kind is SourceKind.CONFIG and not os.path.isfile(src.text):
         raise MountError(f"SOURCE {src.text!r}: no such node config file")
-    raise MountError(
-        f"SOURCE {src.text!r}: the LP49 node is not yet available in this build "
-        "(lp49fs.node and lp49fs.fuse.ops land later)"
-    )
+    if src.kind is SourceKind.CONFIG:
+        raise MountError(
+            f"SOURCE {src.text!r}: node config files are not yet supported by lp49fs.node.boot "
+            "(use 'default')"
+        )
+    if src.kind is SourceKind.DIAL:
+        raise MountError(
+            f"SOURCE {src.text!r}: dialled name spaces are not yet available in this build "
+            "(they need exportfs)"
+        )
+    if args.console is not None:
+        raise MountError(f"option console={args.console}: not yet available in this build")
+    return NodeSession(args)
+
+
+class NodeSession:
+    """The built-in node booted in the mount process, shown by an ``Operations`` process.
+
+    ``run`` boots the node, finds the process whose name space to show (``pid=``/``proc=``,
+    else the boot process) and spawns the bridge as its child *without* RFNAMEG, so the
+    bridge shares that process's name space group and its binds show live.
+    """
+
+    def __init__(self, args: MountArgs) -> None:
+        self.args = args
+        self.fsname = args.source.text
+        self.operations = Operations()
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with boot() as node:
+            await _start_servers(node)
+            node.programs[BRIDGE] = self.operations.serve
+            await node.procmgr.spawn(self._shown(node), BRIDGE, [BRIDGE, self.args.mountpoint],
+                                     RFFDG | RFPROC, None)  # fmt: skip
+            await self.operations.ready.wait()
+            task_status.started()
+            await trio.sleep_forever()
+
+    def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
+        """The process whose name space the view shows (MountError if there is none)."""
+        if self.args.pid is not None:
+            p = node.core.procs.get(self.args.pid)
+            if p is None:
+                raise MountError(f"option pid={self.args.pid}: no such LP49 process")
+            return p
+        for p in node.core.procs.values():
+            if p.name == self.args.proc:
+                return p
+        if self.args.proc is not None:
+            raise MountError(f"option proc={self.args.proc}: no LP49 process of that name")
+        return node.bootproc
+
+
+async def _start_servers(node: Node) -> None:
+    """The node's servers (ramfs posted as /srv/ramfs, mounted on /tmp), once they exist."""
+    try:
+        servers = importlib.import_module("lp49fs.node.servers")
+    except ImportError:  # issue 4's lp49fs.node.servers has not landed in this build
+        log.info("no lp49fs.node.servers: the node runs without servers")
+        return
+    await servers.start_servers(node)
 
 
 def absolute(args: MountArgs) -> MountArgs:

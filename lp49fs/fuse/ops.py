@@ -92,6 +92,7 @@ class OpenFile:
     stream: bool  # read/write ignore the offset
     append: bool  # O_APPEND: every write goes to the current end
     pid: int  # the host thread that opened it: its signals interrupt stream calls (intr.py)
+    path: str  # as opened (O_APPEND asks its length)
 
 
 class Operations(pyfuse3.Operations):
@@ -129,7 +130,13 @@ class Operations(pyfuse3.Operations):
 
     async def _enter(self, parent: Node, path: str) -> pyfuse3.EntryAttributes:
         d = self.inodes.stamp(await lib.stat(path), parent, path)
-        return self._attr(self.inodes.enter(d, path), d)
+        return self._attr(self._node(d, path), d)
+
+    def _node(self, d: Dir, path: str) -> Node:
+        """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set."""
+        node = self.inodes.enter(d, path)
+        node.stream = is_stream(d)
+        return node
 
     def _stat_of(self, node: Node, d: Dir) -> Dir:
         """``d`` (a fresh stat of ``node``) stamped like the node was (inodes Rule 4)."""
@@ -231,19 +238,15 @@ class Operations(pyfuse3.Operations):
 
     # -- files -------------------------------------------------------------------------
 
-    def _opened(self, fd: int, d: Dir, flags: int, pid: int) -> pyfuse3.FileInfo:
-        self._files[fd] = OpenFile(fd, is_stream(d), bool(flags & os.O_APPEND), pid)
-        return file_info(fd, d)
+    def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
+        self._files[fd] = OpenFile(fd, node.stream, bool(flags & os.O_APPEND), pid, node.path)
+        return file_info(fd, node.server, node.stream)
 
     @syscall
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
         node = self.inodes.get(inode)
         fd = await lib.open(node.path, open_mode(flags))
-        try:
-            return self._opened(fd, self._stat_of(node, await lib.fstat(fd)), flags, ctx.pid)
-        except BaseException:
-            await lib.close(fd)
-            raise
+        return self._opened(fd, node, flags, ctx.pid)
 
     @syscall
     async def create(
@@ -251,9 +254,9 @@ class Operations(pyfuse3.Operations):
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         parent, path = self._child(parent_inode, name)
         fd = await lib.create(path, open_mode(flags), mode & 0o777)
-        d = self.inodes.stamp(await lib.fstat(fd), parent, path)
-        node = self.inodes.enter(d, path)
-        return self._opened(fd, d, flags, ctx.pid), self._attr(node, d)
+        d = self.inodes.stamp(await lib.stat(path), parent, path)
+        node = self._node(d, path)
+        return self._opened(fd, node, flags, ctx.pid), self._attr(node, d)
 
     @syscall
     async def read(self, fh: int, off: int, size: int) -> bytes:
@@ -276,7 +279,7 @@ class Operations(pyfuse3.Operations):
         if f.stream:
             return await self.intr.call(f.pid, lib.write, f.fd, buf)
         if f.append:
-            off = (await lib.fstat(f.fd)).length
+            off = (await lib.stat(f.path)).length
         return await lib.pwrite(f.fd, buf, off)
 
     async def flush(self, fh: int) -> None:
@@ -320,7 +323,7 @@ class Operations(pyfuse3.Operations):
             attr = attributes(d, self.inodes.ino(d), self.owners)
             if not pyfuse3.readdir_reply(token, os.fsencode(d.name), attr, i + 1):
                 return
-            self.inodes.enter(d, path)  # readdirplus: each accepted entry is a lookup
+            self._node(d, path)  # readdirplus: each accepted entry is a lookup
 
     async def releasedir(self, fh: int) -> None:
         self._dirs.pop(fh, None)
