@@ -285,7 +285,7 @@ def _fmt_piece(p: Piece) -> str:
 
 def rcquote(s: str) -> str:
     """``s`` as rc would need it typed: bare if it can be, else in quotes with '' doubled."""
-    if s and not any(ch in "#;&|^$='()<> \t\n`{}" for ch in s):
+    if s and not any(ch in "#;&|^$='()<>`{}" or ch <= " " for ch in s):
         return s
     return "'" + s.replace("'", "''") + "'"
 

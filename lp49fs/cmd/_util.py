@@ -85,6 +85,8 @@ def basename(path: str) -> str:
 
 
 def dirname(path: str) -> str:
+    if path.startswith("/") and not path.strip("/"):
+        return "/"
     path = path.rstrip("/")
     if "/" not in path:
         return "."
