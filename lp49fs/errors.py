@@ -78,6 +78,7 @@ Ebadoffset = "bad offset"
 Ebadcount = "bad count"
 Ebotch = "9P protocol botch"
 Ebadattach = "unknown specifier in attach"
+Enotempty = "directory not empty"  # remove of a directory with entries (ramfs)
 Eunknownmsg = "unknown message"
 Enoauth = "authentication not required"
 
