@@ -1,0 +1,296 @@
+"""ramfs: an in-memory file tree served with lp49fs.lib9p (Plan 9's ramfs(4)).
+
+Layers: ``Node`` is one file of the tree (the inode: qid path and version, Dir fields,
+data, children); ``RamFile`` is one fid's view of a Node (the open mode, a held DMEXCL
+lock); ``Ramfs`` is the FileServer that attaches to the root.  Nothing here waits, so every
+class says ``mayblock = False`` and lib9p answers its requests inline.
+
+Rules:
+
+1. ``qid.path`` is unique for the life of the server (a recreated name gets a new path);
+   ``qid.vers`` is bumped by every change of a file's contents (write, truncation, wstat
+   of length) and of a directory's entries (create, remove, rename of a child).
+2. Permissions follow Plan 9 (lib9p ``hasperm``): owner, group (a user is the only member
+   of the group of its own name) or other bits; they are checked at walk (x on the
+   directory), open, create (w on the directory), remove and rename (w on the parent).
+3. DMEXCL: at most one fid may have the file open; a second open fails "device or object
+   already in use".  DMAPPEND: writes go to the end, the offset is ignored.  ORCLOSE: the
+   file is removed when the fid that opened it is clunked.  OTRUNC empties the file.
+4. wstat is all-or-nothing: every requested change is checked before any is made.
+   Don't-touch fields (all ones, empty strings) are left alone; uid, muid, qid and the
+   DMDIR bit cannot change; a directory's length can only be "changed" to 0.
+5. A removed file stays usable through fids that have it open (Unix semantics), but can no
+   longer be walked to or opened.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from lp49fs.errors import (
+    Eexist,
+    Einuse,
+    Eisdir9p,
+    Enonexist,
+    Enotdir9p,
+    Enotempty,
+    Enotfound,
+    Eperm,
+    Error,
+)
+from lp49fs.lib9p import File, NotImplementedFile
+from lp49fs.ninep import (
+    DMAPPEND,
+    DMDIR,
+    DMEXCL,
+    OEXEC,
+    ORCLOSE,
+    ORDWR,
+    OREAD,
+    OTRUNC,
+    OWRITE,
+    Dir,
+    Qid,
+)
+
+AREAD, AWRITE, AEXEC = 4, 2, 1  # permission bits as in lib9p's hasperm
+OPENPERM = {OREAD: AREAD, OWRITE: AWRITE, ORDWR: AREAD | AWRITE, OEXEC: AEXEC}
+
+
+@dataclass(eq=False)
+class Node:
+    """One file of the tree (Rules 1, 5)."""
+
+    path: int  # qid.path
+    name: str  # last path element ("/" for the root)
+    mode: int  # DM bits and permissions
+    uid: str  # owner
+    gid: str  # group
+    parent: Node | None = None  # None only for the root
+    vers: int = 0  # qid.vers
+    muid: str = ""  # last modifier
+    atime: int = field(default_factory=lambda: int(time.time()))
+    mtime: int = field(default_factory=lambda: int(time.time()))
+    data: bytearray = field(default_factory=bytearray)  # contents of a plain file
+    children: dict[str, Node] = field(default_factory=dict)  # entries of a directory
+    excl: bool = False  # a fid holds this DMEXCL file open
+    removed: bool = False  # no longer in the tree
+
+    @property
+    def isdir(self) -> bool:
+        return bool(self.mode & DMDIR)
+
+    @property
+    def qid(self) -> Qid:
+        return Qid((self.mode >> 24) & 0xFF, self.vers, self.path)
+
+    def dir(self) -> Dir:
+        length = 0 if self.isdir else len(self.data)
+        return Dir(0, 0, self.qid, self.mode, self.atime, self.mtime, length, self.name,
+                   self.uid, self.gid, self.muid or self.uid)
+
+    def changed(self, uid: str) -> None:
+        self.vers = (self.vers + 1) & 0xFFFFFFFF
+        self.mtime = int(time.time())
+        self.muid = uid
+
+    def hasperm(self, uid: str, need: int) -> bool:
+        if uid == self.uid:
+            bits = self.mode >> 6
+        elif uid == self.gid:
+            bits = self.mode >> 3
+        else:
+            bits = self.mode
+        return bits & need == need
+
+
+class Ramfs:
+    """The FileServer: one tree, shared by every attach."""
+
+    mayblock: ClassVar[bool] = False
+
+    def __init__(self, owner: str | None = None) -> None:
+        self.owner = owner or getpass.getuser()
+        self.lastpath = 0
+        self.root = Node(self.newpath(), "/", DMDIR | 0o777, self.owner, self.owner)
+
+    def newpath(self) -> int:
+        self.lastpath += 1
+        return self.lastpath
+
+    async def attach(self, uname: str, aname: str) -> File:
+        return RamFile(self, self.root, uname)
+
+
+class RamFile(NotImplementedFile):
+    """One fid's view of a Node (Rules 2, 3, 4)."""
+
+    mayblock: ClassVar[bool] = False
+
+    def __init__(self, fs: Ramfs, node: Node, uid: str) -> None:
+        self.fs = fs
+        self.node = node
+        self.uid = uid  # the attaching user
+        self.omode = -1  # open mode, -1 until opened
+        self.holds_excl = False
+
+    @property
+    def qid(self) -> Qid:
+        return self.node.qid
+
+    async def clone(self) -> File:
+        return RamFile(self.fs, self.node, self.uid)
+
+    async def walk1(self, name: str) -> RamFile:
+        n = self.node
+        if not n.isdir:
+            raise Error(Enotdir9p)
+        if not n.hasperm(self.uid, AEXEC):
+            raise Error(Eperm)
+        if name == "..":
+            return RamFile(self.fs, n.parent or n, self.uid)
+        child = n.children.get(name)
+        if child is None:
+            raise Error(Enotfound)
+        return RamFile(self.fs, child, self.uid)
+
+    async def open(self, mode: int) -> None:
+        n = self.node
+        if n.removed:
+            raise Error(Enonexist)
+        need = OPENPERM[mode & 3] | (AWRITE if mode & OTRUNC else 0)
+        if not n.hasperm(self.uid, need):
+            raise Error(Eperm)
+        if mode & ORCLOSE:
+            self.check_removable()
+        if n.isdir and (mode & 3 != OREAD or mode & (OTRUNC | ORCLOSE)):
+            raise Error(Eisdir9p)
+        self.lock(mode)
+        if mode & OTRUNC and n.data:
+            n.data.clear()
+            n.changed(self.uid)
+
+    def lock(self, mode: int) -> None:
+        """Rule 3: take the DMEXCL lock, then record the open mode."""
+        if self.node.mode & DMEXCL:
+            if self.node.excl:
+                raise Error(Einuse)
+            self.node.excl = self.holds_excl = True
+        self.omode = mode
+
+    async def create(self, name: str, perm: int, mode: int) -> File:
+        d = self.node
+        if d.removed:
+            raise Error(Enonexist)
+        if not d.hasperm(self.uid, AWRITE):
+            raise Error(Eperm)
+        if name in d.children:
+            raise Error(Eexist)
+        if perm & DMDIR:
+            if mode & 3 != OREAD or mode & (OTRUNC | ORCLOSE):
+                raise Error(Eisdir9p)
+            perm &= ~0o777 | (d.mode & 0o777)
+        else:
+            perm &= ~0o666 | (d.mode & 0o666)
+        node = Node(self.fs.newpath(), name, perm, self.uid, d.gid, parent=d, muid=self.uid)
+        d.children[name] = node
+        d.changed(self.uid)
+        f = RamFile(self.fs, node, self.uid)
+        f.lock(mode)
+        return f
+
+    async def read(self, offset: int, count: int) -> bytes:
+        self.node.atime = int(time.time())
+        return bytes(self.node.data[offset : offset + count])
+
+    async def readdir(self) -> list[Dir]:
+        self.node.atime = int(time.time())
+        return [c.dir() for c in self.node.children.values()]
+
+    async def write(self, offset: int, data: bytes) -> int:
+        buf = self.node.data
+        if self.node.mode & DMAPPEND:
+            offset = len(buf)
+        if offset > len(buf):
+            buf.extend(bytes(offset - len(buf)))
+        buf[offset : offset + len(data)] = data
+        self.node.changed(self.uid)
+        return len(data)
+
+    async def stat(self) -> Dir:
+        return self.node.dir()
+
+    async def wstat(self, d: Dir) -> None:
+        apply = self.check_wstat(d)
+        n = self.node
+        if "name" in apply and d.name != n.name:
+            assert n.parent is not None
+            del n.parent.children[n.name]
+            n.parent.children[d.name] = n
+            n.parent.changed(self.uid)
+            n.name = d.name
+        if "length" in apply and d.length != len(n.data):
+            del n.data[d.length :]
+            n.data.extend(bytes(d.length - len(n.data)))
+            n.changed(self.uid)
+        for f in ("mode", "mtime", "atime", "gid"):
+            if f in apply:
+                setattr(n, f, getattr(d, f))
+
+    def check_wstat(self, d: Dir) -> set[str]:
+        """Rule 4: the fields to change, or Error if any change is not allowed."""
+        n = self.node
+        owner = self.uid == n.uid
+        touched = set(d.touched())
+        for f in ("type", "dev", "uid", "muid"):
+            if f in touched and getattr(d, f) != getattr(n.dir(), f):
+                raise Error(Eperm)
+        if "qid" in touched and (d.qid.type, d.qid.path) != (n.qid.type, n.qid.path):
+            raise Error(Eperm)  # a qid is the server's to choose; only vers may be stale
+        if "name" in touched and d.name != n.name:
+            if n.parent is None or "/" in d.name or d.name in (".", ".."):
+                raise Error(Eperm)
+            if not n.parent.hasperm(self.uid, AWRITE):
+                raise Error(Eperm)
+            if d.name in n.parent.children:
+                raise Error(Eexist)
+        if "length" in touched:
+            if n.isdir and d.length != 0:
+                raise Error(Eperm)
+            if not n.hasperm(self.uid, AWRITE):
+                raise Error(Eperm)
+        if "mode" in touched and (not owner or (d.mode ^ n.mode) & DMDIR):
+            raise Error(Eperm)
+        if {"mtime", "atime", "gid"} & touched and not owner:
+            raise Error(Eperm)
+        return touched
+
+    async def remove(self) -> None:
+        self.check_removable()
+        n = self.node
+        assert n.parent is not None
+        del n.parent.children[n.name]
+        n.parent.changed(self.uid)
+        n.removed = True
+
+    def check_removable(self) -> None:
+        n = self.node
+        if n.parent is None or n.removed:
+            raise Error(Eperm if n.parent is None else Enonexist)
+        if not n.parent.hasperm(self.uid, AWRITE):
+            raise Error(Eperm)
+        if n.children:
+            raise Error(Enotempty)
+
+    async def clunk(self) -> None:
+        if self.holds_excl:
+            self.node.excl = self.holds_excl = False
+        if self.omode >= 0 and self.omode & ORCLOSE:
+            self.omode = -1
+            try:
+                await self.remove()
+            except Error:
+                pass  # clunk succeeds even if the ORCLOSE removal cannot be done
