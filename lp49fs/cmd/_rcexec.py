@@ -20,7 +20,8 @@ Theory of operation.  ``Shell`` holds what rc keeps between commands: ``$status`
 4. Errors never end the shell: a syntax error, an unknown program (``sh: foo: file does not
    exist``), a failed redirection or a bad word prints one line on fd 2 and sets
    ``$status``; only ``exit`` (or the end of input) ends it.
-5. Builtins run in the shell process: ``cd``, ``exit``, ``.``, ``rfork``, ``wait``.
+5. Builtins (``_rcbuiltin``) run in the shell process: ``cd``, ``exit``, ``.``, ``rfork``,
+   ``wait``; in a pipeline they are refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lp49fs import lib
+from lp49fs.cmd._rcbuiltin import BUILTINS, Exit
 from lp49fs.cmd._rclex import Incomplete, RcSyntax
 from lp49fs.cmd._rcparse import AndOr, Group, Pipeline, Redir, Simple, Var, Word, parse
 from lp49fs.cmd._rcword import envdecode, envencode, expand_all
@@ -35,16 +37,6 @@ from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
 
 SPECIAL = frozenset({"status", "apid", "pid", "*"})
-RFORK_LETTERS = {"n": lib.RFNAMEG, "N": lib.RFCNAMEG, "e": lib.RFENVG, "E": lib.RFCENVG,
-                 "s": lib.RFNOTEG, "f": lib.RFFDG, "F": lib.RFCFDG, "m": lib.RFNOMNT}
-
-
-class Exit(Exception):
-    """``exit``: unwind to the shell's main with the exit string."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 class Shell:
@@ -52,10 +44,7 @@ class Shell:
         self.vars: dict[str, list[str]] = {"status": [""], "*": args}
         self.stdfds = stdfds  # which of 0, 1, 2 the shell has open
         self.exited: dict[int, str] = {}  # pid -> exit string, not yet claimed
-        self.builtins: dict[str, Callable[[list[str]], Awaitable[str]]] = {
-            "cd": self.b_cd, "exit": self.b_exit, ".": self.b_dot,
-            "rfork": self.b_rfork, "wait": self.b_wait,
-        }
+        self.builtins = BUILTINS
 
     @property
     def status(self) -> str:
@@ -303,7 +292,7 @@ class Shell:
             return True
         saved = await self.assign_for(cmd)
         try:
-            self.status = await self.builtins[argv[0]](argv)
+            self.status = await self.builtins[argv[0]](self, argv)
         finally:
             for name, old in saved:
                 await self.setvar(name, old)
@@ -315,71 +304,6 @@ class Shell:
                 await lib.fprint(2, f"sh: {msg}\n")
             except Error:
                 pass
-
-    # --- builtins: each returns the new $status ---------------------------------------------
-
-    async def b_cd(self, argv: list[str]) -> str:
-        if len(argv) > 2:
-            await self.complain("usage: cd [directory]")
-            return "usage"
-        if len(argv) == 2:
-            target = argv[1]
-        else:
-            home = await self.getvar("home")
-            target = home[0] if home else "/"
-        try:
-            await lib.chdir(target)
-        except Error as e:
-            await self.complain(f"cd: {target}: {e.ename}")
-            return "can't cd"
-        return ""
-
-    async def b_exit(self, argv: list[str]) -> str:
-        raise Exit(" ".join(argv[1:]) if len(argv) > 1 else self.status)
-
-    async def b_dot(self, argv: list[str]) -> str:
-        if len(argv) < 2:
-            await self.complain("usage: . file")
-            return "usage"
-        try:
-            fd = await lib.open(argv[1], OREAD)
-            try:
-                text = (await lib.readall(fd)).decode()
-            finally:
-                await lib.close(fd)
-        except Error as e:
-            await self.complain(f"{argv[1]}: {e.ename}")
-            return e.ename
-        await self.run_text(text)
-        return self.status
-
-    async def b_rfork(self, argv: list[str]) -> str:
-        letters = argv[1] if len(argv) > 1 else "ens"
-        flags = 0
-        for ch in letters:
-            if ch not in RFORK_LETTERS:
-                await self.complain(f"rfork: bad flag {ch!r}")
-                return "rfork flag"
-            flags |= RFORK_LETTERS[ch]
-        try:
-            await lib.rfork(flags)
-        except Error as e:
-            await self.complain(f"rfork: {e.ename}")
-            return e.ename
-        return ""
-
-    async def b_wait(self, argv: list[str]) -> str:
-        """wait [pid]: wait for that child, or for every child."""
-        if len(argv) > 1 and argv[1].isdigit():
-            (msg,) = await self.collect([int(argv[1])])
-            return msg
-        while True:
-            try:
-                w = await lib.wait()
-            except Error:
-                return ""
-            self.exited.pop(w.pid, None)
-
 
 def _varnames(w: Word, out: set[str]) -> None:
     for p in w.pieces:

@@ -1,0 +1,97 @@
+"""The builtins of ``sh``: commands that must run in the shell process itself.
+
+``cd`` changes the shell's own dot, ``exit`` ends it, ``.`` runs a file in it, ``rfork``
+changes its own groups (``rfork n`` gives it a private name space from then on), ``wait``
+collects its children.  Each takes the shell and argv and returns the new ``$status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from lp49fs import lib
+from lp49fs.errors import Error
+from lp49fs.ninep import OREAD
+
+if TYPE_CHECKING:
+    from lp49fs.cmd._rcexec import Shell
+
+RFORK_LETTERS = {"n": lib.RFNAMEG, "N": lib.RFCNAMEG, "e": lib.RFENVG, "E": lib.RFCENVG,
+                 "s": lib.RFNOTEG, "f": lib.RFFDG, "F": lib.RFCFDG, "m": lib.RFNOMNT}
+
+
+class Exit(Exception):
+    """``exit``: unwind to the shell's main with the exit string."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def b_cd(sh: Shell, argv: list[str]) -> str:
+    if len(argv) > 2:
+        await sh.complain("usage: cd [directory]")
+        return "usage"
+    if len(argv) == 2:
+        target = argv[1]
+    else:
+        home = await sh.getvar("home")
+        target = home[0] if home else "/"
+    try:
+        await lib.chdir(target)
+    except Error as e:
+        await sh.complain(f"cd: {target}: {e.ename}")
+        return "can't cd"
+    return ""
+
+async def b_exit(sh: Shell, argv: list[str]) -> str:
+    raise Exit(" ".join(argv[1:]) if len(argv) > 1 else sh.status)
+
+async def b_dot(sh: Shell, argv: list[str]) -> str:
+    if len(argv) < 2:
+        await sh.complain("usage: . file")
+        return "usage"
+    try:
+        fd = await lib.open(argv[1], OREAD)
+        try:
+            text = (await lib.readall(fd)).decode()
+        finally:
+            await lib.close(fd)
+    except Error as e:
+        await sh.complain(f"{argv[1]}: {e.ename}")
+        return e.ename
+    await sh.run_text(text)
+    return sh.status
+
+async def b_rfork(sh: Shell, argv: list[str]) -> str:
+    letters = argv[1] if len(argv) > 1 else "ens"
+    flags = 0
+    for ch in letters:
+        if ch not in RFORK_LETTERS:
+            await sh.complain(f"rfork: bad flag {ch!r}")
+            return "rfork flag"
+        flags |= RFORK_LETTERS[ch]
+    try:
+        await lib.rfork(flags)
+    except Error as e:
+        await sh.complain(f"rfork: {e.ename}")
+        return e.ename
+    return ""
+
+async def b_wait(sh: Shell, argv: list[str]) -> str:
+    """wait [pid]: wait for that child, or for every child."""
+    if len(argv) > 1 and argv[1].isdigit():
+        (msg,) = await sh.collect([int(argv[1])])
+        return msg
+    while True:
+        try:
+            w = await lib.wait()
+        except Error:
+            return ""
+        sh.exited.pop(w.pid, None)
+
+
+Builtin = Callable[["Shell", list[str]], Awaitable[str]]
+BUILTINS: dict[str, Builtin] = {"cd": b_cd, "exit": b_exit, ".": b_dot, "rfork": b_rfork,
+                                "wait": b_wait}
