@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import trio
-
 from conformance import check_rw, check_tree, dial_tree, ninep_tree
+
 from lp49fs.lib9p import serve_forever
 from lp49fs.ninep import DMDIR
 from lp49fs.servers.ramfs import Ramfs

@@ -336,13 +336,13 @@ async def serve(link: Link, fs: FileServer, *, msize: int = DEFAULT_MSIZE) -> No
             nursery.start_soon(_writer_then_cancel, srv, nursery)
             try:
                 await srv.reader(nursery)
+                log.debug("%s: connection closed by the client", peer)
+            except ProtocolError as e:
+                log.warning("%s: closing connection: %s", peer, e.reason)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
+                log.info("%s: connection lost: %s", peer, e)
             finally:
                 nursery.cancel_scope.cancel()
-        log.debug("%s: connection closed by the client", peer)
-    except ProtocolError as e:
-        log.warning("%s: closing connection: %s", peer, e.reason)
-    except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
-        log.info("%s: connection lost: %s", peer, e)
     finally:
         slots, srv.live = srv.live, set()
         await clunk_all(slots, peer)
@@ -353,6 +353,8 @@ async def serve(link: Link, fs: FileServer, *, msize: int = DEFAULT_MSIZE) -> No
 async def _writer_then_cancel(srv: Srv, nursery: trio.Nursery) -> None:
     try:
         await srv.writer()
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
+        log.info("%s: connection lost: %s", srv.peer, e)
     finally:
         nursery.cancel_scope.cancel()
 
