@@ -33,6 +33,7 @@ from kernel.types import (
     COMPLETE,
     LABEL_PAGEFAULT,
     NILTHREAD,
+    NO_PARTNER,
     TIMEOUT,
     Acceptor,
     Fpage,
@@ -235,6 +236,9 @@ class Thread:
     async def page_fault(self, addr: int, access: int) -> None:
         """brief: the kernel's page-fault protocol: Call the pager, accept a mapping anywhere."""
         self.faults += 1
+        if not self.pager:
+            self.error_code = NO_PARTNER << 1
+            raise IpcError(NO_PARTNER, 0)
         saved = self.acceptor
         self.acceptor = Acceptor(COMPLETE)
         try:
