@@ -280,9 +280,9 @@ def test_encode_dir_matches_rstat_payload() -> None:
     assert P.encode(12, P.Rstat(STAT))[9:] == entry
 
 
-def test_fast_path_covers_the_hot_messages() -> None:
+def test_fast_path_covers_the_hot_and_stat_messages() -> None:
     hot = {P.Twalk, P.Rwalk, P.Topen, P.Ropen, P.Tread, P.Rread, P.Twrite, P.Rwrite,
-           P.Tclunk, P.Rclunk, P.Tremove, P.Rremove}
+           P.Tclunk, P.Rclunk, P.Tremove, P.Rremove, P.Tstat, P.Rstat, P.Twstat, P.Rwstat}
     assert set(_fast.ENCODERS) == hot
     assert set(_fast.DECODERS) == {c.TYPE for c in hot}
 

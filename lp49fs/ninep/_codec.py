@@ -5,11 +5,12 @@
 own four bytes.  Every integer is a little-endian ``...ul`` type, every string is
 ``PascalString(Int16ul, "utf8")``, every array is prefixed by a 2-byte count, and a stat entry
 is ``Prefixed(Int16ul, ...)``; in Rstat/Twstat that entry is wrapped in one more ``n[2]``,
-so the length appears twice (REFERENCE.md §1.3).
+so the length appears twice (REFERENCE.md §1.3), and the entry must fill ``n`` exactly.
 
-This table is the reference: the hand-written fast path in ``_fast.py`` must produce and
-accept exactly the same bytes (a test compares them), and the messages the fast path does
-not cover (version, auth, attach, error, flush, create, stat, wstat) go through here.
+This table is the reference: the hand-written fast paths in ``_fast.py`` (hot messages) and
+``_faststat.py`` (stat entries, stat and wstat) must produce and accept exactly the same
+bytes (tests compare them), and the messages they do not cover (version, auth, attach,
+error, flush, create) go through here.
 
 Rules kept at this boundary:
 
@@ -29,6 +30,7 @@ from typing import Any
 from construct import (
     ConstructError,
     ExprAdapter,
+    FocusedSeq,
     GreedyBytes,
     Int8ul,
     Int16ul,
@@ -68,6 +70,8 @@ DirEntry = Prefixed(
         Terminated,
     ),
 )
+# n[2] then the entry, which must fill it exactly (Plan 9's statcheck: n == size + 2)
+Stat = Prefixed(Int16ul, FocusedSeq("entry", "entry" / DirEntry, Terminated))
 Fid = Int32ul
 Data = Prefixed(Int32ul, GreedyBytes)  # count[4] data[count]
 
@@ -96,8 +100,8 @@ BODIES = {
     C.TREMOVE: Struct("fid" / Fid),
     C.RREMOVE: Struct(),
     C.TSTAT: Struct("fid" / Fid),
-    C.RSTAT: Struct("stat" / Prefixed(Int16ul, DirEntry)),
-    C.TWSTAT: Struct("fid" / Fid, "stat" / Prefixed(Int16ul, DirEntry)),
+    C.RSTAT: Struct("stat" / Stat),
+    C.TWSTAT: Struct("fid" / Fid, "stat" / Stat),
     C.RWSTAT: Struct(),
 }
 

@@ -93,15 +93,20 @@ _DIRFIELDS = tuple(f.name for f in fields(Dir))
 
 
 def dirmode(m: int) -> str:
-    """A Plan 9 ``%M`` rendering of DM bits and permissions (``ls -l``): ``d-rwxr-xr-x``."""
-    kind = "d" if m & DMDIR else "-"
-    flag = next((c for bit, c in ((DMAPPEND, "a"), (DMEXCL, "l"), (DMAUTH, "A")) if m & bit), "-")
-    rwx = "".join(
-        ("r" if m & (4 << s) else "-") + ("w" if m & (2 << s) else "-")
-        + ("x" if m & (1 << s) else "-")
-        for s in (6, 3, 0)
-    )
-    return kind + flag + rwx
+    """Plan 9's ``%M`` (dirmodefmt, ``ls -l``): ``d-rwxr-xr-x``, 11 characters.
+
+    The first character is ``d`` for DMDIR, else ``a`` for DMAPPEND, else ``A`` for DMAUTH;
+    the second is ``l`` for DMEXCL; then the permission triples from a 512-entry table.
+    """
+    kind = "d" if m & DMDIR else "a" if m & DMAPPEND else "A" if m & DMAUTH else "-"
+    return kind + ("l" if m & DMEXCL else "-") + _PERMS[m & 0o777]
+
+
+def _rwx(p: int) -> str:
+    return ("r" if p & 4 else "-") + ("w" if p & 2 else "-") + ("x" if p & 1 else "-")
+
+
+_PERMS = tuple(_rwx(p >> 6) + _rwx(p >> 3) + _rwx(p) for p in range(0o1000))
 
 
 def dumpsome(data: bytes) -> str:

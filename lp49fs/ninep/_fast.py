@@ -2,9 +2,11 @@
 
 These twelve messages carry nearly all 9P traffic, so they skip construct (about 15 us per
 message) and use precompiled ``struct.Struct`` objects that pack the header and the fixed
-body in one call (well under 1 us).  ``ENCODERS`` and ``DECODERS`` map a message class, or
-the wire type byte, to a function; ``_wire.py`` falls back to the construct codec for any
-type not in them.
+body in one call (well under 1 us).  Decoders build the frozen messages with ``_make``'s
+``__init__``-free constructors and read small fields straight from the bytes.
+``ENCODERS`` and ``DECODERS`` map a message class, or the wire type byte, to a function,
+and include the stat messages of ``_faststat.py``; ``_wire.py`` falls back to the construct
+codec for any type not in them.
 
 Invariants (checked by tests against ``_codec.py`` on every golden vector and on
 hypothesis-generated messages): same bytes out, same messages in, and the same class of
@@ -22,6 +24,9 @@ from typing import Any
 from . import _constants as C
 from ._dir import Qid
 from ._errors import ProtocolError
+from ._faststat import DECODERS as STAT_DECODERS
+from ._faststat import ENCODERS as STAT_ENCODERS
+from ._make import maker
 from ._messages import (
     Rclunk,
     Ropen,
@@ -124,6 +129,7 @@ ENCODERS: dict[type, Encoder] = {
     Tread: _e_tread, Rread: _e_rread, Twrite: _e_twrite, Rwrite: _e_rwrite,
     Topen: _e_topen, Ropen: _e_ropen, Tclunk: _e_tclunk, Rclunk: _e_rclunk,
     Tremove: _e_tremove, Rremove: _e_rremove, Twalk: _e_twalk, Rwalk: _e_rwalk,
+    **STAT_ENCODERS,
 }
 
 
@@ -133,16 +139,37 @@ def _fixed(s: struct.Struct, frame: bytes, what: str) -> tuple[Any, ...]:
     return s.unpack(frame)
 
 
+_new_qid = maker(Qid)
+_new_tread = maker(Tread)
+_new_rread = maker(Rread)
+_new_twrite = maker(Twrite)
+_new_rwrite = maker(Rwrite)
+_new_topen = maker(Topen)
+_new_ropen = maker(Ropen)
+_new_tclunk = maker(Tclunk)
+_new_tremove = maker(Tremove)
+_new_twalk = maker(Twalk)
+_new_rwalk = maker(Rwalk)
+_RCLUNK = Rclunk()
+_RREMOVE = Rremove()
+_tread = TREAD.unpack
+_ropen = ROPEN.unpack
+
+
 def _d_tread(f: bytes) -> tuple[int, Tread]:
-    _, _, tag, fid, offset, count = _fixed(TREAD, f, "Tread")
-    return tag, Tread(fid, offset, count)
+    if len(f) != 23:
+        raise ProtocolError(f"Tread: {len(f)} bytes, expected 23")
+    _, _, tag, fid, offset, count = _tread(f)
+    return tag, _new_tread(fid, offset, count)
 
 
 def _d_rread(f: bytes) -> tuple[int, Rread]:
-    _, _, tag, count = RREADHDR.unpack_from(f) if len(f) >= 11 else _short(f, "Rread")
-    if count != len(f) - 11:
-        raise ProtocolError(f"Rread: count {count} does not match {len(f) - 11} data bytes")
-    return tag, Rread(f[11:])
+    n = len(f)
+    if n < 11:
+        raise ProtocolError(f"Rread: short frame of {n} bytes")
+    if f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24 != n - 11:
+        raise ProtocolError(f"Rread: count does not match {n - 11} data bytes")
+    return f[5] | f[6] << 8, _new_rread(f[11:])
 
 
 def _d_twrite(f: bytes) -> tuple[int, Twrite]:
@@ -150,38 +177,46 @@ def _d_twrite(f: bytes) -> tuple[int, Twrite]:
         TWRITEHDR.unpack_from(f) if len(f) >= 23 else _short(f, "Twrite"))
     if count != len(f) - 23:
         raise ProtocolError(f"Twrite: count {count} does not match {len(f) - 23} data bytes")
-    return tag, Twrite(fid, offset, f[23:])
+    return tag, _new_twrite(fid, offset, f[23:])
 
 
 def _d_rwrite(f: bytes) -> tuple[int, Rwrite]:
-    _, _, tag, count = _fixed(RWRITE, f, "Rwrite")
-    return tag, Rwrite(count)
+    if len(f) != 11:
+        raise ProtocolError(f"Rwrite: {len(f)} bytes, expected 11")
+    return f[5] | f[6] << 8, _new_rwrite(f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24)
 
 
 def _d_topen(f: bytes) -> tuple[int, Topen]:
-    _, _, tag, fid, mode = _fixed(TOPEN, f, "Topen")
-    return tag, Topen(fid, mode)
+    if len(f) != 12:
+        raise ProtocolError(f"Topen: {len(f)} bytes, expected 12")
+    return f[5] | f[6] << 8, _new_topen(f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24, f[11])
 
 
 def _d_ropen(f: bytes) -> tuple[int, Ropen]:
-    _, _, tag, qt, qv, qp, iounit = _fixed(ROPEN, f, "Ropen")
-    return tag, Ropen(Qid(qt, qv, qp), iounit)
+    if len(f) != 24:
+        raise ProtocolError(f"Ropen: {len(f)} bytes, expected 24")
+    _, _, tag, qt, qv, qp, iounit = _ropen(f)
+    return tag, _new_ropen(_new_qid(qt, qv, qp), iounit)
 
 
 def _d_tclunk(f: bytes) -> tuple[int, Tclunk]:
-    return f[5] | f[6] << 8, Tclunk(_fixed(TFID, f, "Tclunk")[3])
+    if len(f) != 11:
+        raise ProtocolError(f"Tclunk: {len(f)} bytes, expected 11")
+    return f[5] | f[6] << 8, _new_tclunk(f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24)
 
 
 def _d_tremove(f: bytes) -> tuple[int, Tremove]:
-    return f[5] | f[6] << 8, Tremove(_fixed(TFID, f, "Tremove")[3])
+    if len(f) != 11:
+        raise ProtocolError(f"Tremove: {len(f)} bytes, expected 11")
+    return f[5] | f[6] << 8, _new_tremove(f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24)
 
 
 def _d_rclunk(f: bytes) -> tuple[int, Rclunk]:
-    return _fixed(HDR, f, "Rclunk")[2], Rclunk()
+    return _fixed(HDR, f, "Rclunk")[2], _RCLUNK
 
 
 def _d_rremove(f: bytes) -> tuple[int, Rremove]:
-    return _fixed(HDR, f, "Rremove")[2], Rremove()
+    return _fixed(HDR, f, "Rremove")[2], _RREMOVE
 
 
 def _d_twalk(f: bytes) -> tuple[int, Twalk]:
@@ -206,15 +241,15 @@ def _d_twalk(f: bytes) -> tuple[int, Twalk]:
             raise ProtocolError(f"bad UTF-8 in Twalk name {raw!r}") from None
     if pos != end:
         raise ProtocolError(f"Twalk: {end - pos} trailing bytes")
-    return tag, Twalk(fid, newfid, tuple(names))
+    return tag, _new_twalk(fid, newfid, tuple(names))
 
 
 def _d_rwalk(f: bytes) -> tuple[int, Rwalk]:
     _, _, tag, n = RWALKHDR.unpack_from(f) if len(f) >= 9 else _short(f, "Rwalk")
     if len(f) != 9 + 13 * n:
         raise ProtocolError(f"Rwalk: nwqid {n} does not match {len(f)} bytes")
-    qids = tuple(Qid(t, v, p) for t, v, p in QID.iter_unpack(f[9:]))
-    return tag, Rwalk(qids)
+    qids = tuple([_new_qid(t, v, p) for t, v, p in QID.iter_unpack(f[9:])])
+    return tag, _new_rwalk(qids)
 
 
 def _short(f: bytes, what: str) -> tuple[Any, ...]:
@@ -225,4 +260,5 @@ DECODERS: dict[int, Decoder] = {
     C.TREAD: _d_tread, C.RREAD: _d_rread, C.TWRITE: _d_twrite, C.RWRITE: _d_rwrite,
     C.TOPEN: _d_topen, C.ROPEN: _d_ropen, C.TCLUNK: _d_tclunk, C.RCLUNK: _d_rclunk,
     C.TREMOVE: _d_tremove, C.RREMOVE: _d_rremove, C.TWALK: _d_twalk, C.RWALK: _d_rwalk,
+    **STAT_DECODERS,
 }

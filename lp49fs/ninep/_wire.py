@@ -2,8 +2,8 @@
 
 ``encode`` looks the message class up in the fast path (``_fast.ENCODERS``) and otherwise
 builds it with the construct table (``_codec``); ``decode`` checks the header once, then
-does the same by type byte.  Both paths produce identical bytes (tested), so callers never
-know which one ran.
+does the same by type byte.  Stat entries always take the struct path (``_faststat``).
+Both paths produce identical bytes (tested), so callers never know which one ran.
 
 Errors: ``decode`` raises only ``ProtocolError``; ``encode`` raises ``ValueError`` for a value
 that does not fit its field (an integer too wide, NUL in a string) and ``TypeError`` for an
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import struct
 
-from ._codec import build_dir, build_message, check_header, parse_dirs, parse_message
+from ._codec import build_message, check_header, parse_message
 from ._dir import Dir
 from ._fast import DECODERS, ENCODERS
+from ._faststat import pack_dir, unpack_dirs
 from ._messages import MESSAGE_CLASSES, Message
 
 _fast_enc = ENCODERS.get
@@ -48,10 +49,13 @@ def decode(frame: bytes) -> tuple[int, Message]:
 
 
 def encode_dir(d: Dir) -> bytes:
-    """One stat entry, with its own size[2] (as in a directory read)."""
-    return build_dir(d)
+    """One stat entry with its own size[2] (as in a directory read); ValueError if too big."""
+    try:
+        return pack_dir(d)
+    except (struct.error, OverflowError) as e:
+        raise ValueError(f"cannot encode Dir: {e}") from None
 
 
 def decode_dirs(data: bytes) -> list[Dir]:
     """The stat entries of a directory read's payload; ProtocolError on a partial entry."""
-    return parse_dirs(data)
+    return unpack_dirs(data)
