@@ -66,6 +66,7 @@ class SocketLink:
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to ``max_bytes`` bytes that are available now or next; ``b""`` at EOF."""
         size = DEFAULT_RECEIVE if max_bytes is None else max_bytes
+        waited = False
         while True:
             if self.closed:
                 raise trio.ClosedResourceError("link was closed")
@@ -73,10 +74,12 @@ class SocketLink:
                 data = self.socket.recv(size)
             except BlockingIOError:
                 await self._wait(trio.lowlevel.wait_readable)
+                waited = True
                 continue
             except OSError as e:
                 raise _broken(e) from e
-            await trio.lowlevel.checkpoint()
+            if not waited:
+                await trio.lowlevel.checkpoint()
             return data
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
