@@ -30,6 +30,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Eemptyname: _errno.ENOENT,
     E.Eperm: _errno.EACCES,
     E.Eexist: _errno.EEXIST,
+    E.Enotempty: _errno.ENOTEMPTY,
     E.Enotdir: _errno.ENOTDIR,
     E.Eisdir: _errno.EISDIR,
     E.Einuse: _errno.EBUSY,
