@@ -74,28 +74,36 @@ def unpack_dir(b: bytes, pos: int, end: int) -> tuple[Dir, int]:
     stop = pos + 2 + size
     if size < MINSIZE or stop > end:
         raise ProtocolError(f"stat entry size {size} does not fit {end - pos - 2} bytes")
+    # Steps: each string's end q must leave room for the next len[2] inside the entry,
+    # and the last one must end exactly at stop (unrolled: this is the hot loop of ls).
     p = pos + 43
-    strs = []
-    for i in range(4):
-        if i:
-            if p + 2 > stop:
-                raise ProtocolError("stat entry string length overruns the entry")
-            ln = b[p] | b[p + 1] << 8
-            p += 2
-        q = p + ln
-        if q > stop:
-            raise ProtocolError("stat entry string overruns the entry")
-        raw = b[p:q]
-        if b"\0" in raw:
-            raise ProtocolError(f"NUL in string {raw!r}")
-        try:
-            strs.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ProtocolError(f"bad UTF-8 in stat entry string {raw!r}") from None
-        p = q
-    if p != stop:
-        raise ProtocolError(f"stat entry has {stop - p} trailing bytes")
-    d = _new_dir(typ, dev, _new_qid(qt, qv, qp), mode, atime, mtime, length, *strs)
+    q = p + ln
+    if q + 2 > stop:
+        raise ProtocolError("stat entry name overruns the entry")
+    rn = b[p:q]
+    p = q + 2
+    q = p + (b[q] | b[q + 1] << 8)
+    if q + 2 > stop:
+        raise ProtocolError("stat entry uid overruns the entry")
+    ru = b[p:q]
+    p = q + 2
+    q = p + (b[q] | b[q + 1] << 8)
+    if q + 2 > stop:
+        raise ProtocolError("stat entry gid overruns the entry")
+    rg = b[p:q]
+    p = q + 2
+    q = p + (b[q] | b[q + 1] << 8)
+    if q != stop:
+        raise ProtocolError(f"stat entry muid ends {q - stop} bytes off the entry's end")
+    rm = b[p:q]
+    if b"\0" in rn or b"\0" in ru or b"\0" in rg or b"\0" in rm:
+        raise ProtocolError("NUL in a stat entry string")
+    try:
+        d = _new_dir(typ, dev, _new_qid(qt, qv, qp), mode, atime, mtime, length,
+                     rn.decode("utf-8"), ru.decode("utf-8"), rg.decode("utf-8"),
+                     rm.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProtocolError("bad UTF-8 in a stat entry string") from None
     return d, stop
 
 
