@@ -51,20 +51,26 @@ async def echo_server(sock: socket.socket) -> None:
             n.start_soon(echo_conn, conn)
 
 
-async def recv_exact(conn: socket.socket, n: int, buf: bytearray) -> None:
-    del buf[:]
-    while len(buf) < n:
-        await trio.lowlevel.wait_readable(conn)
+async def recv_exact(conn: socket.socket, n: int, buf: bytearray) -> memoryview:
+    """The next ``n`` bytes of ``conn`` in ``buf`` (grown as needed): recv first, and wait
+    in ``wait_readable`` only when the kernel says EAGAIN, as ``lp49fs.transport`` does."""
+    if len(buf) < n:
+        buf.extend(bytes(n - len(buf)))
+    view = memoryview(buf)[:n]
+    got = 0
+    while got < n:
         try:
-            data = conn.recv(n - len(buf))
+            k = conn.recv_into(view[got:])
         except BlockingIOError:
+            await trio.lowlevel.wait_readable(conn)
             continue
-        if not data:
+        if not k:
             raise EOFError
-        buf += data
+        got += k
+    return view
 
 
-async def send_all(conn: socket.socket, data: bytes) -> None:
+async def send_all(conn: socket.socket, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -75,13 +81,17 @@ async def send_all(conn: socket.socket, data: bytes) -> None:
 
 async def echo_conn(conn: socket.socket) -> None:
     buf = bytearray()
+    replies: dict[int, bytes] = {}  # reply size -> a ready-made reply
     try:
         while True:
-            await recv_exact(conn, 8, buf)  # size[4] reply_size[4]
-            size, reply = int.from_bytes(buf[:4], "little"), int.from_bytes(buf[4:8], "little")
+            head = await recv_exact(conn, 8, buf)  # size[4] reply_size[4]
+            size, reply = int.from_bytes(head[:4], "little"), int.from_bytes(head[4:8], "little")
+            head.release()
             if size > 8:
-                await recv_exact(conn, size - 8, buf)
-            await send_all(conn, reply.to_bytes(4, "little") + bytes(max(reply - 4, 0)))
+                (await recv_exact(conn, size - 8, buf)).release()
+            if reply not in replies:
+                replies[reply] = reply.to_bytes(4, "little") + bytes(max(reply - 4, 0))
+            await send_all(conn, replies[reply])
     except (EOFError, OSError):
         conn.close()
 
@@ -99,10 +109,11 @@ async def raw_pingpong(addr: tuple[int, object], req: int, rep: int, seconds: fl
     n, t0 = 0, time.perf_counter()
     while (t := time.perf_counter()) - t0 < seconds:
         await send_all(conn, msg)
-        await recv_exact(conn, 4, buf)
-        size = int.from_bytes(buf, "little")
+        head = await recv_exact(conn, 4, buf)
+        size = int.from_bytes(head, "little")
+        head.release()
         if size > 4:
-            await recv_exact(conn, size - 4, buf)
+            (await recv_exact(conn, size - 4, buf)).release()
         n += 1
     conn.close()
     return n / (t - t0)
@@ -132,6 +143,8 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
         await session.version(msize)
+        if session.msize != msize:
+            raise SystemExit(f"server offered msize {session.msize}, not {msize}")
         root = await attach(session, "bench", "")
         if msize == 8192 + IOHDRSZ:
             f = await create_path(root, "/small", 0o664, OWRITE)
@@ -157,11 +170,16 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
         big = await open_path(root, "/big", OREAD)
         count = msize - IOHDRSZ
 
-        async def readbig() -> None:
-            if not await big.read(count):
-                big.offset = 0
+        got = reads = 0
 
-        r9 = await rate(seconds, readbig) * count / 1e6
+        async def readbig() -> None:
+            nonlocal got, reads
+            data = await big.read(count)
+            if not data:
+                big.offset = 0
+            got, reads = got + len(data), reads + 1
+
+        r9 = await rate(seconds, readbig) * (got / reads) / 1e6  # bytes that came back
         rr = await raw_pingpong(raw, 23, 11 + count, seconds) * count / 1e6
         rows.append(row(f"MB/s reads, msize {msize // 1024} KiB", r9, rr))
         await session.aclose()
@@ -219,8 +237,12 @@ def free_port() -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
+    ap.add_argument("--cpu", type=int, default=0,
+                    help="pin this process and its servers to one CPU (-1: do not pin)")
     ap.add_argument("--echo", help=argparse.SUPPRESS)  # internal: run the echo server
     args = ap.parse_args()
+    if args.cpu >= 0:
+        os.sched_setaffinity(0, {args.cpu})  # children inherit it: all on one CPU
     if args.echo:
         family, _, where = args.echo.partition(":")
         sock = socket.socket(socket.AF_UNIX if family == "unix" else socket.AF_INET)
@@ -243,7 +265,8 @@ def main() -> int:
                 echo, nine = f"unix:{tmp}/echo", f"unix!{tmp}/ramfs"
                 nine_at = (socket.AF_UNIX, f"{tmp}/ramfs")
             procs.append(start([sys.executable, __file__, "--echo", echo]))
-            procs.append(start([sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", nine]))
+            procs.append(start([sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", nine,
+                                "--msize", str(1 << 20)]))
             wait_for(*raw)
             wait_for(*nine_at)
             print(f"{net}:")
