@@ -204,7 +204,8 @@ class RamFile(NotImplementedFile):
 
     async def read(self, offset: int, count: int) -> bytes:
         self.node.atime = int(time.time())
-        return bytes(self.node.data[offset : offset + count])
+        with memoryview(self.node.data) as view:  # one copy, not a slice and then bytes()
+            return bytes(view[offset : offset + count])
 
     async def readdir(self) -> list[Dir]:
         self.node.atime = int(time.time())
