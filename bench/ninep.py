@@ -1,6 +1,6 @@
 """9P throughput and latency of lp49fs's client + server, next to a raw trio ping-pong.
 
-    .venv/bin/python bench/ninep.py [--seconds S]
+    .venv/bin/python bench/ninep.py [--seconds S] [--cpu N]
 
 Prints, for TCP and a unix socket, measured in one run:
 
@@ -10,7 +10,10 @@ Prints, for TCP and a unix socket, measured in one run:
 each next to a raw trio ping-pong of the same message sizes (non-blocking sockets driven by
 ``wait_readable``/``wait_writable`` in a separate echo process: the fastest trio transport in
 BASELINES.md), with the ratio.  Then microseconds per encode/decode of Tread/Rread/Twrite with
-the shipped codec.  The 9P server is ``lp49 ramfs --listen`` in its own process.  This is a
+the shipped codec.  The 9P server is ``lp49 ramfs --listen --msize 1048576`` in its own
+process (it must offer the msize asked for, or the large-read rows would silently measure
+8 KiB reads).  Everything is pinned to CPU ``--cpu`` (default 0; -1 does not pin), as in
+BASELINES.md.  MB/s counts the bytes that came back, not the bytes asked for.  This is a
 script, never a test: nothing here asserts a time.
 """
 
