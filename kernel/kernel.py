@@ -33,12 +33,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import trio
-from trio.lowlevel import reschedule
 
 from hwsim.machine import Machine
+from kernel import interrupt, mapdb
 from kernel import ipc as _ipc
-from kernel import mapdb
-from kernel.ipc import INACTIVE, IRQ_DELIVERED, RECEIVING, RUNNING, SENDING
+from kernel.ipc import INACTIVE, RECEIVING, RUNNING, SENDING
 from kernel.kip import MEMDESC_CONVENTIONAL, MEMDESC_RESERVED, KernelInfoPage
 from kernel.space import Space
 from kernel.thread import Entry, Thread
@@ -49,7 +48,6 @@ from kernel.types import (
     INVALID_SPACE,
     INVALID_THREAD,
     KIP_AREA,
-    LABEL_INTERRUPT,
     NILTHREAD,
     NO_PARTNER,
     NO_PRIVILEGE,
@@ -60,7 +58,6 @@ from kernel.types import (
     THREADNO_BITS,
     VERSION_BITS,
     Fpage,
-    Msg,
     SyscallError,
     ThreadId,
 )
@@ -68,7 +65,6 @@ from kernel.types import (
 log = logging.getLogger(__name__)
 
 KERNEL_THREADS = 16  # numbers between SystemBase and UserBase
-INTERRUPT_MSG = Msg(LABEL_INTERRUPT)
 
 # ExchangeRegisters control bits (REFERENCE §5.7)
 EX_HALT, EX_ABORT_RECEIVE, EX_ABORT_SEND = 1 << 0, 1 << 1, 1 << 2
@@ -346,45 +342,16 @@ class Kernel:
             raise SyscallError(INVALID_PARAM)
         return [mapdb.unmap(caller.space, f, flush) for f in fpages]
 
-    # -- interrupts --
+    # -- interrupts (kernel.interrupt) --
     def _associate(self, irq_tid: ThreadId, handler: ThreadId) -> None:
-        irqt = self.thread(irq_tid)
-        if irqt is None:
-            raise SyscallError(INVALID_THREAD)
-        irqt.pager = NILTHREAD if handler == irq_tid else handler
-        if irqt.pager and self.machine.irqc.in_service[irqt.irq or 0] and irqt.state is RUNNING:
-            self._interrupt(irqt.irq or 0)  # delivered before anyone listened
+        interrupt.associate(self, irq_tid, handler)
 
     def _interrupt(self, line: int) -> None:
-        """hwsim delivered ``line``: interrupt thread ``line`` sends to its handler."""
-        irqt = self.irq_threads[line]
-        h = self.thread(irqt.pager) if irqt.pager else None
-        if h is None or h.irq is not None:
-            return  # no handler: the line stays in service until one is associated
-        if h.state is RECEIVING and (h.wait_from == ANYTHREAD or h.wait_from == irqt.id):
-            h.rcv_from = irqt.id
-            h.rcv_msg = INTERRUPT_MSG
-            h.state = RUNNING
-            irqt.state = IRQ_DELIVERED
-            if h.parked:
-                h.parked = False
-                reschedule(h.task)
-        else:
-            irqt.state = SENDING
-            irqt.send_to = h
-            irqt.snd_msg = INTERRUPT_MSG
-            h.sendq.append(irqt)
+        interrupt.deliver(self, line)
 
     def acknowledge(self, caller: Thread, irqt: Thread) -> None:
         """The handler's send to interrupt thread ``irqt``: end of interrupt on its line."""
-        if caller.id != irqt.pager:
-            from kernel.types import IpcError
-
-            raise IpcError(NO_PARTNER, SEND_PHASE)
-        if irqt.state is IRQ_DELIVERED:
-            irqt.state = RUNNING
-            assert irqt.irq is not None
-            self.machine.irqc.eoi(irqt.irq)
+        interrupt.acknowledge(self, caller, irqt)
 
 
 @asynccontextmanager
