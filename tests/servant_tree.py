@@ -19,7 +19,7 @@ from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
 from lp49fs.core.core import Core
 from lp49fs.core.proc import Proc, newproc
 from lp49fs.errors import Eexist, Eisdir, Enonexist, Enotdir, Eperm, Error
-from lp49fs.ninep import DMDIR, OREAD, OTRUNC, OWRITE, QTDIR, QTFILE, Dir, Qid
+from lp49fs.ninep import DMDIR, OEXCL, OREAD, OTRUNC, OWRITE, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import make_devtab
 from lp49fs.servants.dev import Servant
 
@@ -107,7 +107,9 @@ class Ram(Servant):
         return bytes(self.node(c).data[offset : offset + count])
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
-        buf = self.node(c).data
+        n = self.node(c)
+        n.qid = Qid(n.qid.type, n.qid.vers + 1, n.qid.path)
+        buf = n.data
         if offset > len(buf):
             buf.extend(bytes(offset - len(buf)))
         buf[offset : offset + len(data)] = data
@@ -134,6 +136,7 @@ class Ram(Servant):
             if n.qid.type & QTDIR:
                 raise Error(Eisdir)
             del n.data[d.length :]
+            n.data.extend(bytes(d.length - len(n.data)))
         if not d.dont_touch("mode"):
             n.perm = (n.perm & DMDIR) | (d.mode & 0o777)
 
@@ -154,28 +157,48 @@ async def boot(*extra: type[Servant], config: tuple[str, ...] = ("root", "dup"))
 
 
 class SysTree:
-    """The conformance ``Tree`` protocol over system calls of ``proc`` under ``prefix``."""
+    """The conformance ``Tree`` protocol over system calls of ``proc`` under ``prefix``.
+
+    ``create`` is the 9P Tcreate the suite means, i.e. create(2) with OEXCL (plain create(2)
+    would truncate an existing file).  ``#d`` lists the caller's own fds, so a listing made
+    through a fresh fd would name that fd and lose it again at close: ``await tree.hold()``
+    opens the root once and later root listings go through that fd, keeping the set stable.
+    """
 
     def __init__(self, proc: Proc, prefix: str) -> None:
         self.p = proc
         self.prefix = prefix.rstrip("/")
+        self.rootfd = -1
+
+    async def hold(self) -> int:
+        """Open the root for listings (see the class docstring); returns its fd."""
+        self.rootfd = await sysfile.open(self.p, self.prefix, OREAD)
+        return self.rootfd
 
     def _path(self, path: str) -> str:
         path = path.strip("/")
+        if not self.prefix:  # the tree is "/"
+            return "/" + path
         return f"{self.prefix}/{path}" if path else self.prefix
 
     async def stat(self, path: str) -> Dir:
         return await sysfile.stat(self.p, self._path(path))
 
     async def listdir(self, path: str) -> list[Dir]:
-        fd = await sysfile.open(self.p, self._path(path), OREAD)
+        held = self.rootfd >= 0 and not path.strip("/")
+        if held:
+            fd = self.rootfd
+            await sysfile.seek(self.p, fd, 0, 0)
+        else:
+            fd = await sysfile.open(self.p, self._path(path), OREAD)
         try:
             out: list[Dir] = []
             while ds := await sysfile.dirread(self.p, fd):
                 out += ds
             return out
         finally:
-            await sysfile.close(self.p, fd)
+            if not held:
+                await sysfile.close(self.p, fd)
 
     async def read(self, path: str, offset: int = 0, count: int = 8192) -> bytes:
         fd = await sysfile.open(self.p, self._path(path), OREAD)
@@ -192,7 +215,7 @@ class SysTree:
             await sysfile.close(self.p, fd)
 
     async def create(self, path: str, perm: int, mode: int = OREAD) -> Qid:
-        fd = await sysfile.create(self.p, self._path(path), mode, perm)
+        fd = await sysfile.create(self.p, self._path(path), mode | OEXCL, perm)
         try:
             return (await sysfile.fstat(self.p, fd)).qid
         finally:

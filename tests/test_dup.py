@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from servant_tree import boot, ram
+from conformance import check_tree
+from servant_tree import SysTree, boot, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MREPL
@@ -90,3 +91,14 @@ async def test_ctl_line(p: Proc) -> None:
     assert fields[4].startswith("(") and fields[6].endswith(")")
     assert await err(sys.open(p, "#d/9", OREAD)) == "'#d/9' does not exist"
     assert await err(sys.open(p, f"#d/{fd}ctl", OWRITE)) == "permission denied"
+
+
+async def test_conformance(p: Proc) -> None:
+    fd = await sys.open(p, "#a/f", ORDWR)
+    tree = SysTree(p, "#d")
+    held = await tree.hold()
+    expect = {"": "dir", str(fd): "file", f"{fd}ctl": "file", f"{held}ctl": "file"}
+    await check_tree(tree, expect)
+    assert await tree.read(f"{fd}ctl") == (
+        await sys.read(p, await sys.open(p, f"/fd/{fd}ctl", OREAD), 200)
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from servant_tree import boot
+from conformance import check_tree
+from servant_tree import SysTree, boot
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.proc import Proc
@@ -49,3 +50,9 @@ REFUSED = [
 @pytest.mark.parametrize(("what", "call", "want"), REFUSED, ids=[r[0] for r in REFUSED])
 async def test_read_only(p: Proc, what: str, call: object, want: str) -> None:
     assert await err(call(p)) == want  # type: ignore[operator]
+
+
+async def test_conformance(p: Proc) -> None:
+    expect = {"": "dir", **dict.fromkeys(SKELETON, "dir")}
+    await check_tree(SysTree(p, "#R"), expect)
+    await check_tree(SysTree(p, "/"), expect)

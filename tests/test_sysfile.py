@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from servant_tree import boot, ram
+from conformance import check_rw, check_tree
+from servant_tree import SysTree, boot, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MAFTER, MCREATE, MREPL
@@ -201,3 +202,13 @@ async def test_mount_goes_through_the_mnt_servant() -> None:
     assert await err(sys.mount(p, fd, -1, "/n", 0x100, "")) == "bad arg in system call"
     ro = await sys.open(p, "#a/link", OREAD)
     assert await err(sys.mount(p, ro, -1, "/n", MREPL, "")) == "inappropriate use of fd"
+
+
+async def test_conformance_through_a_union(p: Proc) -> None:
+    """The shared suite over a Ram tree reached through a union with an MCREATE member."""
+    await sys.bind(p, "#R", "/n", MREPL)
+    await sys.bind(p, "#a", "/n", MAFTER | MCREATE)
+    tree = SysTree(p, "/n")
+    await check_rw(tree, "")
+    await check_tree(tree, {"f": "file", "dev": "dir"})  # not tmp: a mount point stats as
+    # what is mounted there, while its directory entry is the mounted-on dir (as in Plan 9)
