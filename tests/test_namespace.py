@@ -240,7 +240,7 @@ async def test_rfork_fd_and_env_groups(p: Proc) -> None:
 
 
 async def test_rfnomnt_forbids_mounts_and_most_sharp_paths(p: Proc) -> None:
-    child = await rfork(p, RFPROC | RFNOMNT)
+    child = await rfork(p, RFPROC | RFNAMEG | RFNOMNT)
     assert await err(sys.bind(child, "#a", "/mnt", MREPL)) == "mount/attach disallowed"
     assert await err(sys.stat(child, "#a")) == "mount/attach disallowed"
     assert (await sys.stat(child, "#d")).name == "#d"
@@ -255,3 +255,8 @@ async def test_chdir_stays_on_the_near_side_of_a_mount(p: Proc) -> None:
     assert await ls(p, ".") == ["f", "d"]  # ... and is crossed when used
     await sys.bind(p, "#b", "/mnt", MREPL)
     assert await ls(p, ".") == ["f", "g"]
+
+
+async def test_rfnomnt_on_a_shared_name_space_binds_everyone(p: Proc) -> None:
+    await rfork(p, RFPROC | RFNOMNT)  # as Plan 9: the shared Pgrp itself becomes noattach
+    assert await err(sys.bind(p, "#a", "/mnt", MREPL)) == "mount/attach disallowed"

@@ -148,8 +148,12 @@ def incref(c: Chan) -> Chan:
     return c
 
 
-async def cclose(c: Chan | None) -> None:
-    """Drop one holder; on the last one close the servant side (Rule 1)."""
+async def cclose(c: Chan | None, *, clunked: bool = False) -> None:
+    """Drop one holder; on the last one close the servant side (Rule 1).
+
+    ``clunked``: the servant already let go of this Chan (``remove`` does, like 9P Tremove),
+    so no ``close`` is called for it.
+    """
     if c is None:
         return
     if c.ref <= 0:
@@ -159,7 +163,7 @@ async def cclose(c: Chan | None) -> None:
         return
     umc, c.umc, c.umh = c.umc, None, None
     try:
-        if c.flag & COPEN or c.sv.closeall:
+        if not clunked and (c.flag & COPEN or c.sv.closeall):
             await c.sv.close(c)
     finally:
         c.flag |= CFREE

@@ -76,7 +76,7 @@ class Fgrp:
             if self.fd[i] is None:
                 self.fd[i] = c
                 return i
-        if len(self.fd) >= NFD:
+        if len(self.fd) >= NFD or start >= NFD:
             raise Error("no free file descriptors")
         self.fd.extend([None] * (max(start, len(self.fd)) - len(self.fd)))
         self.fd.append(c)
@@ -193,9 +193,7 @@ async def rfork(p: Proc, flags: int, name: str | None = None) -> Proc:
             raise Error(Ebadarg)
     pgrp = _group(p.pgrp, flags, RFNAMEG, RFCNAMEG, Pgrp)
     if flags & RFNOMNT:
-        if pgrp is p.pgrp:
-            pgrp = p.pgrp.copy()
-        pgrp.noattach = True
+        pgrp.noattach = True  # as Plan 9: a shared name space becomes noattach for all
     fgrp = _group(p.fgrp, flags, RFFDG, RFCFDG, Fgrp)
     egrp = _group(p.egrp, flags, RFENVG, RFCENVG, Egrp)
     if not flags & RFPROC:

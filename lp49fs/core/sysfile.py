@@ -27,9 +27,10 @@ from dataclasses import replace
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from lp49fs.core.chan import CCEXEC, COPEN, Chan, Dev, cclose, incref
+from lp49fs.core.chan import CCEXEC, Chan, Dev, cclose, incref
 from lp49fs.core.mount import MCACHE, MMASK, MORDER, cmount, cunmount
 from lp49fs.core.namec import Aaccess, Abind, Acreate, Amount, Aopen, Aremove, Atodir, namec_mh
+from lp49fs.core.proc import NFD
 from lp49fs.errors import (
     Ebadarg,
     Ebadfd,
@@ -251,8 +252,7 @@ async def remove(p: Proc, name: str) -> None:
     try:
         await c.sv.remove(c)
     finally:
-        c.flag &= ~COPEN  # remove clunked it: no close on release
-        await cclose(c)
+        await cclose(c, clunked=True)
 
 
 @syscall
@@ -330,7 +330,7 @@ async def dup(p: Proc, oldfd: int, newfd: int = -1) -> int:
             await cclose(c)
             raise Error(Ebadfd)
         return await _newfd(p, c, 0)
-    if newfd >= 100:
+    if newfd >= NFD:
         await cclose(c)
         raise Error(Ebadfd)
     fds = p.fgrp.fd

@@ -18,8 +18,11 @@ trip, and a pipe read blocks):
 * ``create(c, name, omode, perm)``: ``c`` is a directory; on success ``c`` *becomes* the new
   file, opened with ``omode`` (9P Tcreate).  ``close(c)`` is called once, on the last
   reference of an open Chan (or of every Chan if the class sets ``closeall``).
+* ``remove(c)`` removes the file and, like 9P Tremove, is the end of ``c``: the servant's
+  ``close`` is not called afterwards, whether remove succeeded or not.  ``close`` of a Chan
+  with ``CRCLOSE`` (opened ORCLOSE) should remove the file, as Plan 9 servants do.
 * ``read(c, count, offset) -> bytes`` / ``write(c, data, offset) -> int``: directories read as
-  whole stat entries (``devdirread``).  ``remove(c)``, ``wstat(c, d)``.
+  whole stat entries (``devdirread``).  ``wstat(c, d)`` changes the stat.
 * ``reset()``, ``init()`` run in CONFIG order at boot, ``shutdown()`` at halt.
 
 Defaults (dev.c): ``create``, ``remove`` and ``wstat`` refuse with ``Error(Eperm)``.
