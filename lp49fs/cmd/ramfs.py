@@ -1,0 +1,59 @@
+"""ramfs: the in-memory file server as an LP49 program, posted in /srv (Plan 9 ramfs -S).
+
+``ramfs [-S srvname]`` (default name ``ramfs``) makes a pipe, posts one end as
+``/srv/srvname`` and serves 9P on the other end with ``lp49fs.lib9p.serve`` through system
+calls only (``lp49fs.lib.FdLink``), until every client end is gone.  Mount it with
+``mount -c /srv/ramfs /tmp``.
+
+``serveposted(name, fs)`` is the part every such server shares: pipe, post, close the posted
+end in this process (the /srv entry holds it now), serve the other end.  If the name is taken
+(a stale entry of a server that died) it is removed and posted again.
+"""
+
+from __future__ import annotations
+
+from lp49fs import lib
+from lp49fs.errors import Eexist, Error
+from lp49fs.lib9p import FileServer, serve
+from lp49fs.ninep import OWRITE
+from lp49fs.servers.ramfs import Ramfs
+
+USAGE = "usage: ramfs [-S srvname]"
+
+
+async def post(name: str, fd: int) -> None:
+    """Post ``fd`` as ``/srv/name`` (create + write of the fd number, as srv(3) says)."""
+    path = f"/srv/{name}"
+    try:
+        sfd = await lib.create(path, OWRITE, 0o666)
+    except Error as e:
+        if e.ename != Eexist:
+            raise
+        await lib.remove(path)  # a stale entry of a server that is gone
+        sfd = await lib.create(path, OWRITE, 0o666)
+    try:
+        await lib.write(sfd, str(fd).encode())
+    finally:
+        await lib.close(sfd)
+
+
+async def serveposted(name: str, fs: FileServer) -> None:
+    """Serve ``fs`` on a pipe whose other end is posted as ``/srv/name``; returns at EOF."""
+    client, server = await lib.pipe()
+    await post(name, client)
+    await lib.close(client)
+    link = lib.FdLink(server)
+    try:
+        await serve(link, fs)
+    finally:
+        await link.aclose()
+
+
+async def main(argv: list[str]) -> None:
+    args = argv[1:]
+    name = "ramfs"
+    if args[:1] == ["-S"] and len(args) == 2:
+        name = args[1]
+    elif args:
+        raise Error(USAGE)
+    await serveposted(name, Ramfs())

@@ -1,0 +1,164 @@
+"""Servers inside the node: start them as LP49 processes, mount them, restart them.
+
+Theory of operation (DESIGN.md §5): a server is an LP49 program that posts its end of a pipe
+in ``/srv`` and serves 9P on the other end (``lp49fs.cmd.ramfs.serveposted``).  At boot,
+``start_servers`` spawns each configured server as a child of the boot process, waits until
+its ``/srv`` entry appears, and mounts it in the boot name space (the default name space:
+``mount -c /srv/ramfs /tmp``), so processes spawned afterwards inherit the mount.
+
+Supervision: one task per server waits for the server process to exit.  When it does (crash,
+``kill``), its pipe end is closed, so every client of the old mount gets ``i/o on hungup
+channel`` on its pending and later calls (``#M`` Rule 5), never a hang.  The supervisor then
+removes the stale ``/srv`` entry and the old mount of the boot name space, and starts the
+server again (at most ``restarts`` times, ``backoff`` seconds apart), posts and mounts it
+anew.  Name spaces copied before the crash keep the dead mount until they remount.
+
+Rules:
+1. The supervisor uses only core system calls on the boot process (it is boot glue, like
+   Plan 9's boot(8)); the servers themselves use only ``lp49fs.lib``.
+2. A server that never posts its name within ``post_timeout`` is killed and counts as a
+   crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import trio
+
+from lp49fs.core import sysfile
+from lp49fs.core.mount import MCREATE, MREPL
+from lp49fs.errors import Error
+from lp49fs.ninep import ORDWR
+from lp49fs.node.boot import Node
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One configured server."""
+
+    srvname: str  # the /srv entry it posts
+    prog: str  # program table name
+    argv: tuple[str, ...]  # its arguments, argv[0] included
+    old: str | None = None  # where the boot name space mounts it (None: not mounted)
+    flag: int = MREPL | MCREATE  # mount flags
+    spec: str = ""  # attach name
+
+
+DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs"), "/tmp"),)
+
+
+@dataclass(eq=False)
+class Supervised:
+    """The state of one supervised server, for tests and status output."""
+
+    spec: ServerSpec
+    pid: int = 0  # the running server process, 0 between runs
+    starts: int = 0  # how many times it was started
+    up: trio.Event = field(default_factory=trio.Event)  # posted and mounted (this run)
+    stopping: bool = False  # set by stop_servers: no more restarts
+
+
+async def _posted(node: Node, name: str, timeout: float) -> bool:
+    with trio.move_on_after(timeout):
+        while True:
+            try:
+                await sysfile.stat(node.bootproc, f"/srv/{name}")
+                return True
+            except Error:
+                await trio.sleep(0.005)
+    return False
+
+
+async def _mount(node: Node, s: ServerSpec) -> None:
+    if s.old is None:
+        return
+    p = node.bootproc
+    fd = await sysfile.open(p, f"/srv/{s.srvname}", ORDWR)
+    try:
+        await sysfile.mount(p, fd, -1, s.old, s.flag, s.spec)
+    finally:
+        await sysfile.close(p, fd)
+
+
+async def _cleanup(node: Node, s: ServerSpec) -> None:
+    """Drop the stale /srv entry and the boot name space's mount of a dead server."""
+    p = node.bootproc
+    if s.old is not None:
+        try:
+            await sysfile.unmount(p, None, s.old)
+        except Error:
+            pass
+    try:
+        await sysfile.remove(p, f"/srv/{s.srvname}")
+    except Error:
+        pass
+
+
+async def supervise(
+    node: Node,
+    sv: Supervised,
+    *,
+    restarts: int = 5,
+    backoff: float = 0.05,
+    post_timeout: float = 10.0,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``sv``'s server, restarting it when it exits (see the module docstring)."""
+    s = sv.spec
+    reported = False
+    while sv.starts <= restarts:
+        sv.starts += 1
+        sv.pid = await node.spawn(s.prog, list(s.argv))
+        if await _posted(node, s.srvname, post_timeout):
+            try:
+                await _mount(node, s)
+                sv.up.set()
+            except Error as e:
+                log.warning("server %s: mount on %s failed: %s", s.prog, s.old, e)
+        else:
+            log.warning("server %s never posted /srv/%s: killing it", s.prog, s.srvname)
+            node.procmgr.note(node.procmgr.bypid[sv.pid].proc, "kill")
+        if not reported:
+            reported = True
+            task_status.started()
+        msg = await node.wait(sv.pid)
+        if sv.stopping:
+            sv.pid = 0
+            await _cleanup(node, s)
+            return
+        log.warning("server %s (pid %d) exited: %r; restarting", s.prog, sv.pid, msg)
+        sv.pid = 0
+        sv.up = trio.Event()
+        await _cleanup(node, s)
+        await trio.sleep(backoff)
+    log.error("server %s exited %d times: not restarting", s.prog, sv.starts)
+    if not reported:
+        task_status.started()
+
+
+async def start_servers(
+    node: Node, nursery: trio.Nursery, specs: tuple[ServerSpec, ...] = DEFAULT_SERVERS
+) -> list[Supervised]:
+    """Start, post and mount every server in ``specs``; supervisors run in ``nursery``."""
+    out = []
+    for s in specs:
+        sv = Supervised(s)
+        await nursery.start(supervise, node, sv)
+        out.append(sv)
+    return out
+
+
+async def stop_servers(node: Node, svs: list[Supervised]) -> None:
+    """Kill every supervised server without restarting it, and wait for each to exit."""
+    for sv in svs:
+        sv.stopping = True
+        pi = node.procmgr.bypid.get(sv.pid) if sv.pid else None
+        if pi is not None:
+            node.procmgr.note(pi.proc, "kill")
+    for sv in svs:
+        if sv.pid:
+            await node.wait(sv.pid)
