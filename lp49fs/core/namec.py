@@ -107,8 +107,8 @@ def parsename(name: str) -> Name:
     return Name(start, dc, spec, elems)
 
 
-async def walk(pg_proc: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
-    """Walk ``names`` from ``c`` through ``pg_proc``'s name space; all or nothing.
+async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
+    """Walk ``names`` from ``c`` through ``p``'s name space; all or nothing.
 
     Consumes the caller's reference on ``c``; returns a new Chan whose ``path`` extends
     ``c.path``.  On failure raises ``WalkError`` with the number of elements consumed.
@@ -123,7 +123,7 @@ async def walk(pg_proc: Proc, c: Chan, names: Sequence[str], nomount: bool) -> C
     4. If an intermediate qid is a mount point, stop there and continue from its first
        member (the next batch restarts at it); else take what the walk reached, or fail.
     """
-    pg = pg_proc.pgrp
+    pg = p.pgrp
     path = c.path
     nhave = 0
     crossedmh: Mhead | None = None  # the union step 4 crossed into (c is its first member)
@@ -154,7 +154,7 @@ async def walk(pg_proc: Proc, c: Chan, names: Sequence[str], nomount: bool) -> C
             stop = -1
             if not nomount:  # step 4
                 for i, q in enumerate(wq.qids[: ntry - 1]):
-                    nmh = _findmountq(pg_proc, wc, q)
+                    nmh = _findmountq(p, wc, q)
                     if nmh is not None:
                         stop = i
                         break
