@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "9p": ("lp49fs.cmd9p", "a 9P2000 client for scripts: ls, read, write, stat, create, rm"),
     "ramfs": ("lp49fs.servers.ramfs_main", "serve an in-memory file tree over 9P2000"),
+    "u9fs": ("lp49fs.servers.u9fs_main", "serve a Linux directory over 9P2000"),
     "node": ("lp49fs.node.main", "boot an LP49 node"),
     "console": ("lp49fs.node.console", "attach this terminal to a running node's console"),
     "mount": ("lp49fs.fuse.mount", "mount an LP49 name space on a Linux directory"),

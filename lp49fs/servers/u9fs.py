@@ -1,0 +1,323 @@
+"""u9fs: a Linux directory served over 9P2000 (Plan 9's u9fs(4), as a host process).
+
+Layers: ``u9fs_host.py`` turns ``os.stat_result`` into Dirs and errno into Plan 9 text;
+``U9File`` is one fid's view of one host file (its root-relative path, an open fd);
+``U9Special`` is the same for FIFOs and devices, whose I/O may wait; ``U9fs`` is the
+FileServer.  All access uses the server process's own host identity: the attach ``uname``
+is not mapped to a Linux user (the original u9fs seteuid()s per request when run as root;
+we do not), so the host's permission checks decide, and ``--readonly`` refuses every change.
+
+Rules:
+
+1. Confinement.  A File names its file by the tuple of names walked from the attach root
+   (a lexical path), never by anything a client sends whole.  ``..`` pops one name and
+   stays put at the root.  A symlink is followed only if its resolved target lies inside
+   the served root; a symlink that escapes (or dangles) is treated as absent: walking to
+   it fails "file does not exist" and directory reads leave it out.  Residual race: a
+   Linux-side user who swaps a walked directory for an escaping symlink *after* the walk
+   is not stopped (Linux offers openat2 RESOLVE_BENEATH, which Python does not expose).
+2. Blocking.  Regular files and directories on a local disk answer in microseconds, so
+   their Files say ``mayblock = False`` and call the host directly from lib9p's reader
+   task (a thread hop costs more than the call: see the measurement in the report of
+   issue 6).  FIFOs and character/block devices may wait forever: ``U9Special`` has
+   ``mayblock = True`` (a task per request, so Tflush works) and runs open/read/write in
+   a worker thread that is abandoned on cancel.
+3. Open.  OREAD/OWRITE/ORDWR map to O_RDONLY/O_WRONLY/O_RDWR; OEXEC is a read that needs
+   execute permission (``os.access``); OTRUNC is O_TRUNC; ORCLOSE checks at open that the
+   parent is writable and removes the file when the fid is clunked (an approximation, as
+   in the original: a crash of the server leaves the file).  Directories open OREAD only.
+4. Create follows REFERENCE.md §1.5: the file's permissions are ``perm & (~0666 |
+   dir.perm & 0666)`` (directories: 0777), set exactly (the umask does not apply), and the
+   group is the directory's group when the host allows.  DMAPPEND, DMEXCL and DMTMP have
+   no Linux equivalent and are dropped.
+5. wstat checks every requested change before making any, then applies them in the order
+   rename, gid, mode, times, length, undoing the reversible ones (rename, gid, mode,
+   times) if a later one fails; truncation comes last because it cannot be undone.
+   Rename stays within the directory and refuses an existing name (a check, then
+   rename(2): a Linux-side create in between would be overwritten).  uid, muid, type, dev,
+   qid and DMDIR cannot change.  An all-don't-touch wstat fsyncs an open file.
+6. Versions: see ``u9fs_host`` Rule 2; every write, create, truncation and wstat here
+   bumps the file's count so qid.vers changes even within one kernel clock tick.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import ClassVar
+
+import trio
+
+from lp49fs.errors import Ebadattach, Efilename, Eisdir9p, Enonexist, Enotdir9p, Eperm, Error
+from lp49fs.lib9p import File, NotImplementedFile
+from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
+
+from . import u9fs_wstat
+from .u9fs_host import Versions, dirof, goodname, oserror, qidof
+
+OFLAGS = {OREAD: os.O_RDONLY, OWRITE: os.O_WRONLY, ORDWR: os.O_RDWR, OEXEC: os.O_RDONLY}
+
+
+class U9fs:
+    """The FileServer: the host directory ``root`` (resolved once, at start)."""
+
+    mayblock: ClassVar[bool] = False
+
+    def __init__(self, root: str, readonly: bool = False) -> None:
+        self.root = os.path.realpath(root)
+        st = os.stat(self.root)
+        if not stat.S_ISDIR(st.st_mode):
+            raise Error(Enotdir9p)
+        self.rootdev = st.st_dev
+        self.readonly = readonly
+        self.versions = Versions()
+
+    def inside(self, real: str) -> bool:
+        """True if the resolved host path ``real`` is the root or below it (Rule 1)."""
+        return real == self.root or real.startswith(self.root.rstrip("/") + "/")
+
+    def hostpath(self, names: tuple[str, ...]) -> str:
+        return os.path.join(self.root, *names)
+
+    async def attach(self, uname: str, aname: str) -> File:
+        """Attach to the root; ``aname`` "" or "/" only (a subtree is reached by walking)."""
+        if aname not in ("", "/"):
+            raise Error(Ebadattach)
+        return makefile(self, (), os.stat(self.root), uname)
+
+    def vet(self, names: tuple[str, ...]) -> os.stat_result:
+        """The stat of ``names`` following a symlink only inside the root (Rule 1)."""
+        path = self.hostpath(names)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                if not self.inside(os.path.realpath(path)):
+                    raise Error(Enonexist)
+                st = os.stat(path)
+        except OSError as e:
+            raise oserror(e) from None
+        return st
+
+
+def makefile(fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str) -> U9File:
+    """A new, unopened File of the right class for ``st`` (Rule 2)."""
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+        return U9File(fs, names, st, uid)
+    return U9Special(fs, names, st, uid)
+
+
+class U9File(NotImplementedFile):
+    """One fid's view of a host file or directory (Rules 1, 3-6)."""
+
+    mayblock: ClassVar[bool] = False
+
+    def __init__(self, fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str) -> None:
+        self.fs = fs
+        self.names = names  # root-relative lexical path (Rule 1)
+        self.uid = uid  # the attaching user, recorded only
+        self.isdir = stat.S_ISDIR(st.st_mode)
+        self._qid = qidof(st, fs.rootdev, fs.versions)
+        self.fd = -1  # open host fd (plain and special files), -1 if none
+        self.omode = -1  # 9P open mode, -1 until opened
+
+    @property
+    def qid(self) -> Qid:
+        return self._qid
+
+    @property
+    def path(self) -> str:
+        return self.fs.hostpath(self.names)
+
+    def changed(self) -> None:
+        """Rule 6: count a change made here and refresh the qid."""
+        self.fs.versions.bump(self._qid.path)
+        self._qid = qidof(self.hoststat(), self.fs.rootdev, self.fs.versions)
+
+    def hoststat(self) -> os.stat_result:
+        try:
+            return os.fstat(self.fd) if self.fd >= 0 else os.stat(self.path)
+        except OSError as e:
+            raise oserror(e) from None
+
+    def refuse_if_readonly(self) -> None:
+        if self.fs.readonly:
+            raise Error(Eperm)
+
+    async def clone(self) -> File:
+        return makefile(self.fs, self.names, self.hoststat(), self.uid)
+
+    async def walk1(self, name: str) -> File:
+        if not self.isdir:
+            raise Error(Enotdir9p)
+        if name == "..":
+            names = self.names[:-1]
+        elif goodname(name):
+            names = (*self.names, name)
+        else:
+            raise Error(Enonexist)
+        return makefile(self.fs, names, self.fs.vet(names), self.uid)
+
+    async def open(self, mode: int) -> None:
+        """Rule 3."""
+        rw = mode & 3
+        writes = rw in (OWRITE, ORDWR) or mode & (OTRUNC | ORCLOSE)
+        if writes:
+            self.refuse_if_readonly()
+        if mode & ORCLOSE:
+            self.check_removable()
+        if rw == OEXEC and not os.access(self.path, os.X_OK):
+            raise Error(Eperm)
+        if self.isdir:
+            if rw != OREAD or writes:
+                raise Error(Eisdir9p)
+            if not os.access(self.path, os.R_OK | os.X_OK):
+                raise Error(Eperm)
+        else:
+            flags = OFLAGS[rw] | (os.O_TRUNC if mode & OTRUNC else 0) | os.O_CLOEXEC
+            self.fd = await self.hostopen(self.path, flags)
+            if mode & OTRUNC:
+                self.changed()
+        self.omode = mode
+
+    async def hostopen(self, path: str, flags: int) -> int:
+        try:
+            return os.open(path, flags)
+        except OSError as e:
+            raise oserror(e) from None
+
+    async def create(self, name: str, perm: int, mode: int) -> File:
+        """Rule 4."""
+        self.refuse_if_readonly()
+        if not self.isdir:
+            raise Error(Enotdir9p)
+        if not goodname(name):
+            raise Error(Efilename)
+        dst = self.hoststat()
+        names = (*self.names, name)
+        path = self.fs.hostpath(names)
+        try:
+            if perm & DMDIR:
+                if mode & 3 != OREAD or mode & (OTRUNC | ORCLOSE):
+                    raise Error(Eisdir9p)
+                os.mkdir(path, 0o700)
+                os.chmod(path, perm & dst.st_mode & 0o777)
+                fd = -1
+            else:
+                flags = OFLAGS[mode & 3] | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                fd = os.open(path, flags, 0o600)
+                os.fchmod(fd, perm & (0o111 | dst.st_mode & 0o666) & 0o777)
+            if os.lstat(path).st_gid != dst.st_gid:
+                try:
+                    os.chown(path, -1, dst.st_gid, follow_symlinks=False)
+                except PermissionError:
+                    pass  # not a member of the directory's group: keep ours
+        except OSError as e:
+            raise oserror(e) from None
+        self.changed()
+        f = makefile(self.fs, names, os.lstat(path), self.uid)
+        f.fd, f.omode = fd, mode
+        if mode & ORCLOSE:
+            f.check_removable()
+        return f
+
+    async def read(self, offset: int, count: int) -> bytes:
+        try:
+            return os.pread(self.fd, count, offset)
+        except OSError as e:
+            raise oserror(e) from None
+
+    async def readdir(self) -> list[Dir]:
+        fs, out = self.fs, []
+        try:
+            with os.scandir(self.path) as it:
+                for ent in it:
+                    if not goodname(ent.name):
+                        continue  # names 9P cannot carry are not served
+                    try:
+                        if ent.is_symlink() and not fs.inside(os.path.realpath(ent.path)):
+                            continue  # Rule 1: escaping symlinks are absent
+                        st = ent.stat()
+                    except OSError:
+                        continue  # vanished, or a dangling symlink
+                    out.append(dirof(st, ent.name, fs.rootdev, fs.versions))
+        except OSError as e:
+            raise oserror(e) from None
+        return out
+
+    async def write(self, offset: int, data: bytes) -> int:
+        try:
+            n = 0
+            while n < len(data):
+                n += os.pwrite(self.fd, data[n:], offset + n)
+        except OSError as e:
+            raise oserror(e) from None
+        self.changed()
+        return n
+
+    async def stat(self) -> Dir:
+        name = self.names[-1] if self.names else "/"
+        return dirof(self.hoststat(), name, self.fs.rootdev, self.fs.versions)
+
+    async def wstat(self, d: Dir) -> None:
+        """Rule 5 (the work is in ``u9fs_wstat``)."""
+        if d.is_null():
+            if self.fd >= 0:
+                os.fsync(self.fd)
+            return
+        self.refuse_if_readonly()
+        newname = u9fs_wstat.apply(self, d, await self.stat())
+        if newname is not None:
+            self.names = (*self.names[:-1], newname)
+        self.changed()
+
+    def check_removable(self) -> None:
+        if not self.names:
+            raise Error(Eperm)  # the root
+        self.refuse_if_readonly()
+        if not os.access(os.path.dirname(self.path), os.W_OK | os.X_OK):
+            raise Error(Eperm)
+
+    async def remove(self) -> None:
+        self.check_removable()
+        try:
+            if self.isdir:
+                os.rmdir(self.path)
+            else:
+                os.unlink(self.path)
+        except OSError as e:
+            raise oserror(e) from None
+
+    async def clunk(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.omode >= 0 and self.omode & ORCLOSE:
+            self.omode = -1
+            try:
+                await self.remove()
+            except Error:
+                pass  # clunk succeeds even when the ORCLOSE removal cannot be done
+
+
+class U9Special(U9File):
+    """A FIFO or device: open, read and write run in a worker thread (Rule 2)."""
+
+    mayblock: ClassVar[bool] = True
+
+    async def hostopen(self, path: str, flags: int) -> int:
+        try:
+            return await trio.to_thread.run_sync(os.open, path, flags, abandon_on_cancel=True)
+        except OSError as e:
+            raise oserror(e) from None
+
+    async def read(self, offset: int, count: int) -> bytes:
+        try:
+            return await trio.to_thread.run_sync(os.read, self.fd, count, abandon_on_cancel=True)
+        except OSError as e:
+            raise oserror(e) from None
+
+    async def write(self, offset: int, data: bytes) -> int:
+        try:
+            return await trio.to_thread.run_sync(os.write, self.fd, data, abandon_on_cancel=True)
+        except OSError as e:
+            raise oserror(e) from None

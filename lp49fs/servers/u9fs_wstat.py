@@ -1,0 +1,95 @@
+"""u9fs wstat: check every requested change, then apply them with undo (u9fs.py Rule 5).
+
+``apply(file, d, cur)`` takes the File, the Twstat entry and the file's current Dir.  It
+first refuses, before touching anything, what 9P or the host cannot do: uid, muid, type,
+dev, qid or DMDIR changed, mode bits Linux cannot keep, a bad or existing new name, a
+directory length other than 0, an unknown group, missing write permission.  It then makes
+the changes in the order rename, gid, mode, times, length; a failure undoes the changes
+already made (all of those are reversible) and raises the Plan 9 error.  Truncation comes
+last, so nothing can fail after it.  It returns the new name, or None.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lp49fs.errors import Eexist, Efilename, Eperm, Error
+from lp49fs.ninep import DMDIR, Dir
+
+from .u9fs_host import goodname, groupid, oserror
+
+if TYPE_CHECKING:
+    from .u9fs import U9File
+
+IMMUTABLE = ("type", "dev", "uid", "muid")
+
+
+def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
+    """The fields to change, or Error if any change is not allowed (nothing touched yet)."""
+    touched = set(d.touched())
+    for field in IMMUTABLE:
+        if field in touched and getattr(d, field) != getattr(cur, field):
+            raise Error(Eperm)
+    if "qid" in touched and (d.qid.type, d.qid.path) != (cur.qid.type, cur.qid.path):
+        raise Error(Eperm)
+    if "mode" in touched and ((d.mode ^ cur.mode) & DMDIR or d.mode & ~(DMDIR | 0o777)):
+        raise Error(Eperm)
+    if "name" in touched and d.name != cur.name:
+        if not f.names:
+            raise Error(Eperm)  # the root keeps its name
+        if not goodname(d.name):
+            raise Error(Efilename)
+        parent = os.path.dirname(f.path)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise Error(Eperm)
+        if os.path.lexists(os.path.join(parent, d.name)):
+            raise Error(Eexist)
+    if "length" in touched:
+        if f.isdir and d.length != 0:
+            raise Error(Eperm)
+        if not f.isdir and not os.access(f.path, os.W_OK):
+            raise Error(Eperm)
+    if "gid" in touched and d.gid != cur.gid and groupid(d.gid) is None:
+        raise Error(Eperm)
+    return touched
+
+
+def apply(f: U9File, d: Dir, cur: Dir) -> str | None:
+    """Check, then make the changes of ``d`` to ``f`` all or (as far as Linux allows) none."""
+    touched = check(f, d, cur)
+    path = f.path
+    undo: list[Callable[[], object]] = []
+    newname = None
+    try:
+        if "name" in touched and d.name != cur.name:
+            new = os.path.join(os.path.dirname(path), d.name)
+            os.rename(path, new)
+            undo.append(functools.partial(os.rename, new, path))
+            path, newname = new, d.name
+        st = os.stat(path)
+        if "gid" in touched and d.gid != cur.gid:
+            gid = groupid(d.gid)
+            assert gid is not None
+            os.chown(path, -1, gid)
+            undo.append(functools.partial(os.chown, path, -1, st.st_gid))
+        if "mode" in touched:
+            os.chmod(path, d.mode & 0o777)
+            undo.append(functools.partial(os.chmod, path, st.st_mode & 0o7777))
+        if {"mtime", "atime"} & touched:
+            atime = d.atime if "atime" in touched else st.st_atime
+            mtime = d.mtime if "mtime" in touched else st.st_mtime
+            os.utime(path, (atime, mtime))
+            undo.append(functools.partial(os.utime, path, ns=(st.st_atime_ns, st.st_mtime_ns)))
+        if "length" in touched and not f.isdir and d.length != st.st_size:
+            os.truncate(path, d.length)
+    except OSError as e:
+        for step in reversed(undo):
+            try:
+                step()
+            except OSError:
+                pass  # best effort: the host changed under us
+        raise oserror(e) from None
+    return newname
