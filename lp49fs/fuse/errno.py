@@ -56,6 +56,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Ebadstat: _errno.EINVAL,
     E.Enoproc: _errno.ESRCH,
     E.Enochild: _errno.ECHILD,
+    E.Etoobig: _errno.EFBIG,
     E.Eprocdied: _errno.ESRCH,
     E.Enoenv: _errno.ENOENT,
     E.Eunmount: _errno.EINVAL,

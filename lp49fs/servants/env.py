@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Walkqid
 from lp49fs.core.proc import Egrp
-from lp49fs.errors import Ebadarg, Ebadchar, Eexist, Eisdir, Enonexist, Eperm, Error
+from lp49fs.errors import (
+    Ebadarg,
+    Ebadchar,
+    Eexist,
+    Eisdir,
+    Enonexist,
+    Eperm,
+    Error,
+    Etoobig,
+)
 from lp49fs.ninep import DMDIR, ORCLOSE, OREAD, OTRUNC, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.dev import Dirtab, Servant, openmode
 
@@ -38,7 +47,6 @@ if TYPE_CHECKING:
     from lp49fs.core.core import Core
 
 MAXENVSIZE = 16300  # longest value (Plan 9 Maxenvsize)
-Etoobig = "read or write too large"  # Plan 9 error.h (not yet in lp49fs.errors)
 
 
 class Q(IntEnum):
