@@ -76,7 +76,7 @@ async def timed(seconds: float, op: Op) -> tuple[int, float]:
 
 async def ipc_rate(node: Node, seconds: float) -> float:
     """Round trips per second of a bare call/reply_wait pair in two spaces."""
-    rt = node.roottask
+    rt = node.hvm
     rate = [0.0]
     done = trio.Event()
 
@@ -85,7 +85,7 @@ async def ipc_rate(node: Node, seconds: float) -> float:
         while True:
             sender, msg = await t.reply_wait(sender, msg)
 
-    srv = rt.new_space(server, "bench-server")
+    srv = rt.create_space(server, name="bench-server")
 
     async def client(t: Thread) -> None:
         msg = Msg(1, (1, 2))
@@ -97,7 +97,7 @@ async def ipc_rate(node: Node, seconds: float) -> float:
         rate[0] = n / dt
         done.set()
 
-    cl = rt.new_space(client, "bench-client")
+    cl = rt.create_space(client, name="bench-client")
     await done.wait()
     rt.delete_thread(cl)
     rt.delete_thread(srv)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import trio
-import trio.testing
 
 from lp49fs.core import sysfile
 from lp49fs.core.chan import cclose
@@ -112,22 +110,12 @@ async def test_note_write_and_read(proc: Proc) -> None:
     assert await sysfile.pread(proc, fd, 128, 0) == b""
 
 
-async def test_wait(proc: Proc) -> None:
+async def test_wait_without_a_process_manager(proc: Proc) -> None:
+    """A bare core keeps no wait records (tests/test_lifecycle.py reads them in a node)."""
+    await rfork(proc, RFPROC, name="child")
     with pytest.raises(Error) as e:
         await cat(proc, f"/proc/{proc.pid}/wait")
     assert e.value.ename == Enochild
-    child = await rfork(proc, RFPROC, name="child")
-    got: list[bytes] = []
-
-    async def waiter() -> None:
-        got.append(await cat(proc, f"/proc/{proc.pid}/wait"))
-
-    async with trio.open_nursery() as n:
-        n.start_soon(waiter)
-        await trio.testing.wait_all_tasks_blocked()
-        assert got == []
-        await pexit(child)
-    assert got[0].split()[0] == str(child.pid).encode()
 
 
 async def test_exited_process(proc: Proc) -> None:

@@ -14,7 +14,7 @@ runs every ``reset`` then every ``init`` in order (Plan 9 ``chandevreset``/``cha
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from lp49fs.core.chan import Chan, Dev
@@ -41,6 +41,8 @@ class Core:
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
+        # the next exited child's (pid, ms, msg) of a process, blocking (/proc/N/wait)
+        self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, str]]] | None = None
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:

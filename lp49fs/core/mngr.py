@@ -59,7 +59,7 @@ class Mngr:
 
     def start(self, name: str = "core") -> ThreadId:
         """Create the core's space with the Mngr thread in it (returns the Mngr's id)."""
-        self.tid = self.hvm.new_space(self.run, name)
+        self.tid = self.hvm.create_space(self.run, name=name)
         return self.tid
 
     def window(self, index: int) -> Fpage:
@@ -72,7 +72,7 @@ class Mngr:
                 assert self.tid is not None
                 c = Clerk(self, len(self.clerks))
                 self.clerks.append(c)
-                c.tid = self.hvm.new_thread(self.tid, c.run)
+                c.tid = self.hvm.create_thread(self.tid, c.run)
                 await c.ready.wait()
                 break
             self.back = trio.Event()

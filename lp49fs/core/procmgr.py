@@ -7,8 +7,10 @@ process), the system calls it has in progress (cancel scopes), its children and 
 records they left.  It uses two services it is given, so the core imports neither HVM nor
 the program table:
 
-* ``Hvm``: creates a space with a first thread, adds threads to a space, deletes threads
-  (the last one deletes the space and every mapping in it);
+* ``Hvm`` (the root task, ``lp49fs.hvm.Hvm`` in a booted node; the core may not import it,
+  so it is passed in and typed by the ``Hvm`` protocol below): creates a space with a first
+  thread, adds threads to a space, deletes threads (the last one deletes the space, every
+  mapping in it, and HVM takes its frames back);
 * ``Loader``: turns a program name, argv and pid into the entry coroutine of the main thread
   (``Error(Enonexist)`` for an unknown program), and a pid into the entry of extra threads.
 
@@ -18,9 +20,19 @@ Rules:
    the main thread and the ``sys`` thread (see ``lp49fs.lib.uctx``).  With RFCFDG and no
    ``fds``, the child still gets the parent's 0, 1 and 2.
 2. ``exits`` runs once per process: it interrupts the process's other system calls, closes
-   its fds and groups (``pexit``), leaves ``Waitmsg`` (pid, ms, msg) for the parent (unless
+   its fds and groups (``pexit``), leaves a ``Waitmsg`` (pid, ms, msg) for the parent (unless
    RFNOWAIT), deletes every thread (so the caller of exits never sees a reply) and marks
    the PInfo ``done``.
+4. Wait records: each exited child leaves one ``Waitmsg`` in its parent's ``waitq``; the
+   system call ``wait`` and a read of ``/proc/N/wait`` (through ``Core.waitfor``) both take
+   the oldest one, blocking while a child lives; with no child and no record they fail with
+   ``no living children``.  Every waiter is woken when a child leaves (an event that is
+   replaced, not reused), so any number may wait at once.
+5. Shutdown (``shutdown``) is orderly: no new processes or exit bookkeeping tasks are
+   started (``closing``), every live process is ended newest first (clients before the
+   servers they talk to) with exit string ``killed``, then the processes without threads
+   (the boot process) release their groups, so mounts and server links close.  After it
+   no L4 thread of a process is left and every system call gets ``permission denied``.
 3. A note interrupts every system call the process has in progress (they fail with
    ``interrupted``); the note ``kill`` also ends the process with exit string ``killed``.
    ``Core.notify`` is wired to ``note`` so ``/proc/N/ctl kill`` and ``postnote`` both work.
@@ -32,7 +44,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import trio
 
@@ -41,7 +53,7 @@ from kernel.types import ThreadId
 from lp49fs.core.chan import cclose, incref
 from lp49fs.core.core import Core
 from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
-from lp49fs.errors import Ebadfd, Enochild, Error
+from lp49fs.errors import Ebadfd, Enochild, Error, Eshutdown
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +61,24 @@ Entry = Callable[[Thread], Awaitable[Any]]
 
 
 class Hvm(Protocol):
-    """What the process manager needs from the root task (HVM)."""
+    """What the core needs from the root task (``lp49fs.hvm.Hvm`` has these methods)."""
 
-    def new_space(self, entry: Entry, name: str) -> ThreadId: ...
-    def new_thread(self, space_of: ThreadId, entry: Entry) -> ThreadId: ...
+    def create_space(
+        self, entry: Entry | None, pager: ThreadId | None = None, name: str = ""
+    ) -> ThreadId: ...
+    def create_thread(
+        self, space: ThreadId, entry: Entry | None, pager: ThreadId | None = None
+    ) -> ThreadId: ...
     def delete_thread(self, tid: ThreadId) -> None: ...
+    def delete_space(self, tid: ThreadId) -> None: ...
+
+
+class Waitmsg(NamedTuple):
+    """Plan 9's Waitmsg: an exited child's pid, real time in ms, and exit string."""
+
+    pid: int
+    ms: int
+    msg: str
 
 
 class Loader(Protocol):
@@ -72,8 +97,8 @@ class PInfo:
     threads: list[ThreadId] = field(default_factory=list)  # its L4 threads, main first
     calls: set[trio.CancelScope] = field(default_factory=set)  # system calls in progress
     children: set[int] = field(default_factory=set)  # living children's pids
-    waitq: list[tuple[int, int, str]] = field(default_factory=list)  # exited children
-    waited: trio.Event = field(default_factory=trio.Event)  # set when waitq grows
+    waitq: list[Waitmsg] = field(default_factory=list)  # exited children's records
+    waited: trio.Event = field(default_factory=trio.Event)  # set (and replaced) when a child leaves
     done: trio.Event = field(default_factory=trio.Event)  # set when the process is gone
     exitmsg: str = ""  # its exit string, once done
     exiting: bool = False
@@ -89,7 +114,9 @@ class ProcMgr:
         self.nursery = nursery  # where kills run (a note arrives in synchronous code)
         self.bytid: dict[ThreadId, PInfo] = {}  # L4 thread -> process (the Mngr's lookup)
         self.bypid: dict[int, PInfo] = {}  # pid -> process, live or kernel-side
+        self.closing = False  # Rule 5: the node is going down
         core.notify = self.note
+        core.waitfor = self.waitfor
 
     def adopt(self, p: Proc) -> PInfo:
         """Record a Proc with no L4 threads of its own (the boot process, a test's parent)."""
@@ -102,6 +129,8 @@ class ProcMgr:
         self, parent: Proc, prog: str, argv: list[str], flags: int, fds: dict[int, int] | None
     ) -> int:
         """Start ``prog`` as a child of ``parent`` (Rule 1); returns the child's pid."""
+        if self.closing:
+            raise Error(Eshutdown)
         ppi = self.adopt(parent)
         child = await rfork(parent, flags | RFPROC, name=prog)
         try:
@@ -119,7 +148,7 @@ class ProcMgr:
             raise
         pi = PInfo(child, flags)
         self.bypid[child.pid] = pi
-        main = self.hvm.new_space(entry, f"{prog}.{child.pid}")
+        main = self.hvm.create_space(entry, name=f"{prog}.{child.pid}")
         pi.threads.append(main)
         self.bytid[main] = pi
         self.add_thread(pi)
@@ -129,7 +158,7 @@ class ProcMgr:
 
     def add_thread(self, pi: PInfo) -> ThreadId:
         """A new L4 thread in ``pi``'s space running the library's thread entry."""
-        tid = self.hvm.new_thread(pi.threads[0], self.loader.thread_image(pi.proc.pid))
+        tid = self.hvm.create_thread(pi.threads[0], self.loader.thread_image(pi.proc.pid))
         pi.threads.append(tid)
         self.bytid[tid] = pi
         return tid
@@ -150,27 +179,45 @@ class ProcMgr:
         if ppi is not None:
             ppi.children.discard(p.pid)
             if not pi.flags & RFNOWAIT:
-                ppi.waitq.append((p.pid, ms, msg))
-                ppi.waited.set()
+                ppi.waitq.append(Waitmsg(p.pid, ms, msg))
+            woken, ppi.waited = ppi.waited, trio.Event()
+            woken.set()
         for tid in pi.threads:
             self.bytid.pop(tid, None)
         self.bypid.pop(p.pid, None)
         pi.exitmsg = msg
         pi.done.set()
-        for tid in pi.threads:
-            try:
-                self.hvm.delete_thread(tid)
-            except Exception:  # already gone (its coroutine ended)
-                log.debug("thread %r already deleted", tid)
+        for tid in pi.threads:  # the main thread may be gone already: end each one
+            self.hvm.delete_thread(tid)
 
-    async def wait(self, pi: PInfo) -> tuple[int, int, str]:
-        """The next exited child's (pid, ms, msg); ``no living children`` if none can come."""
+    async def wait(self, pi: PInfo) -> Waitmsg:
+        """The next exited child's record (Rule 4); ``no living children`` if none can come."""
         while not pi.waitq:
             if not pi.children:
                 raise Error(Enochild)
-            pi.waited = trio.Event()
             await pi.waited.wait()
         return pi.waitq.pop(0)
+
+    async def waitfor(self, p: Proc) -> Waitmsg:
+        """``Core.waitfor``: ``wait`` for the process ``p`` (``/proc/N/wait``)."""
+        pi = self.bypid.get(p.pid)
+        if pi is None:
+            raise Error(Enochild)
+        return await self.wait(pi)
+
+    async def shutdown(self) -> None:
+        """End every process (Rule 5); the caller bounds the time it may take."""
+        self.closing = True
+        for pid in sorted(self.bypid, reverse=True):
+            pi = self.bypid.get(pid)
+            if pi is not None and pi.threads:
+                await self.exits(pi, "killed")
+        for pi in list(self.bypid.values()):
+            with trio.CancelScope(shield=True):
+                await pexit(pi.proc, "killed")
+            pi.exitmsg = pi.exitmsg or "killed"
+            pi.done.set()
+        self.bypid.clear()
 
     def note(self, p: Proc, note: str) -> None:
         """The core's notify hook (Rule 3): interrupt calls; ``kill`` ends the process."""
@@ -179,13 +226,15 @@ class ProcMgr:
             return
         for cs in list(pi.calls):
             cs.cancel()
-        if note == "kill" and pi.threads:
+        if note == "kill" and pi.threads and not self.closing:
             self.nursery.start_soon(self.exits, pi, "killed")
 
     def thread_died(self, tid: ThreadId) -> None:
         """Kernel exit hook: a process whose main thread ended without exits is ended."""
         pi = self.bytid.get(tid)
-        if pi is not None and pi.threads and pi.threads[0] == tid and not pi.exiting:
+        if self.closing or pi is None or pi.exiting:
+            return  # Rule 5: shutdown ends every process itself
+        if pi.threads and pi.threads[0] == tid:
             self.nursery.start_soon(self.exits, pi, "sys: main thread died")
 
 
@@ -206,4 +255,4 @@ async def _dupin(child: Proc, cfd: int, parent: Proc, pfd: int, strict: bool) ->
     await cclose(old)
 
 
-__all__ = ["RFFDG", "Hvm", "Loader", "PInfo", "ProcMgr"]
+__all__ = ["RFFDG", "Hvm", "Loader", "PInfo", "ProcMgr", "Waitmsg"]

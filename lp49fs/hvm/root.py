@@ -17,7 +17,11 @@ gets frames from ``alloc_frame``/``map_frame`` and decides itself.
 Rules:
 1. Thread numbers are allocated upward from UserBase+3 and never reused in one run (a stale
    id can never name a new thread).
-2. Every frame HVM hands to a space is owned by that space in ``frames`` until the space dies.
+2. Every frame HVM hands to a space is owned by that space (its ``sid``) in ``frames`` until
+   the space dies; then all of them go back to the free pool at once (the kernel's exit hook
+   tells HVM of each deleted thread; ``nthreads`` counts the live threads HVM made in each
+   space, and the space is dead when its count reaches zero).
+3. A frame handed out is zeroed first: a process never sees another one's old data.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class Hvm:
         self.pager = NILTHREAD  # the Pager thread, once started
         self.faults_served = 0
         kernel.exit_hooks.append(self._thread_exited)
-        self._space_owner: dict[ThreadId, int] = {}  # thread -> owner id of its space
+        self._space_of: dict[ThreadId, int] = {}  # live thread HVM made -> its space's sid
+        self.nthreads: dict[int, int] = {}  # sid -> live threads in it (rule 2)
 
     @property
     def kip(self) -> KernelInfoPage:
@@ -90,7 +95,7 @@ class Hvm:
         assert t is not None and t.space is not None
         if name:
             t.space.name = name
-        self._space_owner[tid] = t.space.sid
+        self._count(tid, t.space.sid)
         self.kernel.space_control(self.root, tid, Fpage(KIP_AREA, PAGE_BITS))
         if entry is not None:
             self.kernel.start(self.root, tid, entry)
@@ -104,7 +109,7 @@ class Hvm:
                                    self.pager if pager is None else pager)
         t = self.kernel.thread(tid)
         assert t is not None and t.space is not None
-        self._space_owner[tid] = t.space.sid
+        self._count(tid, t.space.sid)
         if entry is not None:
             self.kernel.start(self.root, tid, entry)
         return tid
@@ -114,8 +119,19 @@ class Hvm:
         self.kernel.start(self.root, tid, entry)
 
     def delete_thread(self, tid: ThreadId) -> None:
-        """End thread ``tid`` (its space dies with its last thread)."""
-        self.kernel.thread_control(self.root, tid, NILTHREAD, NILTHREAD, NILTHREAD)
+        """End thread ``tid`` (its space dies with its last thread); no-op if already gone."""
+        if self.kernel.thread(tid) is not None:
+            self.kernel.thread_control(self.root, tid, NILTHREAD, NILTHREAD, NILTHREAD)
+
+    def space_threads(self, tid: ThreadId) -> int:
+        """How many live threads the space of thread ``tid`` has (0: gone or not HVM's)."""
+        sid = self._space_of.get(tid)
+        return 0 if sid is None else self.nthreads.get(sid, 0)
+
+    @property
+    def nspaces(self) -> int:
+        """Live address spaces HVM created."""
+        return len(self.nthreads)
 
     def delete_space(self, tid: ThreadId) -> None:
         """End every thread in the space of ``tid`` (process exit)."""
@@ -174,7 +190,18 @@ class Hvm:
         page = addr & ~(PAGE_SIZE - 1)
         return Msg(0, (), (MapItem(Fpage(frame << PAGE_BITS, PAGE_BITS, RWX), page),))
 
+    def _count(self, tid: ThreadId, sid: int) -> None:
+        self._space_of[tid] = sid
+        self.nthreads[sid] = self.nthreads.get(sid, 0) + 1
+
     def _thread_exited(self, tid: ThreadId) -> None:
-        owner = self._space_owner.pop(tid, None)
-        if owner is not None and owner not in self._space_owner.values():
-            self.frames.release_owner(owner)
+        """Kernel exit hook (rule 2): the last thread of a space returns its frames."""
+        sid = self._space_of.pop(tid, None)
+        if sid is None:
+            return
+        left = self.nthreads[sid] - 1
+        if left:
+            self.nthreads[sid] = left
+        else:
+            del self.nthreads[sid]
+            self.frames.release_owner(sid)

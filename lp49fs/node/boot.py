@@ -3,7 +3,8 @@
 ``async with boot() as node:`` builds, in order (DESIGN.md §1, bottom up):
 
 1. the ``hwsim`` Machine and the ``kernel`` on it (``open_kernel``);
-2. the root task (``RootTask``: frames, the Pager, thread and space creation);
+2. HVM, the root task (``lp49fs.hvm.Hvm``: frames, the Pager, thread and space creation);
+   the process manager and the Mngr reach it through ``lp49fs.core.procmgr.Hvm``;
 3. the ``Core`` with its devtab (``lp49fs.servants.make_devtab``), the process manager and
    the Mngr thread in a new core space (clerks are added as calls arrive);
 4. the console driver thread: it receives the UART's interrupt IPC, calls
@@ -12,6 +13,10 @@
    /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd) and fds 0, 1, 2 on /dev/cons.
 
 The returned ``Node`` spawns programs as children of the boot process and waits for them.
+Leaving the block shuts the node down in order (``ProcMgr.shutdown``: no new processes, every
+process killed newest first, the boot process's groups released; then the servants'
+``shutdown``, so mount channels stop), and only then cancels what is left.  Afterwards every
+frame is back in HVM's free pool.
 Programs come from ``lp49fs.cmd.PROGRAMS`` (name -> module path) plus ``Node.programs``,
 where tests may put coroutine functions directly.
 """
@@ -37,13 +42,14 @@ from lp49fs.core.mngr import Mngr
 from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
 from lp49fs.core.procmgr import PInfo, ProcMgr
 from lp49fs.errors import Enonexist, Error
+from lp49fs.hvm import Hvm
 from lp49fs.lib.runtime import Main, program_entry, thread_entry
 from lp49fs.ninep import ORDWR
-from lp49fs.node.roottask import RootTask
 from lp49fs.servants import CONFIG, make_devtab
 
 BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
              ("#d", "/fd", 0))  # fmt: skip
+SHUTDOWN_GRACE = 2.0  # seconds processes get to close their files at shutdown
 
 
 class Loader:
@@ -75,7 +81,7 @@ class Node:
 
     machine: Machine
     kernel: Kernel
-    roottask: RootTask
+    hvm: Hvm
     core: Core
     procmgr: ProcMgr
     mngr: Mngr
@@ -129,19 +135,20 @@ async def boot(
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends."""
     machine = Machine(ram_size=ram)
     async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
-        rt = RootTask(kernel)
+        hvm = Hvm(kernel)
+        hvm.start()
         core = Core(sysname, machine=machine)
         core.install(make_devtab(core, config))
         loader = Loader(dict(programs or {}))
-        pm = ProcMgr(core, rt, loader, nursery)
+        pm = ProcMgr(core, hvm, loader, nursery)
         kernel.exit_hooks.append(pm.thread_died)
-        mngr = Mngr(pm, rt)
+        mngr = Mngr(pm, hvm)
         loader.mngr = mngr.start(f"core-{sysname}")
         bootp = newproc(core, await core.attach("R"), name="boot")
         pm.adopt(bootp)
-        node = Node(machine, kernel, rt, core, pm, mngr, bootp, loader.programs)
+        node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)
         machine.uart.attach_output(node.console.extend)
-        drv = rt.new_thread(loader.mngr, lambda t: _console(node, t))
+        drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
         kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
                               kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
         for new, old, flag in BOOTBINDS:
@@ -153,4 +160,8 @@ async def boot(
         try:
             yield node
         finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
+                await pm.shutdown()
+            core.shutdown()
+            kernel.exit_hooks.remove(pm.thread_died)
             nursery.cancel_scope.cancel()

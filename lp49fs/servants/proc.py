@@ -17,9 +17,10 @@ Rules
      ``closefiles`` and accepts ``hang nohang noswap private pri N`` as no-ops; anything
      else is ``unknown control message "..."`` as Plan 9's ``cmderror`` words it.
   5. ``note``: a write posts a note; a read takes the oldest (NUL-terminated), 0 bytes if none.
-  6. ``wait``: ``no living children`` if there are none; otherwise it blocks (polling the
-     proc table) until a child leaves it and reports ``pid 0 0 rtime ''`` (the core keeps no
-     exit records yet).
+  6. ``wait``: each read takes the oldest wait record of the process from the process
+     manager (``Core.waitfor``, the same queue as the ``wait`` system call), blocking while
+     a child is alive, and returns it as ``pid utime stime rtime msg`` (msg %q-quoted);
+     ``no living children`` if no record can come.
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-import trio
-
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
 from lp49fs.core.proc import Proc as ProcStruct
 from lp49fs.core.proc import postnote, procfdprint
-from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error
+from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import procfmt
 from lp49fs.servants.dev import Dirtab, Servant, openmode
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
     from lp49fs.core.mount import Mount
 
 QSHIFT = 5
-WAITPOLL = 0.05  # seconds between proc table checks of a blocked wait read
-Etoobig = "read or write too large"  # Plan 9 error.h
 
 
 class Q(IntEnum):
@@ -219,16 +216,11 @@ class Proc(Servant):
         return lines.pop(0) if lines else b""
 
     async def waitread(self, p: ProcStruct) -> str:
-        """Block until a child of ``p`` leaves the proc table (Rule 6)."""
-        children = {q.pid: q for q in self.core.procs.values() if q.ppid == p.pid}
-        if not children:
+        """The next wait record of ``p`` (Rule 6)."""
+        if self.core.waitfor is None:  # no process manager: no records can come
             raise Error(Enochild)
-        while True:
-            for pid, q in children.items():
-                if self.core.procs.get(pid) is not q:
-                    real = int((time.monotonic() - q.start) * 1000)
-                    return procfmt.waitline(pid, 0, 0, real, "")
-            await trio.sleep(WAITPOLL)
+        pid, ms, msg = await self.core.waitfor(p)
+        return procfmt.waitline(pid, 0, 0, ms, msg)
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
         if c.isdir():
