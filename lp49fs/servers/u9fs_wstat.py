@@ -6,7 +6,8 @@ dev, qid or DMDIR changed, mode bits Linux cannot keep, a bad or existing new na
 directory length other than 0, an unknown group, missing write permission.  It then makes
 the changes in the order rename, gid, mode, times, length; a failure undoes the changes
 already made (all of those are reversible) and raises the Plan 9 error.  Truncation comes
-last, so nothing can fail after it.  It returns the new name, or None.
+last, so nothing but repeating the utime(2) that just worked (truncate sets mtime)
+follows.  It returns the new name, or None.
 """
 
 from __future__ import annotations
@@ -78,13 +79,17 @@ def apply(f: U9File, d: Dir, cur: Dir) -> str | None:
         if "mode" in touched:
             os.chmod(path, d.mode & 0o777)
             undo.append(functools.partial(os.chmod, path, st.st_mode & 0o7777))
+        times = None
         if {"mtime", "atime"} & touched:
             atime = d.atime if "atime" in touched else st.st_atime
             mtime = d.mtime if "mtime" in touched else st.st_mtime
-            os.utime(path, (atime, mtime))
+            times = (atime, mtime)
+            os.utime(path, times)
             undo.append(functools.partial(os.utime, path, ns=(st.st_atime_ns, st.st_mtime_ns)))
         if "length" in touched and not f.isdir and d.length != st.st_size:
             os.truncate(path, d.length)
+            if times is not None:
+                os.utime(path, times)  # truncate(2) set mtime to now; it worked just above
     except OSError as e:
         for step in reversed(undo):
             try:
