@@ -264,10 +264,15 @@ class Servant(ABC):
         return None
 
     def devstat(self, c: Chan) -> Dir:
-        """``c``'s Dir: its entry in its parent's listing, else a synthesized directory."""
+        """``c``'s Dir: its entry in its parent's listing, else a synthesized directory.
+
+        ``c`` may be open (fstat): the listing is generated from a probe Chan naming the
+        parent, which is never a reference and is dropped afterwards, so no clone of ``c``
+        is made and ``c`` is not touched.
+        """
         if c.qid.path != self.parent(c).path or c.qid.type & QTDIR == 0:
-            pc = self.devclone(c)
-            pc.qid = self.parent(c)
+            pc = Chan(type=c.type, dev=c.dev, qid=self.parent(c), sv=self,
+                      path=c.path.dotdot(), aux=c.aux)  # fmt: skip
             i = 0
             while (d := self.gen(pc, i)) is not None:
                 if d.qid.path == c.qid.path:
