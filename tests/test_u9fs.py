@@ -181,6 +181,10 @@ async def test_fifo_runs_in_a_thread(tree: NinepTree, top: pathlib.Path) -> None
         with trio.move_on_after(0.2) as scope:  # an empty FIFO blocks: the read is flushed
             await fid.read(100, 0)
         assert scope.cancelled_caught
+        assert await tree.read("", count=65536)  # the server still answers
+        w = os.open(top / "fifo", os.O_WRONLY | os.O_NONBLOCK)
+        os.write(w, b"!")  # releases the abandoned worker thread (its byte is lost)
+        os.close(w)
     assert [e.name for e in await tree.listdir("")] == ["fifo"]
 
 
