@@ -111,8 +111,9 @@ async def test_confinement(tree: NinepTree, top: pathlib.Path) -> None:
     os.symlink("d", top / "indir")
     (top / "d" / "f").write_bytes(b"inside")
     os.symlink("d/f", top / "infile")
+    os.close(os.open(os.fsencode(top) + b"/latin1-\xe9", os.O_CREAT | os.O_WRONLY))
     names = sorted(e.name for e in await tree.listdir(""))
-    assert names == ["d", "indir", "infile"]  # escaping and dangling links are absent
+    assert names == ["d", "indir", "infile"]  # escaping, dangling, non-UTF-8 names absent
     for bad in ("esc", "etc", "dangling", "etc/passwd"):
         assert await ename(tree.stat(bad)) == Enonexist
     assert await tree.read("infile") == b"inside"
