@@ -15,6 +15,7 @@ from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
+from lp49fs.servants.ip import Ip
 from lp49fs.servants.mnt import Mnt
 from lp49fs.servants.pipe import Pipe
 from lp49fs.servants.proc import Proc
@@ -31,9 +32,11 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "srv": Srv,
     "proc": Proc,
     "mnt": Mnt,
+    "ip": Ip,
 }
 
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt")  # boot order
+# boot order
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip")
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
