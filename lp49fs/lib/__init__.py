@@ -5,11 +5,18 @@ package.  Every call is one IPC ``call`` to the core's Mngr thread (``lp49fs.sys
 numbers and message layouts); errors raise ``lp49fs.errors.Error`` and are kept for
 ``errstr()``.  Modules: ``uctx`` (who am I, buffers, the call itself, worker threads),
 ``sys`` (file calls), ``proc`` (process calls), ``link`` (an fd as a 9P link), ``runtime``
-(the entries the process manager starts).
+(the entries the process manager starts), ``dial`` (dial(2) over ``/net``).
 """
 
 from __future__ import annotations
 
+from lp49fs.lib.dial import accept as accept
+from lp49fs.lib.dial import announce as announce
+from lp49fs.lib.dial import dial as dial
+from lp49fs.lib.dial import dialctl as dialctl
+from lp49fs.lib.dial import listen as listen
+from lp49fs.lib.dial import netmkaddr as netmkaddr
+from lp49fs.lib.dial import reject as reject
 from lp49fs.lib.link import FdLink as FdLink
 from lp49fs.lib.proc import RFCENVG as RFCENVG
 from lp49fs.lib.proc import RFCFDG as RFCFDG
