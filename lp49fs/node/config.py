@@ -1,0 +1,188 @@
+"""Node configuration: a TOML file (``docs/node.example.toml``) or the built-in default node.
+
+Layout (every table and key is optional; what is missing comes from the default node):
+
+    [node]
+    name = "lp49"                 # sysname (#c/sysname)
+    namespace = "lp49.ns"         # a namespace file (relative to the config file) or, if it
+                                  # holds a newline, the namespace text itself
+    listen = "tcp!*!17007"        # 9P export address (kept for the network issue)
+    [hardware]
+    ram = "16M"                   # bytes, or a number with K, M or G
+    [console]
+    attach = "stdio"              # stdio | unix!PATH | none
+    [[servers]]                   # each: a program that posts /srv/srvname
+    srvname = "ramfs"
+    prog = "ramfs"
+    args = ["-S", "ramfs"]
+    mount = "/tmp"                # also mount it in the boot name space (optional)
+
+Rules:
+1. ``load(path)`` and ``parse(text)`` either return a complete ``NodeConfig`` or raise
+   ``ConfigError`` whose message is one line naming the file and the key: a TOML syntax
+   error, an unknown table or key (typos must not pass silently), a value of the wrong type.
+2. ``[[servers]]`` present replaces the default server list (an empty list is allowed:
+   ``servers = []`` at top level means none).
+3. The config module only reads and checks; nothing here boots or touches the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from lp49fs.cmd.newns import DEFAULT_NAMESPACE
+
+DEFAULT_RAM = 16 << 20
+CONSOLES = ("stdio", "none")  # plus unix!PATH
+
+
+class ConfigError(Exception):
+    """A bad node configuration; ``str(e)`` is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ServerConf:
+    """One ``[[servers]]`` entry."""
+
+    srvname: str  # the /srv entry the server posts
+    prog: str  # program table name
+    args: tuple[str, ...] = ()  # arguments after argv[0]
+    mount: str | None = None  # mounted there in the boot name space, or not at all
+
+
+DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp"),)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A node as ``lp49 node`` boots it."""
+
+    name: str = "lp49"  # sysname
+    ram: int = DEFAULT_RAM  # bytes of emulated RAM
+    console: str = "stdio"  # stdio | unix!PATH | none
+    namespace: str = DEFAULT_NAMESPACE  # namespace-file text for init's newns
+    servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
+    listen: str | None = None  # 9P listen dial string (not served yet)
+    source: str = "<default>"  # where it came from, for messages
+
+
+KEYS: dict[str, set[str]] = {
+    "node": {"name", "namespace", "listen"},
+    "hardware": {"ram"},
+    "console": {"attach"},
+}
+SERVER_KEYS = {"srvname", "prog", "args", "mount"}
+
+
+def check_console(value: str, where: str = "console") -> str:
+    """``value`` if it is a console attachment ``lp49 node`` understands."""
+    if value in CONSOLES or (value.startswith("unix!") and len(value) > 5):
+        return value
+    raise ConfigError(f"{where}: {value!r} is not stdio, none or unix!PATH")
+
+
+def parse_size(value: object, where: str) -> int:
+    """Bytes from an int or a string like ``16M`` / ``512K`` / ``1G``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", value, re.IGNORECASE)
+        if m:
+            shift = {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+            if int(m.group(1)) > 0:
+                return int(m.group(1)) << shift
+    raise ConfigError(f"{where}: want a positive size like 16M, got {value!r}")
+
+
+def _str(table: dict[str, Any], key: str, where: str) -> str | None:
+    v = table.get(key)
+    if v is not None and not isinstance(v, str):
+        raise ConfigError(f"{where}.{key}: want a string, got {type(v).__name__}")
+    return v
+
+
+def _table(doc: dict[str, Any], name: str, src: str) -> dict[str, Any]:
+    t = doc.get(name, {})
+    if not isinstance(t, dict):
+        raise ConfigError(f"{src}: [{name}] must be a table")
+    unknown = set(t) - KEYS[name]
+    if unknown:
+        raise ConfigError(f"{src}: [{name}] unknown key {sorted(unknown)[0]!r}")
+    return t
+
+
+def _server(entry: object, i: int, src: str) -> ServerConf:
+    where = f"{src}: servers[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(entry) - SERVER_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    prog = _str(entry, "prog", where)
+    if not prog:
+        raise ConfigError(f"{where}: prog is required")
+    srvname = _str(entry, "srvname", where) or prog
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"{where}.args: want a list of strings")
+    return ServerConf(srvname, prog, tuple(args), _str(entry, "mount", where))
+
+
+def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
+    """A ``NodeConfig`` from TOML ``text``; relative namespace paths resolve under ``base``."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: invalid TOML: {e}") from None
+    unknown = set(doc) - set(KEYS) - {"servers"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown table or key {sorted(unknown)[0]!r}")
+    node = _table(doc, "node", source)
+    hw = _table(doc, "hardware", source)
+    cons = _table(doc, "console", source)
+    cfg = NodeConfig(source=source)
+    name = _str(node, "name", f"{source}: node") or cfg.name
+    if "/" in name or not name.strip():
+        raise ConfigError(f"{source}: node.name: {name!r} is not a usable sysname")
+    ns = _str(node, "namespace", f"{source}: node")
+    if ns is not None and "\n" not in ns:
+        ns = _readns(os.path.join(base, ns), source)
+    servers = cfg.servers
+    if "servers" in doc:
+        if not isinstance(doc["servers"], list):
+            raise ConfigError(f"{source}: servers must be an array of tables [[servers]]")
+        servers = tuple(_server(e, i, source) for i, e in enumerate(doc["servers"]))
+    attach = _str(cons, "attach", f"{source}: console")
+    return NodeConfig(
+        name=name,
+        ram=parse_size(hw["ram"], f"{source}: hardware.ram") if "ram" in hw else cfg.ram,
+        console=check_console(attach, f"{source}: console.attach") if attach else cfg.console,
+        namespace=ns if ns is not None else cfg.namespace,
+        servers=servers,
+        listen=_str(node, "listen", f"{source}: node"),
+        source=source,
+    )
+
+
+def _readns(path: str, source: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(f"{source}: node.namespace: {path}: {e.strerror}") from None
+
+
+def load(path: str | None) -> NodeConfig:
+    """The config in file ``path``, or the default node for None."""
+    if path is None:
+        return NodeConfig()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    return parse(text, path, os.path.dirname(os.path.abspath(path)))
