@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
+import trio.testing
 
 from lp49fs import lib
 from lp49fs.core.mount import MAFTER
 from lp49fs.errors import Econrefused, Error
-from lp49fs.ninep import ORDWR
+from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.boot import Node
+from lp49fs.servants.ip import Ip
 from lp49fs.servants.ipcs import Etranslate, translate
-from tests.lib_helpers import node, run_as
+from tests.lib_helpers import node, run_as, start
 
 __all__ = ["node"]
 
@@ -226,3 +228,34 @@ async def test_lp49_to_lp49_over_tcp(node: Node) -> None:
     async with trio.open_nursery() as n:
         n.start_soon(run_as, node, server)
         await run_as(node, client)
+
+
+async def test_kill_interrupts_blocked_listen_and_read(node: Node, echo_port: int) -> None:
+    """A process killed in listen (or in a data read) dies and its conversations end."""
+    sv = node.core.devtab["I"]
+    assert isinstance(sv, Ip)
+    for how in ("listen", "read"):
+
+        async def victim(how: str = how) -> None:
+            await netbind()
+            if how == "listen":
+                _, adir = await lib.announce("tcp!127.0.0.1!0")
+                await lib.listen(adir)
+            else:
+                fd = await lib.dial(f"tcp!127.0.0.1!{echo_port}")
+                await lib.read(fd, 10)  # the echo server never speaks first
+
+        pid, _ = await start(node, victim)
+        with trio.fail_after(5):
+            while not any(cv.inuse for cv in sv.convs["tcp"]):
+                await trio.sleep(0.005)
+        await trio.testing.wait_all_tasks_blocked(0.01)
+
+        async def killer(pid: int = pid) -> None:
+            fd = await lib.open(f"/proc/{pid}/ctl", OWRITE)
+            await lib.write(fd, b"kill")
+
+        await run_as(node, killer)
+        with trio.fail_after(5):
+            assert await node.wait(pid) == "killed"
+        assert all(cv.inuse == 0 and cv.state == "Closed" for cv in sv.convs["tcp"]), how

@@ -187,7 +187,7 @@ class Conv:
         return verb
 
     async def connect(self, raddr: tuple[str, int], laddr: tuple[str, int] | None) -> None:
-        if self.sock is not None or self.lsock is not None:
+        if self.sock is not None or self.lsock is not None or self.state == "Syn_sent":
             raise Error(Econinuse)
         laddr = laddr or self.lbind
         s = HostSock(TCP if self.proto == "tcp" else UDP, family(raddr[0]))
