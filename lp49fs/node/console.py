@@ -1,0 +1,87 @@
+"""``lp49 console unix!PATH``: attach this terminal to a running node's console socket.
+
+The node serves its UART on a unix stream socket (``lp49 node --console unix!PATH``,
+``hwsim.console.serve_unix``): every byte it prints goes to each connected client, and each
+line a client writes is typed at the node's console.  This command is the client:
+
+- stdin is copied to the socket as it arrives (a line at a time on a terminal);
+- the socket's bytes are copied to stdout as they arrive;
+- after EOF on stdin the command keeps printing until the node has been quiet for
+  ``LINGER`` seconds, so ``echo ls | lp49 console unix!PATH`` shows the answer (the socket
+  is not half-closed: the node's console server ends a client at its EOF); EOF on the
+  socket (the node went away) ends the command at once.
+
+Exit status: 0 after EOF, 1 when the socket cannot be reached (one line on stderr), 2 for
+usage.  Nothing here knows about the node: it is a plain socket client.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import trio
+
+USAGE = "usage: lp49 console unix!PATH"
+LINGER = 0.5  # after stdin ends: exit once the node printed nothing for this long
+
+
+async def _stdin_to(sock: trio.SocketStream) -> None:
+    """Copy stdin to ``sock`` until EOF on stdin or a broken socket."""
+    fd = os.dup(0)
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            if not data:
+                return
+            await sock.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return
+    finally:
+        os.close(fd)
+
+
+async def attach(path: str) -> None:
+    """Copy stdin to the console at ``path`` and its output to stdout until EOF."""
+    sock = await trio.open_unix_socket(path)
+    last = [trio.current_time()]  # when the node last printed
+    async with sock, trio.open_nursery() as nursery:
+
+        async def output() -> None:
+            try:
+                async for data in sock:
+                    os.write(1, data)
+                    last[0] = trio.current_time()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            nursery.cancel_scope.cancel()  # the node closed the console
+
+        async def input() -> None:
+            await _stdin_to(sock)
+            last[0] = trio.current_time()
+            while (idle := trio.current_time() - last[0]) < LINGER:
+                await trio.sleep(LINGER - idle)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(output)
+        nursery.start_soon(input)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0].startswith("unix!") or len(argv[0]) == 5:
+        print(USAGE, file=sys.stderr)
+        return 2
+    path = argv[0][5:]
+    try:
+        trio.run(attach, path)
+    except OSError as e:
+        print(f"lp49 console: {path}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,205 @@
+"""``lp49 node [CONFIG] [--name NAME] [--console stdio|unix!PATH|none]``: run a node.
+
+Theory of operation.  The node runs in the foreground, in one trio event loop:
+
+1. ``config.load`` reads CONFIG (or takes the built-in default node); ``--name`` and
+   ``--console`` override it.  A bad file is one line on stderr and exit status 1.
+2. ``boot`` builds the machine, kernel, root task and core (``lp49fs.node.boot``).
+3. The console is attached to the UART before anything prints: ``stdio`` copies stdin into
+   the UART and UART output to stdout (on a terminal, host echo and line editing are turned
+   off while the node runs: the node's console echoes and cooks lines itself, and DEL is
+   typed as backspace); ``unix!PATH`` serves the console on a unix socket
+   (``hwsim.console.serve_unix``: each line a client writes is typed at the console, every
+   client gets the output); ``none`` leaves it unplugged.
+4. ``servers.start_servers`` starts, posts and supervises the configured servers.
+5. ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
+   the namespace file and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
+6. When the console first shows the shell prompt, the boot time is logged and systemd gets
+   READY=1 (``lp49fs.sdnotify``; nothing happens outside systemd).
+7. SIGTERM or SIGINT: STOPPING=1; the supervisors and the console stop, then ``boot``'s
+   orderly shutdown kills every process; the terminal is restored, the socket removed;
+   exit status 0.
+
+Logs go to stderr (``-v`` for debug, which includes the namespace lines that failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import termios
+import time
+from collections.abc import Iterator
+
+import trio
+
+from hwsim.console import serve_unix
+from hwsim.uart import Uart
+from lp49fs import sdnotify
+from lp49fs.node import servers
+from lp49fs.node.boot import boot
+from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
+
+log = logging.getLogger("lp49fs.node")
+
+PROMPT = b"% "  # what sh -i prints when it is ready for a line
+DEL, BS = 0x7F, 0x08
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="lp49 node", description="boot an LP49 node")
+    ap.add_argument("config", nargs="?", help="node TOML file (default: the built-in node)")
+    ap.add_argument("--name", help="the node's sysname")
+    ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return ap.parse_args(argv)
+
+
+def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
+    """The node config from the command line (step 1); raises ConfigError or SystemExit."""
+    args = parse_args(argv)
+    cfg = load(args.config)
+    if args.name:
+        cfg = dataclasses.replace(cfg, name=args.name)
+    if args.console:
+        cfg = dataclasses.replace(cfg, console=check_console(args.console, "--console"))
+    return cfg, args.verbose
+
+
+class PromptWatch:
+    """Sets ``seen`` the first time the UART output ends with the shell prompt."""
+
+    def __init__(self, uart: Uart) -> None:
+        self.seen = trio.Event()
+        self.tail = b""
+        self.detach = uart.attach_output(self.sink)
+
+    def sink(self, data: bytes) -> None:
+        self.tail = (self.tail + data)[-len(PROMPT) :]
+        if self.tail == PROMPT:
+            self.seen.set()
+            self.detach()
+
+
+@contextlib.contextmanager
+def terminal_mode(fd: int) -> Iterator[None]:
+    """No host echo or line editing on terminal ``fd`` while the block runs (step 3)."""
+    if not os.isatty(fd):
+        yield
+        return
+    saved = termios.tcgetattr(fd)
+    mode = termios.tcgetattr(fd)
+    mode[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: the node echoes and cooks
+    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+async def stdio_input(uart: Uart) -> None:
+    """Copy stdin into the UART until EOF (the node keeps running after it)."""
+    fd = os.dup(0)
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            uart.feed(data.replace(bytes((DEL,)), bytes((BS,))))
+    finally:
+        os.close(fd)
+
+
+def stdout_sink(data: bytes) -> None:
+    try:
+        os.write(1, data)
+    except OSError:
+        pass  # nobody listens on stdout any more; the node keeps running
+
+
+async def attach_console(uart: Uart, how: str, nursery: trio.Nursery) -> None:
+    """Step 3 (returns once the console is attached)."""
+    if how == "stdio":
+        uart.attach_output(stdout_sink)
+        nursery.start_soon(stdio_input, uart)
+    elif how.startswith("unix!"):
+        await nursery.start(serve_unix, uart, how[5:])
+
+
+async def run(cfg: NodeConfig, t0: float) -> None:
+    """Steps 2-7: boot ``cfg`` and run until SIGTERM or SIGINT."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with boot(cfg.name, ram=cfg.ram) as node, trio.open_nursery() as nursery:
+            prompt = PromptWatch(node.machine.uart)
+            await attach_console(node.machine.uart, cfg.console, nursery)
+            specs = tuple(
+                servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount)
+                for s in cfg.servers
+            )
+            await servers.start_servers(node, nursery, specs)
+            pid = await node.spawn("init", ["init", "-n", cfg.namespace])
+            log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
+            nursery.start_soon(_ready, prompt, cfg, t0)
+            async for signum in signals:
+                log.info("node %s: %s: shutting down", cfg.name, signal.Signals(signum).name)
+                break
+            sdnotify.stopping()
+            nursery.cancel_scope.cancel()  # supervisors and console first; boot kills the rest
+
+
+def process_age() -> float | None:
+    """Seconds since this process was started (exec), from /proc; None where unavailable."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def _ready(prompt: PromptWatch, cfg: NodeConfig, t0: float) -> None:
+    await prompt.seen.wait()
+    took, age = time.monotonic() - t0, process_age()
+    since = f" ({age:.2f} s since exec)" if age is not None else ""
+    log.info("node %s: shell prompt %.3f s after start%s", cfg.name, took, since)
+    sdnotify.ready(f"node {cfg.name} up")
+
+
+def main(argv: list[str]) -> int:
+    t0 = time.monotonic()
+    try:
+        cfg, verbose = configure(argv)
+    except ConfigError as e:
+        print(f"lp49 node: {e}", file=sys.stderr)
+        return 1
+    except SystemExit as e:  # argparse: usage or --help
+        return e.code if isinstance(e.code, int) else 2
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="lp49 node: %(levelname)s %(name)s: %(message)s",
+    )
+    path = cfg.console[5:] if cfg.console.startswith("unix!") else None
+    try:
+        with terminal_mode(0) if cfg.console == "stdio" else contextlib.nullcontext():
+            trio.run(run, cfg, t0)
+    finally:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return 0
