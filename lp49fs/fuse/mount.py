@@ -99,8 +99,8 @@ class NodeSession:
         self.operations = Operations()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with boot() as node:
-            await _start_servers(node)
+        async with boot() as node, trio.open_nursery() as supervisors:
+            await _start_servers(node, supervisors)
             node.programs[BRIDGE] = self.operations.serve
             await node.procmgr.spawn(self._shown(node), BRIDGE, [BRIDGE, self.args.mountpoint],
                                      RFFDG | RFPROC, None)  # fmt: skip
@@ -123,14 +123,14 @@ class NodeSession:
         return node.bootproc
 
 
-async def _start_servers(node: Node) -> None:
+async def _start_servers(node: Node, nursery: trio.Nursery) -> None:
     """The node's servers (ramfs posted as /srv/ramfs, mounted on /tmp), once they exist."""
     try:
         servers = importlib.import_module("lp49fs.node.servers")
     except ImportError:  # issue 4's lp49fs.node.servers has not landed in this build
         log.info("no lp49fs.node.servers: the node runs without servers")
         return
-    await servers.start_servers(node)
+    await servers.start_servers(node, nursery)
 
 
 def absolute(args: MountArgs) -> MountArgs:
