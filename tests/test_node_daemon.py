@@ -1,0 +1,143 @@
+"""``lp49 node`` as a real subprocess: a script typed through its unix-socket console, the
+``lp49 console`` client, the stdio console and its boot time, READY=1 to a real
+NOTIFY_SOCKET, and SIGTERM/SIGINT ending it with status 0 and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+BIN = pathlib.Path(sys.executable).parent / "lp49"  # the console script
+LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.cli"]
+SCRIPT = b"bind -a '#c' /dev; ls /srv; echo hello > /tmp/x; cat /tmp/x; ns\n"
+NS_EXPECTED = [
+    "bind  '#c' /dev",
+    "bind -c '#e' /env",
+    "bind  '#p' /proc",
+    "bind -c '#s' /srv",
+    "mount -c '#s/ramfs' /tmp",
+    "bind -a '#c' /dev",
+    "cd /",
+]
+
+
+def _start(
+    args: list[str], env: dict[str, str] | None = None, stdio: int | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*LP49, "node", *args], start_new_session=True, env=env,
+                            stdin=stdio, stdout=stdio, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _stop(p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> tuple[int, str]:
+    """Signal the node, wait; returns (status, stderr) and checks its group is gone."""
+    p.send_signal(sig)
+    try:
+        p.wait(timeout=20)  # its stderr is a few log lines: the pipe cannot fill
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise AssertionError(f"node ignored signal {sig}") from None
+    finally:
+        assert p.stderr is not None
+        err = p.stderr.read()
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f is not None and not f.closed:
+                f.close()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(p.pid, 0)  # no process of its session is left
+    return p.returncode, err.decode()
+
+
+def _read_until(s: socket.socket, marker: bytes, timeout: float = 20) -> bytes:
+    s.settimeout(timeout)
+    out = b""
+    while marker not in out:
+        data = s.recv(65536)
+        assert data, f"console closed; got {out!r}"
+        out += data
+    return out
+
+
+@pytest.fixture
+def notify_socket(tmp_path: pathlib.Path) -> Iterator[socket.socket]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(tmp_path / "notify"))
+    s.settimeout(20)
+    yield s
+    s.close()
+
+
+def test_script_typed_at_the_unix_socket_console(
+    tmp_path: pathlib.Path, notify_socket: socket.socket
+) -> None:
+    path = tmp_path / "cons"
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.getsockname()}
+    p = _start(["--console", f"unix!{path}", "--name", "helix"], env=env)
+    try:
+        assert notify_socket.recv(4096).split(b"\n")[0] == b"READY=1"  # once sh prompted
+        assert path.exists()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+            s.sendall(SCRIPT)
+            out = _read_until(s, b"cd /\r\n% ").decode().replace("\r\n", "\n")
+            s.sendall(b"cat /dev/sysname; echo\n")
+            assert b"\r\nhelix\r\n" in _read_until(s, b"helix\r\n")
+        lines = out.splitlines()
+        assert lines[0] == SCRIPT.decode().rstrip("\n")  # the console echoes what is typed
+        assert lines[1:3] == ["/srv/ramfs", "hello"]
+        ns = lines[3:]
+        assert [ln for ln in ns if ln in NS_EXPECTED] == NS_EXPECTED
+        assert ns[-2:] == ["cd /", "% "]
+
+        r = subprocess.run([*LP49, "console", f"unix!{path}"], input=b"cat /tmp/x\n",
+                           capture_output=True, timeout=30)  # fmt: skip
+        assert r.returncode == 0
+        assert b"hello" in r.stdout.split(b"cat /tmp/x")[-1]
+    finally:
+        status, err = _stop(p)
+    assert status == 0, err
+    assert "SIGTERM: shutting down" in err
+    assert "Traceback" not in err
+    assert not path.exists()  # the socket is removed
+
+
+def test_stdio_console_boots_to_a_prompt_and_sigint_stops_it() -> None:
+    t0 = time.monotonic()
+    p = _start([], stdio=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    try:
+        out = b""
+        while not out.endswith(b"% "):
+            data = os.read(p.stdout.fileno(), 4096)
+            assert data, out
+            out += data
+        took = time.monotonic() - t0
+        print(f"\nlp49 node: process start to shell prompt on stdout: {took:.3f} s")
+        p.stdin.write(b"echo $sysname on stdio\n")
+        p.stdin.flush()
+        while b"lp49 on stdio\r\n% " not in out:
+            out += os.read(p.stdout.fileno(), 4096)
+        p.stdin.close()  # EOF on the terminal does not stop the node
+        time.sleep(0.2)
+        assert p.poll() is None
+    finally:
+        status, err = _stop(p, signal.SIGINT)
+    assert status == 0, err
+    assert "shell prompt" in err and "SIGINT: shutting down" in err
+
+
+def test_lp49_console_reports_a_missing_socket(tmp_path: pathlib.Path) -> None:
+    r = subprocess.run([*LP49, "console", f"unix!{tmp_path}/none"], capture_output=True,
+                       timeout=30)  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith(f"lp49 console: {tmp_path}/none: ")
+    r = subprocess.run([*LP49, "console", "tcp!h!1"], capture_output=True, timeout=30)
+    assert (r.returncode, r.stderr) == (2, b"usage: lp49 console unix!PATH\n")
