@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def test_default_node_needs_no_file() -> None:
     cfg = load(None)
-    assert cfg == NodeConfig()
+    assert cfg == NodeConfig() == load("default")
     assert (cfg.name, cfg.ram, cfg.console) == ("lp49", 16 << 20, "stdio")
     assert cfg.namespace == DEFAULT_NAMESPACE
     ramfs = ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp")

@@ -37,6 +37,7 @@ from typing import Any
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
 
 DEFAULT_RAM = 16 << 20
+DEFAULT_NAME = "default"  # CONFIG naming the built-in node
 CONSOLES = ("stdio", "none")  # plus unix!PATH
 
 
@@ -177,8 +178,9 @@ def _readns(path: str, source: str) -> str:
 
 
 def load(path: str | None) -> NodeConfig:
-    """The config in file ``path``, or the default node for None."""
-    if path is None:
+    """The config in file ``path``; the default node for None or ``default`` (the word the
+    systemd unit ``lp49-node@default`` and ``lp49 mount default`` use)."""
+    if path is None or path == DEFAULT_NAME:
         return NodeConfig()
     try:
         with open(path, encoding="utf-8") as f:

@@ -53,7 +53,7 @@ DEL, BS = 0x7F, 0x08
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="lp49 node", description="boot an LP49 node")
-    ap.add_argument("config", nargs="?", help="node TOML file (default: the built-in node)")
+    ap.add_argument("config", nargs="?", help="node TOML file, or default (the built-in node)")
     ap.add_argument("--name", help="the node's sysname")
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
