@@ -142,6 +142,9 @@ async def attach_console(uart: Uart, how: str, nursery: trio.Nursery) -> None:
 async def run(cfg: NodeConfig, t0: float) -> None:
     """Steps 2-7: boot ``cfg`` and run until SIGTERM or SIGINT."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        if EARLY:
+            log.info("node %s: %s before boot: not booting", cfg.name, EARLY[0].name)
+            return
         async with boot(cfg.name, ram=cfg.ram) as node, trio.open_nursery() as nursery:
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
@@ -180,8 +183,17 @@ async def _ready(prompt: PromptWatch, cfg: NodeConfig, t0: float) -> None:
     sdnotify.ready(f"node {cfg.name} up")
 
 
+EARLY: list[signal.Signals] = []  # SIGTERM/SIGINT that came before run() took them over
+
+
+def _early(signum: int, _frame: object) -> None:
+    EARLY.append(signal.Signals(signum))
+
+
 def main(argv: list[str]) -> int:
     t0 = time.monotonic()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _early)
     try:
         cfg, verbose = configure(argv)
     except ConfigError as e:
