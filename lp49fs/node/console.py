@@ -4,7 +4,9 @@ The node serves its UART on a unix stream socket (``lp49 node --console unix!PAT
 ``hwsim.console.serve_unix``): every byte it prints goes to each connected client, and each
 line a client writes is typed at the node's console.  This command is the client:
 
-- stdin is copied to the socket as it arrives (a line at a time on a terminal);
+- stdin is copied to the socket as it arrives; on a terminal, host echo and line editing
+  are off meanwhile (the node's console echoes and cooks lines) and DEL is sent as BS;
+  ^D goes to the node (its shell's end of file); ^C detaches (exit status 0);
 - the socket's bytes are copied to stdout as they arrive;
 - after EOF on stdin the command keeps printing until the node has been quiet for
   ``LINGER`` seconds, so ``echo ls | lp49 console unix!PATH`` shows the answer (the socket
@@ -17,13 +19,39 @@ usage.  Nothing here knows about the node: it is a plain socket client.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import termios
+from collections.abc import Iterator
 
 import trio
 
 USAGE = "usage: lp49 console unix!PATH"
+DEL, BS = 0x7F, 0x08
 LINGER = 0.5  # after stdin ends: exit once the node printed nothing for this long
+
+
+@contextlib.contextmanager
+def terminal_mode(fd: int) -> Iterator[None]:
+    """No host echo or line editing on terminal ``fd`` while the block runs (the node echoes)."""
+    if not os.isatty(fd):
+        yield
+        return
+    saved = termios.tcgetattr(fd)
+    mode = termios.tcgetattr(fd)
+    mode[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: the node echoes and cooks
+    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def typed(data: bytes) -> bytes:
+    """Terminal bytes as the node's console wants them: DEL (the backspace key) as BS."""
+    return data.replace(bytes((DEL,)), bytes((BS,)))
 
 
 async def _stdin_to(sock: trio.SocketStream) -> None:
@@ -39,7 +67,7 @@ async def _stdin_to(sock: trio.SocketStream) -> None:
                 continue
             if not data:
                 return
-            await sock.send_all(data)
+            await sock.send_all(typed(data))
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return
     finally:
@@ -78,7 +106,8 @@ def main(argv: list[str]) -> int:
         return 2
     path = argv[0][5:]
     try:
-        trio.run(attach, path)
+        with terminal_mode(0):
+            trio.run(attach, path)
     except OSError as e:
         print(f"lp49 console: {path}: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -32,9 +32,7 @@ import logging
 import os
 import signal
 import sys
-import termios
 import time
-from collections.abc import Iterator
 
 import trio
 
@@ -44,11 +42,11 @@ from lp49fs import sdnotify
 from lp49fs.node import servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
+from lp49fs.node.console import terminal_mode, typed
 
 log = logging.getLogger("lp49fs.node")
 
 PROMPT = b"% "  # what sh -i prints when it is ready for a line
-DEL, BS = 0x7F, 0x08
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -86,23 +84,6 @@ class PromptWatch:
             self.detach()
 
 
-@contextlib.contextmanager
-def terminal_mode(fd: int) -> Iterator[None]:
-    """No host echo or line editing on terminal ``fd`` while the block runs (step 3)."""
-    if not os.isatty(fd):
-        yield
-        return
-    saved = termios.tcgetattr(fd)
-    mode = termios.tcgetattr(fd)
-    mode[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: the node echoes and cooks
-    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
-    termios.tcsetattr(fd, termios.TCSANOW, mode)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
-
-
 async def stdio_input(uart: Uart) -> None:
     """Copy stdin into the UART until EOF (the node keeps running after it)."""
     fd = os.dup(0)
@@ -118,7 +99,7 @@ async def stdio_input(uart: Uart) -> None:
                 return
             if not data:
                 return
-            uart.feed(data.replace(bytes((DEL,)), bytes((BS,))))
+            uart.feed(typed(data))
     finally:
         os.close(fd)
 
