@@ -42,6 +42,7 @@ RULES: dict[str, set[str]] = {
     "lp49fs.cmd9p": PROTOCOL,  # the host-side 9P client CLI
     "lp49fs.node": set(),  # boot glue: everything (filled below)
     "lp49fs.cli": set(),
+    "lp49fs.demo": {"lp49fs", "lp49fs.demo"},  # host-side glue: runs lp49 commands
 }
 EVERYTHING = {"lp49fs", "kernel", "hwsim"}
 RULES["lp49fs.node"] = EVERYTHING
