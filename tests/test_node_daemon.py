@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -64,6 +64,13 @@ def _read_until(s: socket.socket, marker: bytes, timeout: float = 20) -> bytes:
         assert data, f"console closed; got {out!r}"
         out += data
     return out
+
+
+def _wait_for(cond: Callable[[], bool], timeout: float = 20) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition never became true"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -141,3 +148,37 @@ def test_lp49_console_reports_a_missing_socket(tmp_path: pathlib.Path) -> None:
     assert r.stderr.decode().startswith(f"lp49 console: {tmp_path}/none: ")
     r = subprocess.run([*LP49, "console", "tcp!h!1"], capture_output=True, timeout=30)
     assert (r.returncode, r.stderr) == (2, b"usage: lp49 console unix!PATH\n")
+
+
+def test_a_config_file_names_the_node_its_servers_and_its_namespace_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    cons = tmp_path / "cons"
+    (tmp_path / "scratch.ns").write_text(
+        "bind #c /dev\nbind -c #s /srv\nbind #p /proc\n# $sysname comes from #e\n"
+        "mount -c /srv/$sysname /n\n"
+    )
+    (tmp_path / "scratch.toml").write_text(f"""
+[node]
+name = "scratch"
+namespace = "scratch.ns"
+[console]
+attach = "unix!{cons}"
+[[servers]]
+prog = "ramfs"
+args = ["-S", "scratch"]
+srvname = "scratch"
+""")
+    p = _start([str(tmp_path / "scratch.toml")])
+    try:
+        _wait_for(cons.exists)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(cons))
+            s.sendall(b"ls /srv; echo x > /n/f; cat /n/f; ls /tmp; echo end\n")
+            out = _read_until(s, b"\r\nend\r\n").decode().replace("\r\n", "\n")
+        answer = out.split("echo end\n", 1)[1]  # what follows the echo of the typed line...
+        answer = answer.removeprefix("% ")  # ...and the first prompt, if sh started after it
+        assert answer.splitlines() == ["/srv/scratch", "x", "end"]  # /tmp: nothing mounted
+    finally:
+        status, err = _stop(p)
+    assert status == 0, err
