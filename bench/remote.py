@@ -1,0 +1,203 @@
+"""Remote file access through ``import`` against the same access to a local ramfs.
+
+    .venv/bin/python bench/remote.py [--seconds S] [--no-netns]
+
+Boots a benchmark node in this process (ramfs posted and mounted on /tmp, as every node) and a
+second node, ``lp49 node --listen``, as a real subprocess.  An LP49 process of the benchmark
+node imports the other node's /tmp (its ramfs) on /n over TCP, then times, side by side:
+
+* ``open+read16+close``: open a 16-byte file, read 16 bytes, close: three system calls; locally
+  each is one 9P exchange with the node's own ramfs over a pipe (``#M``); remotely the 9P goes
+  over TCP to the other node's exportfs, which makes the same system calls there;
+* ``read 1 MiB``: open, sequential 64 KiB reads of a 1 MiB file to the end, close.
+
+Rows: ``local`` (/tmp), ``loopback`` (the other node on 127.0.0.1) and, as root, ``netns``
+(the other node in a Linux network namespace joined to the benchmark's by a veth pair: the
+benchmark re-runs itself inside its own namespace with ``--remote DIAL``).  Printed: operations
+per second, microseconds per operation, and the ratio to the local row (the target for the
+small read is remote/local <= 2; LP49's paper measured about 600).  A script, not a test:
+nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from lp49fs import lib
+from lp49fs.cmd.bind import MAFTER
+from lp49fs.demo.console import LP49, DemoError, wait_for
+from lp49fs.demo.netns import Hosts, can_netns, free_port
+from lp49fs.ninep import OREAD, OTRUNC, OWRITE
+from lp49fs.node import servers
+from lp49fs.node.boot import boot
+
+SMALL, BIG, CHUNK = 16, 1 << 20, 1 << 16
+Op = Callable[[], Awaitable[object]]
+
+
+async def put(path: str, data: bytes) -> None:
+    fd = await lib.create(path, OWRITE | OTRUNC, 0o664)
+    for i in range(0, len(data), CHUNK):
+        await lib.write(fd, data[i : i + CHUNK])
+    await lib.close(fd)
+
+
+def small(path: str) -> Op:
+    async def op() -> None:
+        fd = await lib.open(path, OREAD)
+        await lib.read(fd, SMALL)
+        await lib.close(fd)
+
+    return op
+
+
+def big(path: str) -> Op:
+    async def op() -> None:
+        fd = await lib.open(path, OREAD)
+        n = 0
+        while data := await lib.read(fd, CHUNK):
+            n += len(data)
+        await lib.close(fd)
+        assert n == BIG, n
+
+    return op
+
+
+async def timed(seconds: float, op: Op, batch: int) -> float:
+    """Seconds per ``op``, run in batches for about ``seconds``."""
+    n, t0 = 0, time.perf_counter()
+    while True:
+        for _ in range(batch):
+            await op()
+        n += batch
+        if (dt := time.perf_counter() - t0) >= seconds:
+            return dt / n
+
+
+async def measure(seconds: float, remote: str | None) -> dict[str, dict[str, float]]:
+    """{row: {op: seconds}}: ``local`` and, if ``remote`` (a dial string), ``remote``."""
+    out: dict[str, dict[str, float]] = {}
+
+    async def prog(argv: list[str]) -> None:
+        await lib.bind("#I", "/net", MAFTER)
+        dirs = {"local": "/tmp"}
+        if remote is not None:
+            await lib.spawn("import", ["import", remote, "/tmp", "/n"])
+            w = await lib.wait()
+            if w.msg:
+                raise DemoError(f"import {remote} /tmp /n: {w.msg}")
+            dirs["remote"] = "/n"
+        for row, d in dirs.items():
+            await put(f"{d}/small", b"x" * SMALL)
+            await put(f"{d}/big", os.urandom(BIG))
+            await small(f"{d}/small")()  # warm: first walks, caches
+            out[row] = {
+                "small": await timed(seconds, small(f"{d}/small"), 20),
+                "big": await timed(seconds, big(f"{d}/big"), 1),
+            }
+
+    async with boot("bench") as node, trio.open_nursery() as nursery:
+        await servers.start_servers(node, nursery)
+        node.programs["bench"] = prog
+        status = await node.run("bench")
+        nursery.cancel_scope.cancel()
+    if status:
+        raise DemoError(f"benchmark process: {status}")
+    return out
+
+
+def start_node(argv: list[str], log: str) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as f:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                                start_new_session=True)  # fmt: skip
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    p.terminate()
+    try:
+        p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def listening(wrap: list[str], addr: str, port: int) -> Callable[[], bool]:
+    """True once something accepts TCP on ``addr``:``port`` as seen from ``wrap``'s host."""
+    probe = f"import socket; socket.create_connection(({addr!r}, {port}), timeout=1).close()"
+
+    def up() -> bool:
+        r = subprocess.run([*wrap, sys.executable, "-c", probe], capture_output=True)
+        return r.returncode == 0
+
+    return up
+
+
+def loopback(seconds: float, log: str) -> dict[str, dict[str, float]]:
+    port = free_port()
+    p = start_node([*LP49, "node", "--name", "srv", "--console", "none",
+                    "--listen", f"tcp!127.0.0.1!{port}"], log)  # fmt: skip
+    try:
+        wait_for(listening([], "127.0.0.1", port), 30, "the remote node's listener")
+        return trio.run(measure, seconds, f"tcp!127.0.0.1!{port}")
+    finally:
+        stop(p)
+
+
+def netns(seconds: float, log: str) -> dict[str, float]:
+    with Hosts(["bench", "srv"], True) as hosts:
+        hosts.link("bench", "srv")
+        dial = hosts["srv"].dial(hosts["bench"])
+        addr = hosts["srv"].addrs["bench"]
+        node = [*LP49, "node", "--name", "srv", "--console", "none", "--listen", "tcp!*!17007"]
+        p = start_node(hosts.argv("srv", node), log)
+        try:
+            wait_for(listening(hosts.argv("bench", []), addr, 17007), 30, "the remote node")
+            argv = [sys.executable, __file__, "--seconds", str(seconds), "--remote", dial]
+            r = subprocess.run(hosts.argv("bench", argv), capture_output=True, text=True,
+                               timeout=600)  # fmt: skip
+            if r.returncode != 0:
+                raise DemoError(f"benchmark inside the namespace failed: {r.stderr[-500:]}")
+            result: dict[str, float] = json.loads(r.stdout.splitlines()[-1])["remote"]
+            return result
+        finally:
+            stop(p)
+
+
+def report(rows: dict[str, dict[str, float]]) -> None:
+    local = rows["local"]
+    print(f"{'row':10s} {'small ops/s':>11s} {'us/op':>8s} {'x local':>8s}"
+          f" {'1 MiB MiB/s':>11s} {'ms/op':>7s} {'x local':>8s}")  # fmt: skip
+    for name, r in rows.items():
+        print(f"{name:10s} {1 / r['small']:11.0f} {r['small'] * 1e6:8.0f}"
+              f" {r['small'] / local['small']:8.2f} {1 / r['big']:11.1f}"
+              f" {r['big'] * 1e3:7.1f} {r['big'] / local['big']:8.2f}")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--no-netns", action="store_true", help="skip the namespace row")
+    ap.add_argument("--remote", help=argparse.SUPPRESS)  # inner run: print JSON of one import
+    args = ap.parse_args()
+    if args.remote:
+        print(json.dumps(trio.run(measure, args.seconds, args.remote)))
+        return
+    log = os.path.join("/tmp", f"lp49-bench-remote-{os.getpid()}.log")
+    rows = loopback(args.seconds, log)
+    rows["loopback"] = rows.pop("remote")
+    if not args.no_netns and can_netns() is None:
+        rows["netns"] = netns(args.seconds, log)
+    report(rows)
+    os.unlink(log)
+
+
+if __name__ == "__main__":
+    main()
