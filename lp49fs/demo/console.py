@@ -8,8 +8,8 @@ at the node's shell the way a person would, one line each:
     CMD; echo @@N $status @@
 
 The node echoes what is typed (so the echoed line holds the literal ``$status``), runs CMD,
-then prints ``@@N <status> @@`` with ``$status`` expanded: the text between the echoed line
-and that marker is CMD's output, and the expanded status is empty when CMD succeeded (rc's
+then prints ``@@N <status> @@`` with ``$status`` expanded and the next prompt: the text
+between the echoed line and that marker is CMD's output, and the expanded status is empty when CMD succeeded (rc's
 convention).  A marker never matches the echo, because the echo contains a ``$``.
 
 Rules:
@@ -61,7 +61,7 @@ class Console:
         self.n += 1
         mark = f"@@{self.n}"
         self.sock.sendall(f"{cmd}; echo {mark} $status @@\n".encode())
-        done = re.compile(rf"{mark} ([^$\r\n]*)@@")
+        done = re.compile(rf"{mark} ([^$\r\n]*)@@\r\n% ")  # and the next prompt
         deadline = time.monotonic() + (timeout or self.timeout)
         while (m := done.search(self.buf)) is None:
             left = deadline - time.monotonic()
