@@ -24,6 +24,8 @@ Rules:
 4. An interrupt thread (``irq`` set) never runs: raising its line makes it a sender of the
    interrupt message; its handler's send to it is the acknowledge (eoi), see ``kernel.kernel``.
 5. Errors are ``IpcError(code, phase)``; nothing else escapes for bad ids, items or timeouts.
+6. A deleted thread (``alive`` False) cannot IPC: its call fails at once with CANCELED (its
+   task may still run, shielded, until it notices it was cancelled).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from trio.lowlevel import reschedule, wait_task_rescheduled
 from kernel import mapdb
 from kernel.types import (
     ANYTHREAD,
+    CANCELED,
     MR_COUNT,
     MSG_OVERFLOW,
     NILTHREAD,
@@ -77,6 +80,9 @@ async def ipc(
     Returns: (sender, message) when there is a receive phase, else None.
     Raises: IpcError — TIMEOUT, NO_PARTNER, CANCELED, MSG_OVERFLOW, with the phase.
     """
+    if not cur.alive:  # Rule 6 (a cancelled, unshielded task sees Cancelled instead)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        raise IpcError(CANCELED, SEND_PHASE if to else RECEIVE_PHASE)
     if to:
         dest = cur.kernel.threads.get(to >> 14)
         if dest is None or dest.id != to:

@@ -21,7 +21,10 @@ Rules:
 1. ``threads`` maps thread number -> Thread; an id is valid iff the entry's id equals it.
 2. A thread is deleted (ThreadControl with space nil, or its coroutine returning or
    raising): it leaves the table, its IPC partners get NO_PARTNER, its task is cancelled;
-   the last thread of a space deletes the space and every mapping derived from it.
+   the last thread of a space deletes the space and every mapping derived from it.  Its own
+   IPC in progress ends with CANCELED and any later IPC it tries fails at once (``kernel.ipc``
+   Rule 6), so code that cannot be cancelled (a shielded ``finally`` making a system call)
+   never waits for a reply that a dead thread can no longer get.
 3. Privileged calls need the caller in the root server's space, else NO_PRIVILEGE.
 """
 
@@ -43,6 +46,7 @@ from kernel.space import Space
 from kernel.thread import Entry, Thread
 from kernel.types import (
     ANYTHREAD,
+    CANCELED,
     INVALID_PARAM,
     INVALID_SCHEDULER,
     INVALID_SPACE,
@@ -209,7 +213,7 @@ class Kernel:
             assert t.cancel_scope is not None
             with t.cancel_scope:
                 await entry(t)
-        except Exception:
+        except* Exception:  # a group mixing errors with an outer scope's Cancelled too
             log.exception("thread %r died", t.id)
         finally:
             if t.alive:
@@ -222,7 +226,11 @@ class Kernel:
         t.alive = False
         if self.threads.get(t.id.number) is t:
             del self.threads[t.id.number]
-        if t.state is SENDING:
+        if t.cancel_scope is not None:
+            t.cancel_scope.cancel()  # a parked, unshielded task is aborted right here
+        if t.parked:  # still parked: shielded; its own IPC ends with CANCELED
+            _ipc.wake_error(t, CANCELED, SEND_PHASE if t.state is SENDING else RECEIVE_PHASE)
+        elif t.state is SENDING:
             _ipc.unlink(t)
         t.state = _ipc.DEAD
         for s in list(t.sendq):
@@ -234,8 +242,6 @@ class Kernel:
         for other in list(self.threads.values()):
             if other.state is RECEIVING and other.wait_from == t.id:
                 _ipc.wake_error(other, NO_PARTNER, RECEIVE_PHASE)
-        if t.cancel_scope is not None:
-            t.cancel_scope.cancel()
         sp = t.space
         if sp is not None:
             sp.nthreads -= 1

@@ -2,31 +2,51 @@
 
 Everything here goes through the real path: programs make system calls through ``lp49fs.lib``
 (L4 IPC to the core's Mngr), ramfs serves 9P on a pipe fd, and ``#M`` proxies the mount.
+
+The first test is the regression test of the shutdown hang: a server killed while blocked in
+``read`` on its pipe ran lib9p's shielded ``finally`` (close the link), whose ``close`` system
+call was an IPC by an already deleted L4 thread, parked forever; leaving ``boot()`` then waited
+for that task.  The kernel now ends a deleted thread's IPC (``kernel.kernel`` Rule 2).
 """
 
 from __future__ import annotations
 
-import pytest
 import trio
+import trio.testing
 
 from lp49fs import lib
+from lp49fs.core import sysfile
 from lp49fs.errors import Ehungup, Error
 from lp49fs.ninep import ORDWR, OREAD
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import start_servers, stop_servers
 
-# Booting and exiting a node after a server process was killed (kill of a process blocked in
-# lib9p serve on an FdLink) hangs the trio run under pytest-trio (not under trio.run): the
-# same hang appears with node.spawn("ramfs") + kill + leaving boot(), without this module's
-# supervisor.  The first test passes its assertions under plain trio.run; the second hangs
-# after the supervisor logs the restart (not yet diagnosed).  Unskip once both are fixed.
-pytestmark = pytest.mark.skip(reason="node exit hangs after killing a server process")
+GUARD = 20  # seconds: a guard against a hang, never a timing assertion
+
+
+async def posted(node: Node, name: str) -> bool:
+    try:
+        await sysfile.stat(node.bootproc, f"/srv/{name}")
+        return True
+    except Error:
+        return False
 
 
 async def run(node: Node, body: object) -> str:
     """Run coroutine function ``body(argv)`` as a program of ``node``; its exit string."""
     node.programs["t"] = body  # type: ignore[assignment]
     return await node.run("t", ["t"])
+
+
+async def test_leaving_boot_after_killing_a_serving_ramfs_does_not_hang() -> None:
+    with trio.fail_after(GUARD):
+        async with boot() as node:
+            pid = await node.spawn("ramfs", ["ramfs", "-S", "r1"])
+            while not await posted(node, "r1"):
+                await trio.sleep(0.005)
+            await trio.testing.wait_all_tasks_blocked()  # ramfs is blocked in read on its pipe
+            node.procmgr.note(node.procmgr.bypid[pid].proc, "kill")
+            assert await node.wait(pid) == "killed"
 
 
 async def test_ramfs_is_posted_and_mounted_on_tmp() -> None:
@@ -78,7 +98,7 @@ async def test_a_killed_server_is_restarted_and_old_clients_get_hungup() -> None
         n.start_soon(run, node, old_client)
         await opened.wait()
         node.procmgr.note(node.procmgr.bypid[first].proc, "kill")
-        with trio.fail_after(20):  # a guard against a hang, not a timing assertion
+        with trio.fail_after(GUARD):
             await node.wait(first)
             killed.set()
             while not (sv.up.is_set() and sv.pid != first):

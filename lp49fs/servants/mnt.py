@@ -38,6 +38,9 @@ Rules
      outlives a system call in the core), wrapped so it can never crash the node.
   7. ``#M`` is never attachable by name (namec refuses ``#M`` paths with
      ``mount/attach disallowed``; ``attach`` refuses too).
+  8. Stat entries come back as this side sees them (Plan 9 mntdirfix): ``stat`` and every
+     entry of a directory read get type ``M`` and dev the Mntchan's number, whatever the
+     server put there.
 
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; the mount table in
 ``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
@@ -46,8 +49,9 @@ What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; the mou
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import trio
 
@@ -112,6 +116,16 @@ class ChanLink:
     async def aclose(self) -> None:
         c, self.c = self.c, None
         await cclose(c)
+
+
+def dirfix(data: bytes, dc: str, dev: int) -> bytes:
+    """Directory read bytes with each entry's type and dev set to ``dc`` and ``dev`` (Rule 8)."""
+    out = bytearray(data)
+    i = 0
+    while i + 8 <= len(out):
+        struct.pack_into("<HI", out, i + 2, ord(dc), dev & 0xFFFFFFFF)
+        i += 2 + int.from_bytes(out[i : i + 2], "little")
+    return bytes(out)
 
 
 @dataclass(eq=False)
@@ -292,7 +306,7 @@ class Mnt(Servant):
         s, fid = self._fid(c)
         r = await s.rpc(Tstat(fid=fid))
         assert isinstance(r, Rstat)
-        return r.stat
+        return replace(r.stat, type=ord(self.dc), dev=c.dev)  # Rule 8
 
     async def open(self, c: Chan, omode: int) -> Chan:
         s, fid = self._fid(c)
@@ -343,7 +357,7 @@ class Mnt(Servant):
         if c.qid.type & QTDIR:
             r = await s.rpc(Tread(fid=fid, offset=offset, count=min(count, unit)))
             assert isinstance(r, Rread)
-            return r.data
+            return dirfix(r.data, self.dc, c.dev)
         out = bytearray()
         while len(out) < count:
             want = min(count - len(out), unit)
