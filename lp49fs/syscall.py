@@ -73,6 +73,7 @@ class Sys(IntEnum):
     GETPID = 28  # -> pid
     NEWTHREAD = 29  # -> (a new L4 thread of the caller's process starts)
     ERRSTR = 30  # (reserved: errstr is kept by the library)
+    INTERRUPT = 31  # tid -> (that thread's system call, if in progress, fails interrupted)
 
 
 BUFCALLS = frozenset(

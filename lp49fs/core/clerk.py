@@ -14,6 +14,9 @@ Rules:
    answered with ``the front fell off`` -- a call never kills the clerk or the node.
 3. A reply that cannot be delivered (the caller was deleted meanwhile, e.g. by ``exits``)
    is dropped.
+4. ``Sys.INTERRUPT(tid)`` (made by another thread of the same process, when the task that
+   borrowed thread ``tid`` was cancelled) cancels the scope of ``tid``'s call if a clerk has
+   it (mngr Rule 3), even before the scope exists: the call then replies ``interrupted``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class Clerk:
         self.ready = trio.Event()  # set once the thread runs
         self.caller: ThreadId | None = None  # the call handed over by the Mngr
         self.msg: Msg | None = None
+        self.scope: trio.CancelScope | None = None  # the running call's scope (Rule 1)
+        self.intr = False  # Rule 4: the current call was interrupted
+
+    def interrupt(self) -> None:
+        """Cancel the call in progress, or the one about to start (Rule 4)."""
+        self.intr = True
+        if self.scope is not None:
+            self.scope.cancel()
 
     async def run(self, thread: Thread) -> None:
         self.thread = thread
@@ -69,6 +80,7 @@ class Clerk:
             self.caller = self.msg = None
             assert caller is not None and msg is not None
             reply = await self.serve(caller, msg)
+            mngr.serving.pop(caller, None)
             self.unmap(msg)
             if reply is not None:
                 try:
@@ -84,7 +96,9 @@ class Clerk:
         h = HANDLERS.get(msg.label)
         if h is None:
             return _err(Ebadarg)
-        cs = trio.CancelScope()
+        cs = self.scope = trio.CancelScope()
+        if self.intr:
+            cs.cancel()
         pi.calls.add(cs)
         try:
             with cs:
@@ -97,6 +111,7 @@ class Clerk:
             return _err(Egreg)
         finally:
             pi.calls.discard(cs)
+            self.scope = None
 
     # -- buffers --
     def _local(self, msg: Msg) -> tuple[int, int]:
@@ -319,6 +334,17 @@ async def _newthread(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return _ok(int(c.mngr.procmgr.add_thread(pi)))
 
 
+async def _interrupt(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    """Rule 4: only a thread of the same process may interrupt a call."""
+    tid = ThreadId(m.words[0]) if m.words else ThreadId(0)
+    if c.mngr.procmgr.bytid.get(tid) is not pi:
+        raise Error(Eperm)
+    target = c.mngr.serving.get(tid)
+    if target is not None and target is not c:
+        target.interrupt()
+    return OKMSG
+
+
 HANDLERS: dict[int, Handler] = {
     Sys.OPEN: _open, Sys.CREATE: _create, Sys.READ: _read, Sys.PREAD: _pread,
     Sys.WRITE: _write, Sys.PWRITE: _pwrite, Sys.CLOSE: _close, Sys.SEEK: _seek,
@@ -327,5 +353,5 @@ HANDLERS: dict[int, Handler] = {
     Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
-    Sys.NEWTHREAD: _newthread,
+    Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt,
 }  # fmt: skip

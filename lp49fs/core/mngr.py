@@ -19,6 +19,9 @@ Rules:
    (``WINBASE + i * WINDOW``); only the clerk it belongs to reads or writes there.
 2. A caller waits in the L4 send queue of the Mngr while every clerk is busy and the pool is
    full: no call is lost, none is refused.
+3. ``serving`` maps a caller to the clerk that has its call, from the moment the Mngr hands it
+   over (synchronously, before any other call can be received) until the clerk replies; a
+   ``Sys.INTERRUPT`` of that caller finds the clerk there and cancels the call.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WINBASE = 0x8000_0000  # first clerk window in the core's space
-MAXCLERKS = 64  # pool limit
+MAXCLERKS = 1000  # pool limit: the windows fill [2 GiB, 4 GiB) of the core's space
 HANDOFF_MSG = Msg(HANDOFF)
 
 
@@ -56,6 +59,7 @@ class Mngr:
         self.idle: list[Clerk] = []  # clerks waiting for work
         self.back = trio.Event()  # set when a clerk returns to the pool
         self.calls = 0  # system calls received (for tests and benchmarks)
+        self.serving: dict[ThreadId, Clerk] = {}  # caller -> clerk with its call (Rule 3)
 
     def start(self, name: str = "core") -> ThreadId:
         """Create the core's space with the Mngr thread in it (returns the Mngr's id)."""
@@ -97,5 +101,7 @@ class Mngr:
                 continue
             self.calls += 1
             c.caller, c.msg = caller, msg
+            c.intr = False
+            self.serving[caller] = c
             assert c.tid is not None
             await thread.send(c.tid, HANDOFF_MSG)

@@ -19,6 +19,21 @@ task (the kernel parks and wakes that task), so:
    makes, so a new worker can always be made even when every other thread is blocked.
    ``newthread()`` is the explicit form: the task keeps one worker for a whole block.
 
+Cancellation of a borrowed call (Rule 3 below): the borrowing task stops waiting at once, but
+the worker is still inside its IPC, so the library (a) marks the job interrupted, which a
+worker that has not yet sent its call sees in ``UThread.call`` (checked and sent with no
+checkpoint in between), and (b) has the ``sys`` thread make ``Sys.INTERRUPT(worker)``: the core
+cancels the clerk's scope of that call, if it is being served (a Tflush for a 9P request under
+it), and the worker gets ``interrupted``.  The worker puts itself back among the idle only when
+its job is really over (``release``): a busy worker is never handed out twice.
+
+Rules:
+1. A worker is in ``UProc.idle`` only while it has no job and is not in a system call.
+2. ``release(w)`` gives a worker back; if it is still busy, the worker loop does it when the
+   job ends.
+3. A cancelled borrower never waits for the core: the INTERRUPT is a non-blocking call made
+   by the ``sys`` thread, shielded, and the late result of the job is dropped.
+
 Buffers (lp49fs.syscall Rule 1): thread k owns ``[BUFBASE + k*WINDOW, +WINDOW)``; data goes at
 ``iooff`` in it (0 normally; tests set it to check unaligned buffers).  Before a read-type
 call the pages are touched once (``prefault``): only pages the caller has mapped travel in a
@@ -48,11 +63,11 @@ from kernel.types import (
     StringItem,
     ThreadId,
 )
-from lp49fs.errors import Ebadarg, Error
+from lp49fs.errors import Ebadarg, Eintr, Error
 from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
 
 T = TypeVar("T")
-MAXTHREADS = 64  # L4 threads a process may have (buffer regions are per thread)
+MAXTHREADS = 1024  # L4 threads a process may have: the buffer regions fill [1 GiB, 2 GiB)
 
 _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
@@ -69,10 +84,11 @@ class UThread:
         self.mapped = 0  # bytes of the region touched (mapped) so far, from its start
         self.iooff = 0  # where in the region data goes (unaligned-buffer tests change it)
         self.busy = False  # inside a system call
-        self.job: tuple[Callable[[UThread], Awaitable[object]], trio.Event, list[object]] | None
-        self.job = None  # worker: the borrowed call, its done event, result box
+        self.job: Job | None = None  # worker: the borrowed call not yet started
         self.wake = trio.Event()  # worker: set when a job arrives
         self.holder: trio.lowlevel.Task | None = None  # newthread(): the task keeping it
+        self.intr = False  # the running job was cancelled: do not start a call
+        self.free = False  # released while busy: back to idle when the job ends (Rule 2)
         thread.acceptor = Acceptor(NILPAGE, MAXSTR)  # replies may carry strings, never maps
 
     async def prefault(self, addr: int, n: int) -> None:
@@ -86,6 +102,9 @@ class UThread:
 
     async def call(self, msg: Msg) -> Msg:
         """IPC call to the Mngr; an ERR reply raises ``Error`` (and sets errstr)."""
+        if self.intr:  # the borrower was cancelled before the call left (module docstring)
+            _errstr.set(Eintr)
+            raise Error(Eintr)
         try:
             r = await self.thread.call(self.uproc.mngr, msg)
         except IpcError as e:  # refused by the kernel (a string too long ...): a bad argument
@@ -134,6 +153,25 @@ class UProc:
                 await self.changed.wait()
             return self.idle.pop()
 
+    def release(self, w: UThread) -> None:
+        """Give worker ``w`` back (Rule 2: later, by its own loop, if it is still busy)."""
+        if w.busy or w.job is not None:
+            w.free = True
+        else:
+            self.idle.append(w)
+            self.changed.set()
+
+    async def interrupt(self, w: UThread) -> None:
+        """Have the core interrupt ``w``'s system call (Rule 3; call it shielded)."""
+        await self.sys_ready.wait()
+        msg = Msg(Sys.INTERRUPT, (int(w.thread.id),))
+        async with self.lock:
+            assert self.sys is not None
+            try:
+                await lend(self.sys, lambda ut: ut.call(msg))
+            except Error:
+                pass
+
 
 def uproc_of(space: Space, pid: int, mngr: ThreadId) -> UProc:
     """The process state of ``space``, made by whichever of its threads starts first."""
@@ -173,23 +211,48 @@ async def run(op: Callable[[UThread], Awaitable[T]]) -> T:
             ut.busy = False
     if ut.holder is task:
         return await lend(ut, op)
-    w = await ut.uproc.worker()
+    up = ut.uproc
+    w = await up.worker()
     try:
         return await lend(w, op)
     finally:
-        w.uproc.idle.append(w)
+        up.release(w)
+
+
+class Job:
+    """One borrowed system call: the op, and its outcome once ``done`` is set."""
+
+    __slots__ = ("cancelled", "done", "error", "op", "result")
+
+    def __init__(self, op: Callable[[UThread], Awaitable[object]]) -> None:
+        self.op = op
+        self.done = trio.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.cancelled = False  # the borrower gave up: the outcome is dropped
 
 
 async def lend(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
-    """Have worker ``w``'s own task run ``op(w)``; errors come back as raised there."""
-    done = trio.Event()
-    box: list[object] = []
-    w.job = (op, done, box)
+    """Have worker ``w``'s own task run ``op(w)``; errors come back as raised there.
+
+    If the calling task is cancelled meanwhile, the call is interrupted in the core (Rule 3)
+    and Cancelled propagates at once.
+    """
+    job = Job(op)
+    w.job = job
     w.wake.set()
-    await done.wait()
-    if isinstance(box[0], BaseException):
-        raise box[0]
-    return box[0]  # type: ignore[return-value]
+    try:
+        await job.done.wait()
+    except trio.Cancelled:
+        if not job.done.is_set():
+            job.cancelled = True
+            w.intr = True
+            with trio.CancelScope(shield=True):
+                await w.uproc.interrupt(w)
+        raise
+    if job.error is not None:
+        raise job.error
+    return job.result  # type: ignore[return-value]
 
 
 async def worker_loop(ut: UThread) -> None:
@@ -200,15 +263,18 @@ async def worker_loop(ut: UThread) -> None:
         job, ut.job = ut.job, None
         if job is None:
             continue
-        op, done, box = job
         ut.busy = True
+        ut.intr = job.cancelled
         try:
-            box.append(await op(ut))
+            job.result = await job.op(ut)
         except Exception as e:
-            box.append(e)
+            job.error = e
         finally:
-            ut.busy = False
-            done.set()
+            ut.busy = ut.intr = False
+            job.done.set()
+            if ut.free:
+                ut.free = False
+                ut.uproc.release(ut)
 
 
 @asynccontextmanager
@@ -223,7 +289,7 @@ async def newthread() -> AsyncIterator[UThread]:
     finally:
         _ut.reset(token)
         w.holder = None
-        w.uproc.idle.append(w)
+        w.uproc.release(w)
 
 
 def cover(addr: int, n: int, rights: int) -> Fpage:

@@ -1,0 +1,137 @@
+"""Cancelling a system call that runs on a borrowed worker, and many blocked calls at once.
+
+The path under test: a task of a process (not the thread's own task) borrows a worker
+(``uctx.run``); cancelling the task interrupts the call in the core (``Sys.INTERRUPT`` ->
+the clerk's cancel scope), and the worker is idle again only once its IPC is over.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from kernel.types import Msg
+from lp49fs import lib
+from lp49fs.errors import Eperm, Error
+from lp49fs.lib import uctx
+from lp49fs.node.boot import Node
+from lp49fs.syscall import Sys
+from tests.lib_helpers import node, program, run_as
+
+__all__ = ["node"]
+
+
+async def test_cancelled_pipe_read_is_interrupted_and_loses_no_data(node: Node) -> None:
+    async def body() -> None:
+        up = uctx.current().uproc
+        r, w = await lib.pipe()
+        got: list[uctx.UThread] = []
+
+        async def reader() -> None:
+            got.append(await up.worker())  # the worker the next read will borrow
+            up.release(got[0])
+            await lib.read(r, 100)
+
+        async with trio.open_nursery() as nursery:  # a task other than the thread's own
+            nursery.start_soon(reader)
+            await trio.sleep(0.1)
+            assert got and got[0].busy  # blocked in the core
+            nursery.cancel_scope.cancel()
+        worker = got[0]
+        with trio.fail_after(5):  # the core ended the call; the worker came back by itself
+            while worker.busy or worker not in up.idle:
+                await trio.sleep(0.005)
+        assert up.idle.count(worker) == 1
+        assert worker.thread.id not in node.mngr.serving
+        await lib.write(w, b"after")
+        assert await lib.read(r, 100) == b"after"  # the interrupted read took nothing
+
+    assert await run_as(node, body) == ""
+
+
+async def test_cancel_before_the_call_leaves_is_interrupted_too(node: Node) -> None:
+    async def body() -> None:
+        r, w = await lib.pipe()
+
+        async def reader() -> None:
+            with trio.CancelScope() as cs:
+                cs.cancel()  # cancelled before the worker even starts
+                await lib.read(r, 100)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+        await lib.write(w, b"x")
+        assert await lib.read(r, 100) == b"x"
+
+    assert await run_as(node, body) == ""
+
+
+async def test_interrupt_of_another_process_thread_is_refused(node: Node) -> None:
+    other: list[int] = []
+
+    async def sleeper() -> None:
+        other.append(int(uctx.current().thread.id))
+        await lib.sleep(10_000)
+
+    async def body() -> None:
+        pid = await node.spawn(program_of(node, sleeper))
+        with trio.fail_after(5):
+            while not other:
+                await trio.sleep(0.005)
+        msg = Msg(Sys.INTERRUPT, (other[0],))
+        with pytest.raises(Error, match=Eperm):
+            await uctx.current().call(msg)
+        await lib.postnote(pid, "kill")
+
+    assert await run_as(node, body) == ""
+
+
+def program_of(node: Node, fn: object) -> str:
+    async def main(argv: list[str]) -> None:
+        await fn()  # type: ignore[operator]
+
+    return program(node, main)
+
+
+async def test_a_hundred_blocked_reads_do_not_stall_a_stat(node: Node) -> None:
+    n = 100
+
+    async def body() -> None:
+        up = uctx.current().uproc
+        r, w = await lib.pipe()
+        started = 0
+        results: list[bytes | str] = []
+
+        async def reader() -> None:
+            nonlocal started
+            started += 1
+            try:
+                results.append(await lib.read(r, 1))
+            except Error as e:
+                results.append(e.ename)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(reader)
+            with trio.fail_after(20):
+                while started < n or len(node.mngr.serving) < n:
+                    await trio.sleep(0.01)
+                # every reader holds a worker in the core; the process still makes calls
+                assert (await lib.stat("/dev/sysname")).name == "sysname"
+                async with trio.open_nursery() as side:  # borrowed workers too
+                    for _ in range(3):
+                        side.start_soon(lib.stat, "/dev/null")
+            await lib.write(w, b"ab")  # two readers get a byte each
+            with trio.fail_after(10):
+                while len(results) < 2:
+                    await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()  # the other 98 are interrupted in the core
+        assert sorted(x for x in results if isinstance(x, bytes)) == [b"a", b"b"]
+        with trio.fail_after(10):
+            while sum(1 for w_ in up.idle if not w_.busy) < up.nthreads - 2:
+                await trio.sleep(0.01)
+        assert not any(w_.busy for w_ in up.idle)
+        await lib.write(w, b"z")
+        assert await lib.read(r, 10) == b"z"
+
+    assert await run_as(node, body, timeout=60) == ""
