@@ -7,13 +7,19 @@ the clerk's cancel scope), and the worker is idle again only once its IPC is ove
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
 import pytest
 import trio
 
 from kernel.types import Msg
 from lp49fs import lib
 from lp49fs.errors import Eperm, Error
+from lp49fs.fuse.intr import Interrupted, Interrupts
 from lp49fs.lib import uctx
+from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
 from lp49fs.syscall import Sys
 from tests.lib_helpers import node, program, run_as
@@ -135,3 +141,42 @@ async def test_a_hundred_blocked_reads_do_not_stall_a_stat(node: Node) -> None:
         assert await lib.read(r, 10) == b"z"
 
     assert await run_as(node, body, timeout=60) == ""
+
+
+async def test_fuse_interrupt_cancels_a_console_read_and_the_next_line_is_kept(
+    node: Node,
+) -> None:
+    """The FUSE bridge's path (intr.py): a signalled requester cancels a cons read for real."""
+    intr = Interrupts()
+    p = subprocess.Popen(["sleep", "30"])  # stands for the `cat` whose read is interrupted
+
+    async def body() -> None:
+        fd = await lib.open("/dev/cons", OREAD)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(intr.run)
+            result: list[object] = []
+
+            async def handler() -> None:  # as a pyfuse3 request task would
+                try:
+                    result.append(await intr.call(p.pid, lib.read, fd, 100))
+                except Interrupted:
+                    result.append("EINTR")
+
+            nursery.start_soon(handler)
+            await trio.sleep(0.1)
+            os.kill(p.pid, signal.SIGSTOP)  # keep the signal pending
+            os.kill(p.pid, signal.SIGINT)
+            with trio.fail_after(5):
+                while not result:
+                    await trio.sleep(0.01)
+            assert result == ["EINTR"] and intr.cancelled == 1
+            node.machine.uart.feed(b"next line\n")
+            with trio.fail_after(5):
+                assert await lib.read(fd, 100) == b"next line\n"  # not eaten by the old read
+            nursery.cancel_scope.cancel()
+
+    try:
+        assert await run_as(node, body) == ""
+    finally:
+        p.kill()
+        p.wait()

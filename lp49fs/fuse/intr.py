@@ -15,11 +15,12 @@ or a vanished process cancels the scope, and the handler answers the FUSE reques
 at once (Rule 3 says what happens to the system call).
 
 Rule 1. Only calls that may block for long (stream reads and writes) come here; they pay a
-        task spawn.  /proc is read only for calls that have already lasted a full period.
+        cancel scope.  /proc is read only for calls that have already lasted a full period.
 Rule 2. A cancelled call raises ``Interrupted``; callers map it to EINTR.
-Rule 3. The system call itself runs in a task of the registry's nursery and is abandoned,
-        not cancelled: lib's borrowed worker thread must finish its call before it is idle
-        again.  A stream read abandoned this way completes later and its bytes are dropped.
+Rule 3. The system call runs in the handler's own task, inside the scope, and is cancelled
+        for real: lib interrupts it in the core (``Sys.INTERRUPT``: the clerk's cancel scope,
+        a Tflush for a 9P request under it), so a console read gives back nothing it did not
+        return, and lib's borrowed worker is idle again once its IPC is over.
 """
 
 from __future__ import annotations
@@ -65,60 +66,40 @@ class Interrupts:
     def __init__(self) -> None:
         self._calls: dict[int, tuple[int, trio.CancelScope, float]] = {}
         self._ids = itertools.count()
-        self._nursery: trio.Nursery | None = None
-        self.cancelled = 0  # calls abandoned so far (for tests and logs)
+        self._running = False  # the watcher runs (else calls are not interruptible)
+        self.cancelled = 0  # calls interrupted so far (for tests and logs)
 
     async def call(self, pid: int, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)``; ``Interrupted`` as soon as thread ``pid`` is signalled.
 
-        ``fn`` runs in a task of its own (Rule 3), so abandoning it leaves the system call
-        to finish on its own L4 thread; the lib's worker bookkeeping stays intact.
+        ``fn`` is cancelled, not abandoned (Rule 3).
         """
-        if pid <= 0 or self._nursery is None:
+        if pid <= 0 or not self._running:
             return await fn(*args)
-        done = trio.Event()
-        box: list[tuple[bool, object]] = []
-
-        async def runner() -> None:
-            try:
-                box.append((True, await fn(*args)))
-            except Exception as e:
-                box.append((False, e))
-            finally:
-                done.set()
-
-        self._nursery.start_soon(runner)
         cid = next(self._ids)
         with trio.CancelScope() as scope:
             self._calls[cid] = (pid, scope, trio.current_time())
             try:
-                await done.wait()
+                return await fn(*args)
             finally:
                 del self._calls[cid]
-        if not box:
-            raise Interrupted(f"thread {pid} was signalled")
-        ok, value = box[0]
-        if not ok:
-            assert isinstance(value, Exception)
-            raise value
-        return value  # type: ignore[return-value]
+        raise Interrupted(f"thread {pid} was signalled")
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run forever: host abandoned calls, cancel waits whose requester was signalled."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            try:
-                while True:
-                    await trio.sleep(PERIOD)
-                    self._look()
-            finally:
-                self._nursery = None
+        """Run forever: cancel calls whose requester was signalled."""
+        self._running = True
+        task_status.started()
+        try:
+            while True:
+                await trio.sleep(PERIOD)
+                self._look()
+        finally:
+            self._running = False
 
     def _look(self) -> None:
         old = trio.current_time() - PERIOD
         for pid, scope, started in list(self._calls.values()):
             if started <= old and not scope.cancel_called and signalled(pid):
-                log.info("thread %d signalled: abandoning its call", pid)
+                log.info("thread %d signalled: interrupting its call", pid)
                 self.cancelled += 1
                 scope.cancel()
