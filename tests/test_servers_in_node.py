@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from conformance import check_rw, check_tree
+from lib_helpers import run_as
+from lib_tree import LibTree
 
 from lp49fs import lib
 from lp49fs.core import sysfile
 from lp49fs.errors import Ehungup, Error
-from lp49fs.ninep import ORDWR, OREAD
+from lp49fs.ninep import DMDIR, ORDWR, OREAD
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import start_servers, stop_servers
 
@@ -107,3 +110,27 @@ async def test_a_killed_server_is_restarted_and_old_clients_get_hungup() -> None
             await stop_servers(node, [sv])
     assert sv.starts == 2
     assert events[0] == Ehungup and events[1] == "after"
+
+
+async def test_tree_suite_over_ramfs_mounted_through_mnt_by_system_calls() -> None:
+    """check_tree + check_rw on /tmp (ramfs via #M) through lib calls of an LP49 process."""
+
+    async def body() -> None:
+        await lib.close(await lib.create("/tmp/f", ORDWR, 0o644))
+        await lib.create("/tmp/d", OREAD, DMDIR | 0o755)
+        await lib.close(await lib.create("/tmp/d/g", ORDWR, 0o644))
+        tree = LibTree("/tmp")
+        await check_tree(tree, {"": "dir", "f": "file", "d": "dir", "d/g": "file"})
+        await check_rw(tree, "")
+        await check_rw(tree, "d")
+        root = await lib.stat("/tmp")
+        entries = await lib.dirreadall(await lib.open("/tmp", OREAD))
+        # mntdirfix: every entry as this side sees it, type M and the mount's dev
+        assert {(e.type, e.dev) for e in entries} == {(ord("M"), root.dev)}
+        assert root.type == ord("M")
+
+    with trio.fail_after(GUARD):
+        async with boot() as node, trio.open_nursery() as n:
+            svs = await start_servers(node, n)
+            assert await run_as(node, body) == ""
+            await stop_servers(node, svs)
