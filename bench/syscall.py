@@ -9,6 +9,9 @@ Boots one node and measures, in the same run:
 * ``stat /dev/null``: one system call (path as a StringItem, the stat entry through a mapped
   buffer page);
 * ``open+read16+close``: three system calls on ``/env/bench`` (16-byte read into a mapped page);
+* ``open+read16+close ramfs #M``: the same on ``/tmp/bench``, a file of the node's ramfs
+  server process mounted through ``#M`` (each call becomes 9P over a pipe to that process,
+  whose lib9p serves it with system calls of its own);
 
 and prints calls per second, microseconds per call, and each row's ratio to the IPC round
 trip.  ``ROWS`` is the hook for more rows (the ``#M`` engineer adds ramfs-through-mount):
@@ -29,6 +32,7 @@ from kernel.types import Msg
 from lp49fs import lib
 from lp49fs.ninep import ORDWR, OREAD
 from lp49fs.node.boot import Node, boot
+from lp49fs.node.servers import start_servers, stop_servers
 
 Op = Callable[[], Awaitable[object]]
 
@@ -53,10 +57,23 @@ async def _open_read_close() -> None:
     await lib.close(fd)
 
 
+async def _setup_ramfs() -> None:
+    fd = await lib.create("/tmp/bench", ORDWR, 0o664)
+    await lib.write(fd, b"0123456789abcdef")
+    await lib.close(fd)
+
+
+async def _ramfs_open_read_close() -> None:
+    fd = await lib.open("/tmp/bench", OREAD)  # Twalk+Topen, Tread, Tclunk to ramfs over #M
+    await lib.read(fd, 16)
+    await lib.close(fd)
+
+
 # name, setup (once, as the process), timed op (as the process); add rows here
 ROWS: list[tuple[str, Callable[[], Awaitable[None]], Op]] = [
     ("stat /dev/null", _nothing, _stat_null),
     ("open+read16+close", _setup_env, _open_read_close),
+    ("open+read16+close ramfs #M", _setup_ramfs, _ramfs_open_read_close),
 ]
 
 
@@ -105,7 +122,8 @@ async def ipc_rate(node: Node, seconds: float) -> float:
 
 
 async def main(seconds: float) -> None:
-    async with boot("bench") as node:
+    async with boot("bench") as node, trio.open_nursery() as nursery:
+        svs = await start_servers(node, nursery)  # ramfs posted and mounted on /tmp
         base = await ipc_rate(node, seconds)
         results: list[tuple[str, float, int]] = []
 
@@ -117,10 +135,11 @@ async def main(seconds: float) -> None:
 
         node.programs["bench"] = prog
         await node.run("bench")
-        print(f"{'row':24s} {'ops/s':>10s} {'us/op':>9s} {'x ipc':>7s}")
-        print(f"{'ipc call/reply (bare)':24s} {base:10.0f} {1e6 / base:9.1f} {1.0:7.1f}")
+        print(f"{'row':28s} {'ops/s':>10s} {'us/op':>9s} {'x ipc':>7s}")
+        print(f"{'ipc call/reply (bare)':28s} {base:10.0f} {1e6 / base:9.1f} {1.0:7.1f}")
         for name, rate, _ in results:
-            print(f"{name:24s} {rate:10.0f} {1e6 / rate:9.1f} {base / rate:7.1f}")
+            print(f"{name:28s} {rate:10.0f} {1e6 / rate:9.1f} {base / rate:7.1f}")
+        await stop_servers(node, svs)
 
 
 if __name__ == "__main__":

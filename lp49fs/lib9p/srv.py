@@ -29,6 +29,9 @@ Rules:
 3. Malformed input (a ProtocolError: bad size, over msize, unknown type, truncated body)
    closes only this connection, with one log line saying why.  A backend exception other
    than ``Error`` is logged with its traceback and answered "i/o error".
+4. A link whose read fails with ``Error`` (an ``FdLink`` whose read system call was
+   interrupted by a note or failed) ends the connection like EOF, as Plan 9's lib9p stops
+   when read9pmsg fails: one log line, no exception out of ``serve``.
 """
 
 from __future__ import annotations
@@ -212,8 +215,8 @@ async def serve(link: Link, fs: FileServer, *, msize: int = DEFAULT_MSIZE) -> No
                 log.debug("%s: connection closed by the client", peer)
             except ProtocolError as e:
                 log.warning("%s: closing connection: %s", peer, e.reason)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
-                log.info("%s: connection lost: %s", peer, e)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, Error) as e:
+                log.info("%s: connection lost: %s", peer, e)  # Rule 4 for Error
             finally:
                 nursery.cancel_scope.cancel()
     finally:
