@@ -69,6 +69,8 @@ from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
 T = TypeVar("T")
 MAXTHREADS = 1024  # L4 threads a process may have: the buffer regions fill [1 GiB, 2 GiB)
 
+INTRWAIT = 2.0  # seconds a cancelled borrower waits at most for its INTERRUPT to be taken
+
 _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
 _uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
@@ -85,7 +87,7 @@ class UThread:
         self.iooff = 0  # where in the region data goes (unaligned-buffer tests change it)
         self.busy = False  # inside a system call
         self.job: Job | None = None  # worker: the borrowed call not yet started
-        self.wake = trio.Event()  # worker: set when a job arrives
+        self.sleeper: trio.lowlevel.Task | None = None  # worker: its task, parked for a job
         self.holder: trio.lowlevel.Task | None = None  # newthread(): the task keeping it
         self.intr = False  # the running job was cancelled: do not start a call
         self.free = False  # released while busy: back to idle when the job ends (Rule 2)
@@ -163,14 +165,18 @@ class UProc:
 
     async def interrupt(self, w: UThread) -> None:
         """Have the core interrupt ``w``'s system call (Rule 3; call it shielded)."""
-        await self.sys_ready.wait()
+        if not self.sys_ready.is_set() or not w.thread.alive:
+            return
         msg = Msg(Sys.INTERRUPT, (int(w.thread.id),))
-        async with self.lock:
-            assert self.sys is not None
-            try:
-                await lend(self.sys, lambda ut: ut.call(msg))
-            except Error:
-                pass
+        with trio.move_on_after(INTRWAIT):  # never hang a cancelled task (the node may be ending)
+            async with self.lock:
+                assert self.sys is not None
+                if not self.sys.thread.alive:
+                    return
+                try:
+                    await lend(self.sys, lambda ut: ut.call(msg))
+                except Error:
+                    pass
 
 
 def uproc_of(space: Space, pid: int, mngr: ThreadId) -> UProc:
@@ -220,16 +226,31 @@ async def run(op: Callable[[UThread], Awaitable[T]]) -> T:
 
 
 class Job:
-    """One borrowed system call: the op, and its outcome once ``done`` is set."""
+    """One borrowed system call: the op, and its outcome once ``finished``.
 
-    __slots__ = ("cancelled", "done", "error", "op", "result")
+    The hand-offs are direct task reschedules (no Event per call): the worker parks in
+    ``worker_loop`` until ``lend`` gives it a job; the borrower parks until the worker ends it.
+    """
+
+    __slots__ = ("cancelled", "error", "finished", "op", "result", "waiter")
 
     def __init__(self, op: Callable[[UThread], Awaitable[object]]) -> None:
         self.op = op
-        self.done = trio.Event()
         self.result: object = None
         self.error: BaseException | None = None
+        self.finished = False
         self.cancelled = False  # the borrower gave up: the outcome is dropped
+        self.waiter: trio.lowlevel.Task | None = None  # the borrower, while parked
+
+    def finish(self) -> None:
+        self.finished = True
+        t, self.waiter = self.waiter, None
+        if t is not None:
+            trio.lowlevel.reschedule(t)
+
+    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self.waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 async def lend(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
@@ -240,11 +261,14 @@ async def lend(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
     """
     job = Job(op)
     w.job = job
-    w.wake.set()
+    t, w.sleeper = w.sleeper, None
+    if t is not None:
+        trio.lowlevel.reschedule(t)
+    job.waiter = trio.lowlevel.current_task()
     try:
-        await job.done.wait()
+        await trio.lowlevel.wait_task_rescheduled(job._abort)
     except trio.Cancelled:
-        if not job.done.is_set():
+        if not job.finished:
             job.cancelled = True
             w.intr = True
             with trio.CancelScope(shield=True):
@@ -257,24 +281,39 @@ async def lend(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
 
 async def worker_loop(ut: UThread) -> None:
     """A worker's task: run borrowed jobs forever (until the thread is deleted)."""
-    while True:
-        await ut.wake.wait()
-        ut.wake = trio.Event()
-        job, ut.job = ut.job, None
-        if job is None:
-            continue
-        ut.busy = True
-        ut.intr = job.cancelled
-        try:
-            job.result = await job.op(ut)
-        except Exception as e:
-            job.error = e
-        finally:
-            ut.busy = ut.intr = False
-            job.done.set()
-            if ut.free:
-                ut.free = False
-                ut.uproc.release(ut)
+
+    def abort(raise_cancel: object) -> trio.lowlevel.Abort:
+        ut.sleeper = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    try:
+        while True:
+            if ut.job is None:
+                ut.sleeper = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(abort)
+            job, ut.job = ut.job, None
+            if job is None:
+                continue
+            ut.busy = True
+            ut.intr = job.cancelled
+            try:
+                job.result = await job.op(ut)
+            except Exception as e:
+                job.error = e
+            except BaseException:  # the thread was deleted under the job
+                job.error = Error(Eintr)
+                raise
+            finally:
+                ut.busy = ut.intr = False
+                job.finish()
+                if ut.free:
+                    ut.free = False
+                    ut.uproc.release(ut)
+    finally:  # deleted: a job handed over but never started ends too
+        pending, ut.job = ut.job, None
+        if pending is not None:
+            pending.error = Error(Eintr)
+            pending.finish()
 
 
 @asynccontextmanager

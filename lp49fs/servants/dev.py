@@ -90,6 +90,22 @@ class Dirtab:
     perm: int  # permission bits, DMDIR for directories
 
 
+_indexes: dict[int, tuple[Sequence[Dirtab], int, dict[str, int], dict[int, int]]] = {}
+
+
+def _index(tab: Sequence[Dirtab]) -> tuple[dict[str, int], dict[int, int]]:
+    """gen indexes of ``tab[1:]`` by name and by qid.path (first wins), cached per table."""
+    hit = _indexes.get(id(tab))
+    if hit is None or hit[0] is not tab or hit[1] != len(tab):
+        names: dict[str, int] = {}
+        paths: dict[int, int] = {}
+        for i, t in enumerate(tab[1:]):
+            names.setdefault(t.name, i)
+            paths.setdefault(t.qid.path, i)
+        hit = _indexes[id(tab)] = (tab, len(tab), names, paths)
+    return hit[2], hit[3]
+
+
 def openmode(omode: int) -> int:
     """The i/o mode of ``omode`` (OEXEC reads); bad bits -> ``Error(Ebadarg)``."""
     if omode & ~_OMODE_BITS:
@@ -256,6 +272,11 @@ class Servant(ABC):
         return Walkqid(nc, qids)
 
     def _lookup(self, c: Chan, name: str) -> Dir | None:
+        if type(self).gen is Servant.gen:  # the dirtab rule: index by name, gen only the hit
+            if not self.dirtab or c.qid.path != self.dirtab[0].qid.path:
+                return None
+            i = _index(self.dirtab)[0].get(name)
+            return None if i is None else self.gen(c, i)
         i = 0
         while (d := self.gen(c, i)) is not None:
             if d.name == name:
@@ -273,6 +294,11 @@ class Servant(ABC):
         if c.qid.path != self.parent(c).path or c.qid.type & QTDIR == 0:
             pc = Chan(type=c.type, dev=c.dev, qid=self.parent(c), sv=self,
                       path=c.path.dotdot(), aux=c.aux)  # fmt: skip
+            if type(self).gen is Servant.gen and self.dirtab:  # indexed, as in _lookup
+                j = _index(self.dirtab)[1].get(c.qid.path)
+                d = self.gen(pc, j) if j is not None else None
+                if d is not None:
+                    return d
             i = 0
             while (d := self.gen(pc, i)) is not None:
                 if d.qid.path == c.qid.path:
