@@ -295,7 +295,8 @@ def test_node_failing_to_boot_in_the_foreground(mnt: pathlib.Path) -> None:
         (["default", "DIR", "-x"], 2, "unknown flag '-x'"),
         (["/no/such/node.toml", "DIR"], 1, "no such node config file"),
         (["default", "DIR", "-o", "console=unix!/x"], 1, "not yet available"),
-        (["tcp!localhost!17007", "DIR"], 1, "not yet available"),
+        (["tcp!127.0.0.1!1", "DIR"], 1, "import tcp!127.0.0.1!1"),  # nobody listens there
+        (["unix!/x", "DIR"], 1, "only tcp! and net!"),
     ],
 )
 def test_lp49_mount_refuses(mnt: pathlib.Path, argv: list[str], status: int, fragment: str) -> None:

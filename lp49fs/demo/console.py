@@ -9,8 +9,9 @@ at the node's shell the way a person would, one line each:
 
 The node echoes what is typed (so the echoed line holds the literal ``$status``), runs CMD,
 then prints ``@@N <status> @@`` with ``$status`` expanded and the next prompt: the text
-between the echoed line and that marker is CMD's output, and the expanded status is empty when CMD succeeded (rc's
-convention).  A marker never matches the echo, because the echo contains a ``$``.
+between the echoed line and that marker is CMD's output, and the expanded status is empty
+when CMD succeeded (rc's convention).  A marker never matches the echo, because the echo
+contains a ``$``.
 
 Rules:
 1. Every wait has a deadline; a node that stops answering raises ``DemoError``, never hangs.

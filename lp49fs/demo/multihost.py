@@ -44,6 +44,7 @@ from lp49fs.demo.console import LP49, DemoError, NodeProc, wait_for
 from lp49fs.demo.netns import Hosts, NetnsError, can_netns, sweep
 
 NAMES = ["a", "b", "c"]
+STOP_ORDER = ["b", "a", "c"]  # b imports from a, a from b and c (b's import of a ends first)
 GREETING = "hello from a"
 
 
@@ -115,7 +116,7 @@ class Multihost:
         return "a: cat /n/sysname -> b"
 
     def import_ramfs(self) -> str:
-        self.sh("a", f"import {self.dial('c', 'a')} /tmp /mnt")
+        self.sh("a", f"import -c {self.dial('c', 'a')} /tmp /mnt")
         self.sh("a", f"echo {GREETING} > /mnt/greeting")
         out, _ = self.sh("c", "cat /tmp/greeting")
         if out.strip() != GREETING:
@@ -186,7 +187,10 @@ class Multihost:
             if os.path.ismount(self.view):
                 subprocess.run(["fusermount3", "-u", "-z", self.view], capture_output=True)
                 problems.append(f"the FUSE mount on {self.view} outlived its daemon")
-        for n, node in self.nodes.items():
+        for n in STOP_ORDER:  # importers first: a node still serving an import stops slowly
+            if n not in self.nodes:
+                continue
+            node = self.nodes[n]
             status = node.stop()
             if status != 0:
                 problems.append(f"node {n} exited {status}: {node.tail()}")

@@ -9,7 +9,9 @@ Rule 2. Owners: a 9P user or group name is the host user or group of that name w
 Rule 3. Caching: a server file (type 'M') may use the page cache, with short attribute and
         entry timeouts (``TIMEOUT``); a servant's file (console, ctl/status files, pipes,
         network data, env) is direct_io and never cached, because its length says nothing
-        of what a read returns.  ``is_stream`` files also ignore offsets (nonseekable).
+        of what a read returns.  So is a server file of length 0 when it was looked up (an
+        imported node's device files come through ``#M`` as server files of length 0).
+        ``is_stream`` files also ignore offsets (nonseekable).
 Rule 4. ``O_RDONLY``/``O_WRONLY``/``O_RDWR`` are ``OREAD``/``OWRITE``/``ORDWR``; ``O_TRUNC``
         adds ``OTRUNC``.  ``O_APPEND`` has no 9P bit: the bridge writes at the end itself.
 """

@@ -59,6 +59,7 @@ class Node:
     path: str  # Rule 3
     server: bool  # a file of a 9P server (type 'M'): cacheable; else a servant's file
     stream: bool = False  # reads ignore offsets (set by the caller from the stat entry)
+    empty: bool = False  # a server file of length 0 at lookup: maybe synthetic, never cached
     nlookup: int = 0  # Rule 2
 
 

@@ -12,7 +12,8 @@ The steps, each of which fails with one line ``lp49 mount: ...`` and a non-zero 
 3. ``check_mountpoint``: DIR exists, is a directory, is not mounted on already.
 4. ``resolve`` -> ``Session``: what SOURCE names, ready to boot.  **This is the seam** where
    the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in: ``default`` is a
-   ``NodeSession``; config files and dial strings get a clear "not yet" line.  Tests pass
+   ``NodeSession``; a dial string (``tcp!host!port``) is a ``NodeSession`` whose node is a
+   terminal: its / is the remote node's exported / (``import``).  Tests pass
    their own resolver to ``main``.
 5. ``pyfuse3.init`` mounts (``fsname=SOURCE``, ``subtype=lp49`` unless given), then
    ``daemon`` forks (unless ``-f``), boots the session and serves; see ``daemon``.
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 import pyfuse3
 import trio
 
+from lp49fs.errors import Error
 from lp49fs.fuse import daemon
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
@@ -64,8 +66,8 @@ Resolver = Callable[[MountArgs], Session]
 def resolve(args: MountArgs) -> Session:
     """The Session showing ``args.source``; MountError if it cannot exist.
 
-    ``default`` boots the built-in node in this process (``NodeSession``).  Node config files
-    and dial strings are refused with one line until the boot code and exportfs support them.
+    ``default`` boots the built-in node in this process (``NodeSession``); a dial string boots
+    a terminal node that imports the remote's / over its own (no servers of its own).
     """
     src = args.source
     if src.kind is SourceKind.CONFIG and not os.path.isfile(src.text):
@@ -75,11 +77,8 @@ def resolve(args: MountArgs) -> Session:
             f"SOURCE {src.text!r}: node config files are not yet supported by lp49fs.node.boot "
             "(use 'default')"
         )
-    if src.kind is SourceKind.DIAL:
-        raise MountError(
-            f"SOURCE {src.text!r}: dialled name spaces are not yet available in this build "
-            "(they need exportfs)"
-        )
+    if src.kind is SourceKind.DIAL and not src.text.startswith(("tcp!", "net!")):
+        raise MountError(f"SOURCE {src.text!r}: only tcp! and net! addresses can be imported")
     if args.console is not None:
         raise MountError(f"option console={args.console}: not yet available in this build")
     return NodeSession(args)
@@ -100,7 +99,10 @@ class NodeSession:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with boot() as node, trio.open_nursery() as supervisors:
-            await _start_servers(node, supervisors)
+            if self.args.source.kind is SourceKind.DIAL:
+                await _import_root(node, self.args.source.text)
+            else:
+                await _start_servers(node, supervisors)
             node.programs[BRIDGE] = self.operations.serve
             await node.procmgr.spawn(self._shown(node), BRIDGE, [BRIDGE, self.args.mountpoint],
                                      RFFDG | RFPROC, None)  # fmt: skip
@@ -131,6 +133,13 @@ async def _start_servers(node: Node, nursery: trio.Nursery) -> None:
         log.info("no lp49fs.node.servers: the node runs without servers")
         return
     await servers.start_servers(node, nursery)
+
+
+async def _import_root(node: Node, dial: str) -> None:
+    """A terminal node: the boot name space's / becomes the remote's / (``import``)."""
+    status = await node.run("sh", ["sh", "-c", f"bind -a '#I' /net; import {dial} / /"])
+    if status:
+        raise Error(f"import {dial}: {status}")
 
 
 def absolute(args: MountArgs) -> MountArgs:

@@ -136,6 +136,7 @@ class Operations(pyfuse3.Operations):
         """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set."""
         node = self.inodes.enter(d, path)
         node.stream = is_stream(d)
+        node.empty = d.length == 0  # e.g. an imported node's /dev/sysname (type M, length 0)
         return node
 
     def _stat_of(self, node: Node, d: Dir) -> Dir:
@@ -240,7 +241,7 @@ class Operations(pyfuse3.Operations):
 
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
         self._files[fd] = OpenFile(fd, node.stream, bool(flags & os.O_APPEND), pid, node.path)
-        return file_info(fd, node.server, node.stream)
+        return file_info(fd, node.server and not node.empty, node.stream)
 
     @syscall
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
