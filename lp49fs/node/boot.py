@@ -48,7 +48,7 @@ from lp49fs.ninep import ORDWR
 from lp49fs.servants import CONFIG, make_devtab
 
 BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
-             ("#d", "/fd", 0))  # fmt: skip
+             ("#d", "/fd", 0), ("#I", "/net", 2))  # fmt: skip  # 2: MAFTER
 SHUTDOWN_GRACE = 2.0  # seconds processes get to close their files at shutdown
 
 
