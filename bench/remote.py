@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from lp49fs import lib
-from lp49fs.cmd.bind import MAFTER
 from lp49fs.demo.console import LP49, DemoError, wait_for
 from lp49fs.demo.netns import Hosts, can_netns, free_port
 from lp49fs.ninep import OREAD, OTRUNC, OWRITE
@@ -87,13 +86,12 @@ async def measure(seconds: float, remote: str | None) -> dict[str, dict[str, flo
     out: dict[str, dict[str, float]] = {}
 
     async def prog(argv: list[str]) -> None:
-        await lib.bind("#I", "/net", MAFTER)
         dirs = {"local": "/tmp"}
         if remote is not None:
-            await lib.spawn("import", ["import", remote, "/tmp", "/n"])
+            await lib.spawn("import", ["import", "-c", remote, "/tmp", "/n"])
             w = await lib.wait()
             if w.msg:
-                raise DemoError(f"import {remote} /tmp /n: {w.msg}")
+                raise DemoError(f"import -c {remote} /tmp /n: {w.msg}")
             dirs["remote"] = "/n"
         for row, d in dirs.items():
             await put(f"{d}/small", b"x" * SMALL)
