@@ -39,7 +39,7 @@ from lp49fs.lib9p.clientfid import (
     remove_path,
     stat_path,
 )
-from lp49fs.ninep import DMAPPEND, DMAUTH, DMDIR, DMEXCL, OREAD, OTRUNC, OWRITE, QTDIR, Dir
+from lp49fs.ninep import DMDIR, OREAD, OTRUNC, OWRITE, Dir, dirmode
 from lp49fs.transport import dial
 
 USAGE = """usage: lp49 9p [-a address] [-A aname] [-u user] cmd args...
@@ -51,27 +51,12 @@ possible cmds:
 	create [-d] [-p perm] name
 	rm name"""
 
-RWX = ("---", "--x", "-w-", "-wx", "r--", "r-x", "rw-", "rwx")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 RCQUOTE = set(" \t\n`^#*[]=|\\?${}()'<>&;")
 
 
 class Usage(Exception):
     """A command line we cannot run; main prints USAGE and exits 2."""
-
-
-def dirmode(mode: int) -> str:
-    """Plan 9's %M (dirmodefmt): ``d-rwxr-xr-x``, 11 characters."""
-    if mode & DMDIR:
-        kind = "d"
-    elif mode & DMAPPEND:
-        kind = "a"
-    elif mode & DMAUTH:
-        kind = "A"
-    else:
-        kind = "-"
-    excl = "l" if mode & DMEXCL else "-"
-    return kind + excl + RWX[(mode >> 6) & 7] + RWX[(mode >> 3) & 7] + RWX[mode & 7]
 
 
 def lstime(t: int, now: float | None = None) -> str:
@@ -91,18 +76,9 @@ def quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def qidtype(t: int) -> str:
-    return "".join(c for bit, c in ((QTDIR, "d"), (0x40, "a"), (0x20, "l"), (0x08, "A")) if t & bit)
-
-
 def dirfmt(d: Dir) -> str:
-    """fcallfmt.c's %D, as ``9p stat`` prints it."""
-    q = d.qid
-    return (
-        f"'{d.name}' '{d.uid}' '{d.gid}' '{d.muid}' "
-        f"q ({q.path:016x} {q.vers} {qidtype(q.type)}) m {d.mode:#o} "
-        f"at {d.atime} mt {d.mtime} l {d.length} t {d.type} d {d.dev}"
-    ).replace("m 0o", "m 0")
+    """fcallfmt.c's %D, as ``9p stat`` prints it (``Dir.__str__``)."""
+    return str(d)
 
 
 def lslines(dirs: list[Dir], now: float | None = None) -> list[str]:

@@ -1,11 +1,13 @@
 """Output formats of the programs, as pure functions (pinned by table tests).
 
-* ``dirmode`` is Plan 9's ``%M``: kind ``d``/``a``/``A``/``-``, then ``l`` for DMEXCL, then
-  three ``rwx`` triples: ``d-rwxr-xr-x``, ``--rw-rw-r--``.
+* ``dirmode`` (``lp49fs.ninep``'s) is Plan 9's ``%M``: kind ``d``/``a``/``A``/``-``, then
+  ``l`` for DMEXCL, then three ``rwx`` triples: ``d-rwxr-xr-x``, ``--rw-rw-r--``.
 * ``lstime`` is ls's ``asciitime``: ``Nov 26 10:11`` if the time lies between six months
   ago and a day ahead, else ``Nov 26  2019``.
 * ``lslines`` is ``ls -l``/``-q``: ``%M %C %*ud %*q %*q %*llud %s name``, every column as
   wide as its widest entry in the batch (uid and gid left-justified, numbers right).
+  ``lp49 9p ls -l`` (``cmd9p.lslines``) is plan9port's shape instead (type ``M``, dev 0,
+  no qid column, a different six-month rule), so the two share only ``dirmode``.
 * ``psline`` is Plan 9 ps: ``%-10s %8s %4lud:%.2lud %3lud:%.2lud  %7ludK %-8.8s %s`` from
   the whitespace-separated fields of ``/proc/N/status``.
 """
@@ -16,27 +18,10 @@ import time
 from dataclasses import dataclass
 
 from lp49fs.cmd._rcparse import rcquote
-from lp49fs.ninep import DMAPPEND, DMAUTH, DMDIR, DMEXCL, Dir
+from lp49fs.ninep import Dir, dirmode
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def dirmode(mode: int) -> str:
-    if mode & DMDIR:
-        kind = "d"
-    elif mode & DMAPPEND:
-        kind = "a"
-    elif mode & DMAUTH:
-        kind = "A"
-    else:
-        kind = "-"
-    excl = "l" if mode & DMEXCL else "-"
-    return kind + excl + "".join(_rwx((mode >> s) & 7) for s in (6, 3, 0))
-
-
-def _rwx(m: int) -> str:
-    return ("r" if m & 4 else "-") + ("w" if m & 2 else "-") + ("x" if m & 1 else "-")
 
 
 def lstime(t: int, now: int) -> str:
