@@ -8,10 +8,12 @@ string.  Everything here goes through ``lp49fs.lib``; nothing touches the core d
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 from lp49fs import lib
 from lp49fs.errors import Error
+from lp49fs.ninep import QTDIR
 
 IOUNIT = 8192  # bytes per read when copying
 
@@ -60,6 +62,49 @@ async def fatal(prog: str, msg: str) -> NoReturn:
 async def usage(text: str) -> NoReturn:
     await eprint(f"usage: {text}\n")
     raise Error("usage")
+
+
+async def each(prog: str, names: list[str], act: Callable[[str], Awaitable[None]],
+               quiet: bool = False, exits: str = "errors") -> None:
+    """Run ``act`` on every operand in turn, as rm, mkdir, cp and mv do.
+
+    An operand that fails prints ``prog: name: error`` on fd 2 and the rest still run; after
+    the last, the program ends with ``exits`` if any failed.  ``quiet`` (rm -f) neither
+    prints nor counts the failures.
+    """
+    failed = False
+    for name in names:
+        try:
+            await act(name)
+        except Error as e:
+            if not quiet:
+                await eprint(f"{prog}: {name}: {e.ename}\n")
+                failed = True
+    if failed:
+        raise Error(exits)
+
+
+async def isdir(path: str) -> bool:
+    """True if ``path`` names a directory; False if it is a file or cannot be stat'ed."""
+    try:
+        return bool((await lib.stat(path)).qid.type & QTDIR)
+    except Error:
+        return False
+
+
+async def fromto(prog: str, argv: list[str]) -> tuple[list[str], Callable[[str], str]]:
+    """The operands of ``prog from ... to``: the sources and the target of each.
+
+    A directory ``to`` receives every source under its own name; several sources need one.
+    """
+    if len(argv) < 3:
+        await usage(f"{prog} from ... to")
+    *srcs, to = argv[1:]
+    if not await isdir(to):
+        if len(srcs) > 1:
+            await usage(f"{prog} from ... to  (to must be a directory)")
+        return srcs, lambda src: to
+    return srcs, lambda src: to.rstrip("/") + "/" + basename(src)
 
 
 async def copyfd(src: int, dst: int) -> int:

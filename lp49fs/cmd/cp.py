@@ -7,16 +7,9 @@ permission bits; data moves in IOUNIT pieces through the caller's buffer.
 from __future__ import annotations
 
 from lp49fs import lib
-from lp49fs.cmd._util import basename, copyfd, eprint, usage
+from lp49fs.cmd._util import copyfd, each, fromto
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE, QTDIR
-
-
-async def isdir(path: str) -> bool:
-    try:
-        return bool((await lib.stat(path)).qid.type & QTDIR)
-    except Error:
-        return False
 
 
 async def copy(src: str, dst: str) -> None:
@@ -36,20 +29,5 @@ async def copy(src: str, dst: str) -> None:
 
 
 async def main(argv: list[str]) -> None:
-    args = argv[1:]
-    if len(args) < 2:
-        await usage("cp from ... to")
-    *srcs, to = args
-    todir = await isdir(to)
-    if len(srcs) > 1 and not todir:
-        await usage("cp from ... to  (to must be a directory)")
-    failed = False
-    for src in srcs:
-        dst = to.rstrip("/") + "/" + basename(src) if todir else to
-        try:
-            await copy(src, dst)
-        except Error as e:
-            await eprint(f"cp: {src}: {e.ename}\n")
-            failed = True
-    if failed:
-        raise Error("errors")
+    srcs, target = await fromto("cp", argv)
+    await each("cp", srcs, lambda src: copy(src, target(src)))

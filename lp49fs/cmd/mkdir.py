@@ -7,7 +7,7 @@ creates missing parents.
 from __future__ import annotations
 
 from lp49fs import lib
-from lp49fs.cmd._util import eprint, getflags, usage
+from lp49fs.cmd._util import each, getflags, usage
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, OREAD, QTDIR
 
@@ -35,12 +35,4 @@ async def main(argv: list[str]) -> None:
     flags, args = await getflags(argv, "p", "mkdir [-p] dir ...")
     if not args:
         await usage("mkdir [-p] dir ...")
-    failed = False
-    for name in args:
-        try:
-            await (mkdirp(name) if "p" in flags else mkdir(name))
-        except Error as e:
-            await eprint(f"mkdir: {name}: {e.ename}\n")
-            failed = True
-    if failed:
-        raise Error("error")
+    await each("mkdir", args, mkdirp if "p" in flags else mkdir, exits="error")

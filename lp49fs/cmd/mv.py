@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lp49fs import lib
-from lp49fs.cmd._util import basename, dirname, eprint, usage
-from lp49fs.cmd.cp import copy, isdir
+from lp49fs.cmd._util import basename, dirname, each, fromto
+from lp49fs.cmd.cp import copy
 from lp49fs.errors import Error
 from lp49fs.ninep import Dir
 
@@ -44,20 +44,5 @@ def _rename(name: str) -> Dir:
 
 
 async def main(argv: list[str]) -> None:
-    args = argv[1:]
-    if len(args) < 2:
-        await usage("mv from ... to")
-    *srcs, to = args
-    todir = await isdir(to)
-    if len(srcs) > 1 and not todir:
-        await usage("mv from ... to  (to must be a directory)")
-    failed = False
-    for src in srcs:
-        dst = to.rstrip("/") + "/" + basename(src) if todir else to
-        try:
-            await move(src, dst)
-        except Error as e:
-            await eprint(f"mv: {src}: {e.ename}\n")
-            failed = True
-    if failed:
-        raise Error("errors")
+    srcs, target = await fromto("mv", argv)
+    await each("mv", srcs, lambda src: move(src, target(src)))

@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 from lp49fs import lib
-from lp49fs.cmd._util import eprint, getflags, usage
-from lp49fs.errors import Error
+from lp49fs.cmd._util import each, getflags, usage
 from lp49fs.ninep import OREAD, QTDIR
 
 
@@ -29,13 +28,4 @@ async def main(argv: list[str]) -> None:
     flags, args = await getflags(argv, "fr", "rm [-fr] file ...")
     if not args:
         await usage("rm [-fr] file ...")
-    failed = False
-    for name in args:
-        try:
-            await (rmtree(name) if "r" in flags else lib.remove(name))
-        except Error as e:
-            if "f" not in flags:
-                await eprint(f"rm: {name}: {e.ename}\n")
-                failed = True
-    if failed:
-        raise Error("errors")
+    await each("rm", args, rmtree if "r" in flags else lib.remove, quiet="f" in flags)
