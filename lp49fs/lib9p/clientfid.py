@@ -78,8 +78,7 @@ class Fid:
     @property
     def maxio(self) -> int:
         """The largest read or write count for this fid (Rule 3)."""
-        limit = self.session.msize - IOHDRSZ
-        return min(self.iounit, limit) if self.iounit else limit
+        return maxio(self.session.msize, self.iounit)
 
     async def walk(self, names: list[str] | tuple[str, ...]) -> Fid:
         """A new Fid for ``self``/``names`` (no names: a clone); self must not be open."""
@@ -192,18 +191,34 @@ class Fid:
         await self.session.clunk(fid, remove=True)
 
 
-async def attach(session: Session, uname: str = "none", aname: str = "") -> Fid:
-    """The root Fid of tree ``aname`` for user ``uname`` (no authentication)."""
+def maxio(msize: int, iounit: int) -> int:
+    """The largest read or write count on a fid opened with ``iounit`` (0: msize - IOHDRSZ)."""
+    limit = msize - IOHDRSZ
+    return min(iounit, limit) if iounit else limit
+
+
+async def tattach(session: Session, uname: str, aname: str, afid: int = NOFID) -> tuple[int, Qid]:
+    """Attach a new fid to tree ``aname``: its number and the root's qid.
+
+    On an error the fid number goes back to the session; on cancellation the Tflush's late
+    reply owns it (client.py).
+    """
     fid = session.newfid()
     try:
-        reply = await session.rpc(Tattach(fid=fid, afid=NOFID, uname=uname, aname=aname))
+        reply = await session.rpc(Tattach(fid=fid, afid=afid, uname=uname, aname=aname))
     except trio.Cancelled:
-        raise  # late_reply owns the fid
+        raise
     except BaseException:
         session.freefid(fid)
         raise
     assert isinstance(reply, Rattach)
-    return Fid(session, fid, reply.qid, path="/")
+    return fid, reply.qid
+
+
+async def attach(session: Session, uname: str = "none", aname: str = "") -> Fid:
+    """The root Fid of tree ``aname`` for user ``uname`` (no authentication)."""
+    fid, qid = await tattach(session, uname, aname)
+    return Fid(session, fid, qid, path="/")
 
 
 def split_path(path: str) -> list[str]:

@@ -42,7 +42,8 @@ Rules
      entry of a directory read get type ``M`` and dev the Mntchan's number, whatever the
      server put there.
 
-What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; the mount table in
+What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
+fid and the iounit rule in ``lp49fs.lib9p.clientfid`` (``tattach``, ``maxio``); the mount table in
 ``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
 """
 
@@ -58,22 +59,20 @@ import trio
 from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p.client import DEFAULT_MSIZE, Session
+from lp49fs.lib9p.clientfid import maxio, tattach
 from lp49fs.ninep import (
-    IOHDRSZ,
     MAXWELEM,
     NOFID,
     OCEXEC,
     QTDIR,
     Dir,
     Qid,
-    Rattach,
     Rcreate,
     Ropen,
     Rread,
     Rstat,
     Rwalk,
     Rwrite,
-    Tattach,
     Tcreate,
     Topen,
     Tread,
@@ -141,8 +140,7 @@ class Mntchan:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the reader task
 
     def iounit(self, c: Chan) -> int:
-        limit = self.session.msize - IOHDRSZ
-        return min(c.iounit, limit) if c.iounit else limit
+        return maxio(self.session.msize, c.iounit)
 
 
 @dataclass(eq=False)
@@ -262,23 +260,17 @@ class Mnt(Servant):
                 raise Error(Ebadusefd)
             afid = self._fid(ac)[1]
         m = await self._mntchan(c)
-        s = m.session
-        fid = s.newfid()
         m.ref += 1  # hold the Mntchan while attaching
         try:
-            r = await s.rpc(Tattach(fid=fid, afid=afid, uname=self.user(), aname=spec))
-        except trio.Cancelled:
+            fid, qid = await tattach(m.session, self.user(), spec, afid)
+        except BaseException as e:
             m.ref -= 1
-            raise  # the flush settles the fid (client.py late_reply)
-        except BaseException:
-            m.ref -= 1
-            s.freefid(fid)
-            self._unref(m)
+            if not isinstance(e, trio.Cancelled):  # cancelled: the flush settles the fid
+                self._unref(m)
             raise
         m.ref -= 1
-        assert isinstance(r, Rattach)
-        root = Chan(type=self.dc, dev=m.id, qid=r.qid, sv=self, path=Path("#M"))
-        return self._proxy(m, fid, root, r.qid)
+        root = Chan(type=self.dc, dev=m.id, qid=qid, sv=self, path=Path("#M"))
+        return self._proxy(m, fid, root, qid)
 
     # ---- the method table ---------------------------------------------------------------------
 
