@@ -1,7 +1,8 @@
 """Attach a UART to the host: the daemon's terminal, a pseudo-terminal, or a unix socket.
 
 Each helper is a trio task that copies host input into ``Uart.feed`` and attaches an output
-sink for the other direction; cancelling the task detaches it.
+sink for the other direction; cancelling the task detaches it.  ``copy_input(fd, put)`` is
+the input half on its own (``lp49 node``'s stdio console and ``lp49 console`` use it too).
 
 - ``attach_stdio(uart)``: this process's stdin/stdout (the daemon's terminal).
 - ``open_pty(uart)``: makes a pty pair; returns the slave path (``screen``/``picocom`` can
@@ -20,6 +21,26 @@ import trio
 from hwsim.uart import Uart
 
 
+async def copy_input(rfd: int, put: Callable[[bytes], Awaitable[None]]) -> None:
+    """Hand each piece read from fd ``rfd`` to ``put`` until EOF, a read error or cancel.
+
+    ``rfd`` is made non-blocking and waited on with trio, so no thread sits in read(2); the
+    caller keeps ownership of the fd (and closes it).  A read error ends the copy like EOF.
+    """
+    os.set_blocking(rfd, False)
+    while True:
+        await trio.lowlevel.wait_readable(rfd)
+        try:
+            data = os.read(rfd, 4096)
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        await put(data)
+
+
 async def _pump_fd(uart: Uart, rfd: int, wfd: int) -> None:
     """Copy fd ``rfd`` into the UART and UART output to ``wfd`` until EOF or cancel."""
 
@@ -29,20 +50,12 @@ async def _pump_fd(uart: Uart, rfd: int, wfd: int) -> None:
         except OSError:
             pass  # the host side went away; output is dropped like on an unplugged line
 
+    async def feed(data: bytes) -> None:
+        uart.feed(data)
+
     detach = uart.attach_output(sink)
     try:
-        os.set_blocking(rfd, False)
-        while True:
-            await trio.lowlevel.wait_readable(rfd)
-            try:
-                data = os.read(rfd, 4096)
-            except BlockingIOError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            uart.feed(data)
+        await copy_input(rfd, feed)
     finally:
         detach()
 

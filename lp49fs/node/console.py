@@ -27,6 +27,8 @@ from collections.abc import Iterator
 
 import trio
 
+from hwsim.console import copy_input
+
 USAGE = "usage: lp49 console unix!PATH"
 DEL, BS = 0x7F, 0x08
 LINGER = 0.5  # after stdin ends: exit once the node printed nothing for this long
@@ -56,18 +58,12 @@ def typed(data: bytes) -> bytes:
 
 async def _stdin_to(sock: trio.SocketStream) -> None:
     """Copy stdin to ``sock`` until EOF on stdin or a broken socket."""
+    async def send(data: bytes) -> None:
+        await sock.send_all(typed(data))
+
     fd = os.dup(0)
-    os.set_blocking(fd, False)
     try:
-        while True:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                data = os.read(fd, 4096)
-            except BlockingIOError:
-                continue
-            if not data:
-                return
-            await sock.send_all(typed(data))
+        await copy_input(fd, send)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return
     finally:

@@ -36,7 +36,7 @@ import time
 
 import trio
 
-from hwsim.console import serve_unix
+from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
 from lp49fs import sdnotify
 from lp49fs.node import servers
@@ -86,20 +86,12 @@ class PromptWatch:
 
 async def stdio_input(uart: Uart) -> None:
     """Copy stdin into the UART until EOF (the node keeps running after it)."""
+    async def feed(data: bytes) -> None:
+        uart.feed(typed(data))
+
     fd = os.dup(0)
-    os.set_blocking(fd, False)
     try:
-        while True:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                data = os.read(fd, 4096)
-            except BlockingIOError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            uart.feed(typed(data))
+        await copy_input(fd, feed)
     finally:
         os.close(fd)
 
