@@ -13,6 +13,8 @@ PROGRAMS: dict[str, str] = {
     "cp": "lp49fs.cmd.cp",
     "date": "lp49fs.cmd.date",
     "echo": "lp49fs.cmd.echo",
+    "exportfs": "lp49fs.cmd.exportfs",
+    "import": "lp49fs.cmd.import",
     "init": "lp49fs.cmd.init",
     "kill": "lp49fs.cmd.kill",
     "ls": "lp49fs.cmd.ls",

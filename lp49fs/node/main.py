@@ -54,6 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("config", nargs="?", help="node TOML file, or default (the built-in node)")
     ap.add_argument("--name", help="the node's sysname")
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
+    ap.add_argument("--listen", metavar="ADDR", help="export the name space on ADDR (tcp!*!17007)")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap.parse_args(argv)
 
@@ -66,6 +67,8 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, name=args.name)
     if args.console:
         cfg = dataclasses.replace(cfg, console=check_console(args.console, "--console"))
+    if args.listen:
+        cfg = dataclasses.replace(cfg, listen=args.listen)
     return cfg, args.verbose
 
 
@@ -128,6 +131,9 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             await servers.start_servers(node, nursery, specs)
             pid = await node.spawn("init", ["init", "-n", cfg.namespace])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
+            if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
+                xpid = await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
+                log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xpid)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:
                 log.info("node %s: %s: shutting down", cfg.name, signal.Signals(signum).name)

@@ -1,0 +1,76 @@
+"""exportfs [-R] [-r root] [-m msize] [-l addr [-k secs]]: serve this name space over 9P.
+
+Without ``-l`` (one connection, Plan 9 exportfs): fd 0 is the link.  The import handshake
+(``lp49fs.servers.exportfs_hs``) comes first: the tree name, answered ``OK`` once it is a
+directory under ``root``, then the ``impo`` line; or, if the first bytes are plain 9P2000,
+none at all (the attach name is then the tree).  Then every 9P request is relayed to this
+process's name space (``lp49fs.servers.exportfs.ExportFs``) until the link ends.
+``-R`` refuses every change; ``-r root`` (default ``/``) is the top the importer can reach.
+
+With ``-l addr`` (the node's export listener): announce ``addr`` (``tcp!*!17007``) and run
+``exportfs [-R] [-r root]`` as a new process, with its own copy of this name space, for
+each incoming connection (``exportfs_net.listen``); ``-k`` sets the TCP keepalive period.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lp49fs import lib
+from lp49fs.cmd._util import fatal
+from lp49fs.errors import Enotdir, Error
+from lp49fs.lib9p import DEFAULT_MSIZE, serve
+from lp49fs.ninep import DMDIR
+from lp49fs.servers import exportfs_hs, exportfs_net
+from lp49fs.servers.exportfs import ExportFs, treenames
+
+USAGE = "usage: exportfs [-R] [-r root] [-m msize] [-l addr [-k secs]]"
+log = logging.getLogger("exportfs")
+
+
+def parse(argv: list[str]) -> dict[str, str]:
+    """Options as {letter: value} ('R' -> ''); raises Error(USAGE) on anything else."""
+    opts: dict[str, str] = {}
+    args = argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "-R":
+            opts["R"] = ""
+        elif a in ("-r", "-l", "-k", "-m") and args:
+            opts[a[1]] = args.pop(0)
+        else:
+            raise Error(USAGE)
+    return opts
+
+
+async def serve_link(fd: int, root: str, readonly: bool, msize: int) -> None:
+    """One connection on ``fd``: handshake, then 9P until the link ends."""
+    fs = ExportFs(root, readonly=readonly)
+
+    async def check(tree: str) -> None:
+        d = await lib.stat(fs.path(treenames(tree)))
+        if not d.mode & DMDIR:
+            raise Error(f"'{tree}' {Enotdir}")
+
+    link, tree = await exportfs_hs.accept(lib.FdLink(fd), check)
+    if tree is not None:
+        fs = ExportFs(fs.path(treenames(tree)), readonly=readonly)
+    await serve(link, fs, msize=msize)
+
+
+async def main(argv: list[str]) -> None:
+    try:
+        opts = parse(argv)
+        msize = int(opts.get("m", DEFAULT_MSIZE))
+        period = float(opts.get("k", exportfs_net.KEEPALIVE))
+    except (Error, ValueError):
+        await fatal("exportfs", USAGE)
+    root, readonly = opts.get("r", "/"), "R" in opts
+    if "l" in opts:
+        child = ["exportfs", "-r", root, "-m", str(msize), *(["-R"] if readonly else [])]
+        await exportfs_net.listen(opts["l"], child, period)
+        return
+    try:
+        await serve_link(0, root, readonly, msize)
+    except Error as e:
+        log.info("exportfs: %s", e.ename)

@@ -1,0 +1,75 @@
+"""import [-abcC] [-k secs] host path [mtpt]: mount another node's name space (Plan 9 import).
+
+``host`` is a machine name (dialled as ``tcp!host!17007``) or a dial string (``tcp!h!port``,
+``net!h``, ``unix!/path``).  import connects (``exportfs_net.dialfd``), runs the importer's
+side of the handshake (``exportfs_hs.request``: the tree ``path``, the answer ``OK``, the
+``impo nofilter clear`` line), then mounts the connection on ``mtpt`` (default: ``path``)
+with the bind flags given, so the remote tree appears there for this name space.  Every
+failure (bad address, connection refused, a refused tree) is one line on fd 2 and the exit
+string.  ``-k secs``: keepalive period (how soon a silently broken link is given up).
+
+``import -D addr [-k secs]`` is the host-TCP relay that ``dialfd`` starts (fd 0 is its pipe
+end); it stands in for ``#I`` until programs can dial ``/net/tcp`` themselves.
+"""
+
+from __future__ import annotations
+
+from lp49fs import lib
+from lp49fs.cmd._util import eprint
+from lp49fs.cmd.bind import mountflag
+from lp49fs.errors import Error
+from lp49fs.servers import exportfs_hs, exportfs_net
+
+USAGE = "usage: import [-abcC] [-k secs] host path [mtpt]"
+
+
+def parse(argv: list[str]) -> tuple[set[str], float, list[str]]:
+    """(flag letters, keepalive period, operands); raises Error(USAGE)."""
+    flags: set[str] = set()
+    period = exportfs_net.KEEPALIVE
+    args = argv[1:]
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        a = args.pop(0)
+        if a == "--":
+            break
+        if a == "-k" and args:
+            try:
+                period = float(args.pop(0))
+            except ValueError:
+                raise Error(USAGE) from None
+            continue
+        if any(c not in "abcC" for c in a[1:]):
+            raise Error(USAGE)  # the runtime makes it the exit string
+        flags.update(a[1:])
+    return flags, period, args
+
+
+async def main(argv: list[str]) -> None:
+    if argv[1:2] == ["-D"] and len(argv) >= 3:  # the relay: import -D addr [-k secs]
+        _, period, _ = parse([argv[0], *argv[3:]])
+        await exportfs_net.dialrelay(argv[2], period)
+        return
+    try:
+        flags, period, args = parse(argv)
+    except Error:
+        await eprint(USAGE + "\n")
+        raise
+    flag = mountflag(flags)
+    if len(args) not in (2, 3) or flag is None:
+        await eprint(USAGE + "\n")
+        raise Error(USAGE)
+    addr, tree = exportfs_net.netaddr(args[0]), args[1]
+    mtpt = args[2] if len(args) == 3 else tree
+    try:
+        fd = await exportfs_net.dialfd(addr, period)
+        try:
+            await exportfs_hs.request(lib.FdLink(fd), tree)
+            await lib.mount(fd, -1, mtpt, flag, "")
+        finally:
+            try:
+                await lib.close(fd)
+            except Error:
+                pass
+    except Error as e:
+        await eprint(f"import: {addr} {tree}: {e.ename}\n")
+        raise
