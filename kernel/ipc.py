@@ -80,6 +80,7 @@ async def ipc(
     Returns: (sender, message) when there is a receive phase, else None.
     Raises: IpcError — TIMEOUT, NO_PARTNER, CANCELED, MSG_OVERFLOW, with the phase.
     """
+    cur.task = trio.lowlevel.current_task()  # whichever task drives the thread (thread Rule 1)
     if not cur.alive:  # Rule 6 (a cancelled, unshielded task sees Cancelled instead)
         await trio.lowlevel.checkpoint_if_cancelled()
         raise IpcError(CANCELED, SEND_PHASE if to else RECEIVE_PHASE)

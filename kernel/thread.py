@@ -12,8 +12,10 @@ thread's space; a missing page becomes the page-fault IPC to ``pager`` (label 0x
 MR1 address, MR2 ip, receive window = whole space) and the access is retried after the reply.
 
 Rules:
-1. Only the thread itself calls its verbs (from its own task); privileged calls
-   (``thread_control`` ...) go through the kernel with the calling thread as first argument.
+1. One task at a time drives a thread: its own task, or a task that borrowed the idle thread
+   (``lp49fs.lib`` lends a process's spare threads to its other tasks).  An IPC parks and
+   reschedules the task that runs it: ``task`` is set at the start of every IPC.  Privileged
+   calls (``thread_control`` ...) go through the kernel with the calling thread first.
 2. An IpcError leaves ``error_code`` set to the X.2 ErrorCode word, as the TCR would.
 """
 
@@ -56,6 +58,7 @@ class Thread:
         "acceptor",
         "alive",
         "cancel_scope",
+        "cut",
         "error",
         "error_code",
         "faults",
@@ -113,7 +116,8 @@ class Thread:
         self.rcv_msg: Msg | None = None  # delivered: message
         self.error: IpcError | None = None  # delivered: failure
         self.parked = False  # task blocked in wait_task_rescheduled
-        self.task: Any = None  # the trio.lowlevel.Task, once started
+        self.task: Any = None  # the trio.lowlevel.Task running its IPC (Rule 1)
+        self.cut = INACTIVE  # the IPC state a cancellation of the driving task cut short
         self.cancel_scope: trio.CancelScope | None = None  # cancels the task on deletion
         self.faults = 0  # page faults taken (for tests and benchmarks)
         self.abort_fn = self._abort
@@ -123,6 +127,7 @@ class Thread:
 
     def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
         self.parked = False
+        self.cut = self.state  # SENDING: the partner never saw the message; RECEIVING: it did
         _ipc.unlink(self)
         return trio.lowlevel.Abort.SUCCEEDED
 

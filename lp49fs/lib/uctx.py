@@ -8,31 +8,34 @@ system-call gate), the thread's buffer region and how much of it is mapped.  A c
 variable ``_ut`` says which UThread the current trio task is; a program's main task and
 every task it starts inherit it.
 
-``run(op)`` performs one system call ``op(ut)``.  An L4 thread's IPC must run in its own
-task (the kernel parks and wakes that task), so:
+``run(op)`` performs one system call ``op(ut)`` on an L4 thread of the calling process:
 
 1. A task that *is* its thread (the main task, a worker's own task) runs ``op`` directly.
-2. Any other task of the process (a child task of ``main``, a FUSE request) borrows a
-   *worker*: an idle extra L4 thread of the process, whose task runs ``op`` and hands back
-   the result.  Workers are made on demand by ``Sys.NEWTHREAD`` calls that the process's
-   ``sys`` thread (started by the process manager with every process, used for nothing else)
-   makes, so a new worker can always be made even when every other thread is blocked.
-   ``newthread()`` is the explicit form: the task keeps one worker for a whole block.
+2. Any other task of the process (a child task of ``main``, a FUSE request) takes an idle
+   *worker* -- an extra L4 thread of the process -- and *drives* it: ``op`` runs in the
+   calling task, whose IPC parks and wakes that task (``kernel.thread`` Rule 1), so a
+   borrowed call costs no task switch more than a direct one.  Workers are made on demand by
+   ``Sys.NEWTHREAD`` calls that the process's ``sys`` thread (started by the process manager
+   with every process, used for nothing else) makes, so a new worker can always be made even
+   when every other thread is blocked.  ``newthread()`` is the explicit form: the task keeps
+   one worker for a whole block (its calls are handed to the worker's task, ``lend``).
 
-Cancellation of a borrowed call (Rule 3 below): the borrowing task stops waiting at once, but
-the worker is still inside its IPC, so the library (a) marks the job interrupted, which a
-worker that has not yet sent its call sees in ``UThread.call`` (checked and sent with no
-checkpoint in between), and (b) has the ``sys`` thread make ``Sys.INTERRUPT(worker)``: the core
-cancels the clerk's scope of that call, if it is being served (a Tflush for a 9P request under
-it), and the worker gets ``interrupted``.  The worker puts itself back among the idle only when
-its job is really over (``release``): a busy worker is never handed out twice.
+Cancellation of a driven call (Rule 3 below): the kernel takes the thread out of its IPC at
+once and records where it was cut (``Thread.cut``).  Cut while SENDING, the Mngr never saw
+the call: nothing is left.  Cut while RECEIVING, a clerk has the call and will still reply:
+the worker's own task is given the job of absorbing that reply (a closed receive from the
+Mngr, bounded by ``INTRWAIT``) and the ``sys`` thread makes ``Sys.INTERRUPT(worker)``, so
+the core cancels the clerk's scope (a Tflush for a 9P request under it) and the reply comes
+at once.  The worker goes back among the idle only when that reply is in (``release``): a
+stale reply can never be taken for the answer to a later call of the same thread.
 
 Rules:
-1. A worker is in ``UProc.idle`` only while it has no job and is not in a system call.
+1. A worker is in ``UProc.idle`` only while it has no job, is not in a system call and owes
+   no reply.
 2. ``release(w)`` gives a worker back; if it is still busy, the worker loop does it when the
    job ends.
 3. A cancelled borrower never waits for the core: the INTERRUPT is a non-blocking call made
-   by the ``sys`` thread, shielded, and the late result of the job is dropped.
+   by the ``sys`` thread, shielded and bounded, and the late result is dropped.
 
 Buffers (lp49fs.syscall Rule 1): thread k owns ``[BUFBASE + k*WINDOW, +WINDOW)``; data goes at
 ``iooff`` in it (0 normally; tests set it to check unaligned buffers).  Before a read-type
@@ -50,6 +53,7 @@ from typing import TypeVar
 
 import trio
 
+from kernel.ipc import INACTIVE, RECEIVING
 from kernel.space import Space
 from kernel.thread import Thread
 from kernel.types import (
@@ -91,6 +95,7 @@ class UThread:
         self.holder: trio.lowlevel.Task | None = None  # newthread(): the task keeping it
         self.intr = False  # the running job was cancelled: do not start a call
         self.free = False  # released while busy: back to idle when the job ends (Rule 2)
+        self.owed = False  # a driven call was cancelled after the Mngr took it (a reply is due)
         thread.acceptor = Acceptor(NILPAGE, MAXSTR)  # replies may carry strings, never maps
 
     async def prefault(self, addr: int, n: int) -> None:
@@ -107,11 +112,18 @@ class UThread:
         if self.intr:  # the borrower was cancelled before the call left (module docstring)
             _errstr.set(Eintr)
             raise Error(Eintr)
+        th = self.thread
+        th.cut = INACTIVE
         try:
-            r = await self.thread.call(self.uproc.mngr, msg)
+            r = await th.call(self.uproc.mngr, msg)
+        except trio.Cancelled:
+            if th.cut == RECEIVING:  # the Mngr took it: a clerk will still reply (docstring)
+                self.owed = True
+            raise
         except IpcError as e:  # refused by the kernel (a string too long ...): a bad argument
-            _errstr.set(Ebadarg)
-            raise Error(Ebadarg) from e
+            ename = Ebadarg if th.alive else Eintr  # deleted under the call: interrupted
+            _errstr.set(ename)
+            raise Error(ename) from e
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"
@@ -159,7 +171,7 @@ class UProc:
         """Give worker ``w`` back (Rule 2: later, by its own loop, if it is still busy)."""
         if w.busy or w.job is not None:
             w.free = True
-        else:
+        elif w.thread.alive:
             self.idle.append(w)
             self.changed.set()
 
@@ -218,11 +230,39 @@ async def run(op: Callable[[UThread], Awaitable[T]]) -> T:
     if ut.holder is task:
         return await lend(ut, op)
     up = ut.uproc
-    w = await up.worker()
+    w = up.idle.pop() if up.idle else await up.worker()
     try:
-        return await lend(w, op)
+        return await drive(w, op)
     finally:
         up.release(w)
+
+
+async def drive(w: UThread, op: Callable[[UThread], Awaitable[T]]) -> T:
+    """Run ``op(w)`` in the calling task, which drives idle worker ``w``'s thread (Rule 3)."""
+    w.busy = True
+    try:
+        return await op(w)
+    except trio.Cancelled:
+        if w.owed:
+            w.owed = False
+            w.job = Job(_absorb)  # its own task takes the late reply, then releases it
+            t, w.sleeper = w.sleeper, None
+            if t is not None:
+                trio.lowlevel.reschedule(t)
+            w.busy = False
+            with trio.CancelScope(shield=True):
+                await w.uproc.interrupt(w)
+        raise
+    finally:
+        w.busy = False
+
+
+async def _absorb(ut: UThread) -> None:
+    """Wait for the reply a cancelled driven call still gets from its clerk (bounded)."""
+    try:
+        await ut.thread.receive(ut.uproc.mngr, INTRWAIT)
+    except IpcError:
+        pass
 
 
 class Job:

@@ -1,0 +1,108 @@
+"""A task that is not an L4 thread's own drives an idle worker thread itself (uctx.drive).
+
+The IPC of a borrowed system call parks and wakes the borrowing task (``kernel.thread``
+Rule 1), so no hand-off to the worker's own task happens; a call cut short after the Mngr
+took it leaves the worker owing a reply, which its own task absorbs before the worker is idle.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from kernel.ipc import RECEIVING, SENDING
+from kernel.types import Msg
+from lp49fs import lib
+from lp49fs.lib import uctx
+from lp49fs.node.boot import Node
+from tests.lib_helpers import node, run_as
+
+__all__ = ["node"]
+
+
+async def test_borrowing_task_drives_the_worker_ipc(node: Node) -> None:
+    async def body() -> None:
+        up = uctx.current().uproc
+        seen: list[object] = []
+
+        async def child() -> None:
+            await lib.stat("/dev/null")  # makes a worker and gives it back
+            w = up.idle[-1]
+            own = w.sleeper  # the worker's own task, parked for jobs
+            await lib.stat("/dev/null")
+            seen.extend((w.thread.task, trio.lowlevel.current_task(), own))
+            assert up.idle[-1] is w and not w.busy and w.job is None
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(child)
+        driver, me, own = seen
+        assert driver is me  # the IPC ran in the child task
+        assert own is not None and own is not me  # not handed to the worker's task
+
+    assert await run_as(node, body) == ""
+
+
+async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node: Node) -> None:
+    async def body() -> None:
+        up = uctx.current().uproc
+        r, w = await lib.pipe()
+        used: list[uctx.UThread] = []
+
+        async def reader() -> None:
+            used.append(up.idle[-1] if up.idle else await up.worker())
+            if used[0] in up.idle:
+                up.idle.remove(used[0])
+            up.release(used[0])
+            await lib.read(r, 100)  # blocks in a clerk
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.sleep(0.05)
+            worker = used[0]
+            assert worker.busy and worker.thread.state is RECEIVING
+            nursery.cancel_scope.cancel()
+        assert worker.thread.cut is RECEIVING
+        with trio.fail_after(5):  # absorbed the interrupted reply, then idle again
+            while worker not in up.idle:
+                await trio.sleep(0.005)
+        assert worker.thread.id not in node.mngr.serving and not worker.owed
+        await lib.write(w, b"x")
+
+        async def again() -> None:  # the same worker serves the next borrowed call correctly
+            assert await lib.read(r, 100) == b"x"
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(again)
+
+    assert await run_as(node, body) == ""
+
+
+async def test_cut_while_sending_owes_nothing(node: Node) -> None:
+    async def body() -> None:
+        up = uctx.current().uproc
+        await lib.getpid()
+        worker = await up.worker()
+        th = worker.thread
+        box: list[BaseException] = []
+
+        async def borrower() -> None:
+            async def op(ut: uctx.UThread) -> None:
+                # no clerk receives: the Mngr's queue holds the call until the cancel
+                th.cut = "none"
+                await ut.thread.call(th.id, Msg(1))  # calls itself: never received
+
+            try:
+                await uctx.drive(worker, op)
+            except BaseException as e:
+                box.append(e)
+                raise
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(borrower)
+            await trio.sleep(0.02)
+            assert th.state is SENDING
+            nursery.cancel_scope.cancel()
+        assert th.cut is SENDING and not worker.owed and not worker.busy and worker.job is None
+        up.release(worker)
+        assert worker in up.idle
+
+    assert await run_as(node, body) == ""
