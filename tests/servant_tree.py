@@ -7,12 +7,15 @@
 * ``SysTree``: the adapter of the shared tree suite (``tests/conformance.py``): each method
   is a sequence of system calls of one test process on paths under a prefix (``#R``, ``#d``,
   or any bound directory), raising ``lp49fs.errors.Error`` as the calls do.
+* ``await err(call)``: the Plan 9 error string the call raised (fails if it raised none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import pytest
 
 from lp49fs.core import sysfile
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
@@ -22,6 +25,13 @@ from lp49fs.errors import Eexist, Eisdir, Enonexist, Enotdir, Eperm, Error
 from lp49fs.ninep import DMDIR, OEXCL, OREAD, OTRUNC, OWRITE, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import make_devtab
 from lp49fs.servants.dev import Servant
+
+
+async def err(coro: object) -> str:
+    """The ename of the ``Error`` that awaiting ``coro`` raises."""
+    with pytest.raises(Error) as e:
+        await coro  # type: ignore[misc]
+    return e.value.ename
 
 
 @dataclass(eq=False)

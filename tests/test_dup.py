@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 from conformance import check_tree
-from servant_tree import SysTree, boot, ram
+from servant_tree import SysTree, boot, err, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MREPL
 from lp49fs.core.proc import RFCFDG, RFPROC, Proc, rfork
-from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OREAD, OWRITE
-
-
-async def err(coro: object) -> str:
-    with pytest.raises(Error) as e:
-        await coro  # type: ignore[misc]
-    return e.value.ename
 
 
 @pytest.fixture

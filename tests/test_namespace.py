@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from servant_tree import boot, ram
+from servant_tree import boot, err, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MAFTER, MBEFORE, MCREATE, MREPL
@@ -49,12 +49,6 @@ async def ls(p: Proc, name: str) -> list[str]:
         return names
     finally:
         await sys.close(p, fd)
-
-
-async def err(coro: object) -> str:
-    with pytest.raises(Error) as e:
-        await coro  # type: ignore[misc]
-    return e.value.ename
 
 
 @pytest.fixture

@@ -6,21 +6,14 @@ from dataclasses import replace
 
 import pytest
 from conformance import check_rw, check_tree
-from servant_tree import SysTree, boot, ram
+from servant_tree import SysTree, boot, err, ram
 
 from lp49fs.core import sysfile as sys
 from lp49fs.core.mount import MAFTER, MCREATE, MREPL
 from lp49fs.core.proc import Proc
-from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, OEXEC, ORDWR, OREAD, OTRUNC, OWRITE, Dir
 
 RamA = ram("a")
-
-
-async def err(coro: object) -> str:
-    with pytest.raises(Error) as e:
-        await coro  # type: ignore[misc]
-    return e.value.ename
 
 
 @pytest.fixture
