@@ -128,8 +128,8 @@ bind -b #c /n
         assert "bind  #e /mnt" in lines
         assert "bind -b #c /n" in lines
         assert not any("/tmp" in ln for ln in lines)
-        with pytest.raises(Error, match="not yet available"):
-            await ns.nsop(Op(1, "import", 0, ("tcp!h!1", "/n/h")))
+        with pytest.raises(Error, match="connection refused"):
+            await ns.nsop(Op(1, "import", 0, ("tcp!127.0.0.1!1", "/n/h")))
 
     assert await run_as(node, body) == ""
 

@@ -1,7 +1,7 @@
 """import [-abcC] [-k secs] host path [mtpt]: mount another node's name space (Plan 9 import).
 
 ``host`` is a machine name (dialled as ``tcp!host!17007``) or a dial string (``tcp!h!port``,
-``net!h``, ``unix!/path``).  import connects (``exportfs_net.dialfd``), runs the importer's
+``net!h``, ``unix!/path``).  import (``exportfs_net.importfs``) connects, runs the importer's
 side of the handshake (``exportfs_hs.request``: the tree ``path``, the answer ``OK``, the
 ``impo nofilter clear`` line), then mounts the connection on ``mtpt`` (default: ``path``)
 with the bind flags given, so the remote tree appears there for this name space.  Every
@@ -14,11 +14,10 @@ end); it stands in for ``#I`` until programs can dial ``/net/tcp`` themselves.
 
 from __future__ import annotations
 
-from lp49fs import lib
 from lp49fs.cmd._util import eprint
 from lp49fs.cmd.bind import mountflag
 from lp49fs.errors import Error
-from lp49fs.servers import exportfs_hs, exportfs_net
+from lp49fs.servers import exportfs_net
 
 USAGE = "usage: import [-abcC] [-k secs] host path [mtpt]"
 
@@ -58,18 +57,10 @@ async def main(argv: list[str]) -> None:
     if len(args) not in (2, 3) or flag is None:
         await eprint(USAGE + "\n")
         raise Error(USAGE)
-    addr, tree = exportfs_net.netaddr(args[0]), args[1]
+    tree = args[1]
     mtpt = args[2] if len(args) == 3 else tree
     try:
-        fd = await exportfs_net.dialfd(addr, period)
-        try:
-            await exportfs_hs.request(lib.FdLink(fd), tree)
-            await lib.mount(fd, -1, mtpt, flag, "")
-        finally:
-            try:
-                await lib.close(fd)
-            except Error:
-                pass
+        await exportfs_net.importfs(args[0], tree, mtpt, flag, period)
     except Error as e:
-        await eprint(f"import: {addr} {tree}: {e.ename}\n")
+        await eprint(f"import: {exportfs_net.netaddr(args[0])} {tree}: {e.ename}\n")
         raise

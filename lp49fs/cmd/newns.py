@@ -23,8 +23,8 @@ Rules:
    blank, ``/`` or ``$``; an unset variable (or a bare ``$``) expands to nothing.  Expansion
    happens when the line runs, so an earlier line's effect on ``#e`` is seen.
 4. A line that fails -- wrong operand count, unknown op, a refused system call -- is ignored
-   silently and the next one runs (newns.c); it is logged at debug level.  ``import`` needs
-   the network and reports "not yet available" the same way.
+   silently and the next one runs (newns.c); it is logged at debug level.  ``import`` runs
+   ``lp49fs.servers.exportfs_net.importfs`` (dial, handshake, mount), failing the same way.
 5. ``. file`` reads ``file`` in the current name space and runs it in place; nesting stops at
    ``MAXDEPTH`` levels so a file that includes itself ends.
 """
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OREAD, OTRUNC, OWRITE
+from lp49fs.servers.exportfs_net import importfs
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,8 @@ async def nsop(op: Op, depth: int = 0) -> int:
             if depth >= MAXDEPTH:
                 raise Error(f". {a[0]}: nested too deep")
             return await addns(await _readtext(a[0]), depth + 1)
-        case "import", _:
-            raise Error(f"import: {Enotyet}")
+        case "import", 2 | 3:  # import [-abc] host [path] mtpt
+            await importfs(a[0], a[1], a[-1], flag)
         case _:
             raise Error(f"bad namespace line: {op.name} with {len(a)} operands")
     return 0

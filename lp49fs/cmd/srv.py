@@ -1,7 +1,10 @@
-"""srv [-abcCq] [fd] name [mtpt]: post an open fd as /srv/name (and optionally mount it).
+"""srv [-abcCq] [fd | net!host[!port]] name [mtpt]: post a channel as /srv/name (and mount it).
 
-Simplified from Plan 9 srv(4), which dials a machine first: here the channel is already
-open, as fd ``fd`` (default 0, so ``srv name <file`` works).  Posting is #s's protocol:
+With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
+(``lp49fs.servers.exportfs_net.dialfd``) and posts the plain 9P connection, as Plan 9 does.
+
+Otherwise the channel is already open, as fd ``fd`` (default 0, so ``srv name <file``
+works).  Posting is #s's protocol:
 ``create("/srv/name", OWRITE, 0600)`` then write the fd number as text.  With ``mtpt`` the
 posted channel is then mounted there with the bind flags given.
 """
@@ -13,8 +16,10 @@ from lp49fs.cmd._util import eprint, getflags, usage
 from lp49fs.cmd.bind import mountflag
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OWRITE
+from lp49fs.servers.exportfs_net import dialfd, netaddr
+from lp49fs.transport import NINEP_PORT
 
-USAGE = "srv [-abcCq] [fd] name [mtpt]"
+USAGE = "srv [-abcCq] [fd | net!host[!port]] name [mtpt]"
 
 
 async def post(fd: int, name: str) -> str:
@@ -31,13 +36,23 @@ async def post(fd: int, name: str) -> str:
 async def main(argv: list[str]) -> None:
     flags, args = await getflags(argv, "abcCq", USAGE)
     flag = mountflag(flags)
-    fd = 0
+    fd, dialled = 0, False
     if args and args[0].isdigit():
         fd = int(args.pop(0))
+    elif len(args) in (2, 3) and "!" in args[0]:  # srv [net!]host[!port] name [mtpt]
+        addr = netaddr(args.pop(0), NINEP_PORT)
+        try:
+            fd, dialled = await dialfd(addr), True
+        except Error as e:
+            if "q" not in flags:
+                await eprint(f"srv: {addr}: {e.ename}\n")
+            raise
     if len(args) not in (1, 2) or flag is None:
         await usage(USAGE)
     try:
         path = await post(fd, args[0])
+        if dialled:
+            await lib.close(fd)  # the /srv entry holds the connection now
         if len(args) == 2:
             mfd = await lib.open(path, ORDWR)
             try:

@@ -18,7 +18,8 @@ Rules:
 1. Confinement.  A File's path is always ``root`` plus a list of checked names: a name is
    refused (``bad character in file name``) if it is empty, ``.``, contains ``/`` or a
    control character, or starts with ``#`` (no device paths).  ``..`` pops one name and at
-   the exported root stays there (walk(5)).  So no 9P request reaches above the root.
+   the root stays there (walk(5)); the root is the attach tree (aname, below ``root``), so
+   no 9P request reaches above the exported root, nor above the tree a client attached.
 2. Read-only (``-R``): open for writing, OTRUNC, ORCLOSE, create, remove and wstat answer
    ``permission denied`` before any system call is made.
 3. Qids.  Files of different servants and servers may share a qid.path, so each distinct
@@ -125,7 +126,7 @@ class ExportFs:
     async def attach(self, uname: str, aname: str) -> File:
         names = treenames(aname)
         d = await lib.stat(self.path(names))
-        return XFile(self, names, self.qids.qid(d))
+        return XFile(self, names, self.qids.qid(d), floor=len(names))
 
     def refuse_writes(self) -> None:
         if self.readonly:
@@ -137,9 +138,12 @@ class XFile(NotImplementedFile):
 
     mayblock: ClassVar[bool] = True
 
-    def __init__(self, fs: ExportFs, names: list[str], qid: Qid, fd: int = -1) -> None:
+    def __init__(
+        self, fs: ExportFs, names: list[str], qid: Qid, fd: int = -1, floor: int = 0
+    ) -> None:
         self.fs = fs
         self.names = names  # checked names below fs.root (Rule 1)
+        self.floor = floor  # names[:floor] is the attach tree: '..' never pops it
         self._qid = qid  # mapped qid
         self.fd = fd  # open fd in the serving process, or -1
 
@@ -152,12 +156,15 @@ class XFile(NotImplementedFile):
         return self.fs.path(self.names)
 
     async def walk1(self, name: str) -> File:
-        names = self.names[:-1] if name == ".." else [*self.names, checkname(name)]
+        if name == "..":
+            names = self.names[:-1] if len(self.names) > self.floor else self.names
+        else:
+            names = [*self.names, checkname(name)]
         d = await lib.stat(self.fs.path(names))
-        return XFile(self.fs, names, self.fs.qids.qid(d))
+        return XFile(self.fs, names, self.fs.qids.qid(d), floor=self.floor)
 
     async def clone(self) -> File:
-        return XFile(self.fs, list(self.names), self._qid)
+        return XFile(self.fs, list(self.names), self._qid, floor=self.floor)
 
     async def open(self, mode: int) -> None:
         if mode & 3 in (OWRITE, ORDWR) or mode & (OTRUNC | ORCLOSE):
@@ -173,7 +180,7 @@ class XFile(NotImplementedFile):
         except Error:
             await lib.close(fd)
             raise
-        return XFile(self.fs, names, qid, fd)
+        return XFile(self.fs, names, qid, fd, floor=self.floor)
 
     async def read(self, offset: int, count: int) -> bytes:
         return await lib.pread(self.fd, count, offset)

@@ -9,6 +9,8 @@ ordinary fd, the same thing a ``/net/tcp/N/data`` file will be, so everything ab
 * ``dialfd(addr)``: an fd connected to ``addr``.  It makes a pipe and spawns
   ``import -D addr`` (``lp49fs.cmd.import``), whose ``dialrelay`` dials, answers the first
   pipe message with ``OK`` or the error text, then relays.  Used by ``import`` and ``srv``.
+* ``importfs(host, tree, mtpt, flag)``: import as a library call (the ``import`` program,
+  the namespace-file ``import`` op): dialfd, the handshake, then ``mount`` on ``mtpt``.
 * ``listen(addr, argv)``: announce ``addr``; for each connection, a pipe and a new
   ``exportfs`` process (``argv``; its own copy of the name space, fd 0 = the pipe end),
   while this process relays the socket.  Used by ``exportfs -l`` (the node's listener).
@@ -33,6 +35,8 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import RFCFDG, RFNAMEG, RFNOWAIT, RFPROC
 from lp49fs.transport import SocketLink, announce, dial, parse
+
+from . import exportfs_hs
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,23 @@ async def dialfd(addr: str, period: float = KEEPALIVE) -> int:
         await lib.close(mine)
         raise Error(answer.decode("utf-8", "replace") or f"{addr}: dial failed")
     return mine
+
+
+async def importfs(
+    host: str, tree: str, mtpt: str, flag: int, period: float = KEEPALIVE
+) -> str:
+    """Mount ``tree`` of the exporter at ``host`` on ``mtpt``; returns the dial string used."""
+    addr = netaddr(host)
+    fd = await dialfd(addr, period)
+    try:
+        await exportfs_hs.request(lib.FdLink(fd), tree)
+        await lib.mount(fd, -1, mtpt, flag, "")
+    finally:
+        try:
+            await lib.close(fd)
+        except Error:
+            pass  # the mount may have consumed the fd
+    return addr
 
 
 async def listen(

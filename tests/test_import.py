@@ -1,0 +1,204 @@
+"""import and exportfs between two real node daemons over real TCP on 127.0.0.1.
+
+Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT`` (its exportfs listener); node
+``alpha`` runs without one.  Both are subprocesses driven through their unix-socket consoles
+by ``lp49fs.demo.console`` (a scripted shell user), so every byte goes the whole way: alpha's
+``import`` program, the pipe relay to host TCP, beta's listener, a per-connection
+``exportfs`` process relaying 9P to beta's name space, and ``#M`` on alpha.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from lp49fs.demo.console import LP49, Console, NodeProc, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def accepting(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def start(name: str, workdir: str, listen: str | None) -> NodeProc:
+    cons, log = os.path.join(workdir, f"{name}.cons"), os.path.join(workdir, f"{name}.log")
+    argv = [*LP49, "node", "--name", name, "--console", f"unix!{cons}"]
+    if listen:
+        argv += ["--listen", listen]
+    node = NodeProc(name, argv, cons, log)
+    node.attach()
+    return node
+
+
+@dataclass
+class Pair:
+    a: NodeProc  # alpha, the importer
+    b: NodeProc  # beta, the exporter
+    port: int  # beta's exportfs port
+    workdir: str
+
+    @property
+    def addr(self) -> str:
+        return f"tcp!127.0.0.1!{self.port}"
+
+    def sh(self, node: NodeProc, cmd: str, timeout: float = 20) -> tuple[str, str]:
+        assert node.console is not None
+        return node.console.run(cmd, timeout)
+
+    def restart_b(self) -> None:
+        self.b.stop()  # closes its console client; the process is already gone
+        if os.path.exists(self.b.cons):  # the killed node left its socket behind
+            os.unlink(self.b.cons)
+        self.b = start("beta", self.workdir, self.addr)
+        wait_for(lambda: accepting(self.port), 20, "beta's exportfs")
+
+
+@pytest.fixture
+def pair(tmp_path: os.PathLike[str]) -> Iterator[Pair]:
+    workdir = str(tmp_path)
+    port = free_port()
+    b = start("beta", workdir, f"tcp!127.0.0.1!{port}")
+    a = start("alpha", workdir, None)
+    p = Pair(a, b, port, workdir)
+    try:
+        wait_for(lambda: accepting(port), 20, "beta's exportfs")
+        yield p
+    finally:
+        p.a.stop()
+        p.b.stop()
+
+
+def test_import_dev_reads_the_remote_sysname_and_writes_its_console(pair: Pair) -> None:
+    out, status = pair.sh(pair.a, f"import {pair.addr} /dev /n")
+    assert (out, status) == ("", "")
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
+    assert pair.sh(pair.a, "cat /dev/sysname") == ("alpha", "")
+    listing, _ = pair.sh(pair.a, "ls /n")
+    assert "/n/cons" in listing.split() and "/n/sysname" in listing.split()
+    watcher = Console(pair.b.cons)  # every console client sees beta's output
+    try:
+        pair.sh(pair.a, "echo hello from alpha > /n/cons")
+        seen = ""
+        deadline = time.monotonic() + 10
+        while "hello from alpha" not in seen and time.monotonic() < deadline:
+            watcher.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                seen += watcher.sock.recv(4096).decode(errors="replace")
+            except TimeoutError:
+                break
+        assert "hello from alpha" in seen
+    finally:
+        watcher.close()
+
+
+def test_write_and_read_the_remote_tmp(pair: Pair) -> None:
+    assert pair.sh(pair.a, f"import -c {pair.addr} /tmp /mnt") == ("", "")
+    assert pair.sh(pair.a, "echo written by alpha > /mnt/f") == ("", "")
+    assert pair.sh(pair.a, "cat /mnt/f") == ("written by alpha\n", "")
+    assert pair.sh(pair.b, "cat /tmp/f") == ("written by alpha\n", "")  # really on beta
+    assert pair.sh(pair.b, "echo from beta > /tmp/g") == ("", "")
+    assert pair.sh(pair.a, "cat /mnt/g") == ("from beta\n", "")
+    assert pair.sh(pair.a, "rm /mnt/f") == ("", "")
+    assert pair.sh(pair.b, "ls /tmp") == ("/tmp/g\n", "")
+
+
+def test_errors_are_one_clear_line(pair: Pair) -> None:
+    dead = free_port()
+    out, status = pair.sh(pair.a, f"import tcp!127.0.0.1!{dead} /dev /n")
+    assert out.startswith(f"import: tcp!127.0.0.1!{dead} /dev: connection refused")
+    assert out.count("\n") == 1 and status
+    out, status = pair.sh(pair.a, f"import {pair.addr} /nonexistent /n")
+    assert out.count("\n") == 1 and "bad remote tree:" in out and status
+    out, status = pair.sh(pair.a, f"import {pair.addr} /dev/sysname /n")
+    assert "bad remote tree:" in out and "not a directory" in out and status
+    out, status = pair.sh(pair.a, "import tcp!127.0.0.1!notaport /dev /n")
+    assert out.count("\n") == 1 and out.startswith("import: ") and status
+    assert pair.sh(pair.a, "cat /dev/sysname") == ("alpha", "")  # alpha is fine
+
+
+def test_remote_killed_mid_read_gives_hungup_then_reimport_works(pair: Pair) -> None:
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    cons = pair.a.console
+    assert cons is not None
+    cons.sock.sendall(b"cat /n/cons; echo @@x $status @@\n")  # blocks: nobody types at beta
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    os.killpg(pair.b.proc.pid, signal.SIGKILL)
+    pair.b.proc.wait()
+    buf = ""
+    while "@@x " not in buf.replace("@@x $status", ""):
+        left = t0 + 10 - time.monotonic()
+        assert left > 0, f"no answer after the remote died: {buf!r}"
+        cons.sock.settimeout(left)
+        buf += cons.sock.recv(4096).decode(errors="replace")
+    took = time.monotonic() - t0
+    assert "i/o on hungup channel" in buf
+    assert took < 2.0, f"hungup took {took:.2f} s"
+    cons.buf = ""
+    pair.sh(pair.a, "echo sync")  # the rest of that exchange (its prompt) goes here
+    assert pair.sh(pair.a, "cat /dev/sysname") == ("alpha", "")  # the importer lives on
+    out, status = pair.sh(pair.a, "cat /n/sysname")
+    assert "i/o on hungup channel" in out and status
+    pair.restart_b()
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
+
+
+def p9(addr: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LP49, "9p", "-a", addr, *args], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+
+
+def test_host_9p_client_attaches_to_the_export_listener(pair: Pair) -> None:
+    done = p9(pair.addr, "-A", "/", "read", "/dev/sysname")
+    assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
+    done = p9(pair.addr, "-A", "/dev", "ls", "/")
+    assert "sysname" in done.stdout.split()
+
+
+def test_exportfs_confinement_and_read_only(pair: Pair) -> None:
+    # .. at the exported root stays there; # paths and absolute escapes are refused
+    done = p9(pair.addr, "-A", "/dev", "read", "../../../sysname")
+    assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
+    done = p9(pair.addr, "-A", "/dev", "ls", "..")
+    assert "sysname" in done.stdout.split() and "tmp" not in done.stdout.split()
+    done = p9(pair.addr, "-A", "/../../dev/..", "ls", "/")
+    assert "dev" in done.stdout.split() and "tmp" in done.stdout.split()
+    done = p9(pair.addr, "-A", "#c", "read", "sysname")
+    assert done.returncode != 0 and "bad character in file name" in done.stderr
+    # a read-only exportfs of /tmp started from beta's shell
+    ro = free_port()
+    pair.sh(pair.b, "echo kept > /tmp/k")
+    pair.sh(pair.b, f"exportfs -R -r /tmp -l tcp!127.0.0.1!{ro} &")
+    wait_for(lambda: accepting(ro), 20, "the read-only exportfs")
+    addr = f"tcp!127.0.0.1!{ro}"
+    assert p9(addr, "read", "/k").stdout == "kept\n"
+    assert p9(addr, "read", "../../dev/sysname").returncode != 0  # /tmp is the top
+    for cmd in (["create", "/new"], ["rm", "/k"]):
+        done = p9(addr, *cmd)
+        assert done.returncode != 0 and "permission denied" in done.stderr, cmd
+    done = subprocess.run([*LP49, "9p", "-a", addr, "write", "/k"], input="x",
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert done.returncode != 0 and "permission denied" in done.stderr
+    assert pair.sh(pair.b, "cat /tmp/k") == ("kept\n", "")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
