@@ -161,6 +161,15 @@ def test_remote_killed_mid_read_gives_hungup_then_reimport_works(pair: Pair) -> 
     assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
 
 
+def test_srv_dials_and_posts_a_plain_9p_connection(pair: Pair) -> None:
+    assert pair.sh(pair.a, f"srv {pair.addr} beta /n") == ("", "")
+    assert pair.sh(pair.a, "cat /n/dev/sysname") == ("beta", "")
+    listing, _ = pair.sh(pair.a, "ls /srv")
+    assert "/srv/beta" in listing.split()
+    out, status = pair.sh(pair.a, f"srv tcp!127.0.0.1!{free_port()} nobody")
+    assert out.startswith("srv: tcp!127.0.0.1!") and "connection refused" in out and status
+
+
 def p9(addr: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*LP49, "9p", "-a", addr, *args], capture_output=True, text=True,
                           timeout=30, check=False)  # fmt: skip
