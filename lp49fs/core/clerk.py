@@ -97,7 +97,7 @@ class Clerk:
         mngr.serving.pop(caller, None)
         self.unmap(msg)
         if reply is not None:
-            assert self.thread is not None
+            assert self.thread is not None and mngr.tid is not None
             try:
                 await self.thread.reply(caller, reply, propagate=mngr.tid)
             except IpcError:
