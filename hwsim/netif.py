@@ -19,6 +19,10 @@ A ``HostSock`` wraps one non-blocking host socket.  Every verb that may block wa
 4. Addresses are ``(ip, port)`` with ``ip`` a literal (IPv4 or IPv6); no name lookup here.
 5. At most one task receives and one sends on a socket at a time (the driver serializes
    ``accept`` with a lock, as trio allows one waiter per direction).
+6. ``keepalive(ms)`` makes a silently broken TCP link (no FIN, no reset ever arrives) fail
+   ``s + 2 * max(1, s // 4)`` seconds after it went quiet (``s`` = ms in whole seconds;
+   about 1.5 ms for long periods, 2 ms for 2 s): blocked and later ``recv``/``send`` then
+   raise ETIMEDOUT.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import trio
 TCP = socket.SOCK_STREAM
 UDP = socket.SOCK_DGRAM
 MAXDGRAM = 65535  # largest UDP payload read at once
+KEEPCNT = 2  # unanswered keepalive probes before a silent link is dead (Rule 6)
 
 
 class NetClosed(OSError):
@@ -104,18 +109,38 @@ class HostSock:
             return HostSock(TCP, sock=conn)
 
     def keepalive(self, ms: int | None) -> None:
-        """Turn on TCP keepalive; ``ms`` sets the idle time before probes (rounded up to s)."""
+        """Turn on TCP keepalive (Rule 6): probe after ``ms`` of silence, give up soon after.
+
+        ``ms`` (rounded up to seconds for the probe timers) is the idle time before the first
+        probe; probes follow every ``max(1, s // 4)`` seconds, and a link that answered
+        none of two is dead: ``TCP_USER_TIMEOUT`` ends it ``s + 2 * intvl`` seconds after
+        the last byte received, and also bounds how long sent data may stay unacknowledged.
+        Without ``ms`` only SO_KEEPALIVE is set (the host's default timers).
+        """
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if ms is not None:
-            secs = max(1, (ms + 999) // 1000)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, secs)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, secs)
+        if ms is None:
+            return
+        secs = max(1, (ms + 999) // 1000)
+        intvl = max(1, secs // 4)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, secs)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPCNT)
+        timeout = (secs + KEEPCNT * intvl) * 1000
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, timeout)
 
     def keepalive_state(self) -> tuple[bool, int]:
         """(SO_KEEPALIVE on?, TCP_KEEPIDLE seconds) as the host reports them."""
         on = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         idle = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
         return bool(on), idle
+
+    def keepalive_timers(self) -> tuple[int, int, int, int]:
+        """(idle s, interval s, probe count, user timeout ms) as the host reports them."""
+        g = self.sock.getsockopt
+        return (g(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                g(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                g(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                g(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))  # fmt: skip
 
     def setopt_ip(self, name: str, value: int) -> None:
         """Set IP_TTL ("ttl") or IP_TOS ("tos") on an IPv4 socket (ignored on IPv6)."""

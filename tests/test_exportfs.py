@@ -1,11 +1,10 @@
-"""exportfs pieces: the handshake on both sides, name checks, dial strings, keepalive, and
+"""exportfs pieces: the handshake on both sides, name checks, dial strings, #I keepalive, and
 third-party 9P clients (python-9p, p9fs) attached to a node's export listener."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -13,12 +12,13 @@ import trio
 from conftest import peer_python
 from test_import import accepting, free_port, start
 
+from hwsim.netif import TCP, HostSock
 from lp49fs.demo.console import NodeProc, wait_for
 from lp49fs.errors import Ebadchar, Error
 from lp49fs.ninep import Dir, Qid
 from lp49fs.servers import exportfs_hs as hs
 from lp49fs.servers.exportfs import QidMap, checkname, cleanroot, treenames
-from lp49fs.servers.exportfs_net import keepalive, netaddr
+from lp49fs.servers.exportfs_net import keepalive_msg, netaddr
 from lp49fs.transport import pipe_pair
 
 
@@ -59,18 +59,21 @@ def test_first_bytes_tell_tree_from_9p() -> None:
     assert not hs.is_tree(b"/\x00\x00\x00d")  # a 47-byte 9P message starts with '/'
 
 
-def test_keepalive_options_follow_the_period() -> None:
-    with socket.socket() as s:
-        keepalive(s, 2)
-        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 1
-        assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1
-        assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 2000
-        keepalive(s, 30)
-        idle = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
-        intvl = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
-        cnt = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
-        assert idle + intvl * cnt <= 30
+async def test_keepalive_is_asked_of_ip_and_sets_the_host_timers() -> None:
+    assert keepalive_msg(2) == b"keepalive 2000" and keepalive_msg(0.0001) == b"keepalive 1"
+    s = HostSock(TCP)
+    try:
+        s.keepalive(None)
+        assert s.keepalive_state()[0]
+        s.keepalive(2000)  # idle 2 s, probes 1 s apart, dead after 2 unanswered: 4 s
+        assert s.keepalive_timers() == (2, 1, 2, 4000)
+        s.keepalive(1500)  # whole seconds, rounded up
+        assert s.keepalive_timers() == (2, 1, 2, 4000)
+        s.keepalive(30000)
+        idle, intvl, cnt, timeout = s.keepalive_timers()
+        assert (idle, cnt) == (30, 2) and timeout == (idle + cnt * intvl) * 1000 <= 45000
+    finally:
+        s.close()
 
 
 async def _ok(tree: str) -> None:

@@ -9,6 +9,7 @@ test, so a new package has to state its place in the layering.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import pathlib
 
 import pytest
@@ -52,6 +53,9 @@ FORBIDDEN_EXTERNAL = {
     "lp49fs.ninep": {"trio", "socket", "asyncio", "selectors"},  # sans-IO
     "hwsim": {"lp49fs"},
 }
+# LP49 programs reach the network through #I (/net), never through host sockets
+FORBIDDEN_PROJECT = {"lp49fs.servers.exportfs*": {"lp49fs.transport"},
+                     "lp49fs.cmd.*": {"lp49fs.transport"}}  # fnmatch patterns  # fmt: skip
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -115,6 +119,9 @@ def test_imports_go_down(path: pathlib.Path) -> None:
             bad.append(name)
         for prefix, forbidden in FORBIDDEN_EXTERNAL.items():
             if (mod == prefix or mod.startswith(prefix + ".")) and top in forbidden:
+                bad.append(name)
+        for pattern, forbidden in FORBIDDEN_PROJECT.items():
+            if fnmatch.fnmatchcase(mod, pattern) and allowed(name, forbidden):
                 bad.append(name)
     assert not bad, f"{mod} (rule {rule}) may not import {sorted(bad)}"
 

@@ -7,9 +7,10 @@ none at all (the attach name is then the tree).  Then every 9P request is relaye
 process's name space (``lp49fs.servers.exportfs.ExportFs``) until the link ends.
 ``-R`` refuses every change; ``-r root`` (default ``/``) is the top the importer can reach.
 
-With ``-l addr`` (the node's export listener): announce ``addr`` (``tcp!*!17007``) and run
-``exportfs [-R] [-r root]`` as a new process, with its own copy of this name space, for
-each incoming connection (``exportfs_net.listen``); ``-k`` sets the TCP keepalive period.
+With ``-l addr`` (the node's export listener): announce ``addr`` (``tcp!*!17007``) on
+``/net`` (``#I``), and for each call accepted run ``exportfs [-R] [-r root]`` as a new
+process, with its own copy of this name space and the call's data fd as fd 0
+(``exportfs_net.listen``); ``-k`` sets the keepalive period written to each call's ctl.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """import [-abcC] [-k secs] host path [mtpt]: mount another node's name space (Plan 9 import).
 
 ``host`` is a machine name (dialled as ``tcp!host!17007``) or a dial string (``tcp!h!port``,
-``net!h``, ``unix!/path``).  import (``exportfs_net.importfs``) connects, runs the importer's
+``net!h``).  import (``exportfs_net.importfs``) dials through ``/net`` (``#I``, or a ``/net``
+imported from another node), runs the importer's
 side of the handshake (``exportfs_hs.request``: the tree ``path``, the answer ``OK``, the
 ``impo nofilter clear`` line), then mounts the connection on ``mtpt`` (default: ``path``)
 with the bind flags given, so the remote tree appears there for this name space.  Every
 failure (bad address, connection refused, a refused tree) is one line on fd 2 and the exit
-string.  ``-k secs``: keepalive period (how soon a silently broken link is given up).
-
-``import -D addr [-k secs]`` is the host-TCP relay that ``dialfd`` starts (fd 0 is its pipe
-end); it stands in for ``#I`` until programs can dial ``/net/tcp`` themselves.
+string.  ``-k secs``: keepalive period (how soon a silently broken link is given up: it is
+written to the conversation's ctl as ``keepalive <ms>``).
 """
 
 from __future__ import annotations
@@ -44,10 +43,6 @@ def parse(argv: list[str]) -> tuple[set[str], float, list[str]]:
 
 
 async def main(argv: list[str]) -> None:
-    if argv[1:2] == ["-D"] and len(argv) >= 3:  # the relay: import -D addr [-k secs]
-        _, period, _ = parse([argv[0], *argv[3:]])
-        await exportfs_net.dialrelay(argv[2], period)
-        return
     try:
         flags, period, args = parse(argv)
     except Error:

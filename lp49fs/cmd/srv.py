@@ -1,7 +1,8 @@
 """srv [-abcCq] [fd | net!host[!port]] name [mtpt]: post a channel as /srv/name (and mount it).
 
 With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
-(``lp49fs.servers.exportfs_net.dialfd``) and posts the plain 9P connection, as Plan 9 does.
+through ``/net`` (``#I``; ``lp49fs.servers.exportfs_net.dialfd``) and posts the plain 9P
+connection, as Plan 9 does.
 
 Otherwise the channel is already open, as fd ``fd`` (default 0, so ``srv name <file``
 works).  Posting is #s's protocol:
@@ -16,8 +17,7 @@ from lp49fs.cmd._util import eprint, getflags, usage
 from lp49fs.cmd.bind import mountflag
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OWRITE
-from lp49fs.servers.exportfs_net import dialfd, netaddr
-from lp49fs.transport import NINEP_PORT
+from lp49fs.servers.exportfs_net import NINEP_PORT, dialfd, netaddr
 
 USAGE = "srv [-abcCq] [fd | net!host[!port]] name [mtpt]"
 

@@ -19,7 +19,8 @@ Rules
      same text.  A write after ``hangup`` (or after the peer reset) raises ``Ehungup``; a
      read then returns 0 bytes.
   4. Ctl messages: ``connect addr!port[!r] [local]``, ``announce port|*|addr!port``,
-     ``bind port|addr!port``, ``hangup``, ``keepalive [ms]``, ``ttl n``, ``tos n``, UDP
+     ``bind port|addr!port``, ``hangup``, ``keepalive [ms]`` (a silent link then fails
+     reads with ``connection timed out``: ``hwsim.netif`` Rule 6), ``ttl n``, ``tos n``, UDP
      ``headers``, and libc's ``accept N`` (a no-op) and ``reject N cause`` (hang up).
      ``!r`` (a privileged local port) is accepted and ignored.  Port ``*`` or 0 asks the
      host for a port.  Anything else is ``unknown control request``.

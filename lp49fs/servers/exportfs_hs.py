@@ -24,9 +24,20 @@ gives them back first.  Nothing here knows about fds, sockets or system calls.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from lp49fs.errors import Ehungup, Error
-from lp49fs.transport import Link
+
+
+class Link(Protocol):
+    """A byte stream (an ``FdLink`` on a network data fd or a pipe; any trio Stream)."""
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes: ...
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    async def aclose(self) -> None: ...
+
 
 IMPO = b"impo"
 MAXTREE = 1024  # longest tree name accepted (Plan 9 reads ERRMAX-ish; be generous)

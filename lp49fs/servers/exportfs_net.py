@@ -1,48 +1,53 @@
-"""Host TCP for import and exportfs until ``#I`` exists: a user-mode network driver.
+"""exportfs and import on the network: everything through ``#I`` (``/net``), by system calls.
 
-LP49 runs its drivers in user mode; until the ``#I`` servant gives programs ``/net/tcp``,
-this module is the driver: an LP49 process that holds a host socket (``lp49fs.transport``)
-and **relays** its bytes to and from one end of a ``#|`` pipe.  The other pipe end is an
-ordinary fd, the same thing a ``/net/tcp/N/data`` file will be, so everything above
-(handshake, ``lib9p.serve`` on an ``FdLink``, ``mount``) already uses only system calls.
+exportfs and import are LP49 programs, so the network is the ``#I`` servant bound on
+``/net`` of their name space, used through Plan 9's dial(2) (``lp49fs.lib.dial``); no host
+socket is held here.  A connection is a ``/net/tcp/N/data`` fd, the same kind of fd as a
+pipe end, so the handshake, ``lib9p.serve`` on an ``FdLink`` and ``mount`` need nothing
+else.
 
-* ``dialfd(addr)``: an fd connected to ``addr``.  It makes a pipe and spawns
-  ``import -D addr`` (``lp49fs.cmd.import``), whose ``dialrelay`` dials, answers the first
-  pipe message with ``OK`` or the error text, then relays.  Used by ``import`` and ``srv``.
-* ``importfs(host, tree, mtpt, flag)``: import as a library call (the ``import`` program,
-  the namespace-file ``import`` op): dialfd, the handshake, then ``mount`` on ``mtpt``.
-* ``listen(addr, argv)``: announce ``addr``; for each connection, a pipe and a new
-  ``exportfs`` process (``argv``; its own copy of the name space, fd 0 = the pipe end),
-  while this process relays the socket.  Used by ``exportfs -l`` (the node's listener).
+* ``dialfd(addr, period)``: ``dialctl`` (cs, clone, ``connect``), then ``keepalive <ms>``
+  on the conversation's ctl, ctl closed; returns the data fd.  Used by ``import``, the
+  namespace-file ``import`` op and ``srv net!host``.  Because the dial goes through the
+  name space, an imported ``/net`` dials from the remote node's stack (the gateway trick).
+* ``importfs(host, tree, mtpt, flag)``: import as a library call: dialfd, the importer's
+  handshake (``exportfs_hs.request``), ``mount`` on ``mtpt``.
+* ``listen(addr, argv, period)``: ``announce``; then forever ``listen`` (blocks on
+  ``N/listen``), ``accept`` (the call's data fd), ``keepalive`` on the call's ctl, and a new
+  process running ``argv`` (an exportfs) with its own copy of the name space and the data
+  fd as its fd 0.  The listener then closes its copies of the call's fds: the conversation
+  lives while the exportfs holds fd 0 and ends (TCP FIN) when it exits.
 
 Rules:
-1. A relay ends when either side ends: TCP EOF or reset, or the pipe hung up.  It then
-   closes both, so the process on the pipe sees ``i/o on hungup channel`` (a mount of it
-   fails every pending call) and the TCP peer sees EOF.
-2. Every socket gets TCP keepalive tuned so a silently broken link is noticed within
-   ``keepalive`` seconds (default 30): idle ``k/2``, then probes ``k/6`` apart, and
-   ``TCP_USER_TIMEOUT`` ``k`` for unacknowledged data.
+1. A connection ends at either side: the peer's FIN or reset reads as end of file (the
+   exportfs ends, an import mount hangs up: every pending call fails ``i/o on hungup
+   channel``); closing the data fd sends FIN.
+2. Every conversation asks ``#I`` for keepalive with the period in milliseconds, so a
+   silently broken link (no FIN, no reset: a cable pulled, a link down) is noticed by the
+   host TCP stack in about one period (``#I`` Rule: ``keepalive ms``) and then reads fail.
+3. Errors are ``lp49fs.errors.Error`` with the failing call's text (``connection
+   refused``, ``can't translate address: ...``).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 
 import trio
 
 from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import RFCFDG, RFNAMEG, RFNOWAIT, RFPROC
-from lp49fs.transport import SocketLink, announce, dial, parse
+from lp49fs.lib.dial import Enodial
+from lp49fs.ninep import OREAD
 
 from . import exportfs_hs
 
 log = logging.getLogger(__name__)
 
 EXPORTFS_PORT = 17007
+NINEP_PORT = 564  # 9fs: the default for srv net!host
 KEEPALIVE = 30.0  # seconds until a silently broken link is declared dead (Rule 2)
-CHUNK = 65536 + 24
 
 
 def netaddr(host: str, port: int = EXPORTFS_PORT) -> str:
@@ -60,96 +65,28 @@ def netaddr(host: str, port: int = EXPORTFS_PORT) -> str:
     return host
 
 
-def keepalive(sock: socket.socket, period: float) -> None:
-    """Rule 2 on a TCP socket (no-op for unix sockets)."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    k = max(1, int(period))
-    idle = max(1, k // 2)
-    intvl = max(1, k // 6)
-    cnt = max(1, (k - idle) // intvl)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, cnt)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, k * 1000)
+def keepalive_msg(period: float) -> bytes:
+    """The ctl message of Rule 2 for a period in seconds."""
+    return f"keepalive {max(1, round(period * 1000))}".encode()
 
 
-async def relay(sock: SocketLink, fd: int) -> None:
-    """Copy bytes both ways between ``sock`` and pipe ``fd`` until one ends (Rule 1)."""
-    link = lib.FdLink(fd)
-
-    async def copy(src: object, dst: object, scope: trio.CancelScope) -> None:
-        try:
-            while data := await src.receive_some(CHUNK):  # type: ignore[attr-defined]
-                await dst.send_all(data)  # type: ignore[attr-defined]
-        except (Error, trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            log.info("relay %s: %s", sock.peer(), e)
-        finally:
-            scope.cancel()
-
+async def _keepalive(ctl: int, period: float, what: str) -> None:
     try:
-        async with trio.open_nursery() as n:
-            n.start_soon(copy, sock, link, n.cancel_scope)
-            n.start_soon(copy, link, sock, n.cancel_scope)
-    finally:
-        with trio.CancelScope(shield=True):
-            await sock.aclose()
-            await link.aclose()
-
-
-async def dialrelay(addr: str, period: float = KEEPALIVE) -> None:
-    """``import -D``: on fd 0, answer ``OK`` or the dial error, then relay (see dialfd)."""
-    try:
-        sock = await dial(addr)
-    except Error as e:
-        await lib.write(0, e.ename.encode())
-        return
-    keepalive(sock.socket, period)
-    await lib.write(0, b"OK")
-    await relay(sock, 0)
-
-
-async def _have_net() -> bool:
-    """True if this name space has a /net/tcp to dial with (#I, or one imported over it)."""
-    try:
-        await lib.stat("/net/tcp/clone")
-    except Error:
-        return False
-    return True
-
-
-async def _netdial(addr: str, period: float) -> int:
-    """Dial through the name space's /net (the gateway trick: an imported /net dials from
-    the remote stack); the data fd, with TCP keepalive asked for on the ctl file."""
-    data, ctl, _ = await lib.dialctl(addr)
-    try:
-        await lib.write(ctl, f"keepalive {int(period * 1000)}".encode())
-    except Error as e:
-        log.info("dial %s: keepalive: %s", addr, e)
-    finally:
-        await lib.close(ctl)
-    return data
+        await lib.write(ctl, keepalive_msg(period))
+    except Error as e:  # an imported /net of an older node: go on without it
+        log.info("%s: keepalive: %s", what, e)
 
 
 async def dialfd(addr: str, period: float = KEEPALIVE) -> int:
     """An fd connected to dial string ``addr``; raises ``Error`` with one clear line."""
-    parse(addr)  # a bad dial string fails here, before any process is made
-    if addr.startswith("tcp!") and await _have_net():
-        return await _netdial(addr, period)
-    mine, theirs = await lib.pipe()
+    if addr.startswith("unix!"):
+        raise Error(f"{Enodial}: {addr} (no unix network in #I)")
+    data, ctl, _ = await lib.dialctl(addr)
     try:
-        argv = ["import", "-D", addr, "-k", str(period)]
-        await lib.spawn("import", argv, RFPROC | RFCFDG | RFNOWAIT, fds={0: theirs})
-        await lib.close(theirs)
-        answer = await lib.read(mine, 256)
-    except Error:
-        await lib.close(mine)
-        raise
-    if answer != b"OK":
-        await lib.close(mine)
-        raise Error(answer.decode("utf-8", "replace") or f"{addr}: dial failed")
-    return mine
+        await _keepalive(ctl, period, f"dial {addr}")
+    finally:
+        await lib.close(ctl)
+    return data
 
 
 async def importfs(
@@ -176,33 +113,44 @@ async def listen(
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Announce ``addr`` and run ``argv`` (an exportfs) per connection, relaying each."""
-    listener = await announce(addr)
-    bound = str(listener.addr)
-    log.info("exportfs: listening on %s", bound)
+    """Announce ``addr`` and run ``argv`` (an exportfs) per incoming call (see above)."""
+    actl, adir = await lib.announce(addr)
     try:
-        async with trio.open_nursery() as n:
-            task_status.started(bound)
-            while True:
-                sock = await listener.accept()
-                keepalive(sock.socket, period)
-                n.start_soon(_connection, sock, argv)
+        bound = await _local(adir)
+        log.info("exportfs: listening on %s (%s)", bound, adir)
+        task_status.started(bound)
+        while True:
+            lctl, ldir = await lib.listen(adir)
+            try:
+                await _connection(lctl, ldir, argv, period)
+            finally:
+                await lib.close(lctl)
     finally:
         with trio.CancelScope(shield=True):
-            await listener.aclose()
+            await lib.close(actl)
 
 
-async def _connection(sock: SocketLink, argv: list[str]) -> None:
-    peer = sock.peer()
+async def _local(d: str) -> str:
+    fd = await lib.open(f"{d}/local", OREAD)
     try:
-        mine, theirs = await lib.pipe()
-        flags = RFPROC | RFCFDG | RFNAMEG | RFNOWAIT
-        pid = await lib.spawn(argv[0], argv, flags, fds={0: theirs})
-        await lib.close(theirs)
+        return (await lib.read(fd, 128)).decode().strip()
+    finally:
+        await lib.close(fd)
+
+
+async def _connection(ctl: int, d: str, argv: list[str], period: float) -> None:
+    """One accepted call: its exportfs process, fd 0 = the call's data."""
+    try:
+        data = await lib.accept(ctl, d)
     except Error as e:
-        log.warning("exportfs: %s: cannot start exportfs: %s", peer, e)
-        await sock.aclose()
+        log.warning("exportfs: %s: accept: %s", d, e)
         return
-    log.info("exportfs: %s: served by pid %d", peer, pid)
-    await relay(sock, mine)
-    log.info("exportfs: %s: connection ended", peer)
+    try:
+        await _keepalive(ctl, period, d)
+        flags = RFPROC | RFCFDG | RFNAMEG | RFNOWAIT
+        pid = await lib.spawn(argv[0], argv, flags, fds={0: data})
+        log.info("exportfs: %s: served by pid %d", d, pid)
+    except Error as e:
+        log.warning("exportfs: %s: cannot start exportfs: %s", d, e)
+    finally:
+        await lib.close(data)
