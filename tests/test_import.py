@@ -3,8 +3,9 @@
 Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT`` (its exportfs listener); node
 ``alpha`` runs without one.  Both are subprocesses driven through their unix-socket consoles
 by ``lp49fs.demo.console`` (a scripted shell user), so every byte goes the whole way: alpha's
-``import`` program, the pipe relay to host TCP, beta's listener, a per-connection
-``exportfs`` process relaying 9P to beta's name space, and ``#M`` on alpha.
+``import`` program dialling through its ``#I`` (``/net/tcp``), beta's listener announcing and
+accepting on its ``#I``, a per-connection ``exportfs`` process (fd 0 = the call's data file)
+relaying 9P to beta's name space, and ``#M`` on alpha.
 """
 
 from __future__ import annotations
