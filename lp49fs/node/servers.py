@@ -63,10 +63,13 @@ class Supervised:
 
 
 async def _posted(node: Node, name: str, timeout: float) -> bool:
+    """True once ``/srv/name`` opens: posting is create then write of the fd, and an entry
+    seen between the two (a plain stat) would open as 'device shut down'."""
+    p = node.bootproc
     with trio.move_on_after(timeout):
         while True:
             try:
-                await sysfile.stat(node.bootproc, f"/srv/{name}")
+                await sysfile.close(p, await sysfile.open(p, f"/srv/{name}", ORDWR))
                 return True
             except Error:
                 await trio.sleep(0.005)
