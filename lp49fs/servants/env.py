@@ -13,7 +13,9 @@ Rules
      qid.path on first sight, unique within the group and never reused, and a qid.vers
      bumped on every write; so a removed and re-created variable is a new file.
   2. create makes an empty variable (existing name -> ``file already exists``) and leaves the
-     Chan open on it; remove deletes it; ORCLOSE removes on close.
+     Chan open on it; remove deletes it; ORCLOSE removes on close.  ``#e`` is flat: a create
+     with DMDIR is ``permission denied`` (Plan 9 devenv ignores the perm and makes a plain
+     file, which answers a directory create with a file qid).
   3. read returns the bytes at the offset (0 bytes at or past the end); write stores at the
      offset and extends the value, but writing *beyond* the end (offset > length) is an error
      (REFERENCE.md §3.2), as is a value longer than ``MAXENVSIZE``.  OTRUNC empties the value.
@@ -168,7 +170,7 @@ class Env(Servant):
     async def create(self, c: Chan, name: str, omode: int, perm: int) -> Chan:
         if not c.isdir():
             raise Error(Eperm)
-        if not self.writable(c):
+        if not self.writable(c) or perm & DMDIR:
             raise Error(Eperm)
         if not name or "/" in name or name in (".", ".."):
             raise Error(Ebadchar)
