@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 import trio
-from conformance import NinepTree, check_rw, check_tree, ninep_session, ninep_tree
+from conformance import EOF_PROBE, NinepTree, check_rw, check_tree, ninep_session, ninep_tree
 from lib_helpers import run_as
 from lib_tree import LibTree
 from servant_tree import SysTree, boot
@@ -34,7 +34,7 @@ from servant_tree import SysTree, boot
 from lp49fs import lib
 from lp49fs.core import sysfile
 from lp49fs.core.mount import MREPL
-from lp49fs.core.proc import Proc
+from lp49fs.core.proc import Proc, newproc
 from lp49fs.errors import Error
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
@@ -122,10 +122,13 @@ async def row_pipe() -> None:
 
 async def row_proc() -> None:
     p = await fresh()
-    me = str(p.pid)
+    other = newproc(p.core, p.slash, name="other", ppid=p.pid)
     names = [t.name for t in PROCTAB[1:]]
-    expect = {"": "dir", me: "dir", **files(names, prefix=f"{me}/")}
-    unread = {f"{me}/{k}": why for k, why in PROC_UNREAD.items()}
+    expect: dict[str, str] = {"": "dir"}
+    unread: dict[str, str] = {}
+    for pid in (str(p.pid), str(other.pid)):
+        expect |= {pid: "dir", **files(names, prefix=f"{pid}/")}
+        unread |= {f"{pid}/{k}": why for k, why in PROC_UNREAD.items()}
     await check_tree(SysTree(p, "#p"), expect, unread=unread)
 
 
@@ -177,6 +180,17 @@ async def row_ip() -> None:
                                         "tcp/clone": "file", "tcp/stats": "file",
                                         f"tcp/{n}": "dir", **conv})  # fmt: skip
     await sysfile.close(p, ctl)
+
+
+@pytest.mark.xfail(strict=True, reason="dev.permits lacks devpermcheck's eve rule")
+async def test_eve_opens_a_file_with_group_rights() -> None:
+    """Plan 9 devpermcheck: the owner gets the owner bits, the host owner (eve) the group
+    bits, everybody else the other bits; so eve may read /proc/N/args (0660) of a process
+    of user none.  ``lp49fs.servants.dev.permits`` checks the file's gid instead of eve."""
+    p = await fresh()
+    other = newproc(p.core, p.slash, user="none", name="other", ppid=p.pid)
+    assert p.user == p.core.eve
+    assert await SysTree(p, "#p").read(f"{other.pid}/args", EOF_PROBE) == b""
 
 
 SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
