@@ -53,9 +53,19 @@ class Console:
 
     def __init__(self, path: str, timeout: float = 20) -> None:
         self.path, self.timeout, self.n, self.buf = path, timeout, 0, ""
-        wait_for(lambda: os.path.exists(path), timeout, f"console socket {path}")
         self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(path)
+        try:  # the node binds the socket a moment before it listens: retry a refusal
+            wait_for(self._connect, timeout, f"console socket {path}")
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _connect(self) -> bool:
+        try:
+            self.sock.connect(self.path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        return True
 
     def run(self, cmd: str, timeout: float | None = None) -> tuple[str, str]:
         """Type ``cmd`` at the shell; (its output with ``\\n`` line ends, its $status)."""
