@@ -17,6 +17,10 @@ Rules:
    skipped.
 4. Pages the sender has not mapped, or maps without any of the item's rights, are skipped
    silently, as in X.2.
+5. Mapping a page again onto the page it is already mapped to, from the same node with the
+   same rights, keeps the existing node (and whatever was derived from it): the result is the
+   mapping that exists already.  A receiver may so keep a sender's page mapped across many
+   IPCs (the core's clerks do) at the cost of one lookup per page.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ def map_fpage(
         if old is node:
             continue  # granting or mapping a page onto itself changes nothing
         if old is not None:
+            if old.parent is node and old.rights == rights and not grant:
+                continue  # Rule 5: the same mapping again changes nothing
             if _is_ancestor(old, node):
                 continue
             remove_subtree(old)

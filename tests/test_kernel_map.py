@@ -340,3 +340,14 @@ async def test_kip_is_read_only_in_each_space(kern: Kernel) -> None:
     assert seen == [(0x84, kern.user_base, kern.system_base), 2]
     assert kern.kip.to_bytes()[:4] == b"L4\xe6K"
     assert KernelInfoPage.parse(kern.kip.to_bytes(), kern.kip.kip_frame) == kern.kip
+
+
+async def test_mapping_the_same_page_again_keeps_the_node(kern: Kernel) -> None:
+    """mapdb Rule 5: the same map again is no change; other rights replace the node."""
+    a, b, c, _d = _tree(kern)
+    node = b.pages[1]
+    mapdb.map_fpage(a, Fpage(P, 12), P, b, COMPLETE, False)
+    assert b.pages[1] is node and c.lookup(P) == (5, RWX)  # C, derived from B, is still there
+    mapdb.map_fpage(a, Fpage(P, 12, R), P, b, COMPLETE, False)
+    assert b.pages[1] is not node and b.lookup(P) == (5, R)  # replaced (Rule 3) ...
+    assert c.lookup(P) is None  # ... with what was derived from the old node

@@ -5,7 +5,10 @@ caller's process (``ProcMgr.bytid``), decodes the call (layouts in ``lp49fs.sysc
 the ``sysfile`` function or process-manager operation with the caller's Proc, and replies to
 the caller on the Mngr's behalf.  Buffers: the caller's pages were mapped into this clerk's
 window when the Mngr received the call; the clerk reads or writes them with plain loads and
-stores of its own space (``copyin``/``copyout``), then unmaps them again.
+stores of its own space (``copyin``/``copyout``).  It leaves them mapped (Rule 5): the next
+call from the same thread and buffer maps the same pages onto the same place, which the
+mapping database treats as no change (kernel.mapdb Rule 5), so a loop of calls pays for no
+map or unmap after the first.
 
 Rules:
 1. Each call runs inside the clerk's cancel scope, registered with the process manager for
@@ -20,6 +23,12 @@ Rules:
 4. ``Sys.INTERRUPT(tid)`` (made by another thread of the same process, when the task that
    borrowed thread ``tid`` was cancelled) cancels the scope of ``tid``'s call if a clerk has
    it (mngr Rule 3), even before the scope exists: the call then replies ``interrupted``.
+5. A previous caller's pages may still be mapped in the window.  A call's buffer is only
+   ever reached through its own MapItem: ``_local`` refuses (``bad arg``) a buffer that is
+   not inside the fpage of that item and inside the window, so no call can touch pages some
+   other caller left there.  A later map onto the same window pages replaces them (kernel.mapdb
+   Rule 3), and the mapping database revokes them when their owner unmaps them or its space
+   dies.
 """
 
 from __future__ import annotations
@@ -95,7 +104,6 @@ class Clerk:
         self.caller = self.msg = None
         mngr = self.mngr
         mngr.serving.pop(caller, None)
-        self.unmap(msg)
         if reply is not None:
             assert self.thread is not None and mngr.tid is not None
             try:
@@ -129,11 +137,22 @@ class Clerk:
 
     # -- buffers --
     def _local(self, msg: Msg) -> tuple[int, int]:
-        """(address in our window, length) of the call's buffer."""
+        """(address in our window, length) of the call's buffer, checked (Rule 5)."""
         addr, n = msg.words[-2], msg.words[-1]
         for it in msg.items:
             if isinstance(it, MapItem) and it.rcv_base is not None:
-                return it.rcv_base + (addr - it.fpage.base), n
+                off = addr - it.fpage.base
+                local = it.rcv_base + off
+                w = self.window
+                if (
+                    off < 0
+                    or n < 0
+                    or off + n > 1 << it.fpage.log2size
+                    or local < w.base
+                    or local + n > w.base + (1 << w.log2size)
+                ):
+                    break
+                return local, n
         raise Error(Ebadarg)
 
     def copyin(self, msg: Msg) -> bytes:
@@ -154,13 +173,6 @@ class Clerk:
         except PageFault:
             raise Error(Ebadarg) from None
         return len(data)
-
-    def unmap(self, msg: Msg) -> None:
-        """Take the caller's pages out of our window again."""
-        t = self.thread
-        for it in msg.items:
-            if isinstance(it, MapItem) and it.rcv_base is not None and t is not None:
-                t.unmap([it.fpage.__class__(it.rcv_base, it.fpage.log2size)], flush=True)
 
 
 def _err(ename: str) -> Msg:
