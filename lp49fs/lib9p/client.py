@@ -65,6 +65,7 @@ from lp49fs.ninep import (
     Twalk,
     decode,
     encode,
+    encode_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class Session:
         self._next_tag = 0
         self._fids: set[int] = set()  # fids in use (Rule 3)
         self._next_fid = 0
-        self._outq: list[bytes] = []  # encoded requests waiting for the writer
+        self._outq: list[bytes] = []  # encoded request buffers waiting for the writer
         self._sending = False  # a caller is inside send_all
         self._hungup: str | None = None  # why the session is dead (Rule 4)
         self._nursery: trio.Nursery | None = None
@@ -137,13 +138,20 @@ class Session:
                     await self.link.aclose()  # the session owns its link
 
     async def _read_loop(self, framer: Framer) -> None:
+        receive_into = getattr(self.link, "receive_into", None)
         while True:
-            data = await self.link.receive_some(READ_SIZE)
-            if not data:
-                return
-            framer.feed(data)
-            while (frame := framer.next_frame()) is not NEED_DATA:
-                assert isinstance(frame, (bytes, bytearray, memoryview))
+            if receive_into is not None:  # straight into the framer's reused buffer
+                n = await receive_into(framer.recv_buffer())
+                if not n:
+                    return
+                framer.received(n)
+            else:
+                data = await self.link.receive_some(READ_SIZE)
+                if not data:
+                    return
+                framer.feed(data)
+            while (frame := framer.next_view()) is not NEED_DATA:
+                assert isinstance(frame, memoryview)
                 tag, reply = decode(frame)
                 self._dispatch(tag, reply)
 
@@ -197,17 +205,23 @@ class Session:
         """Forget ``fid`` (after Rclunk/Rremove, or when a request to create it failed)."""
         self._fids.discard(fid)
 
-    async def _send(self, data: bytes) -> None:
-        self._outq.append(data)
+    async def _send(self, parts: tuple[bytes, ...]) -> None:
+        self._outq.extend(parts)
         if self._sending:
             return  # the task already sending will pick ours up
         self._sending = True
+        send_parts = getattr(self.link, "send_parts", None)
         try:
             with trio.CancelScope(shield=True):
                 while self._outq:
-                    batch = self._outq[0] if len(self._outq) == 1 else b"".join(self._outq)
-                    self._outq.clear()
-                    await self.link.send_all(batch)
+                    batch = self._outq
+                    self._outq = []
+                    if len(batch) == 1:
+                        await self.link.send_all(batch[0])
+                    elif send_parts is not None:
+                        await send_parts(batch)  # gathered: Twrite data is never joined
+                    else:
+                        await self.link.send_all(b"".join(batch))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
             self._hangup(f"send failed: {e!r}")
             raise Error(Ehungup) from e
@@ -227,7 +241,7 @@ class Session:
         tag = self._alloc_tag()
         call = _Call(msg)
         self._calls[tag] = call
-        await self._send(encode(tag, msg))  # type: ignore[arg-type]
+        await self._send(encode_parts(tag, msg))  # type: ignore[arg-type]
         try:
             await call.done.wait()
         except trio.Cancelled:
@@ -258,7 +272,7 @@ class Session:
             raise Error(Ehungup)
         call = _Call(Tversion(msize=msize, version=version))
         self._calls[NOTAG] = call
-        await self._send(encode(NOTAG, call.msg))  # type: ignore[arg-type]
+        await self._send((encode(NOTAG, call.msg),))  # type: ignore[arg-type]
         await call.done.wait()
         if call.reply is None and self._hungup is not None and "ProtocolError" in self._hungup:
             # e.g. diod answers a 9P2000 Tversion with a 9P2000.L Rlerror

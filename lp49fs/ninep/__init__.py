@@ -4,7 +4,7 @@ The public surface, re-exported from private modules:
 
 * messages (``_messages``): ``Tversion`` ... ``Rwstat``, ``Rerror``, ``Qid``, ``Dir``, and the
   ``Message`` union; constants (``_constants``) with their fcall.h/libc.h names;
-* the codec (``_wire``): ``encode(tag, msg)``, ``decode(frame)``, ``encode_dir``,
+* the codec (``_wire``): ``encode(tag, msg)``, ``encode_parts``, ``decode(frame)``, ``encode_dir``,
   ``decode_dirs``; ``Framer`` and ``NEED_DATA`` (``_framing``) cut a byte stream into frames;
 * ``ServerConn`` / ``ClientConn`` (``_state``): the version, tag and fid rules of 9P2000;
 * ``ProtocolError`` for bytes that are not 9P2000 (the connection is then closed).
@@ -157,6 +157,7 @@ from ._wire import (
     decode_dirs,
     encode,
     encode_dir,
+    encode_parts,
 )
 
 __all__ = [
@@ -284,6 +285,7 @@ __all__ = [
     "dirmode",
     "encode",
     "encode_dir",
+    "encode_parts",
     "is_reply_to",
     "is_rmessage",
 ]

@@ -6,7 +6,9 @@ body in one call (well under 1 us).  Decoders build the frozen messages with ``_
 ``__init__``-free constructors and read small fields straight from the bytes.
 ``ENCODERS`` and ``DECODERS`` map a message class, or the wire type byte, to a function,
 and include the stat messages of ``_faststat.py``; ``_wire.py`` falls back to the construct
-codec for any type not in them.
+codec for any type not in them.  ``PART_ENCODERS`` give Rread and Twrite as (header, data)
+so that a gathering writer sends the data without the join (one copy of up to msize bytes).
+Rread and Twrite decoders accept a memoryview frame and copy the data out of it once.
 
 Invariants (checked by tests against ``_codec.py`` on every golden vector and on
 hypothesis-generated messages): same bytes out, same messages in, and the same class of
@@ -68,9 +70,19 @@ def _e_rread(tag: int, m: Rread) -> bytes:
     return RREADHDR.pack(11 + n, C.RREAD, tag, n) + m.data
 
 
+def _p_rread(tag: int, m: Rread) -> tuple[bytes, bytes]:
+    n = len(m.data)
+    return RREADHDR.pack(11 + n, C.RREAD, tag, n), m.data
+
+
 def _e_twrite(tag: int, m: Twrite) -> bytes:
     n = len(m.data)
     return TWRITEHDR.pack(23 + n, C.TWRITE, tag, m.fid, m.offset, n) + m.data
+
+
+def _p_twrite(tag: int, m: Twrite) -> tuple[bytes, bytes]:
+    n = len(m.data)
+    return TWRITEHDR.pack(23 + n, C.TWRITE, tag, m.fid, m.offset, n), m.data
 
 
 def _e_rwrite(tag: int, m: Rwrite) -> bytes:
@@ -132,6 +144,11 @@ ENCODERS: dict[type, Encoder] = {
     **STAT_ENCODERS,
 }
 
+# (header, data) without joining them: for a writer that gathers (sendmsg)
+PART_ENCODERS: dict[type, Callable[[int, Any], tuple[bytes, bytes]]] = {
+    Rread: _p_rread, Twrite: _p_twrite,
+}
+
 
 def _fixed(s: struct.Struct, frame: bytes, what: str) -> tuple[Any, ...]:
     if len(frame) != s.size:
@@ -163,21 +180,21 @@ def _d_tread(f: bytes) -> tuple[int, Tread]:
     return tag, _new_tread(fid, offset, count)
 
 
-def _d_rread(f: bytes) -> tuple[int, Rread]:
+def _d_rread(f: bytes | memoryview) -> tuple[int, Rread]:
     n = len(f)
     if n < 11:
         raise ProtocolError(f"Rread: short frame of {n} bytes")
     if f[7] | f[8] << 8 | f[9] << 16 | f[10] << 24 != n - 11:
         raise ProtocolError(f"Rread: count does not match {n - 11} data bytes")
-    return f[5] | f[6] << 8, _new_rread(f[11:])
+    return f[5] | f[6] << 8, _new_rread(bytes(f[11:]))  # f may be a view: one copy
 
 
-def _d_twrite(f: bytes) -> tuple[int, Twrite]:
+def _d_twrite(f: bytes | memoryview) -> tuple[int, Twrite]:
     _, _, tag, fid, offset, count = (
         TWRITEHDR.unpack_from(f) if len(f) >= 23 else _short(f, "Twrite"))
     if count != len(f) - 23:
         raise ProtocolError(f"Twrite: count {count} does not match {len(f) - 23} data bytes")
-    return tag, _new_twrite(fid, offset, f[23:])
+    return tag, _new_twrite(fid, offset, bytes(f[23:]))  # f may be a view: one copy
 
 
 def _d_rwrite(f: bytes) -> tuple[int, Rwrite]:
@@ -252,9 +269,14 @@ def _d_rwalk(f: bytes) -> tuple[int, Rwalk]:
     return tag, _new_rwalk(qids)
 
 
-def _short(f: bytes, what: str) -> tuple[Any, ...]:
+def _short(f: bytes | memoryview, what: str) -> tuple[Any, ...]:
     raise ProtocolError(f"{what}: short frame of {len(f)} bytes")
 
+
+# the decoders that take a memoryview frame (header already checked) and copy data out once
+VIEW_DECODERS: dict[int, Callable[[bytes | memoryview], tuple[int, Any]]] = {
+    C.RREAD: _d_rread, C.TWRITE: _d_twrite,
+}
 
 DECODERS: dict[int, Decoder] = {
     C.TREAD: _d_tread, C.RREAD: _d_rread, C.TWRITE: _d_twrite, C.RWRITE: _d_rwrite,

@@ -7,10 +7,17 @@ about 2 us.  9P is a small-message protocol, so the link is the cheap one.
 
 Rules:
 
-1. Every ``receive_some``/``send_all``/``accept`` is a trio checkpoint: it either waits in
-   ``wait_readable``/``wait_writable`` (a checkpoint) or, when the system call succeeded at
-   once, yields with ``trio.lowlevel.checkpoint()``, so a busy peer cannot starve other tasks
-   and cancellation is always noticed.
+1. Every ``receive_some``/``receive_into``/``accept`` is a trio checkpoint: it either waits
+   in ``wait_readable`` (a checkpoint) or, when the system call succeeded at once, yields
+   with ``trio.lowlevel.checkpoint()``, so a busy peer cannot starve other tasks and
+   cancellation is always noticed.  ``send_all``/``send_parts`` yield only when the kernel
+   says EAGAIN (``wait_writable``): a send that fits the socket buffer returns without a
+   schedule point.  Reasons (``bench/ninep.py``): a 9P sender's next step is to wait for a
+   reply or for more work, which is a checkpoint anyway, so the extra yield bought nothing
+   and cost about a tenth of the 16-byte RPC rate; a task that only sends is still bounded
+   by the socket buffer, after which it waits.  A send is therefore not a cancellation point
+   unless it blocks (the 9P client and server shield their sends anyway: half a frame would
+   wreck the connection).
 2. At most one task receives and one task sends on a link at a time (the 9P server has one
    reader and one writer task); this is the caller's duty, as with trio streams.
 3. ``aclose`` wakes any task blocked on the socket (``notify_closing``), which then raises
@@ -27,6 +34,7 @@ import errno
 import os
 import socket
 import stat
+from collections.abc import Sequence
 from typing import Any
 
 import trio
@@ -36,6 +44,8 @@ from lp49fs.errors import Econrefused, Error, Etimedout
 from ._dialstr import Addr, parse
 
 DEFAULT_RECEIVE = 65536  # receive_some() default size: larger than any default msize
+
+IOV_BATCH = 512  # buffers per sendmsg (Linux allows IOV_MAX = 1024)
 
 BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN)
 
@@ -82,26 +92,62 @@ class SocketLink:
                 await trio.lowlevel.checkpoint()
             return data
 
+    async def receive_into(self, buffer: memoryview) -> int:
+        """Receive into ``buffer`` (as ``recv_into``); the count, 0 at EOF."""
+        waited = False
+        while True:
+            if self.closed:
+                raise trio.ClosedResourceError("link was closed")
+            try:
+                n = self.socket.recv_into(buffer)
+            except BlockingIOError:
+                await self._wait(trio.lowlevel.wait_readable)
+                waited = True
+                continue
+            except OSError as e:
+                raise _broken(e) from e
+            if not waited:
+                await trio.lowlevel.checkpoint()
+            return n
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send every byte of ``data``, waiting for buffer space as needed."""
+        """Send every byte of ``data``, waiting for buffer space as needed (Rule 1)."""
         view = memoryview(data)
-        sent_without_wait = True
         while True:
             if self.closed:
                 raise trio.ClosedResourceError("link was closed")
             try:
                 n = self.socket.send(view) if view else 0
             except BlockingIOError:
-                sent_without_wait = False
                 await self._wait(trio.lowlevel.wait_writable)
                 continue
             except OSError as e:
                 raise _broken(e) from e
             view = view[n:]
             if not view:
-                break
-        if sent_without_wait:
-            await trio.lowlevel.checkpoint()
+                return
+
+    async def send_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Send the concatenation of ``parts`` without joining them (one ``sendmsg``
+        gathering up to IOV_BATCH buffers per system call); Rule 1 as ``send_all``."""
+        todo = [memoryview(p) for p in parts if len(p)]
+        while todo:
+            if self.closed:
+                raise trio.ClosedResourceError("link was closed")
+            try:
+                n = self.socket.sendmsg(todo[:IOV_BATCH])
+            except BlockingIOError:
+                await self._wait(trio.lowlevel.wait_writable)
+                continue
+            except OSError as e:
+                raise _broken(e) from e
+            i = 0
+            while i < len(todo) and n >= len(todo[i]):
+                n -= len(todo[i])
+                i += 1
+            del todo[:i]
+            if n:
+                todo[0] = todo[0][n:]
 
     async def _wait(self, waiter: object) -> None:
         try:
