@@ -35,7 +35,7 @@ from lp49fs import lib
 from lp49fs.core import sysfile
 from lp49fs.core.mount import MREPL
 from lp49fs.core.proc import Proc, newproc
-from lp49fs.errors import Error
+from lp49fs.errors import Eexist, Error
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
 from lp49fs.node import boot as nodeboot
@@ -242,12 +242,6 @@ async def test_u9fs(tmp_path: pathlib.Path) -> None:
         await check_rw(tree, "d")
 
 
-# exportfs relays Tcreate to create(2) without OEXCL, so a create over an existing name
-# truncates it instead of failing (lp49fs/servers/exportfs.py XFile.create; Plan 9's
-# exportfs does the same).  Pinned by the strict xfail below: remove both once it is fixed.
-EXPORTFS_SKIP = {"create-existing": "XFile.create: create(2) without OEXCL truncates"}
-
-
 async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None:
     """``body(tree)`` on a 9P session with ``exportfs -r /tmp`` of a booted node."""
 
@@ -266,17 +260,21 @@ async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None
 async def test_exportfs_of_a_nodes_tmp() -> None:
     async def body(tree: NinepTree) -> None:
         await check_tree(tree, RAMFS_TREE)
-        await check_rw(tree, "", skip=EXPORTFS_SKIP)
-        await check_rw(tree, "d", skip=EXPORTFS_SKIP)
+        await check_rw(tree, "")
+        await check_rw(tree, "d")
 
     await exportfs_session(body)
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORTFS_SKIP["create-existing"])
 async def test_exportfs_create_over_an_existing_name_fails() -> None:
+    """exportfs relays Tcreate as create(2) with OEXCL: an existing name is not truncated."""
+
     async def body(tree: NinepTree) -> None:
-        with pytest.raises(Error):
+        await tree.write("f", b"kept")
+        with pytest.raises(Error) as e:
             await tree.create("f", 0o644)
+        assert e.value.ename == Eexist
+        assert await tree.read("f") == b"kept"  # not truncated
 
     await exportfs_session(body)
 

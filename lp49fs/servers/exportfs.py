@@ -10,7 +10,8 @@ and unions included:
   stat's qid (mapped, below) is the Rwalk qid.
 * Topen: ``open(path, mode)``, and the fd is kept in the File until clunk; Tread/Twrite are
   ``pread``/``pwrite`` on it; a directory read re-reads the directory from the start.
-* Tcreate: ``create(path/name, mode, perm)``; the File becomes the new, open file.
+* Tcreate: ``create(path/name, mode|OEXCL, perm)`` (an existing name fails with ``file
+  already exists``, as Tcreate must, never truncates); the File becomes the new, open file.
 * Tremove: ``remove(path)``; Tstat/Twstat: ``fstat``/``fwstat`` when open, else by path.
 
 Rules:
@@ -43,7 +44,7 @@ from typing import ClassVar
 from lp49fs import lib
 from lp49fs.errors import Ebadchar, Eperm, Error
 from lp49fs.lib9p import File, NotImplementedFile
-from lp49fs.ninep import ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
+from lp49fs.ninep import OEXCL, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class XFile(NotImplementedFile):
     async def create(self, name: str, perm: int, mode: int) -> File:
         self.fs.refuse_writes()
         names = [*self.names, checkname(name)]
-        fd = await lib.create(self.fs.path(names), mode, perm)
+        fd = await lib.create(self.fs.path(names), mode | OEXCL, perm)  # never truncates
         try:
             qid = self.fs.qids.qid(await lib.fstat(fd))
         except Error:
