@@ -254,3 +254,41 @@ async def test_hangup_fails_pending_and_later_calls_promptly() -> None:
         assert errors == [Error(Ehungup)] * 3
         with pytest.raises(Error, match=Ehungup):
             await root.read(10)
+
+
+class FailingLink:
+    """A link whose reads fail the way an LP49 fd link's do once its fd is closed."""
+
+    def __init__(self) -> None:
+        self.fail = trio.Event()
+        self.closed = False
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        await self.fail.wait()
+        raise Error("fd out of range or not open")
+
+    async def send_all(self, data: bytes) -> None:
+        pass  # requests vanish; no reply ever comes
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_an_error_from_the_link_ends_the_session_like_eof() -> None:
+    link = FailingLink()
+    session = Session(link)
+    errors: list[Error] = []
+
+    async def call() -> None:
+        try:
+            await session.version()
+        except Error as e:
+            errors.append(e)
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(session.run)  # must end quietly, not raise out of the nursery
+            nursery.start_soon(call)
+            await trio.testing.wait_all_tasks_blocked()
+            link.fail.set()
+    assert errors == [Error(Ehungup)] and link.closed

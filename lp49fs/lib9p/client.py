@@ -129,7 +129,7 @@ class Session:
             try:
                 await self._read_loop(framer)
             except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError,
-                    OSError) as e:
+                    OSError, Error) as e:  # Error: an LP49 fd link (read of a closed fd)
                 self._hangup(f"link failed: {e!r}")
             finally:
                 self._hangup("link closed")
