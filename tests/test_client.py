@@ -263,11 +263,11 @@ class FailingLink:
         self.fail = trio.Event()
         self.closed = False
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
         await self.fail.wait()
         raise Error("fd out of range or not open")
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         pass  # requests vanish; no reply ever comes
 
     async def aclose(self) -> None:
