@@ -33,8 +33,10 @@ reference: they are only ever used as a walk origin for ``..``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import CCREATE, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
@@ -88,11 +90,19 @@ class WalkError(Error):
         self.nerror = nerror
 
 
+_BADCHAR = re.compile("[\x00-\x1f\x7f]")
+
+
+@lru_cache(maxsize=512)
 def parsename(name: str) -> Name:
-    """Split ``name`` (Plan 9 parsename); bad characters -> ``Error(Ebadchar)``."""
+    """Split ``name`` (Plan 9 parsename); bad characters -> ``Error(Ebadchar)``.
+
+    A Name is immutable, so the same string parses once: the names a process uses again
+    and again (``/dev/null``, a file it reopens) cost one cache lookup.
+    """
     if not name:
         raise Error(Eemptyname)
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
+    if _BADCHAR.search(name):
         raise Error(Ebadchar)
     if name[0] == "/":
         start, dc, spec, rest = "/", "", "", name[1:]
@@ -221,8 +231,9 @@ async def _unionwalk(
 
 
 def _findmountq(p: Proc, wc: Chan, q: Qid) -> Mhead | None:
-    probe = Chan(type=wc.type, dev=wc.dev, qid=q, sv=wc.sv)
-    return findmount(p.pgrp, probe)
+    """The union mounted on the file ``q`` of ``wc``'s servant (findmount without a Chan)."""
+    mh = p.pgrp.mnthash.get((wc.type, wc.dev, q.path))
+    return mh if mh is not None and mh.mounts else None
 
 
 async def namec(p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0) -> Chan:
