@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from lp49fs.core.chan import CCEXEC, Chan, Dev, cclose, incref
 from lp49fs.core.mount import MCACHE, MMASK, MORDER, cmount, cunmount
 from lp49fs.core.namec import Aaccess, Abind, Acreate, Amount, Aopen, Aremove, Atodir, namec_mh
-from lp49fs.core.proc import NFD
+from lp49fs.core.proc import NFD, up
 from lp49fs.errors import (
     Ebadarg,
     Ebadfd,
@@ -61,8 +61,11 @@ def syscall(
 
     @wraps(f)
     async def call(p: Proc, /, *args: P.args, **kw: P.kwargs) -> R:
-        with p.running():
+        token = up.set(p)  # Proc.running() without a generator context manager per call
+        try:
             return await f(p, *args, **kw)
+        finally:
+            up.reset(token)
 
     return call
 
