@@ -16,8 +16,9 @@ Rules
      drains what is left, then reads 0 bytes: end of file) and the queue it read is closed
      (its writers fail with ``i/o on hungup channel`` and unread data is dropped).
      Plan 9 also posts the note ``sys: write on closed pipe``; that is not done here yet.
-  4. Blocked reads and writes wait on trio Events and are cancellable: a cancelled read takes
-     nothing, a cancelled write puts nothing in the queue.
+  4. Blocked reads and writes park their tasks on the queue (``_wait``) and every change
+     reschedules them all (``_kick``: no Event per change); they are cancellable: a
+     cancelled read takes nothing, a cancelled write puts nothing in the queue.
 
 Qid paths: pipe number ``n`` (1, 2, ...) shifted left by 5, or'ed with the Q value; ``c.aux``
 of every Chan of a pipe is its ``PipeState``.
@@ -67,18 +68,31 @@ class Queue:
         self.limit = limit
         self.hungup = False  # writer gone: readers get EOF once drained
         self.closed = False  # reader gone: writers fail, data dropped
-        self._changed = trio.Event()
+        self._waiting: list[trio.lowlevel.Task] = []  # readers and writers parked (Rule 4)
 
     def _kick(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        if self._waiting:
+            ws, self._waiting = self._waiting, []
+            for t in ws:
+                trio.lowlevel.reschedule(t)
+
+    async def _wait(self) -> None:
+        """Park until the next ``_kick`` (or a cancel, which takes the task off the list)."""
+        task = trio.lowlevel.current_task()
+        self._waiting.append(task)
+
+        def abort(raise_cancel: object) -> trio.lowlevel.Abort:
+            self._waiting.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     async def read(self, count: int) -> bytes:
         """The first message, or its first ``count`` bytes (Rule 1); b"" at end of file."""
         while not self.msgs:
             if self.hungup or self.closed:
                 return b""
-            await self._changed.wait()
+            await self._wait()
         m = self.msgs.popleft()
         if len(m) > count:
             self.msgs.appendleft(m[count:])
@@ -92,7 +106,7 @@ class Queue:
         for i in range(0, len(data), self.limit):
             piece = data[i : i + self.limit]
             while not self.closed and not self.hungup and self.len + len(piece) > self.limit:
-                await self._changed.wait()
+                await self._wait()
             if self.closed or self.hungup:
                 raise Error(Ehungup)
             self.msgs.append(bytes(piece))
