@@ -16,13 +16,18 @@ Layout (every table and key is optional; what is missing comes from the default 
     prog = "ramfs"
     args = ["-S", "ramfs"]
     mount = "/tmp"                # also mount it in the boot name space (optional)
+    [[hostservers]]               # each: a host-side server (an lp49 subcommand) dialled
+    name = "unix"                 # and posted as /srv/name (default: cmd)
+    cmd = "u9fs"                  # u9fs or ramfs; the node adds --listen tcp!127.0.0.1!0
+    args = ["/srv/share"]         # its arguments
+    mount = "/n"                  # mount -c it there, in the boot and init name spaces
 
 Rules:
 1. ``load(path)`` and ``parse(text)`` either return a complete ``NodeConfig`` or raise
    ``ConfigError`` whose message is one line naming the file and the key: a TOML syntax
    error, an unknown table or key (typos must not pass silently), a value of the wrong type.
 2. ``[[servers]]`` present replaces the default server list (an empty list is allowed:
-   ``servers = []`` at top level means none).
+   ``servers = []`` at top level means none).  ``[[hostservers]]`` adds to none.
 3. The config module only reads and checks; nothing here boots or touches the host.
 """
 
@@ -56,6 +61,17 @@ class ServerConf:
 
 
 DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp"),)
+HOSTCMDS = ("u9fs", "ramfs")  # lp49 subcommands that serve 9P on --listen ADDR
+
+
+@dataclass(frozen=True)
+class HostServerConf:
+    """One ``[[hostservers]]`` entry: ``lp49 CMD --listen tcp!127.0.0.1!0 ARGS...``."""
+
+    name: str  # posted as /srv/name
+    cmd: str  # one of HOSTCMDS
+    args: tuple[str, ...] = ()  # arguments after the subcommand and --listen
+    mount: str | None = None  # mounted there (mount -c), or not at all
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class NodeConfig:
     console: str = "stdio"  # stdio | unix!PATH | none
     namespace: str = DEFAULT_NAMESPACE  # namespace-file text for init's newns
     servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
+    hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init
     listen: str | None = None  # 9P listen dial string (not served yet)
     source: str = "<default>"  # where it came from, for messages
 
@@ -77,6 +94,7 @@ KEYS: dict[str, set[str]] = {
     "console": {"attach"},
 }
 SERVER_KEYS = {"srvname", "prog", "args", "mount"}
+HOSTSERVER_KEYS = {"name", "cmd", "args", "mount"}
 
 
 def check_console(value: str, where: str = "console") -> str:
@@ -133,13 +151,35 @@ def _server(entry: object, i: int, src: str) -> ServerConf:
     return ServerConf(srvname, prog, tuple(args), _str(entry, "mount", where))
 
 
+def _hostserver(entry: object, i: int, src: str) -> HostServerConf:
+    where = f"{src}: hostservers[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(entry) - HOSTSERVER_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    cmd = _str(entry, "cmd", where)
+    if cmd not in HOSTCMDS:
+        raise ConfigError(f"{where}.cmd: want one of {', '.join(HOSTCMDS)}, got {cmd!r}")
+    name = _str(entry, "name", where) or cmd
+    if "/" in name or name.startswith("#") or not name.strip():
+        raise ConfigError(f"{where}.name: {name!r} is not a /srv name")
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"{where}.args: want a list of strings")
+    mount = _str(entry, "mount", where)
+    if mount is not None and not mount.startswith("/"):
+        raise ConfigError(f"{where}.mount: {mount!r} is not an absolute path")
+    return HostServerConf(name, cmd, tuple(args), mount)
+
+
 def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     """A ``NodeConfig`` from TOML ``text``; relative namespace paths resolve under ``base``."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: invalid TOML: {e}") from None
-    unknown = set(doc) - set(KEYS) - {"servers"}
+    unknown = set(doc) - set(KEYS) - {"servers", "hostservers"}
     if unknown:
         raise ConfigError(f"{source}: unknown table or key {sorted(unknown)[0]!r}")
     node = _table(doc, "node", source)
@@ -157,6 +197,10 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         if not isinstance(doc["servers"], list):
             raise ConfigError(f"{source}: servers must be an array of tables [[servers]]")
         servers = tuple(_server(e, i, source) for i, e in enumerate(doc["servers"]))
+    hostservers = doc.get("hostservers", [])
+    if not isinstance(hostservers, list):
+        raise ConfigError(f"{source}: hostservers must be an array of tables [[hostservers]]")
+    hosts = tuple(_hostserver(e, i, source) for i, e in enumerate(hostservers))
     attach = _str(cons, "attach", f"{source}: console")
     return NodeConfig(
         name=name,
@@ -164,6 +208,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         console=check_console(attach, f"{source}: console.attach") if attach else cfg.console,
         namespace=ns if ns is not None else cfg.namespace,
         servers=servers,
+        hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         source=source,
     )

@@ -11,9 +11,12 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
    typed as backspace); ``unix!PATH`` serves the console on a unix socket
    (``hwsim.console.serve_unix``: each line a client writes is typed at the console, every
    client gets the output); ``none`` leaves it unplugged.
-4. ``servers.start_servers`` starts, posts and supervises the configured servers.
+4. ``servers.start_servers`` starts, posts and supervises the configured servers;
+   ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
+   processes and posts each with the LP49 ``srv`` program.
 5. ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
-   the namespace file and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
+   the namespace file, plus ``mount -c /srv/NAME MTPT`` for each host server with a mount,
+   and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
 6. When the console first shows the shell prompt, the boot time is logged and systemd gets
    READY=1 (``lp49fs.sdnotify``; nothing happens outside systemd).
 7. SIGTERM or SIGINT: STOPPING=1; the supervisors and the console stop, then ``boot``'s
@@ -39,7 +42,7 @@ import trio
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
 from lp49fs import sdnotify
-from lp49fs.node import servers
+from lp49fs.node import hostservers, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
 from lp49fs.node.console import terminal_mode, typed
@@ -129,7 +132,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 for s in cfg.servers
             )
             await servers.start_servers(node, nursery, specs)
-            pid = await node.spawn("init", ["init", "-n", cfg.namespace])
+            await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            pid = await node.spawn("init", ["init", "-n", namespace(cfg)])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
             if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
                 xpid = await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
@@ -140,6 +144,13 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 break
             sdnotify.stopping()
             nursery.cancel_scope.cancel()  # supervisors and console first; boot kills the rest
+
+
+def namespace(cfg: NodeConfig) -> str:
+    """The namespace text for init: the configured one, then the host servers' mounts."""
+    mounts = "".join(f"mount -c /srv/{h.name} {h.mount}\n" for h in cfg.hostservers if h.mount)
+    ns = cfg.namespace if cfg.namespace.endswith("\n") or not mounts else cfg.namespace + "\n"
+    return ns + mounts
 
 
 def process_age() -> float | None:

@@ -1,0 +1,211 @@
+"""Host-side servers of a node: ``lp49 u9fs`` (or ``ramfs``) as Linux processes, posted in /srv.
+
+Theory of operation.  A ``[[hostservers]]`` entry (``lp49fs.node.config.HostServerConf``)
+names an lp49 subcommand that serves 9P2000 on ``--listen ADDR``.  It is not an LP49 program,
+so the node daemon runs it as a host subprocess: ``python -m lp49fs.cli CMD --listen
+tcp!127.0.0.1!0 ARGS...``.  The server picks a free port and its first stderr line is
+``CMD: serving [WHAT ]on ADDR`` with the address it bound.  The node then reaches it the way
+a user at the console would: it spawns the LP49 program ``srv -c ADDR NAME [MTPT]`` as a
+child of the boot process (sharing the boot name space), which dials ADDR through ``#I``
+(``/net/tcp``), posts the connection as ``/srv/NAME`` and, given MTPT, mounts it there with
+create permission.  There is no shortcut around ``#I`` and ``#s``.
+
+Supervision (one task per entry, like ``lp49fs.node.servers``): the rest of the server's
+stderr is copied to the node's log; when the process exits, its mount fails with ``i/o on
+hungup channel`` in every name space that holds it; the supervisor removes the boot name
+space's mount and the stale ``/srv`` entry and starts the process again (at most
+``restarts`` times, ``backoff`` seconds apart), posts and mounts the new one.  A process that
+does not print its address within ``start_timeout`` seconds (or exits first) is killed and
+counts as a crash.
+
+Rules:
+1. Every host process this module starts is ended by it: when the supervisor is cancelled
+   (the node stops) the process gets SIGTERM, then SIGKILL after ``STOP_GRACE`` seconds, and
+   is reaped.  Nothing outlives the node.
+2. The address comes only from the server's own first line; nothing is guessed.
+3. ``started`` is reported once the first run is posted (or has failed), so the node starts
+   init after its host servers are in /srv.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from lp49fs.core import sysfile
+from lp49fs.errors import Error
+from lp49fs.node.boot import Node
+from lp49fs.node.config import HostServerConf
+
+log = logging.getLogger(__name__)
+
+LISTEN = "tcp!127.0.0.1!0"  # loopback, a port the kernel picks
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+SERVING = re.compile(r": serving (?:.* )?on (\S+)$")  # the server's first line
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host server: its /srv name, the host argv, where to mount it."""
+
+    name: str
+    argv: tuple[str, ...]
+    mount: str | None = None
+
+    @classmethod
+    def of(cls, conf: HostServerConf) -> HostSpec:
+        argv = (sys.executable, "-m", "lp49fs.cli", conf.cmd, "--listen", LISTEN, *conf.args)
+        return cls(conf.name, argv, conf.mount)
+
+
+@dataclass(eq=False)
+class HostSupervised:
+    """The state of one supervised host server, for tests and status output."""
+
+    spec: HostSpec
+    pid: int = 0  # the running host process, 0 between runs
+    addr: str = ""  # the address it announced (this run)
+    starts: int = 0  # how many times it was started
+    up: trio.Event = field(default_factory=trio.Event)  # posted (and mounted) this run
+
+
+async def _first_line(stream: trio.abc.ReceiveStream, buf: bytearray) -> bytes | None:
+    """The first line on ``stream`` (``buf`` keeps what came after it); None at EOF."""
+    while b"\n" not in buf:
+        data = await stream.receive_some(4096)
+        if not data:
+            return None
+        buf += data
+    line, _, rest = bytes(buf).partition(b"\n")
+    buf[:] = rest
+    return line
+
+
+async def _copy_log(name: str, stream: trio.abc.ReceiveStream, buf: bytearray) -> None:
+    """Copy the server's stderr, line by line, into the node's log until EOF."""
+    while True:
+        while b"\n" in buf:
+            line, _, rest = bytes(buf).partition(b"\n")
+            buf[:] = rest
+            log.info("hostserver %s: %s", name, line.decode(errors="replace"))
+        data = await stream.receive_some(4096)
+        if not data:
+            return
+        buf += data
+
+
+async def _srv(node: Node, s: HostSpec, addr: str) -> bool:
+    """Post (and mount) ``addr`` with the LP49 ``srv`` program; True if it did it all."""
+    argv = ["srv", "-c", addr, s.name, *([s.mount] if s.mount else [])]
+    msg = await node.run("srv", argv)
+    if msg:
+        log.warning("hostserver %s: %s: %s", s.name, " ".join(argv), msg)
+    return not msg
+
+
+async def _cleanup(node: Node, s: HostSpec) -> None:
+    """Drop the boot name space's mount and the /srv entry of a dead server."""
+    p = node.bootproc
+    if s.mount is not None:
+        try:
+            await sysfile.unmount(p, None, s.mount)
+        except Error:
+            pass
+    try:
+        await sysfile.remove(p, f"/srv/{s.name}")
+    except Error:
+        pass
+
+
+async def _end(proc: trio.Process) -> None:
+    """SIGTERM, SIGKILL after STOP_GRACE, reap (shielded: runs while being cancelled)."""
+    with trio.CancelScope(shield=True):
+        if proc.returncode is None:
+            proc.terminate()
+            with trio.move_on_after(STOP_GRACE):
+                await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if proc.stderr is not None:
+            await proc.stderr.aclose()
+
+
+async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
+                    report: Callable[[], None]) -> None:  # fmt: skip
+    """One run of the server: start, announce, post, copy its log until it exits."""
+    s = hs.spec
+    proc = await trio.lowlevel.open_process(
+        list(s.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    hs.pid = proc.pid
+    try:
+        assert proc.stderr is not None
+        buf = bytearray()
+        line = None
+        with trio.move_on_after(start_timeout):
+            line = await _first_line(proc.stderr, buf)
+        text = (line or b"").decode(errors="replace").strip()
+        m = SERVING.search(text)
+        if m is None:
+            log.warning("hostserver %s: no address from %s: %r", s.name, s.argv[3], text)
+            return
+        hs.addr = m.group(1)
+        log.info("hostserver %s: pid %d serving on %s", s.name, proc.pid, hs.addr)
+        if await _srv(node, s, hs.addr):
+            hs.up.set()
+        report()
+        await _copy_log(s.name, proc.stderr, buf)
+        await proc.wait()
+    finally:
+        await _end(proc)
+        hs.pid = 0
+
+
+async def supervise(
+    node: Node,
+    hs: HostSupervised,
+    *,
+    restarts: int = 5,
+    backoff: float = 0.2,
+    start_timeout: float = 20.0,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``hs``'s server, restarting it when it exits (see the module docstring)."""
+    s = hs.spec
+    reported = False
+
+    def report() -> None:
+        nonlocal reported
+        if not reported:
+            reported = True
+            task_status.started()
+
+    while hs.starts <= restarts:
+        hs.starts += 1
+        await _run_once(node, hs, start_timeout, report)
+        log.warning("hostserver %s exited (run %d); restarting", s.name, hs.starts)
+        report()
+        hs.up = trio.Event()
+        hs.addr = ""
+        await _cleanup(node, s)
+        await trio.sleep(backoff)
+    log.error("hostserver %s exited %d times: not restarting", s.name, hs.starts)
+
+
+async def start_hostservers(
+    node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...]
+) -> list[HostSupervised]:
+    """Start every host server at once and return when each is posted (or failed)."""
+    out = [HostSupervised(HostSpec.of(c)) for c in confs]
+    async with trio.open_nursery() as starting:
+        for hs in out:
+            starting.start_soon(nursery.start, supervise, node, hs)
+    return out

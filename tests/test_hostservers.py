@@ -1,0 +1,130 @@
+"""``[[hostservers]]``: a node starts ``lp49 u9fs`` as a host process, posts it through its
+own ``srv`` (dialled through ``#I``) and mounts it; supervised and stopped with the node.
+
+The node is a real ``lp49 node CONFIG --console unix!PATH`` subprocess driven through its
+console (``lp49fs.demo.console``); the served directory is checked on the Linux side.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from lp49fs.demo.console import LP49, NodeProc, wait_for
+from lp49fs.node.config import ConfigError, HostServerConf, parse
+from lp49fs.node.main import namespace
+
+CONFIG = """
+[node]
+name = "hs"
+[[hostservers]]
+name = "unix"
+cmd = "u9fs"
+args = ["{root}"]
+mount = "/n"
+"""
+
+
+def test_config_reads_hostservers() -> None:
+    cfg = parse(CONFIG.format(root="/srv/share"))
+    assert cfg.hostservers == (HostServerConf("unix", "u9fs", ("/srv/share",), "/n"),)
+    assert parse("").hostservers == ()
+    cfg = parse('[[hostservers]]\ncmd = "ramfs"\n')
+    assert cfg.hostservers == (HostServerConf("ramfs", "ramfs", (), None),)
+    assert namespace(cfg) == cfg.namespace  # no mount, no extra line
+
+
+def test_init_namespace_mounts_each_hostserver_last() -> None:
+    cfg = parse(CONFIG.format(root="/x"))
+    ns = namespace(cfg)
+    assert ns.startswith(cfg.namespace) and ns.endswith("\nmount -c /srv/unix /n\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[hostservers]]\ncmd = "sh"\n', "hostservers[0].cmd: want one of u9fs, ramfs"),
+        ('[[hostservers]]\nprog = "u9fs"\n', "hostservers[0]: unknown key 'prog'"),
+        ('[[hostservers]]\ncmd = "u9fs"\nmount = "n"\n', "not an absolute path"),
+        ('[[hostservers]]\ncmd = "u9fs"\nname = "a/b"\n', "is not a /srv name"),
+        ('[[hostservers]]\ncmd = "u9fs"\nargs = "/x"\n', "args: want a list of strings"),
+        ('hostservers = 3\n', "hostservers must be an array of tables"),
+    ],
+)
+def test_config_refuses_bad_hostservers(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse(text, "n.toml")
+
+
+def children(pid: int) -> set[int]:
+    """The child processes of ``pid`` (every thread's /proc children list)."""
+    out: set[int] = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            out.update(int(c) for c in f.read().split())
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def node(tmp_path: pathlib.Path) -> Iterator[tuple[NodeProc, pathlib.Path]]:
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "hello").write_bytes(b"hello from linux\n")
+    conf = tmp_path / "hs.toml"
+    conf.write_text(CONFIG.format(root=root))
+    cons, log = str(tmp_path / "hs.cons"), str(tmp_path / "hs.log")
+    n = NodeProc("hs", [*LP49, "node", str(conf), "--console", f"unix!{cons}"], cons, log)
+    try:
+        n.attach()
+        yield n, root
+    finally:
+        n.stop()
+
+
+def test_node_starts_posts_mounts_restarts_and_stops_its_u9fs(
+    node: tuple[NodeProc, pathlib.Path],
+) -> None:
+    n, root = node
+    assert n.console is not None
+    sh = n.console.run
+    assert sh("ls /srv") == ("/srv/ramfs\n/srv/unix\n", "")
+    assert sh("ls /n") == ("/n/hello\n", "")  # mounted by init's name space
+    assert sh("cat /n/hello") == ("hello from linux\n", "")
+    assert sh("echo from the node > /n/new") == ("", "")
+    assert (root / "new").read_bytes() == b"from the node\n"
+
+    [u9fs] = children(n.proc.pid)
+    os.kill(u9fs, signal.SIGKILL)  # supervised: a new u9fs is started and posted again
+    wait_for(lambda: len(children(n.proc.pid) - {u9fs}) == 1, 20, "a new u9fs")
+    out, status = sh("ls /n")  # the shell's mount is of the dead connection
+    assert status and "hungup" in out
+    wait_for(lambda: sh("ls /srv/unix")[1] == "", 20, "/srv/unix posted again")
+    assert sh("unmount /n; mount -c /srv/unix /n") == ("", "")
+    assert sh("ls /n") == ("/n/hello\n/n/new\n", "")
+
+    [again] = children(n.proc.pid)
+    assert n.stop() == 0
+    assert not alive(again)  # stopped with the node
+
+
+def test_the_documented_example_entry_parses() -> None:
+    """docs/node.example.toml: uncommenting its [[hostservers]] block gives that entry."""
+    path = pathlib.Path(__file__).parent.parent / "docs" / "node.example.toml"
+    lines = path.read_text().splitlines()
+    start = lines.index("# [[hostservers]]")
+    block = "\n".join(line[2:] for line in lines[start:] if line.startswith("# "))
+    cfg = parse(path.read_text() + block, str(path), str(path.parent))
+    assert cfg.hostservers == (HostServerConf("unix", "u9fs", ("/srv/share",), "/n"),)
