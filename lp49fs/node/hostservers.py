@@ -163,7 +163,8 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
             hs.up.set()
         report()
         await _copy_log(s.name, proc.stderr, buf)
-        await proc.wait()
+        status = await proc.wait()
+        log.warning("hostserver %s: pid %d exited with status %d", s.name, proc.pid, status)
     finally:
         await _end(proc)
         hs.pid = 0
@@ -191,7 +192,6 @@ async def supervise(
     while hs.starts <= restarts:
         hs.starts += 1
         await _run_once(node, hs, start_timeout, report)
-        log.warning("hostserver %s exited (run %d); restarting", s.name, hs.starts)
         report()
         hs.up = trio.Event()
         hs.addr = ""
