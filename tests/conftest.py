@@ -11,6 +11,14 @@ import pathlib
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Shared machines are noisy: no per-example deadline, and no "too slow" health check.  In CI
+# (CI=true) examples are derived from the test itself, so a run is repeatable.
+settings.register_profile("lp49", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("lp49"), derandomize=True,
+                          database=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "lp49")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEERS = ROOT / ".peers"
