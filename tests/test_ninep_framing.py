@@ -158,3 +158,11 @@ async def test_send_parts_on_a_closed_link_is_closed_resource() -> None:
 
 def test_socketlink_has_the_optional_fast_methods() -> None:
     assert callable(SocketLink.receive_into) and callable(SocketLink.send_parts)
+
+
+def test_tune_malloc_sets_glibc_thresholds_once() -> None:
+    from lp49fs.transport._malloc import tune_malloc
+
+    assert tune_malloc() is tune_malloc()  # idempotent: a second call changes nothing
+    if "glibc" in " ".join(__import__("platform").libc_ver()):
+        assert tune_malloc()

@@ -42,6 +42,7 @@ import trio
 from lp49fs.errors import Econrefused, Error, Etimedout
 
 from ._dialstr import Addr, parse
+from ._malloc import tune_malloc
 
 DEFAULT_RECEIVE = 65536  # receive_some() default size: larger than any default msize
 
@@ -233,6 +234,7 @@ def _oserror(addr: str, e: OSError) -> Error:
 async def dial(addr: str) -> SocketLink:
     """Connect to dial string ``addr``; raises DialError (bad string) or Error (failure)."""
     a = parse(addr)
+    tune_malloc()
     targets: list[tuple[int, Any]]
     if a.net == "unix":
         targets = [(socket.AF_UNIX, a.host)]
@@ -262,6 +264,7 @@ async def dial(addr: str) -> SocketLink:
 async def announce(addr: str, *, backlog: int = 128) -> Listener:
     """Listen on dial string ``addr`` (``tcp!*!port``, ``tcp!127.0.0.1!0``, ``unix!/p``)."""
     a = parse(addr, announce=True)
+    tune_malloc()
     if a.net == "unix":
         _unlink_socket(a.host)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
