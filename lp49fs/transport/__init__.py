@@ -13,6 +13,11 @@ reliable byte stream with three methods, the same shape as ``trio.abc.Stream``'s
 
     a, b = pipe_pair()                             # two connected in-process links
 
+A ``SocketLink`` also has two optional fast paths that the 9P client uses when present:
+``await link.receive_into(buffer)`` (``recv_into``; 0 at EOF) with ``Framer.recv_buffer``, and
+``await link.send_parts([header, data])`` (one gathering ``sendmsg``, no join).  ``dial`` and
+``announce`` call ``tune_malloc`` once (``_malloc``: big frames reuse heap memory).
+
 Bad dial strings raise ``DialError`` (a ``lp49fs.errors.Error`` whose text says what is
 wrong); connection failures raise ``Error`` (e.g. "connection refused: tcp!...").
 """
