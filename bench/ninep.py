@@ -9,12 +9,14 @@ Prints, for TCP and a unix socket, measured in one run:
 
 each next to a raw trio ping-pong of the same message sizes (non-blocking sockets driven by
 ``wait_readable``/``wait_writable`` in a separate echo process: the fastest trio transport in
-BASELINES.md), with the ratio.  Then microseconds per encode/decode of Tread/Rread/Twrite with
-the shipped codec.  The 9P server is ``lp49 ramfs --listen --msize 1048576`` in its own
-process (it must offer the msize asked for, or the large-read rows would silently measure
-8 KiB reads).  Everything is pinned to CPU ``--cpu`` (default 0; -1 does not pin), as in
-BASELINES.md.  MB/s counts the bytes that came back, not the bytes asked for.  This is a
-script, never a test: nothing here asserts a time.
+BASELINES.md), with the ratio.  Every figure, 9P and raw, is the median of ``RUNS`` runs of
+``--seconds`` each, 9P and raw alternating (one raw run alone varies by a third).  Then
+microseconds per encode/decode of Tread/Rread/Twrite with the shipped codec.  The 9P server
+is ``lp49 ramfs --listen --msize 1048576`` in its own process (it must offer the msize asked
+for, or the large-read rows would silently measure 8 KiB reads).  Everything is pinned to
+CPU ``--cpu`` (default 0; -1 does not pin), as in BASELINES.md.  MB/s counts the bytes that
+came back, not the bytes asked for.  This is a script, never a test: nothing here asserts a
+time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from lp49fs.transport import dial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIG = 8 << 20  # the large file read for MB/s
+RUNS = 3  # each figure is the median of this many runs
 
 
 # -- the raw baseline: an echo process and a ping-pong client ---------------------------------
@@ -132,6 +136,17 @@ async def rate(seconds: float, op: Callable[[], Awaitable[object]]) -> float:
     return n / (t - t0)
 
 
+async def medians(ours: Callable[[], Awaitable[float]],
+                  raw: Callable[[], Awaitable[float]]) -> tuple[float, float]:
+    """The medians of RUNS runs of each measurement, run alternately (drift hits both)."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(RUNS):
+        a.append(await ours())
+        b.append(await raw())
+    return statistics.median(a), statistics.median(b)
+
+
 async def ninep_rows(dialstr: str, raw: tuple[int, object], seconds: float) -> list[str]:
     rows: list[str] = []
     for msize in (8192 + IOHDRSZ, 65536 + IOHDRSZ, 1 << 20):
@@ -159,8 +174,8 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
                 await big.write(block)
             await big.clunk()
             small = await open_path(root, "/small", OREAD)
-            r9 = await rate(seconds, lambda: small.read(16, 0))
-            rr = await raw_pingpong(raw, 23, 11 + 16, seconds)
+            r9, rr = await medians(lambda: rate(seconds, lambda: small.read(16, 0)),
+                                   lambda: raw_pingpong(raw, 23, 11 + 16, seconds))
             rows.append(row("read 16 B RPC/s", r9, rr))
 
             async def wocr() -> None:
@@ -168,7 +183,7 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
                 await f.read(16, 0)
                 await f.clunk()
 
-            w9 = await rate(seconds, wocr)
+            w9 = statistics.median([await rate(seconds, wocr) for _ in range(RUNS)])
             rows.append(row("walk+open+read+clunk/s (raw/4)", w9, rr / 4))
         big = await open_path(root, "/big", OREAD)
         count = msize - IOHDRSZ
@@ -182,8 +197,15 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
                 big.offset = 0
             got, reads = got + len(data), reads + 1
 
-        r9 = await rate(seconds, readbig) * (got / reads) / 1e6  # bytes that came back
-        rr = await raw_pingpong(raw, 23, 11 + count, seconds) * count / 1e6
+        async def ours() -> float:
+            nonlocal got, reads
+            got = reads = 0
+            return await rate(seconds, readbig) * (got / reads) / 1e6  # bytes that came back
+
+        async def theirs() -> float:
+            return await raw_pingpong(raw, 23, 11 + count, seconds) * count / 1e6
+
+        r9, rr = await medians(ours, theirs)
         rows.append(row(f"MB/s reads, msize {msize // 1024} KiB", r9, rr))
         await session.aclose()
         nursery.cancel_scope.cancel()
