@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Sequence
+from functools import partial
+
+import pytest
 import trio
+import trio.testing
 from lib9p_helpers import GateFs, Raw
 
 from lp49fs.errors import Error, Eunknownfid
 from lp49fs.lib9p import DISPATCH, serve
 from lp49fs.ninep import (
+    IOHDRSZ,
     NOTAG,
+    ORDWR,
     OREAD,
     T_CLASSES,
     Rclunk,
+    Rcreate,
     Rerror,
     Rflush,
     Ropen,
@@ -19,15 +28,20 @@ from lp49fs.ninep import (
     Rstat,
     Rversion,
     Rwalk,
+    Rwrite,
     Tclunk,
+    Tcreate,
     Tflush,
     Topen,
     Tread,
     Tstat,
     Tversion,
+    Twrite,
     decode_dirs,
+    encode,
 )
-from lp49fs.transport import pipe_pair
+from lp49fs.servers.ramfs import Ramfs
+from lp49fs.transport import Link, SocketLink, pipe_pair
 
 
 def test_dispatch_covers_every_request_but_version_and_flush() -> None:
@@ -146,3 +160,45 @@ async def test_directory_reads_pack_whole_entries() -> None:
         end = await raw.rpc(7, Tread(1, len(first.data) + len(rest.data), 8000))
         assert end == Rread(b"")
         await client.aclose()
+
+
+class SpyLink(SocketLink):
+    """A real SocketLink that records the part sizes of every gathered send."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self.gathered: list[list[int]] = []
+
+    async def send_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+        self.gathered.append([len(p) for p in parts])
+        await super().send_parts(parts)
+
+
+@pytest.mark.parametrize("kind", ["socket", "stream"])
+async def test_big_pipelined_reads_over_either_kind_of_link(kind: str) -> None:
+    """A SocketLink is read with receive_into and written with send_parts (Rread data sent
+    unjoined); a plain trio stream has neither and gets the same bytes."""
+    msize = (256 << 10) + IOHDRSZ
+    spy: SpyLink | None = None
+    if kind == "socket":
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        spy = SpyLink(b)
+        client: Link = SocketLink(a)
+        server: Link = spy
+    else:
+        pair = trio.testing.memory_stream_pair()  # receive_some gives bytearray: fine here
+        client, server = pair  # type: ignore[assignment]
+    payload = bytes(range(251)) * 1000  # 251000 B, not a multiple of any buffer size
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(serve, server, Ramfs("glenda"), msize=msize))
+        raw = Raw(client)
+        await raw.start(msize=msize)
+        assert isinstance(await raw.rpc(2, Tcreate(0, "f", 0o644, ORDWR)), Rcreate)
+        assert await raw.rpc(3, Twrite(0, 0, payload)) == Rwrite(len(payload))
+        reads = [(10, 0, len(payload)), (11, 1000, 5), (12, 250990, 100), (13, 7, 0)]
+        await client.send_all(b"".join(encode(t, Tread(0, off, n)) for t, off, n in reads))
+        for tag, off, n in reads:
+            assert await raw.recv() == (tag, Rread(payload[off:off + n]))
+        await client.aclose()
+    if spy is not None:  # the big Rread left as header + data, never joined
+        assert any(sizes[:2] == [4 + 1 + 2 + 4, len(payload)] for sizes in spy.gathered)

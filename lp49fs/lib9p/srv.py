@@ -12,13 +12,19 @@ Theory of operation (one connection = one nursery):
   registered in ``scopes`` before the task starts, so a Tflush (or a Tversion) that
   arrives at any time can cancel it; a cancelled request answers "interrupted", which
   ServerConn drops in favour of the Rflush (flush(5)).
-* Replies are appended to ``out`` and sent by one sender at a time (``sending``): the
-  reader sends the answers of a whole batch of inline requests in one ``send_all`` before
-  it waits for more input (no task switch); a request task wakes the **writer** task,
-  which sends whatever is queued.  No lock per send (BASELINES.md: 5x better), and replies
-  to pipelined requests leave in batches.  ``bench/lib9p_dispatch.py`` measures the
-  choice: inline is 1.8-2.3x faster than a task per request with one request
-  outstanding, 2.5-2.9x with 16 pipelined.
+* Replies are appended to ``out`` as parts (``ServerConn.respond_parts``: an Rread's header
+  and data stay separate buffers) and sent by one sender at a time (``sending``): the
+  reader sends the answers of a whole batch of inline requests in one send before it waits
+  for more input (no task switch); a request task wakes the **writer** task, which sends
+  whatever is queued.  A link with ``send_parts`` (``SocketLink``) gathers the parts in
+  one ``sendmsg``, so a 1 MiB Rread is never joined to its header; any other link gets
+  them joined.  No lock per send (BASELINES.md: 5x better), and replies to pipelined
+  requests leave in batches.  ``bench/lib9p_dispatch.py`` measures the inline choice:
+  inline is 1.8-2.3x faster than a task per request with one request outstanding,
+  2.5-2.9x with 16 pipelined.
+* A link with ``receive_into`` is read straight into ServerConn's Framer buffer
+  (``recv_buffer``/``received``), and frames are decoded from views of it: a request's
+  bytes are copied once (Twrite data), not received into a fresh bytes object first.
 
 Rules:
 
@@ -76,7 +82,8 @@ class Srv:
         self.conn = ServerConn(max_msize=msize)
         self.scopes: dict[Req, trio.CancelScope] = {}  # requests running in their own task
         self.live: set[Slot] = set()  # Rule 1
-        self.out: list[bytes] = []  # encoded replies the writer has not sent yet
+        self.out: list[bytes] = []  # encoded reply parts the writer has not sent yet
+        self.send_parts = getattr(link, "send_parts", None)  # the gathering send, if any
         self.wake = trio.Event()  # set when ``out`` gains data
         self.sending = False  # the reader or the writer is inside send_all
 
@@ -86,13 +93,14 @@ class Srv:
             self.out.append(data)
 
     def answer(self, req: Req, reply: RMessage | Error) -> None:
-        self.scopes.pop(req, None)
+        if self.scopes:
+            self.scopes.pop(req, None)
         try:
-            data = self.conn.respond(req, reply)
+            parts = self.conn.respond_parts(req, reply)
         except ValueError:  # the backend's reply breaks a 9P rule (ServerConn Rule 10)
             log.exception("%s: bad reply %s to %s", self.peer, reply, req.msg)
-            data = self.conn.respond(req, Error(Eio))
-        self.queue(data)
+            parts = self.conn.respond_parts(req, Error(Eio))
+        self.out += parts
 
     async def writer(self) -> None:
         while True:
@@ -107,22 +115,33 @@ class Srv:
         self.sending = True
         try:
             while self.out:
-                data = b"".join(self.out)
-                self.out.clear()
-                await self.link.send_all(data)
+                parts, self.out = self.out, []
+                if len(parts) == 1:
+                    await self.link.send_all(parts[0])
+                elif self.send_parts is not None:
+                    await self.send_parts(parts)  # gathered: big Rread data is never joined
+                else:
+                    await self.link.send_all(b"".join(parts))
         finally:
             self.sending = False
 
     # --- input --------------------------------------------------------------------------
     async def reader(self, nursery: trio.Nursery) -> None:
         conn = self.conn
+        receive_into = getattr(self.link, "receive_into", None)
         while True:
             if self.out:  # answers to the last batch: send them before waiting for more
                 await self.flush()
-            data = await self.link.receive_some(RECEIVE_SIZE)
-            if not data:
-                return
-            conn.receive_data(data)
+            if receive_into is not None:  # straight into the Framer's reused buffer
+                n = await receive_into(conn.recv_buffer())
+                if not n:
+                    return
+                conn.received(n)
+            else:
+                data = await self.link.receive_some(RECEIVE_SIZE)
+                if not data:
+                    return
+                conn.receive_data(data)
             while (ev := conn.next_event()) is not NEED_DATA:
                 if isinstance(ev, Req):
                     await self.dispatch(ev, nursery)

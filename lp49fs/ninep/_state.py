@@ -7,6 +7,12 @@ A server adapter feeds bytes in and gets events out (h11 style)::
     ev = conn.next_event()             # NEED_DATA | Req | Flush | Answer
     out = conn.respond(req, reply)     # reply: an R-message or lp49fs.errors.Error
 
+The zero-copy forms of the same: ``n = link.recv_into(conn.recv_buffer())`` then
+``conn.received(n)`` receive straight into the connection's Framer buffer (``next_event``
+decodes each frame from a view of it, so only Twrite data is copied out), and
+``conn.respond_parts(req, reply)`` gives the reply as buffers to send back to back (an
+Rread's header and its data, never joined; ``respond`` is their join).
+
 * ``Req``: a valid request for the backend, with the ``Fid`` objects it names.
 * ``Flush``: cancel ``oldreq``; the Rflush bytes come out of ``respond(oldreq, ...)``.
 * ``Answer``: the connection answered by itself (Rversion, Rflush, or Rerror for a broken
@@ -92,7 +98,7 @@ from ._messages import (
     Twstat,
     is_reply_to,
 )
-from ._wire import decode, encode
+from ._wire import decode, encode, encode_parts
 
 ServerEvent = Req | Flush | Answer
 _READABLE = (C.OREAD, C.ORDWR, C.OEXEC)
@@ -115,14 +121,22 @@ class ServerConn:
         """Append bytes from the client; take the messages out with next_event()."""
         self._framer.feed(data)
 
+    def recv_buffer(self) -> memoryview:
+        """Free space of the Framer to receive into, valid until ``received`` (Framer Rule 3)."""
+        return self._framer.recv_buffer()
+
+    def received(self, n: int) -> None:
+        """``n`` bytes were written at the start of the last ``recv_buffer()``."""
+        self._framer.received(n)
+
     def next_event(self) -> ServerEvent | NeedData:
         """The next event from the buffered bytes, or NEED_DATA; ProtocolError if malformed."""
-        frame = self._framer.next_frame()
+        frame = self._framer.next_view()
         if frame is NEED_DATA:
             return NEED_DATA
-        return self.receive_frame(frame)
+        return self.receive_frame(frame)  # decoded now: the view dies at the next receive
 
-    def receive_frame(self, frame: bytes) -> ServerEvent:
+    def receive_frame(self, frame: bytes | memoryview) -> ServerEvent:
         """Validate one whole frame and turn it into an event."""
         if len(frame) > self.msize:
             raise ProtocolError(f"frame of {len(frame)} bytes exceeds msize {self.msize}")
@@ -150,8 +164,12 @@ class ServerConn:
 
     def respond(self, req: Req, reply: RMessage | E.Error) -> bytes:
         """Bytes to send for the backend's answer to ``req`` (maybe followed by Rflushes)."""
+        return b"".join(self.respond_parts(req, reply))
+
+    def respond_parts(self, req: Req, reply: RMessage | E.Error) -> tuple[bytes, ...]:
+        """``respond`` as buffers to send back to back, unjoined (``encode_parts``)."""
         if req.aborted:
-            return b""
+            return ()
         if self.pending.get(req.tag) is not req:
             raise ValueError(f"tag {req.tag} is not pending")
         r: RMessage = reply.to_rerror() if isinstance(reply, E.Error) else reply
@@ -159,10 +177,12 @@ class ServerConn:
             raise ValueError(f"{type(r).__name__} does not answer {type(req.msg).__name__}")
         del self.pending[req.tag]
         r = self._settle(req, r)
-        out = b"" if (req.flushes and isinstance(r, Rerror)) else encode(req.tag, r)
+        if not req.flushes:
+            return encode_parts(req.tag, r)
+        out = () if isinstance(r, Rerror) else encode_parts(req.tag, r)
         for ftag in req.flushes:
             del self._flushing[ftag]
-            out += encode(ftag, _RFLUSH)
+            out += (encode(ftag, _RFLUSH),)
         return out
 
     def _error(self, tag: int, ename: str) -> Answer:
