@@ -13,6 +13,7 @@ from lib9p_helpers import GateFs, Raw
 
 from lp49fs.errors import Error, Eunknownfid
 from lp49fs.lib9p import DISPATCH, serve
+from lp49fs.lib9p.srv import GATHER_MIN
 from lp49fs.ninep import (
     IOHDRSZ,
     NOTAG,
@@ -195,6 +196,7 @@ async def test_big_pipelined_reads_over_either_kind_of_link(kind: str) -> None:
         await raw.start(msize=msize)
         assert isinstance(await raw.rpc(2, Tcreate(0, "f", 0o644, ORDWR)), Rcreate)
         assert await raw.rpc(3, Twrite(0, 0, payload)) == Rwrite(len(payload))
+        assert await raw.rpc(4, Tread(0, 0, 5)) == Rread(payload[:5])  # two small parts
         reads = [(10, 0, len(payload)), (11, 1000, 5), (12, 250990, 100), (13, 7, 0)]
         await client.send_all(b"".join(encode(t, Tread(0, off, n)) for t, off, n in reads))
         for tag, off, n in reads:
@@ -202,3 +204,4 @@ async def test_big_pipelined_reads_over_either_kind_of_link(kind: str) -> None:
         await client.aclose()
     if spy is not None:  # the big Rread left as header + data, never joined
         assert any(sizes[:2] == [4 + 1 + 2 + 4, len(payload)] for sizes in spy.gathered)
+        assert all(sum(sizes) >= GATHER_MIN for sizes in spy.gathered)  # small: joined

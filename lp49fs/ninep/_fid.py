@@ -9,7 +9,7 @@ and ``FID_REQUIRES`` are the fid rules as data; ``ServerConn`` (``_state.py``) a
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from lp49fs import errors as E
@@ -97,7 +97,7 @@ class Req:
     fid: Fid | None = None  # the fid the request names (Tauth: the new afid)
     newfid: Fid | None = None  # Twalk: the fid a full walk creates (is fid if equal)
     afid: Fid | None = None  # Tattach: the authentication fid, if any
-    flushes: list[int] = field(default_factory=list)  # tags of Tflush waiting on it
+    flushes: tuple[int, ...] = ()  # tags of Tflush waiting on it (no list per request)
     aborted: bool = False  # a new Tversion dropped it: its answer is never sent
 
 

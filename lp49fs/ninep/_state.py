@@ -62,6 +62,7 @@ from ._errors import ProtocolError
 from ._fid import (
     FID_REQUIRES,
     FID_TRANSITIONS,
+    OPEN,
     UNUSED,
     Answer,
     Fid,
@@ -145,17 +146,19 @@ class ServerConn:
 
     def receive_message(self, tag: int, msg: Message) -> ServerEvent:
         """As receive_frame, for a message already decoded."""
-        if msg.TYPE & 1:
-            raise ProtocolError(f"server received a reply: {type(msg).__name__}")
-        if isinstance(msg, Tversion):
-            return self._version(tag, msg)
+        handler = _RECEIVE.get(type(msg))  # every T-message but Tversion and Tflush
+        if handler is None:
+            if msg.TYPE & 1:
+                raise ProtocolError(f"server received a reply: {type(msg).__name__}")
+            if isinstance(msg, Tversion):
+                return self._version(tag, msg)
         if self.version is None or tag == C.NOTAG:
             return self._error(tag, E.Ebotch)
         if tag in self.pending or tag in self._flushing:
             return self._error(tag, E.Eduptag)
-        if isinstance(msg, Tflush):
+        if handler is None:
+            assert isinstance(msg, Tflush)
             return self._flush(tag, msg)
-        handler = _RECEIVE[type(msg)]
         result = handler(self, tag, msg)
         if isinstance(result, str):
             return self._error(tag, result)
@@ -216,7 +219,7 @@ class ServerConn:
         old = self.pending.get(m.oldtag) or self._flushing.get(m.oldtag)
         if old is None:
             return Answer(tag, _RFLUSH, encode(tag, _RFLUSH))
-        old.flushes.append(tag)
+        old.flushes += (tag,)
         self._flushing[tag] = old
         return Flush(tag, old)
 
@@ -272,12 +275,15 @@ class ServerConn:
         return Req(tag, m, fid=f)
 
     def _read(self, tag: int, m: Tread) -> Req | str:
-        f = self._use(m.fid, Tread)
-        if isinstance(f, str):
-            return f
+        f = self.fids.get(m.fid)
+        if f is None or f.state is not OPEN:  # the common case inline; _use names the error
+            e = self._use(m.fid, Tread)
+            assert isinstance(e, str)
+            return e
         if f.omode & 3 not in _READABLE:
             return E.Ebotch
-        if f.qid is not None and f.qid.type & C.QTDIR:
+        q = f.qid
+        if q is not None and q.type & C.QTDIR:
             if m.offset == 0:
                 f.diroffset = f.dirindex = 0
             elif m.offset != f.diroffset:
@@ -304,6 +310,9 @@ class ServerConn:
     def _settle(self, req: Req, r: RMessage) -> RMessage:
         """Apply a reply's effect on the fid table (lib9p's r* functions)."""
         m = req.msg
+        if type(r) is Rread and req.fid is not None:  # the hot path: no fid state changes
+            _check_read(req, req.fid, r)
+            return r
         if isinstance(m, Twalk) and isinstance(r, Rwalk):
             if len(r.wqid) > len(m.wname):
                 raise ValueError("Rwalk has more qids than Twalk names")
@@ -316,9 +325,6 @@ class ServerConn:
         if isinstance(r, Rerror) or partial:
             if f.state is UNUSED and self.fids.get(f.fid) is f:
                 del self.fids[f.fid]  # a fid being created was not
-            return r
-        if isinstance(r, Rread):
-            _check_read(req, f, r)
             return r
         if isinstance(r, Rwrite) and isinstance(m, Twrite) and r.count > len(m.data):
             raise ValueError("Rwrite count exceeds the data written")
