@@ -294,14 +294,19 @@ def test_node_failing_to_boot_in_the_foreground(mnt: pathlib.Path) -> None:
         (["default"], 2, "want SOURCE and DIR"),
         (["default", "DIR", "-x"], 2, "unknown flag '-x'"),
         (["/no/such/node.toml", "DIR"], 1, "no such node config file"),
-        (["default", "DIR", "-o", "console=unix!/x"], 1, "not yet available"),
+        (["default", "DIR", "-o", "console=stdio"], 1, "a mount daemon has no terminal"),
+        (["default", "DIR", "-o", "console=tty"], 1, "is not stdio, none or unix!PATH"),
+        (["BADTOML", "DIR"], 1, "bad.toml"),  # a bad config file: one line naming it
+        (["default", "DIR", "-o", "pid=999"], 1, "option pid=999: no such LP49 process"),
         (["tcp!127.0.0.1!1", "DIR"], 1, "import tcp!127.0.0.1!1"),  # nobody listens there
         (["unix!/x", "DIR"], 1, "only tcp! and net!"),
     ],
 )
 def test_lp49_mount_refuses(mnt: pathlib.Path, argv: list[str], status: int, fragment: str) -> None:
     """The real command (the real resolver): bad input and the missing node, one line each."""
-    argv = [str(mnt) if a == "DIR" else a for a in argv]
+    bad = mnt.parent / "bad.toml"
+    bad.write_text("[node]\nname = 3\n")
+    argv = [{"DIR": str(mnt), "BADTOML": str(bad)}.get(a, a) for a in argv]
     r = run([str(LP49), "mount", *argv])
     one_line_error(r, fragment)
     assert r.returncode == status

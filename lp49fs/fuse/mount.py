@@ -11,19 +11,23 @@ The steps, each of which fails with one line ``lp49 mount: ...`` and a non-zero 
 2. ``absolute``: DIR and a config path become absolute (the daemon will chdir /).
 3. ``check_mountpoint``: DIR exists, is a directory, is not mounted on already.
 4. ``resolve`` -> ``Session``: what SOURCE names, ready to boot.  **This is the seam** where
-   the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in: ``default`` is a
-   ``NodeSession``; a dial string (``tcp!host!port``) is a ``NodeSession`` whose node is a
-   terminal: its / is the remote node's exported / (``import``).  Tests pass
-   their own resolver to ``main``.
+   the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in: ``default`` and a
+   node TOML file (``lp49fs.node.config.load``) are a ``NodeSession`` that boots that node
+   as ``lp49 node`` does (servers, ``init`` with the namespace file, exportfs if it
+   listens); a dial string (``tcp!host!port``) is a ``NodeSession`` whose node is a
+   terminal: its / is the remote node's exported / (``import``).  ``-o console=unix!PATH``
+   serves the node's console on a unix socket (``lp49 console unix!PATH`` attaches; the
+   socket is removed at exit); the default is no console.  Tests pass their own resolver to
+   ``main``.
 5. ``pyfuse3.init`` mounts (``fsname=SOURCE``, ``subtype=lp49`` unless given), then
    ``daemon`` forks (unless ``-f``), boots the session and serves; see ``daemon``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
-import importlib
 import logging
 import os
 import sys
@@ -38,11 +42,15 @@ from lp49fs.fuse import daemon
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.lib import RFFDG, RFPROC
+from lp49fs.node import config, servers
 from lp49fs.node.boot import Node, boot
+from lp49fs.node.main import attach_console
 
 log = logging.getLogger(__name__)
 
 BRIDGE = "fuse"  # the bridge's program name, as ps shows it
+STOP_GRACE = 5.0  # seconds the node may take to shut down once the view stops
+SHOWN_WAIT = 2.0  # seconds pid=/proc= may take to appear (init starts its shell)
 
 
 class Session(Protocol):
@@ -66,73 +74,118 @@ Resolver = Callable[[MountArgs], Session]
 def resolve(args: MountArgs) -> Session:
     """The Session showing ``args.source``; MountError if it cannot exist.
 
-    ``default`` boots the built-in node in this process (``NodeSession``); a dial string boots
-    a terminal node that imports the remote's / over its own (no servers of its own).
+    ``default`` and a config file boot that node in this process (``NodeSession``); a dial
+    string boots a terminal node that imports the remote's / over its own (no servers of its
+    own).  A bad config file or console option is one line naming what is wrong.
     """
     src = args.source
     if src.kind is SourceKind.CONFIG and not os.path.isfile(src.text):
         raise MountError(f"SOURCE {src.text!r}: no such node config file")
-    if src.kind is SourceKind.CONFIG:
-        raise MountError(
-            f"SOURCE {src.text!r}: node config files are not yet supported by lp49fs.node.boot "
-            "(use 'default')"
-        )
+    try:
+        cfg = config.load(src.text if src.kind is SourceKind.CONFIG else config.DEFAULT_NAME)
+        if args.console is not None:
+            config.check_console(args.console, "option console")
+    except config.ConfigError as e:
+        raise MountError(str(e)) from None
     if src.kind is SourceKind.DIAL and not src.text.startswith(("tcp!", "net!")):
         raise MountError(f"SOURCE {src.text!r}: only tcp! and net! addresses can be imported")
-    if args.console is not None:
-        raise MountError(f"option console={args.console}: not yet available in this build")
-    return NodeSession(args)
+    if args.console == "stdio":
+        raise MountError("option console=stdio: a mount daemon has no terminal (use unix!PATH)")
+    return NodeSession(args, cfg)
 
 
 class NodeSession:
-    """The built-in node booted in the mount process, shown by an ``Operations`` process.
+    """A node booted in the mount process, shown by an ``Operations`` process.
 
-    ``run`` boots the node, finds the process whose name space to show (``pid=``/``proc=``,
+    ``run`` boots the node (``cfg``: name, RAM, servers, init's namespace, listen), attaches
+    the console if asked, finds the process whose name space to show (``pid=``/``proc=``,
+    waited for up to ``SHOWN_WAIT`` seconds since init and the servers start concurrently;
     else the boot process) and spawns the bridge as its child *without* RFNAMEG, so the
     bridge shares that process's name space group and its binds show live.
+
+    Stopping.  The daemon stops a session by cancelling ``run``.  That cancel must not reach
+    the node's own tasks: cancelled at once, the L4 threads (servers, clerks, Mngr) die
+    before ``boot``'s orderly shutdown, which then waits for ever on a server that no longer
+    answers (a name space's last close clunks its mounts: ``exits`` -> ``pexit`` -> mnt
+    ``close``, shielded).  So the node runs in a shielded task (``_node``) and the cancel
+    only sets ``_stop``; the node task then cancels its own supervisors and leaves ``boot``,
+    which kills the processes newest first while their servers still serve.  ``STOP_GRACE``
+    bounds the whole stop.
     """
 
-    def __init__(self, args: MountArgs) -> None:
+    def __init__(self, args: MountArgs, cfg: config.NodeConfig | None = None) -> None:
         self.args = args
+        self.cfg = cfg or config.load(config.DEFAULT_NAME)
         self.fsname = args.source.text
         self.operations = Operations()
+        self._stop = trio.Event()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with boot() as node, trio.open_nursery() as supervisors:
-            if self.args.source.kind is SourceKind.DIAL:
-                await _import_root(node, self.args.source.text)
-            else:
-                await _start_servers(node, supervisors)
-            node.programs[BRIDGE] = self.operations.serve
-            await node.procmgr.spawn(self._shown(node), BRIDGE, [BRIDGE, self.args.mountpoint],
-                                     RFFDG | RFPROC, None)  # fmt: skip
-            await self.operations.ready.wait()
-            task_status.started()
-            await trio.sleep_forever()
+        async with trio.open_nursery() as nursery:
+            try:
+                await nursery.start(self._node)
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._stop.set()
 
-    def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
-        """The process whose name space the view shows (MountError if there is none)."""
+    async def _node(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        cfg, console = self.cfg, self.args.console or "none"
+        try:
+            with trio.CancelScope(shield=True) as scope:
+                async with boot(cfg.name, ram=cfg.ram) as node, trio.open_nursery() as sup:
+                    await self._up(node, console, sup)
+                    task_status.started()
+                    await self._stop.wait()
+                    scope.deadline = trio.current_time() + STOP_GRACE
+                    sup.cancel_scope.cancel()  # then boot ends every process
+        finally:
+            if console.startswith("unix!"):
+                with contextlib.suppress(OSError):
+                    os.unlink(console[5:])
+
+    async def _up(self, node: Node, console: str, supervisors: trio.Nursery) -> None:
+        """Console, servers, init (or the import), then the bridge, serving."""
+        await attach_console(node.machine.uart, console, supervisors)
+        if self.args.source.kind is SourceKind.DIAL:
+            await _import_root(node, self.args.source.text)
+            if console != "none":
+                await node.spawn("sh", ["sh", "-i"])
+        else:
+            await _start_node(node, self.cfg, supervisors)
+        node.programs[BRIDGE] = self.operations.serve
+        shown = await self._shown(node)
+        await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
+                                 RFFDG | RFPROC, None)  # fmt: skip
+        await self.operations.ready.wait()
+
+    async def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
+        """The process whose name space the view shows (MountError if none appears)."""
+        if self.args.pid is None and self.args.proc is None:
+            return node.bootproc
+        with trio.move_on_after(SHOWN_WAIT):
+            while True:
+                for p in list(node.core.procs.values()):
+                    if p.pid == self.args.pid or p.name == self.args.proc:
+                        return p
+                if self.args.pid is not None and self.args.pid < max(node.core.procs):
+                    break  # it was there and has exited
+                await trio.sleep(0.01)
         if self.args.pid is not None:
-            p = node.core.procs.get(self.args.pid)
-            if p is None:
-                raise MountError(f"option pid={self.args.pid}: no such LP49 process")
-            return p
-        for p in node.core.procs.values():
-            if p.name == self.args.proc:
-                return p
-        if self.args.proc is not None:
-            raise MountError(f"option proc={self.args.proc}: no LP49 process of that name")
-        return node.bootproc
+            raise MountError(f"option pid={self.args.pid}: no such LP49 process")
+        raise MountError(f"option proc={self.args.proc}: no LP49 process of that name")
 
 
-async def _start_servers(node: Node, nursery: trio.Nursery) -> None:
-    """The node's servers (ramfs posted as /srv/ramfs, mounted on /tmp), once they exist."""
-    try:
-        servers = importlib.import_module("lp49fs.node.servers")
-    except ImportError:  # issue 4's lp49fs.node.servers has not landed in this build
-        log.info("no lp49fs.node.servers: the node runs without servers")
-        return
-    await servers.start_servers(node, nursery)
+async def _start_node(node: Node, cfg: config.NodeConfig, nursery: trio.Nursery) -> None:
+    """What ``lp49 node`` starts after boot: the servers (posted in /srv, mounted in the boot
+    name space), ``init`` with the namespace file (sh on the console), the export listener."""
+    specs = tuple(
+        servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount) for s in cfg.servers
+    )
+    await servers.start_servers(node, nursery, specs)
+    await node.spawn("init", ["init", "-n", cfg.namespace])
+    if cfg.listen:
+        await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
 
 
 async def _import_root(node: Node, dial: str) -> None:
@@ -143,11 +196,15 @@ async def _import_root(node: Node, dial: str) -> None:
 
 
 def absolute(args: MountArgs) -> MountArgs:
-    """``args`` with DIR and a config SOURCE made absolute."""
-    source = args.source
+    """``args`` with DIR, a config SOURCE and a console socket path made absolute."""
+    source, console = args.source, args.console
     if source.kind is SourceKind.CONFIG:
         source = dataclasses.replace(source, text=os.path.abspath(source.text))
-    return dataclasses.replace(args, source=source, mountpoint=os.path.abspath(args.mountpoint))
+    if console is not None and console.startswith("unix!") and len(console) > 5:
+        console = "unix!" + os.path.abspath(console[5:])
+    return dataclasses.replace(
+        args, source=source, console=console, mountpoint=os.path.abspath(args.mountpoint)
+    )
 
 
 def check_mountpoint(path: str) -> None:
