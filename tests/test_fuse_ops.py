@@ -120,14 +120,39 @@ def test_find_walks_the_tree(view: pathlib.Path) -> None:
     assert str(view / "dev" / "sysname") in r.stdout.split()
 
 
+def blocked_in_read(p: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Wait until ``p`` sits in read(2) (``/proc/PID/syscall`` names syscall 0 on x86-64)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert p.poll() is None, "the reader ended before it blocked"
+        try:
+            nr = pathlib.Path(f"/proc/{p.pid}/syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            nr = ""
+        if nr == "0":
+            return
+        assert time.monotonic() < deadline, f"not blocked in read after {timeout} s"
+        time.sleep(0.01)
+
+
+def default_sigint() -> None:
+    """In the child: SIGINT kills, even if the test runner was started with it ignored (a
+    background job of a non-interactive shell inherits SIG_IGN, and so would ``cat``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cat_cons_interrupted_by_sigint(view: pathlib.Path) -> None:
-    p = subprocess.Popen(["cat", str(view / "dev" / "cons")], stderr=subprocess.DEVNULL)
-    time.sleep(0.3)  # let it block in the read
-    assert p.poll() is None
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGINT)
-    p.wait(timeout=10)
-    assert time.monotonic() - t0 < 5  # promptly, not when the console produces a line
+    p = subprocess.Popen(["cat", str(view / "dev" / "cons")], stderr=subprocess.DEVNULL,
+                         preexec_fn=default_sigint)  # fmt: skip
+    try:
+        blocked_in_read(p)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+        assert time.monotonic() - t0 < 5  # promptly, not when the console produces a line
+    finally:  # never leave a cat behind (its Popen would warn in some later test)
+        p.kill()
+        p.wait()
     assert run(["cat", str(view / "dev" / "sysname")]).stdout == "lp49"  # mount still serves
 
 

@@ -40,8 +40,9 @@ async def test_cancelled_pipe_read_is_interrupted_and_loses_no_data(node: Node) 
 
         async with trio.open_nursery() as nursery:  # a task other than the thread's own
             nursery.start_soon(reader)
-            await trio.sleep(0.1)
-            assert got and got[0].busy  # blocked in the core
+            with trio.fail_after(10):  # a condition, not a time: the read reached a clerk
+                while not (got and got[0].busy and got[0].thread.id in node.mngr.serving):
+                    await trio.sleep(0.005)
             nursery.cancel_scope.cancel()
         worker = got[0]
         with trio.fail_after(5):  # the core ended the call; the worker came back by itself

@@ -56,9 +56,10 @@ async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
-            await trio.sleep(0.05)
+            with trio.fail_after(10):  # wait for the condition (the read waits in a clerk)
+                while not (used and used[0].busy and used[0].thread.state is RECEIVING):
+                    await trio.sleep(0.005)
             worker = used[0]
-            assert worker.busy and worker.thread.state is RECEIVING
             nursery.cancel_scope.cancel()
         assert worker.thread.cut is RECEIVING
         with trio.fail_after(5):  # absorbed the interrupted reply, then idle again
@@ -98,8 +99,9 @@ async def test_cut_while_sending_owes_nothing(node: Node) -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(borrower)
-            await trio.sleep(0.02)
-            assert th.state is SENDING
+            with trio.fail_after(10):  # wait for the condition, not a time
+                while th.state is not SENDING:
+                    await trio.sleep(0.005)
             nursery.cancel_scope.cancel()
         assert th.cut is SENDING and not worker.owed and not worker.busy and worker.job is None
         up.release(worker)
