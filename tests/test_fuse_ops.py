@@ -161,15 +161,8 @@ def test_binds_show_live_in_the_shown_name_space(view: pathlib.Path) -> None:
     assert r.returncode == 0 and "#c" in r.stdout
 
 
-def _require_tmp(view: pathlib.Path) -> pathlib.Path:
-    tmp = view / "tmp"
-    if sh(f"touch {tmp}/.probe && rm {tmp}/.probe").returncode != 0:
-        pytest.skip("this build's default node has no writable /tmp (ramfs in node: issue 4)")
-    return tmp
-
-
 def test_ramfs_tree_operations(view: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    tmp = _require_tmp(view)
+    tmp = view / "tmp"  # the node's ramfs, mounted with create permission (MCREATE)
     assert "ramfs" in run(["ls", str(view / "srv")]).stdout.split()
     src = tmp_path / "src"
     (src / "a" / "b").mkdir(parents=True)
@@ -186,8 +179,38 @@ def test_ramfs_tree_operations(view: pathlib.Path, tmp_path: pathlib.Path) -> No
     assert run(["stat", "-c", "%s", str(tmp / "copy" / "h")]).stdout.strip() == "10"
     assert run(["chmod", "600", str(tmp / "copy" / "h")]).returncode == 0
     assert run(["stat", "-c", "%a", str(tmp / "copy" / "h")]).stdout.strip() == "600"
+    assert sh(f"echo one > {tmp}/x/e && echo two >> {tmp}/x/e").returncode == 0
+    assert run(["cat", str(tmp / "x" / "e")]).stdout == "one\ntwo\n"
+    found = run(["find", str(tmp)]).stdout.split()
+    assert {str(tmp / "x" / "y" / "z"), str(tmp / "copy" / "a" / "b" / "f")} <= set(found)
     assert run(["rm", "-r", str(tmp / "copy"), str(tmp / "x")]).returncode == 0
     assert run(["ls", str(tmp)]).stdout.split() == []
+
+
+@pytest.mark.parametrize(
+    ("cmd", "message"),
+    [
+        ("cat {t}/nonexistent", "No such file or directory"),  # ENOENT
+        ("mkdir {t}/d", "File exists"),  # EEXIST
+        ("mkdir {t}/f/x", "Not a directory"),  # ENOTDIR
+        ("echo x > {t}/d", "Is a directory"),  # EISDIR
+        ("rmdir {t}/d", "Directory not empty"),  # ENOTEMPTY
+        ("echo x > {t}/ro", "Permission denied"),  # EACCES: ramfs checks the mode bits
+        ("rmdir {v}/tmp", "Permission denied"),  # a mount point in #R cannot be removed
+        ('python3 -c \'import os; os.rename("{t}/d", "{t}/f")\'', "Not a directory"),
+        ("python3 -c 'import os; os.unlink(\"{t}/d\")'", "Is a directory"),
+    ],
+)
+def test_ramfs_errors_reach_programs(view: pathlib.Path, cmd: str, message: str) -> None:
+    t = view / "tmp" / "errs"
+    setup = f"mkdir -p {t}/d && touch {t}/d/f {t}/f && echo r > {t}/ro && chmod 444 {t}/ro"
+    assert sh(setup).returncode == 0
+    try:
+        r = sh(cmd.format(v=view, t=t))
+        assert r.returncode != 0, r
+        assert message in r.stderr, r.stderr
+    finally:
+        assert run(["rm", "-rf", str(t)]).returncode == 0
 
 
 def test_unmount_leaves_no_process(view: pathlib.Path) -> None:
