@@ -1,21 +1,50 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the main job: serve ramfs over 9P2000 and use it
-# with the `lp49 9p` client, printing each command as it runs.
+# Set up (scripts/setup.sh), then the main job: boot the built-in default node inside a FUSE
+# mount, its console on a unix socket, and take a short tour from the Linux side.
+# The node stays mounted afterwards; the last lines say how to use it and how to unmount.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$top/scripts/setup.sh"
 cd "$top"
-lp49=.venv/bin/lp49
-addr=${LP49_DEMO_ADDR:-tcp!127.0.0.1!5640}
+lp49=$top/.venv/bin/lp49
+mnt=${LP49_MNT:-/mnt/lp49}
+cons=${LP49_CONSOLE:-/tmp/lp49-default.cons}
 
-$lp49 ramfs --listen "$addr" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do $lp49 9p -a "$addr" ls / >/dev/null 2>&1 && break; sleep 0.1; done
+if grep -qs " $mnt fuse.lp49 " /proc/mounts; then
+    echo "demo: unmounting the node already at $mnt"
+    fusermount3 -u "$mnt" || fusermount3 -u -z "$mnt"
+fi
+mkdir -p "$mnt"
 
-run() { printf '$ %s\n' "$*"; "$@"; }
-run $lp49 9p -a "$addr" create /hello
-echo "hello from 9P" | { printf '$ echo "hello from 9P" | lp49 9p -a %s write /hello\n' "$addr"; $lp49 9p -a "$addr" write /hello; }
-run $lp49 9p -a "$addr" read /hello
-run $lp49 9p -a "$addr" ls -l /
-run $lp49 9p -a "$addr" stat /hello
+say() { printf '\n$ %s\n' "$*"; }
+run() { say "$*"; "$@"; }
+typed() {  # type a line at the node's console; show what the node answers
+    printf '\n[node console] %% %s\n' "$1"
+    printf '%s\n' "$1" | "$lp49" console "unix!$cons" | tr -d '\r' | grep -v '^% *$' || true
+}
+
+# The view shows the name space of the node's shell (proc=sh), so what is typed at the
+# console is seen from Linux at once.
+run "$lp49" mount default "$mnt" -o "console=unix!$cons,proc=sh"
+run ls "$mnt"
+run ls "$mnt/srv"
+run ls "$mnt/dev"
+run ls "$mnt/proc"
+say cat "$mnt/dev/sysname"; cat "$mnt/dev/sysname"; echo
+say "echo hello from Linux > $mnt/env/greeting"; echo hello from Linux > "$mnt/env/greeting"
+run cat "$mnt/env/greeting"
+say "echo a note > $mnt/tmp/note   # /tmp is ramfs, a 9P server process in the node"
+echo a note > "$mnt/tmp/note"
+run ls -l "$mnt/tmp"
+typed "echo \$greeting; cat /tmp/note"
+typed "bind '#|' /n"
+run ls -l "$mnt/n"
+typed "ns"
+
+cat <<MSG
+
+The default node is mounted at $mnt.
+  its console:   $lp49 console unix!$cons      (a shell; ^C detaches)
+  look around:   ls $mnt/proc/*/status; cat $mnt/proc/1/ns
+  unmount:       fusermount3 -u $mnt           (stops the node)
+MSG
