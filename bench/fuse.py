@@ -1,15 +1,19 @@
 """FUSE view cost next to a minimal in-memory pyfuse3 file system, measured in one run.
 
-Usage: ``taskset -c 0 .venv/bin/python bench/fuse.py [N]`` (BASELINES.md pins everything to
-CPU 0; the daemons inherit the mask).  Both file systems use the same options: 1 s entry and
-attribute timeouts, flush answered ENOSYS, direct_io for synthetic files.  Rows:
+Usage: ``.venv/bin/python bench/fuse.py [N]``.  The script pins itself to CPU 0 before it
+starts anything (BASELINES.md: waking a process on the other vCPU costs 15-30 us here), so
+both daemons inherit the mask.  Both file systems use the same options: 1 s entry and
+attribute timeouts, flush answered ENOSYS, direct_io for synthetic files, page cache without
+keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):
 
-* open + read 16 B + close of ``/dev/sysname`` (a servant file; minimal fs: a 16 B file);
-* stat of it (cached after the first call, as with 1 s timeouts);
-* ramfs rows (16 B ramfs file, 64 MiB sequential read, 10,000-entry listing) run only when
-  the default node has a writable /tmp (ramfs in node, issue 4); otherwise they say so.
+* open + read 16 B + close and stat of ``/dev/sysname`` (a servant file | a 16 B direct_io file);
+* the same of a 16 B ramfs file ``/tmp/f16`` (through #M and 9P | a 16 B cached file);
+* 64 MiB sequential read of ``/tmp/big`` in 1 MiB reads, MB/s (each open drops the cache);
+* ``os.listdir`` of ``/tmp/many``, 10,000 entries (readdirplus).
 
-Only ratios and p50s matter; p99 is dominated by host stalls here.
+The ramfs files are made through the mount before measuring.  Only ratios and p50s matter;
+p99 is dominated by host stalls here.  Targets: small read p50 <= 1.5x, 64 MiB read >= 40%
+of the minimal fs, 10k listing <= 2x.
 """
 
 from __future__ import annotations
@@ -23,23 +27,35 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 HERE = pathlib.Path(__file__).resolve()
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
 DATA = b"0123456789abcdef"
 
 
+BIG = 64 << 20
+MANY = 10_000
+CHUNK = 1 << 20
+
+
 def minimal(mnt: str) -> None:
-    """Serve one 16 B direct_io file ``sysname`` in ``/dev`` until unmounted (child process)."""
+    """Serve the minimal tree until unmounted (child process): ``/dev/sysname`` (16 B,
+    direct_io), ``/tmp/f16`` (16 B), ``/tmp/big`` (64 MiB), ``/tmp/many`` (10,000 empty files)."""
     import pyfuse3
     import trio
+
+    big = bytes(BIG)
+    dirs = {1: {b"dev": 2, b"tmp": 4}, 2: {b"sysname": 3}, 4: {b"f16": 5, b"big": 6, b"many": 7}}
+    dirs[7] = {b"f%05d" % i: 100 + i for i in range(MANY)}
+    sizes = {3: len(DATA), 5: len(DATA), 6: BIG}
 
     class Min(pyfuse3.Operations):
         def _attr(self, ino: int) -> pyfuse3.EntryAttributes:
             a = pyfuse3.EntryAttributes()
             a.st_ino = ino
-            a.st_mode = (stat.S_IFDIR | 0o755) if ino < 3 else (stat.S_IFREG | 0o644)
-            a.st_size = len(DATA) if ino == 3 else 0
+            a.st_mode = (stat.S_IFDIR | 0o755) if ino in dirs else (stat.S_IFREG | 0o644)
+            a.st_size = sizes.get(ino, 0)
             a.attr_timeout = a.entry_timeout = 1.0
             return a
 
@@ -49,16 +65,26 @@ def minimal(mnt: str) -> None:
         async def lookup(
             self, parent: int, name: bytes, ctx: object = None
         ) -> pyfuse3.EntryAttributes:
-            table = {(1, b"dev"): 2, (2, b"sysname"): 3}
-            if (parent, name) not in table:
+            ino = dirs.get(parent, {}).get(name)
+            if ino is None:
                 raise pyfuse3.FUSEError(errno.ENOENT)
-            return self._attr(table[parent, name])
+            return self._attr(ino)
+
+        async def opendir(self, inode: int, ctx: object) -> int:
+            return inode
+
+        async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+            entries = list(dirs[fh].items())
+            for i in range(start_id, len(entries)):
+                name, ino = entries[i]
+                if not pyfuse3.readdir_reply(token, name, self._attr(ino), i + 1):
+                    return
 
         async def open(self, inode: int, flags: int, ctx: object) -> pyfuse3.FileInfo:
-            return pyfuse3.FileInfo(fh=inode, direct_io=True, keep_cache=False)
+            return pyfuse3.FileInfo(fh=inode, direct_io=inode == 3, keep_cache=False)
 
         async def read(self, fh: int, off: int, size: int) -> bytes:
-            return DATA[off : off + size]
+            return big[off : off + size] if fh == 6 else DATA[off : off + size]
 
         async def flush(self, fh: int) -> None:
             raise pyfuse3.FUSEError(errno.ENOSYS)
@@ -101,7 +127,56 @@ def wait_mounted(path: str) -> None:
     raise SystemExit(f"{path} did not mount")
 
 
+def seqread(path: str) -> float:
+    """Seconds to read ``path`` to the end in 1 MiB reads."""
+    t = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while os.read(fd, CHUNK):
+            pass
+    finally:
+        os.close(fd)
+    return time.perf_counter() - t
+
+
+def make_ramfs_files(tmp: str) -> None:
+    """``f16``, ``big`` and ``many`` in the view's ramfs, written through the mount."""
+    with open(os.path.join(tmp, "f16"), "wb") as f:
+        f.write(DATA)
+    with open(os.path.join(tmp, "big"), "wb") as f:
+        for _ in range(BIG // CHUNK):
+            f.write(bytes(CHUNK))
+    many = os.path.join(tmp, "many")
+    os.mkdir(many)
+    for i in range(MANY):
+        os.close(os.open(os.path.join(many, f"f{i:05d}"), os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def latency_rows(ours: str, base: str, rel: str, n: int) -> None:
+    po, pb = os.path.join(ours, rel), os.path.join(base, rel)
+    small_read(po)  # warm the dentries
+    small_read(pb)
+    row("open+read 16 B+close " + rel, times(lambda: small_read(po), n),
+        times(lambda: small_read(pb), n))  # fmt: skip
+    row("stat " + rel, times(lambda: os.stat(po), n), times(lambda: os.stat(pb), n))
+
+
+def rate_rows(ours: str, base: str, runs: int = 5) -> None:
+    big_o, big_b = os.path.join(ours, "tmp/big"), os.path.join(base, "tmp/big")
+    to = statistics.median(seqread(big_o) for _ in range(runs))
+    tb = statistics.median(seqread(big_b) for _ in range(runs))
+    mb = BIG / 1e6
+    print(f"{'read 64 MiB, 1 MiB reads':38} lp49 {mb / to:8.0f} MB/s | minimal {mb / tb:8.0f} MB/s"
+          f" | lp49/minimal {tb / to:5.0%}")  # fmt: skip
+    many_o, many_b = os.path.join(ours, "tmp/many"), os.path.join(base, "tmp/many")
+    assert len(os.listdir(many_o)) == MANY == len(os.listdir(many_b))
+    lo: Callable[[], object] = lambda: os.listdir(many_o)  # noqa: E731
+    lb: Callable[[], object] = lambda: os.listdir(many_b)  # noqa: E731
+    row(f"listdir of {MANY} entries", times(lo, runs), times(lb, runs))
+
+
 def main(n: int) -> None:
+    os.sched_setaffinity(0, {0})  # pinned: the daemons inherit it
     with tempfile.TemporaryDirectory() as d:
         ours, base = os.path.join(d, "lp49"), os.path.join(d, "min")
         os.mkdir(ours)
@@ -110,27 +185,12 @@ def main(n: int) -> None:
         subprocess.run([str(LP49), "mount", "default", ours], check=True)
         try:
             wait_mounted(base)
-            for label, rel in (("open+read 16 B+close /dev/sysname", "dev/sysname"),):
-                po, pb = os.path.join(ours, rel), os.path.join(base, rel)
-                small_read(po)  # warm the dentries
-                small_read(pb)
-                row(
-                    label,
-                    times(lambda p=po: small_read(p), n),
-                    times(lambda p=pb: small_read(p), n),
-                )
-                row(
-                    "stat " + rel,
-                    times(lambda p=po: os.stat(p), n),
-                    times(lambda p=pb: os.stat(p), n),
-                )
-            if (
-                not os.access(os.path.join(ours, "tmp"), os.W_OK)
-                or subprocess.run(
-                    ["touch", os.path.join(ours, "tmp", ".probe")], capture_output=True
-                ).returncode
-            ):
-                print("ramfs rows: skipped, this build's default node has no writable /tmp")
+            latency_rows(ours, base, "dev/sysname", n)
+            t = time.perf_counter()
+            make_ramfs_files(os.path.join(ours, "tmp"))
+            print(f"(made the ramfs files through the mount in {time.perf_counter() - t:.1f} s)")
+            latency_rows(ours, base, "tmp/f16", n)
+            rate_rows(ours, base)
         finally:
             subprocess.run(["fusermount3", "-u", ours])
             subprocess.run(["fusermount3", "-u", base])
