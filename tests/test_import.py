@@ -44,7 +44,11 @@ def start(name: str, workdir: str, listen: str | None) -> NodeProc:
     if listen:
         argv += ["--listen", listen]
     node = NodeProc(name, argv, cons, log)
-    node.attach()
+    try:
+        node.attach()
+    except BaseException:  # a node whose shell never answered must not outlive the test
+        node.stop()
+        raise
     return node
 
 
@@ -76,14 +80,20 @@ def pair(tmp_path: os.PathLike[str]) -> Iterator[Pair]:
     workdir = str(tmp_path)
     port = free_port()
     b = start("beta", workdir, f"tcp!127.0.0.1!{port}")
-    a = start("alpha", workdir, None)
+    try:
+        a = start("alpha", workdir, None)
+    except BaseException:  # never leave beta running
+        b.stop()
+        raise
     p = Pair(a, b, port, workdir)
     try:
         wait_for(lambda: accepting(port), 20, "beta's exportfs")
         yield p
     finally:
-        p.a.stop()
-        p.b.stop()
+        try:
+            p.a.stop()
+        finally:
+            p.b.stop()
 
 
 def test_import_dev_reads_the_remote_sysname_and_writes_its_console(pair: Pair) -> None:
