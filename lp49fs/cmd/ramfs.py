@@ -16,7 +16,7 @@ from lp49fs import lib
 from lp49fs.errors import Eexist, Error
 from lp49fs.lib9p import FileServer, serve
 from lp49fs.ninep import OWRITE
-from lp49fs.servers.ramfs import Ramfs
+from lp49fs.servers.ramfs import MSIZE, Ramfs
 
 USAGE = "usage: ramfs [-S srvname]"
 
@@ -37,14 +37,17 @@ async def post(name: str, fd: int) -> None:
         await lib.close(sfd)
 
 
-async def serveposted(name: str, fs: FileServer) -> None:
-    """Serve ``fs`` on a pipe whose other end is posted as ``/srv/name``; returns at EOF."""
+async def serveposted(name: str, fs: FileServer, msize: int = MSIZE) -> None:
+    """Serve ``fs`` on a pipe whose other end is posted as ``/srv/name``; returns at EOF.
+
+    ``msize`` is the largest message size the server agrees to (the client may ask less).
+    """
     client, server = await lib.pipe()
     await post(name, client)
     await lib.close(client)
     link = lib.FdLink(server)
     try:
-        await serve(link, fs)
+        await serve(link, fs, msize=msize)
     finally:
         await link.aclose()
 

@@ -11,7 +11,11 @@ Rules
   1. Message boundaries are kept: each write is one message and a read never spans two
      messages.  A read shorter than the message leaves the rest for the next read.
   2. A write of at most ``PIPEQSIZE`` bytes is atomic: it waits until the whole message fits.
-     A longer write goes in ``PIPEQSIZE`` pieces, each one message.
+     A longer write goes in ``PIPEQSIZE`` pieces, each one message, and the pieces are
+     contiguous and in order: no other write enters the queue until the last piece is in
+     (``_writing``), so a 9P message larger than the queue (msize 128 KiB on a server link)
+     reaches the reader as consecutive pieces that its Framer joins again.  A long write
+     cancelled half way leaves the pieces already queued.
   3. When the last open Chan of one end closes, the queue it wrote is hung up (its reader
      drains what is left, then reads 0 bytes: end of file) and the queue it read is closed
      (its writers fail with ``i/o on hungup channel`` and unread data is dropped).
@@ -69,6 +73,7 @@ class Queue:
         self.hungup = False  # writer gone: readers get EOF once drained
         self.closed = False  # reader gone: writers fail, data dropped
         self._waiting: list[trio.lowlevel.Task] = []  # readers and writers parked (Rule 4)
+        self._writing = False  # a write of several pieces is in progress (Rule 2)
 
     def _kick(self) -> None:
         if self._waiting:
@@ -103,16 +108,29 @@ class Queue:
 
     async def write(self, data: bytes) -> int:
         """Queue ``data`` as messages of at most ``limit`` bytes (Rule 2)."""
-        for i in range(0, len(data), self.limit):
-            piece = data[i : i + self.limit]
-            while not self.closed and not self.hungup and self.len + len(piece) > self.limit:
-                await self._wait()
-            if self.closed or self.hungup:
-                raise Error(Ehungup)
-            self.msgs.append(bytes(piece))
-            self.len += len(piece)
+        while self._writing and not self.closed and not self.hungup:
+            await self._wait()  # another write's pieces go first
+        if len(data) <= self.limit:
+            await self._put(data)
+            return len(data)
+        self._writing = True
+        try:
+            for i in range(0, len(data), self.limit):
+                await self._put(data[i : i + self.limit])
+        finally:
+            self._writing = False
             self._kick()
         return len(data)
+
+    async def _put(self, piece: bytes) -> None:
+        """Queue one message once it fits."""
+        while not self.closed and not self.hungup and self.len + len(piece) > self.limit:
+            await self._wait()
+        if self.closed or self.hungup:
+            raise Error(Ehungup)
+        self.msgs.append(bytes(piece))
+        self.len += len(piece)
+        self._kick()
 
     def hangup(self) -> None:
         self.hungup = True

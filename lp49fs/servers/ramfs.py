@@ -46,6 +46,7 @@ from lp49fs.ninep import (
     DMAPPEND,
     DMDIR,
     DMEXCL,
+    IOHDRSZ,
     OEXEC,
     ORCLOSE,
     ORDWR,
@@ -55,6 +56,10 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
+
+# Largest msize ramfs agrees to on a server link (an LP49 pipe): 128 KiB of data per message,
+# the same as #M asks, so a bulk read is one 9P exchange per FUSE readahead request.
+MSIZE = (128 << 10) + IOHDRSZ
 
 AREAD, AWRITE, AEXEC = 4, 2, 1  # permission bits as in lib9p's hasperm
 OPENPERM = {OREAD: AREAD, OWRITE: AWRITE, ORDWR: AREAD | AWRITE, OEXEC: AEXEC}
