@@ -11,7 +11,9 @@ Rule 3. Caching: a server file (type 'M') may use the page cache, with short att
         network data, env) is direct_io and never cached, because its length says nothing
         of what a read returns.  So is a server file of length 0 when it was looked up (an
         imported node's device files come through ``#M`` as server files of length 0).
-        ``is_stream`` files also ignore offsets (nonseekable).
+        ``is_stream`` files also ignore offsets (nonseekable).  A server file keeps its
+        cached pages across opens (``keep_cache``) while its qid.vers is what it was at the
+        previous open; a changed version (the server saw a write or truncation) drops them.
 Rule 4. ``O_RDONLY``/``O_WRONLY``/``O_RDWR`` are ``OREAD``/``OWRITE``/``ORDWR``; ``O_TRUNC``
         adds ``OTRUNC``.  ``O_APPEND`` has no 9P bit: the bridge writes at the end itself.
 """
@@ -57,10 +59,11 @@ def open_mode(flags: int) -> int:
     return mode
 
 
-def file_info(fh: int, server: bool, stream: bool) -> pyfuse3.FileInfo:
-    """How the kernel should treat an open file of a server or a servant (Rule 3)."""
+def file_info(fh: int, server: bool, stream: bool, keep: bool = False) -> pyfuse3.FileInfo:
+    """How the kernel should treat an open file of a server or a servant (Rule 3); ``keep``:
+    the server file is unchanged since its last open, so its cached pages stay valid."""
     if server:
-        return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
+        return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=keep)
     return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=stream)
 
 

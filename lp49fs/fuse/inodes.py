@@ -61,6 +61,8 @@ class Node:
     stream: bool = False  # reads ignore offsets (set by the caller from the stat entry)
     empty: bool = False  # a server file of length 0 at lookup: maybe synthetic, never cached
     nlookup: int = 0  # Rule 2
+    vers: int = -1  # qid.vers of the latest stat entry seen (lookup, getattr, readdirplus)
+    openvers: int = -2  # vers at the last open: equal means the page cache is still valid
 
 
 class InodeTable:
@@ -105,15 +107,16 @@ class InodeTable:
             self._next += 1
         return ino
 
-    def enter(self, d: Dir, path: str) -> Node:
-        """Count one kernel lookup of ``d`` reached as ``path``; its Node."""
-        ino = self.ino(d)
+    def enter(self, d: Dir, path: str, ino: int = 0) -> Node:
+        """Count one kernel lookup of ``d`` reached as ``path`` (``ino`` if already known)."""
+        ino = ino or self.ino(d)
         node = self._nodes.get(ino)
         if node is None:
             node = self._nodes[ino] = Node(ino, key_of(d), path, is_server(d))
         else:
             node.path = path
         node.nlookup += 1
+        node.vers = d.qid.vers
         return node
 
     def get(self, ino: int) -> Node:

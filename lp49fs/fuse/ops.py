@@ -14,11 +14,16 @@ Rules:
    path an inode was last reached by.  Every lookup, create, mkdir and readdirplus entry
    counts one lookup; ``forget`` takes them back.
 2. Open files: the fh is the bridge's own LP49 fd (one fd table: at most 100 open at once).
-   Server files use the page cache (keep_cache off: each open revalidates); servant files are
-   direct_io, and streams are nonseekable and read with ``read`` (offset ignored).
-3. Directories: ``opendir`` reads the whole directory once (``dirreadall``) into a snapshot,
-   so ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one
-   namec resolves to).
+   Server files use the page cache, kept across opens while the file's qid.vers (as last
+   seen by lookup, getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the
+   previous open; servant files are direct_io, and streams are nonseekable and read with
+   ``read`` (offset ignored).  A FUSE read (up to 128 KiB of readahead, up to 1 MiB direct)
+   is one ``pread`` (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
+3. Directories: ``opendir`` reads the whole directory once into a snapshot, in reads of
+   ``MAXIO`` (``#M`` answers each with one Tread of its iounit, 128 KiB of entries), so
+   ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one namec
+   resolves to).  ``readdir`` answers readdirplus from the snapshot: attributes come from the
+   entries, so listing makes no system call per entry.
 4. Errors: ``Error`` -> ``FUSEError(errno_of)`` via the one table; an unknown inode is
    ENOENT; an interrupted stream call (intr.py) is EINTR.
 5. ``flush`` answers ENOSYS (the kernel then stops sending it: one request less per close);
@@ -54,7 +59,7 @@ from lp49fs.fuse.errno import errno_of
 from lp49fs.fuse.inodes import InodeTable, Node, join
 from lp49fs.fuse.intr import Interrupted, Interrupts
 from lp49fs.lib import uctx
-from lp49fs.ninep import DMDIR, OREAD, Dir
+from lp49fs.ninep import DMDIR, OREAD, Dir, decode_dirs
 from lp49fs.syscall import MAXIO
 
 log = logging.getLogger(__name__)
@@ -132,9 +137,9 @@ class Operations(pyfuse3.Operations):
         d = self.inodes.stamp(await lib.stat(path), parent, path)
         return self._attr(self._node(d, path), d)
 
-    def _node(self, d: Dir, path: str) -> Node:
+    def _node(self, d: Dir, path: str, ino: int = 0) -> Node:
         """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set."""
-        node = self.inodes.enter(d, path)
+        node = self.inodes.enter(d, path, ino)
         node.stream = is_stream(d)
         node.empty = d.length == 0  # e.g. an imported node's /dev/sysname (type M, length 0)
         return node
@@ -161,7 +166,9 @@ class Operations(pyfuse3.Operations):
     @syscall
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         node = self.inodes.get(inode)
-        return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
+        d = await lib.stat(node.path)
+        node.vers = d.qid.vers
+        return self._attr(node, self._stat_of(node, d))
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for ino, n in inode_list:
@@ -241,7 +248,10 @@ class Operations(pyfuse3.Operations):
 
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
         self._files[fd] = OpenFile(fd, node.stream, bool(flags & os.O_APPEND), pid, node.path)
-        return file_info(fd, node.server and not node.empty, node.stream)
+        cached = node.server and not node.empty
+        keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
+        node.openvers = node.vers if cached else -2
+        return file_info(fd, cached, node.stream, keep)
 
     @syscall
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
@@ -301,8 +311,10 @@ class Operations(pyfuse3.Operations):
     async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self.inodes.get(inode)
         fd = await lib.open(node.path, OREAD)
+        entries: list[Dir] = []
         try:
-            entries = await lib.dirreadall(fd)
+            while data := await lib.read(fd, MAXIO):
+                entries += decode_dirs(data)
         finally:
             await lib.close(fd)
         seen: set[str] = set()
@@ -321,10 +333,12 @@ class Operations(pyfuse3.Operations):
         for i in range(start_id, len(entries)):
             path = join(parent.path, entries[i].name)
             d = self.inodes.stamp(entries[i], parent, path)
-            attr = attributes(d, self.inodes.ino(d), self.owners)
-            if not pyfuse3.readdir_reply(token, os.fsencode(d.name), attr, i + 1):
+            ino = self.inodes.ino(d)
+            if not pyfuse3.readdir_reply(
+                token, os.fsencode(d.name), attributes(d, ino, self.owners), i + 1
+            ):
                 return
-            self._node(d, path)  # readdirplus: each accepted entry is a lookup
+            self._node(d, path, ino)  # readdirplus: each accepted entry is a lookup
 
     async def releasedir(self, fh: int) -> None:
         self._dirs.pop(fh, None)
