@@ -20,7 +20,7 @@ import logging
 from lp49fs import lib
 from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
-from lp49fs.lib9p import DEFAULT_MSIZE, serve
+from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.ninep import DMDIR
 from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
@@ -62,7 +62,7 @@ async def serve_link(fd: int, root: str, readonly: bool, msize: int) -> None:
 async def main(argv: list[str]) -> None:
     try:
         opts = parse(argv)
-        msize = int(opts.get("m", DEFAULT_MSIZE))
+        msize = int(opts.get("m", LINK_MSIZE))
         period = float(opts.get("k", exportfs_net.KEEPALIVE))
     except (Error, ValueError):
         await fatal("exportfs", USAGE)

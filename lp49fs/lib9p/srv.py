@@ -69,6 +69,10 @@ from .file import File, FileServer
 log = logging.getLogger(__name__)
 
 DEFAULT_MSIZE = 8192 + IOHDRSZ  # the Plan 9 kernel's msize
+# The msize of links between LP49 processes and nodes (#M asks for it; ramfs and exportfs
+# agree to it): every Tread/Rread is a round trip through Python on both sides, so 128 KiB
+# of data per message, the kernel's FUSE readahead, cuts a 64 MiB read to 512 messages.
+LINK_MSIZE = (128 << 10) + IOHDRSZ
 RECEIVE_SIZE = 65536  # bytes asked of the link per receive_some
 CLUNK_GRACE = 5.0  # seconds allowed for clunking a closed connection's files
 GATHER_MIN = 16384  # replies this big go out gathered (send_parts); smaller ones are joined

@@ -58,10 +58,10 @@ import trio
 
 from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
+from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import maxio, tattach
 from lp49fs.ninep import (
-    IOHDRSZ,
     MAXWELEM,
     NOFID,
     OCEXEC,
@@ -86,11 +86,9 @@ from lp49fs.servants.dev import Servant, openmode
 
 log = logging.getLogger(__name__)
 
-# What mount asks for.  Plan 9 asks IOHDRSZ + 8 KiB; here every Tread/Rread is a round trip
-# through Python on both sides, so bulk reads pay per message: 128 KiB of data per message
-# matches the kernel's FUSE readahead and cuts a 64 MiB read from 8192 messages to 512
-# (bench/fuse.py).  The server may answer less (Rversion msize <= ours).
-MSIZE = (128 << 10) + IOHDRSZ
+# What mount asks for.  Plan 9 asks IOHDRSZ + 8 KiB; here bulk reads pay per message
+# (lib9p.LINK_MSIZE says why).  The server may answer less (Rversion msize <= ours).
+MSIZE = LINK_MSIZE
 
 
 class ChanLink:

@@ -41,12 +41,11 @@ from lp49fs.errors import (
     Eperm,
     Error,
 )
-from lp49fs.lib9p import File, NotImplementedFile
+from lp49fs.lib9p import LINK_MSIZE, File, NotImplementedFile
 from lp49fs.ninep import (
     DMAPPEND,
     DMDIR,
     DMEXCL,
-    IOHDRSZ,
     OEXEC,
     ORCLOSE,
     ORDWR,
@@ -57,9 +56,8 @@ from lp49fs.ninep import (
     Qid,
 )
 
-# Largest msize ramfs agrees to on a server link (an LP49 pipe): 128 KiB of data per message,
-# the same as #M asks, so a bulk read is one 9P exchange per FUSE readahead request.
-MSIZE = (128 << 10) + IOHDRSZ
+# Largest msize ramfs agrees to on a server link (an LP49 pipe): what #M asks for.
+MSIZE = LINK_MSIZE
 
 AREAD, AWRITE, AEXEC = 4, 2, 1  # permission bits as in lib9p's hasperm
 OPENPERM = {OREAD: AREAD, OWRITE: AWRITE, ORDWR: AREAD | AWRITE, OEXEC: AEXEC}
