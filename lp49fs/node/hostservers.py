@@ -38,10 +38,9 @@ from dataclasses import dataclass, field
 
 import trio
 
-from lp49fs.core import sysfile
-from lp49fs.errors import Error
 from lp49fs.node.boot import Node
 from lp49fs.node.config import HostServerConf
+from lp49fs.node.servers import once, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +108,6 @@ async def _srv(node: Node, s: HostSpec, addr: str) -> bool:
     return not msg
 
 
-async def _cleanup(node: Node, s: HostSpec) -> None:
-    """Drop the boot name space's mount and the /srv entry of a dead server."""
-    p = node.bootproc
-    if s.mount is not None:
-        try:
-            await sysfile.unmount(p, None, s.mount)
-        except Error:
-            pass
-    try:
-        await sysfile.remove(p, f"/srv/{s.name}")
-    except Error:
-        pass
-
-
 async def _end(proc: trio.Process) -> None:
     """SIGTERM, SIGKILL after STOP_GRACE, reap (shielded: runs while being cancelled)."""
     with trio.CancelScope(shield=True):
@@ -181,21 +166,14 @@ async def supervise(
 ) -> None:
     """Run ``hs``'s server, restarting it when it exits (see the module docstring)."""
     s = hs.spec
-    reported = False
-
-    def report() -> None:
-        nonlocal reported
-        if not reported:
-            reported = True
-            task_status.started()
-
+    report = once(task_status)
     while hs.starts <= restarts:
         hs.starts += 1
         await _run_once(node, hs, start_timeout, report)
         report()
         hs.up = trio.Event()
         hs.addr = ""
-        await _cleanup(node, s)
+        await withdraw(node, s.name, s.mount)
         await trio.sleep(backoff)
     log.error("hostserver %s exited %d times: not restarting", s.name, hs.starts)
 

@@ -23,6 +23,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -87,18 +88,32 @@ async def _mount(node: Node, s: ServerSpec) -> None:
         await sysfile.close(p, fd)
 
 
-async def _cleanup(node: Node, s: ServerSpec) -> None:
-    """Drop the stale /srv entry and the boot name space's mount of a dead server."""
+async def withdraw(node: Node, srvname: str, old: str | None) -> None:
+    """Drop the stale ``/srv/srvname`` entry and the boot name space's mount on ``old`` (if
+    any) of a dead server; either may already be gone.  Shared with ``hostservers``."""
     p = node.bootproc
-    if s.old is not None:
+    if old is not None:
         try:
-            await sysfile.unmount(p, None, s.old)
+            await sysfile.unmount(p, None, old)
         except Error:
             pass
     try:
-        await sysfile.remove(p, f"/srv/{s.srvname}")
+        await sysfile.remove(p, f"/srv/{srvname}")
     except Error:
         pass
+
+
+def once(task_status: trio.TaskStatus[None]) -> Callable[[], None]:
+    """A callable that reports ``task_status.started()`` on its first call only."""
+    reported = False
+
+    def report() -> None:
+        nonlocal reported
+        if not reported:
+            reported = True
+            task_status.started()
+
+    return report
 
 
 async def supervise(
@@ -112,7 +127,7 @@ async def supervise(
 ) -> None:
     """Run ``sv``'s server, restarting it when it exits (see the module docstring)."""
     s = sv.spec
-    reported = False
+    report = once(task_status)
     while sv.starts <= restarts:
         sv.starts += 1
         sv.pid = await node.spawn(s.prog, list(s.argv))
@@ -125,22 +140,19 @@ async def supervise(
         else:
             log.warning("server %s never posted /srv/%s: killing it", s.prog, s.srvname)
             node.procmgr.note(node.procmgr.bypid[sv.pid].proc, "kill")
-        if not reported:
-            reported = True
-            task_status.started()
+        report()
         msg = await node.wait(sv.pid)
         if sv.stopping:
             sv.pid = 0
-            await _cleanup(node, s)
+            await withdraw(node, s.srvname, s.old)
             return
         log.warning("server %s (pid %d) exited: %r; restarting", s.prog, sv.pid, msg)
         sv.pid = 0
         sv.up = trio.Event()
-        await _cleanup(node, s)
+        await withdraw(node, s.srvname, s.old)
         await trio.sleep(backoff)
     log.error("server %s exited %d times: not restarting", s.prog, sv.starts)
-    if not reported:
-        task_status.started()
+    report()
 
 
 async def start_servers(
