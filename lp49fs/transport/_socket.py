@@ -34,8 +34,8 @@ import errno
 import os
 import socket
 import stat
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import trio
 
@@ -47,6 +47,9 @@ from ._malloc import tune_malloc
 DEFAULT_RECEIVE = 65536  # receive_some() default size: larger than any default msize
 
 IOV_BATCH = 512  # buffers per sendmsg (Linux allows IOV_MAX = 1024)
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 
 BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN)
 
@@ -77,30 +80,21 @@ class SocketLink:
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to ``max_bytes`` bytes that are available now or next; ``b""`` at EOF."""
         size = DEFAULT_RECEIVE if max_bytes is None else max_bytes
-        waited = False
-        while True:
-            if self.closed:
-                raise trio.ClosedResourceError("link was closed")
-            try:
-                data = self.socket.recv(size)
-            except BlockingIOError:
-                await self._wait(trio.lowlevel.wait_readable)
-                waited = True
-                continue
-            except OSError as e:
-                raise _broken(e) from e
-            if not waited:
-                await trio.lowlevel.checkpoint()
-            return data
+        return await self._receive(self.socket.recv, size)
 
     async def receive_into(self, buffer: memoryview) -> int:
         """Receive into ``buffer`` (as ``recv_into``); the count, 0 at EOF."""
+        return await self._receive(self.socket.recv_into, buffer)
+
+    async def _receive(self, call: Callable[[_A], _R], arg: _A) -> _R:
+        """``call(arg)`` (a socket receive), waiting for readability on EAGAIN; a checkpoint
+        either way (Rule 1)."""
         waited = False
         while True:
             if self.closed:
                 raise trio.ClosedResourceError("link was closed")
             try:
-                n = self.socket.recv_into(buffer)
+                got = call(arg)
             except BlockingIOError:
                 await self._wait(trio.lowlevel.wait_readable)
                 waited = True
@@ -109,7 +103,7 @@ class SocketLink:
                 raise _broken(e) from e
             if not waited:
                 await trio.lowlevel.checkpoint()
-            return n
+            return got
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send every byte of ``data``, waiting for buffer space as needed (Rule 1)."""
