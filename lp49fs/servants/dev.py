@@ -20,7 +20,8 @@ trip, and a pipe read blocks):
   reference of an open Chan (or of every Chan if the class sets ``closeall``).
 * ``remove(c)`` removes the file and, like 9P Tremove, is the end of ``c``: the servant's
   ``close`` is not called afterwards, whether remove succeeded or not.  ``close`` of a Chan
-  with ``CRCLOSE`` (opened ORCLOSE) should remove the file, as Plan 9 servants do.
+  with ``CRCLOSE`` (opened ORCLOSE) should remove the file, as Plan 9 servants do
+  (``removeonclose(c)`` does it).
 * ``read(c, count, offset) -> bytes`` / ``write(c, data, offset) -> int``: directories read as
   whole stat entries (``devdirread``).  ``wstat(c, d)`` changes the stat.
 * ``reset()``, ``init()`` run in CONFIG order at boot, ``shutdown()`` at halt.
@@ -48,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from lp49fs.core.chan import COPEN, Chan, Path, Walkqid
+from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Path, Walkqid
 from lp49fs.core.proc import Proc, up
 from lp49fs.errors import (
     Ebadarg,
@@ -181,6 +182,15 @@ class Servant(ABC):
 
     async def remove(self, c: Chan) -> None:
         raise Error(Eperm)
+
+    async def removeonclose(self, c: Chan) -> None:
+        """The ORCLOSE part of ``close``: remove the file of an open, non-directory ``c``
+        marked ``CRCLOSE``; an error is dropped (close cannot fail; the file may be gone)."""
+        if c.flag & CRCLOSE and c.flag & COPEN and not c.isdir():
+            try:
+                await self.remove(c)
+            except Error:
+                pass
 
     async def wstat(self, c: Chan, d: Dir) -> None:
         raise Error(Eperm)

@@ -173,11 +173,7 @@ class Srv(Servant):
         await cclose(posted)
 
     async def close(self, c: Chan) -> None:
-        if c.flag & CRCLOSE and c.flag & COPEN and not c.isdir():
-            try:
-                await self.remove(c)
-            except Error:
-                pass  # close cannot fail; the entry may be gone already
+        await self.removeonclose(c)
 
     async def read(self, c: Chan, count: int, offset: int) -> bytes:
         if c.isdir():
