@@ -182,11 +182,10 @@ async def row_ip() -> None:
     await sysfile.close(p, ctl)
 
 
-@pytest.mark.xfail(strict=True, reason="dev.permits lacks devpermcheck's eve rule")
 async def test_eve_opens_a_file_with_group_rights() -> None:
     """Plan 9 devpermcheck: the owner gets the owner bits, the host owner (eve) the group
     bits, everybody else the other bits; so eve may read /proc/N/args (0660) of a process
-    of user none.  ``lp49fs.servants.dev.permits`` checks the file's gid instead of eve."""
+    of user none."""
     p = await fresh()
     other = newproc(p.core, p.slash, user="none", name="other", ppid=p.pid)
     assert p.user == p.core.eve

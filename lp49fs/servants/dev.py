@@ -118,18 +118,19 @@ def openmode(omode: int) -> int:
 _ACCESS = {OREAD: 4, OWRITE: 2, ORDWR: 6, OEXEC: 1}
 
 
-def permits(user: str, d: Dir, omode: int) -> bool:
-    """Whether ``user`` may open a file with stat ``d`` in ``omode`` (Plan 9 devpermcheck)."""
+def permits(user: str, d: Dir, omode: int, eve: str) -> bool:
+    """Whether ``user`` may open a file with stat ``d`` in ``omode`` (Plan 9 devpermcheck):
+    the file's owner gets the owner bits, the host owner ``eve`` the group bits, everybody
+    else the other bits (one class only, as in dev.c).  OTRUNC also needs write."""
     need = _ACCESS[omode & 3] | (2 if omode & OTRUNC else 0)
     perm = d.mode & 0o777
     if user == d.uid:
         have = perm >> 6
-    elif user == d.gid:
+    elif user == eve:
         have = perm >> 3
     else:
         have = perm
-    have |= perm & 7  # "other" rights apply to everybody
-    return (have & need) == need
+    return (have & 7 & need) == need
 
 
 class Servant(ABC):
@@ -349,7 +350,7 @@ class Servant(ABC):
         if c.qid.type & QTDIR and (omode & 3 != OREAD or omode & (OTRUNC | ORCLOSE)):
             raise Error(Eisdir)
         d = self.devstat(c)
-        if not permits(self.user(), d, omode):
+        if not permits(self.user(), d, omode, self.core.eve):
             raise Error(Eperm)
         c.mode = mode
         c.flag |= COPEN

@@ -183,7 +183,7 @@ class Ip(Servant):
         t = qtype(c.qid)
         if t in (Q.CLONE, Q.LISTEN):
             mode = openmode(omode)
-            if not permits(self.user(), self.devstat(c), omode):
+            if not permits(self.user(), self.devstat(c), omode, self.core.eve):
                 raise Error(Eperm)
             proto = PROTOS[qproto(c.qid) - 1]
             if t == Q.CLONE:

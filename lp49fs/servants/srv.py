@@ -137,7 +137,7 @@ class Srv(Servant):
         mode = openmode(omode)
         if mode != sp.chan.mode and sp.chan.mode != ORDWR:
             raise Error(Eperm)
-        if not permits(self.user(), self._dir(c, sp), omode):
+        if not permits(self.user(), self._dir(c, sp), omode, self.core.eve):
             raise Error(Eperm)
         nc = incref(sp.chan)
         await cclose(c)
