@@ -41,7 +41,7 @@ import trio
 
 from kernel.space import PageFault
 from kernel.thread import Thread
-from kernel.types import IpcError, MapItem, Msg, StringItem, ThreadId
+from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadId
 from lp49fs.core import sysfile
 from lp49fs.core.chan import Path, cclose
 from lp49fs.core.proc import RFPROC, rfork
@@ -90,7 +90,12 @@ class Clerk:
             cs = trio.CancelScope()
             with cs:
                 while not cs.cancel_called:
-                    await thread.receive(mngr.tid)
+                    try:
+                        await thread.receive(mngr.tid)
+                    except IpcError as e:
+                        if e.code == NO_PARTNER:  # the Mngr is gone: the node is stopping
+                            return
+                        raise
                     caller, msg = self.caller, self.msg
                     assert caller is not None and msg is not None
                     reply = await self.serve(cs, caller, msg)

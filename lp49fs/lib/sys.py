@@ -192,8 +192,9 @@ async def dirread(fd: int) -> list[Dir]:
 
 
 async def dirreadall(fd: int) -> list[Dir]:
+    """Every remaining entry, read in calls of up to MAXIO bytes (fewer calls than dirread)."""
     out: list[Dir] = []
-    while ds := await dirread(fd):
+    while ds := decode_dirs(await read(fd, MAXIO)):
         out += ds
     return out
 
