@@ -10,7 +10,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
 APT_PACKAGES=(fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv
-              iproute2 diod dosfstools mtools e2fsprogs procps psmisc util-linux)
+              iproute2 diod dosfstools mtools e2fsprogs fdisk procps psmisc util-linux
+              faketime rsync sqlite3 tar)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -53,7 +54,8 @@ peer p9fs p9fs==0.0.4
 peer aio9p aio9p==0.3.3
 
 # mount(8) looks for /sbin/mount.fuse.lp49; mount.fuse3 looks for 'lp49' on the system PATH.
-if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then
+# LP49_SKIP_LINKS=1 leaves the links alone (a second checkout on the same machine).
+if [ "${LP49_SKIP_LINKS:-0}" != 1 ] && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
     for link in /sbin/mount.fuse.lp49:mount.fuse.lp49 /usr/local/bin/lp49:lp49; do
         dst=${link%%:*}; src="$top/.venv/bin/${link##*:}"
         if [ -x "$src" ] && [ "$(readlink "$dst" 2>/dev/null)" != "$src" ]; then
