@@ -16,6 +16,7 @@ import trio
 from lp49fs import lib
 from lp49fs.lib import RFFDG, RFPROC
 from lp49fs.node.boot import Node, boot
+from tests.waiting import await_until
 
 _n = [0]
 
@@ -60,3 +61,24 @@ async def run_as(node: Node, fn: Callable[[], Awaitable[Any]], timeout: float = 
     if box:
         raise box[0]
     return msg
+
+
+class CallsInCore:
+    """Which calls of a node's processes have reached a clerk (``Mngr.serving``).
+
+    Take a snapshot before starting the call under test, then ``await reached(Sys.READ)``: it
+    returns once a call that was not in the snapshot, with that system-call number, is held by a
+    clerk, i.e. it left the caller and now runs (or blocks) in the core.  This is the condition
+    "the read is blocked" that a test needs before it interrupts, kills or asserts that nothing
+    has arrived yet.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.before = node, set(node.mngr.serving)
+
+    def new(self, call: int) -> list[Any]:
+        return [c for t, c in list(self.node.mngr.serving.items())
+                if t not in self.before and c.msg is not None and c.msg.label == call]
+
+    async def reached(self, call: int, what: str = "the call to reach a clerk") -> None:
+        await await_until(lambda: self.new(call), what)

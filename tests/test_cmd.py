@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from lp49fs.node.boot import Node
+import re
+import time
+
+import pytest
+
+from lp49fs.cmd._fmt import MONTHS
+from lp49fs.node.boot import Node, boot
 from tests.lib_helpers import node
 from tests.sh_helpers import run, sh
 
@@ -18,9 +24,22 @@ async def test_echo_and_cat(node: Node) -> None:
     assert r.status.startswith("can't open /nonexistent")
 
 
+# Files #c must serve (cons(3)); #c may grow more without breaking a test.
+CONSFILES = ("bintime", "cons", "consctl", "drivers", "hostowner", "null", "osversion", "pid",
+             "ppid", "random", "sysname", "time", "user", "zero")
+
+
 async def test_ls_forms(node: Node) -> None:
-    r = await sh(node, "cd /dev; ls | wc -l; ls time pid; ls /dev/time; ls -d /dev; ls -d .")
-    assert r.out.splitlines() == ["     14", "pid", "time", "/dev/time", "/dev", "."]
+    r = await sh(node, "cd /dev; ls; ls | wc -l; ls time pid; ls /dev/time; ls -d /dev; ls -d .")
+    lines = r.out.splitlines()
+    listing, count, rest = lines[:-6], lines[-6], lines[-5:]
+    assert set(CONSFILES) <= set(listing) and listing == sorted(listing)
+    assert int(count) == len(listing)
+    assert rest == ["pid", "time", "/dev/time", "/dev", "."]
+
+
+# ls -l's date column (Plan 9 asciitime): "Mon dd hh:mm" within six months, else "Mon dd  yyyy"
+LSDATE = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d (?:\d\d:\d\d| \d{4})"
 
 
 async def test_ls_l_and_q_read_real_stats(node: Node) -> None:
@@ -30,8 +49,23 @@ async def test_ls_l_and_q_read_real_stats(node: Node) -> None:
     assert f[:5] == ["--rw-rw-r--", "c", "0", "glenda", "glenda"]
     assert f[5] == "78" and f[-1] == "/dev/time"
     assert null_l.split()[0] == "--rw-rw-rw-" and null_l.split()[-1] == "/dev/null"
-    assert null_l.index(" 0 Nov") == time_l.index("78 Nov")  # lengths right-aligned
+    d0, d1 = (re.search(rf" ({LSDATE}) /dev/", line) for line in (null_l, time_l))
+    assert d0 and d1, (null_l, time_l)
+    at = d0.start(1)
+    assert d1.start(1) == at
+    assert null_l[:at].endswith(" 0 ") and time_l[:at].endswith(" 78 ")  # lengths right-aligned
     assert time_q.startswith("(") and time_q.endswith(" 00) /dev/time")
+
+
+@pytest.mark.parametrize(("age", "recent"), [(3600, True), (400 * 86400, False)])
+async def test_ls_l_date_column_of_a_pinned_boot_time(age: int, recent: bool) -> None:
+    """The servants' times are the node's boot time; pinned, ls -l prints exactly that time."""
+    t = int(time.time()) - age
+    async with boot(ram=8 << 20, boottime=t) as n:
+        out = (await sh(n, "ls -l /dev/time")).out
+    tm = time.localtime(t)
+    tail = f"{tm.tm_hour:02d}:{tm.tm_min:02d}" if recent else f" {tm.tm_year}"
+    assert out.endswith(f" {MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {tail} /dev/time\n"), out
 
 
 async def test_ls_union_lists_every_member(node: Node) -> None:

@@ -13,13 +13,14 @@ from conftest import peer_python
 from test_import import accepting, free_port, start
 
 from hwsim.netif import TCP, HostSock
-from lp49fs.demo.console import NodeProc, wait_for
+from lp49fs.demo.console import NodeProc
 from lp49fs.errors import Ebadchar, Error
 from lp49fs.ninep import Dir, Qid
 from lp49fs.servers import exportfs_hs as hs
 from lp49fs.servers.exportfs import QidMap, checkname, cleanroot, treenames
 from lp49fs.servers.exportfs_net import keepalive_msg, netaddr
 from lp49fs.transport import pipe_pair
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("name", ["", ".", "a/b", "#c", "x\x00", "tab\there", "\x7f"])
@@ -176,7 +177,7 @@ def beta(tmp_path: os.PathLike[str]) -> Iterator[tuple[NodeProc, int]]:
     port = free_port()
     node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}")
     try:
-        wait_for(lambda: accepting(port), 20, "beta's exportfs")
+        wait_until(lambda: accepting(port), "beta's exportfs")
         yield node, port
     finally:
         node.stop()

@@ -21,13 +21,13 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pyfuse3
 import pytest
 import trio
+from waiting import wait_until  # not tests.waiting: this file also runs as a script
 
 from lp49fs.errors import Error
 from lp49fs.fuse import mount
@@ -124,14 +124,6 @@ def mounted(path: pathlib.Path) -> bool:
     return mount_entry(path) is not None
 
 
-def wait_for(cond: Callable[[], bool], what: str) -> None:
-    end = time.monotonic() + DEADLINE
-    while not cond():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def pids_mentioning(path: pathlib.Path) -> list[int]:
     """Processes whose command line names ``path`` (the daemons serving it)."""
     found = []
@@ -182,7 +174,7 @@ def test_daemon_serves_and_fusermount_unmounts(mnt: pathlib.Path) -> None:
     assert os.getsid(daemon_pid) == daemon_pid  # setsid: detached from our session
     assert os.readlink(f"/proc/{daemon_pid}/cwd") == "/"
     assert run(["fusermount3", "-u", str(mnt)]).returncode == 0
-    wait_for(lambda: not pids_mentioning(mnt), "the daemon to exit after fusermount3 -u")
+    wait_until(lambda: not pids_mentioning(mnt), "the daemon to exit after fusermount3 -u")
     assert not mounted(mnt)
 
 
@@ -190,15 +182,15 @@ def test_sigterm_unmounts_cleanly(mnt: pathlib.Path) -> None:
     assert helper("default", str(mnt)).returncode == 0
     (daemon_pid,) = pids_mentioning(mnt)
     os.kill(daemon_pid, signal.SIGTERM)
-    wait_for(lambda: not mounted(mnt), "SIGTERM to unmount")
-    wait_for(lambda: not pids_mentioning(mnt), "the daemon to exit after SIGTERM")
+    wait_until(lambda: not mounted(mnt), "SIGTERM to unmount")
+    wait_until(lambda: not pids_mentioning(mnt), "the daemon to exit after SIGTERM")
 
 
 def test_killed_daemon_leaves_a_mount_fusermount_clears(mnt: pathlib.Path) -> None:
     assert helper("default", str(mnt)).returncode == 0
     (daemon_pid,) = pids_mentioning(mnt)
     os.kill(daemon_pid, signal.SIGKILL)
-    wait_for(lambda: not pids_mentioning(mnt), "the killed daemon to go")
+    wait_until(lambda: not pids_mentioning(mnt), "the killed daemon to go")
     assert mounted(mnt)
     with pytest.raises(OSError) as info:
         os.stat(mnt)
@@ -212,20 +204,18 @@ def test_killed_daemon_leaves_a_mount_fusermount_clears(mnt: pathlib.Path) -> No
 
 @pytest.mark.parametrize("flags", [["-f"], ["-d"], ["-o", "debug"], ["-o", "ro,debug"]])
 def test_foreground_flags_do_not_fork(mnt: pathlib.Path, flags: list[str]) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE), "default", str(mnt), *flags],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(lambda: mounted(mnt) or proc.poll() is not None, "the foreground mount")
-        assert proc.poll() is None, "a foreground helper must keep serving, not exit"
-        assert pids_mentioning(mnt) == [proc.pid]  # no fork: the process we started serves
-        assert run(["cat", str(mnt / "hello")]).stdout == HELLO.decode()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=DEADLINE)
-    finally:
-        proc.kill()
+    argv = [sys.executable, str(HERE), "default", str(mnt), *flags]
+    # the with-block closes the stderr pipe and reaps the helper on every path, failures too
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:
+            wait_until(lambda: mounted(mnt) or proc.poll() is not None, "the foreground mount")
+            assert proc.poll() is None, "a foreground helper must keep serving, not exit"
+            assert pids_mentioning(mnt) == [proc.pid]  # no fork: the process we started serves
+            assert run(["cat", str(mnt / "hello")]).stdout == HELLO.decode()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=DEADLINE)
+        finally:
+            proc.kill()
     assert proc.returncode == 0
     assert not mounted(mnt)
     debug = "-d" in flags or any("debug" in f for f in flags)
@@ -274,7 +264,7 @@ def test_busy_mountpoint(mnt: pathlib.Path) -> None:
 def test_node_failing_to_boot_unmounts_and_exits(mnt: pathlib.Path) -> None:
     one_line_error(helper("/x/boot-fails.toml", str(mnt)), "node failed to boot: no disk")
     assert not mounted(mnt)
-    wait_for(lambda: not pids_mentioning(mnt), "the failed daemon to exit")
+    wait_until(lambda: not pids_mentioning(mnt), "the failed daemon to exit")
 
 
 def test_node_failing_to_boot_in_the_foreground(mnt: pathlib.Path) -> None:

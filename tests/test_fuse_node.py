@@ -20,12 +20,12 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import have_fuse, skip_or_fail
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -118,10 +118,8 @@ def test_two_views_of_two_name_spaces(views: dict[str, pathlib.Path]) -> None:
     boot, shv = views["boot"], views["sh"]
     assert "0" in ls(boot / "fd") and ls(shv / "fd") == []  # boot binds #d, the file does not
     console(shv.parent / "sh.cons", "bind -c '#e' /mnt\n")
-    deadline = time.monotonic() + 10  # a guard, not a timing assertion (1 s entry timeout)
-    while "sysname" not in ls(shv / "mnt") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "sysname" in ls(shv / "mnt")  # the shell's bind shows live in its view
+    # the shell's bind shows live in its view (once the 1 s entry timeout has passed)
+    wait_until(lambda: "sysname" in ls(shv / "mnt"), "the shell's bind in its view")
     assert ls(boot / "mnt") == []  # and not in the boot process's
     out = console(shv.parent / "sh.cons", "rfork n\nbind '#p' /n\nls /n\n")
     assert "/n/1" in out.split()  # the shell sees its private bind ...
@@ -132,8 +130,5 @@ def test_two_views_of_two_name_spaces(views: dict[str, pathlib.Path]) -> None:
 def test_console_socket_removed_at_unmount(views: dict[str, pathlib.Path]) -> None:
     for name, mnt in views.items():
         assert run(["fusermount3", "-u", str(mnt)]).returncode == 0
-        deadline = time.monotonic() + 10
-        while daemons(mnt) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not daemons(mnt)
+        wait_until(lambda m=mnt: not daemons(m), f"the {name} view's daemon to exit")
         assert not (mnt.parent / f"{name}.cons").exists()

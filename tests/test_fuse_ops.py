@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import have_fuse, skip_or_fail
+from tests.waiting import thread_in_syscall, wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -120,19 +121,11 @@ def test_find_walks_the_tree(view: pathlib.Path) -> None:
     assert str(view / "dev" / "sysname") in r.stdout.split()
 
 
-def blocked_in_read(p: subprocess.Popen[bytes], timeout: float = 10) -> None:
+def blocked_in_read(p: subprocess.Popen[bytes]) -> None:
     """Wait until ``p`` sits in read(2) (``/proc/PID/syscall`` names syscall 0 on x86-64)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        assert p.poll() is None, "the reader ended before it blocked"
-        try:
-            nr = pathlib.Path(f"/proc/{p.pid}/syscall").read_text().split()[0]
-        except (OSError, IndexError):
-            nr = ""
-        if nr == "0":
-            return
-        assert time.monotonic() < deadline, f"not blocked in read after {timeout} s"
-        time.sleep(0.01)
+    wait_until(lambda: p.poll() is not None or thread_in_syscall(p.pid, 0), "the reader to "
+               "block in read(2)")
+    assert p.poll() is None, "the reader ended before it blocked"
 
 
 def default_sigint() -> None:
@@ -216,8 +209,5 @@ def test_ramfs_errors_reach_programs(view: pathlib.Path, cmd: str, message: str)
 def test_unmount_leaves_no_process(view: pathlib.Path) -> None:
     assert daemons(view)
     assert run(["fusermount3", "-u", str(view)]).returncode == 0
-    deadline = time.monotonic() + 10
-    while daemons(view) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not daemons(view)
+    wait_until(lambda: not daemons(view), "the daemon to exit at unmount")
     assert not os.path.ismount(view)

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from lp49fs.demo.console import LP49, NodeProc, wait_for
+from lp49fs.demo.console import LP49, NodeProc
 from lp49fs.node.config import ConfigError, HostServerConf, parse
 from lp49fs.node.main import namespace
+from tests.waiting import wait_until
 
 CONFIG = """
 [node]
@@ -108,10 +109,10 @@ def test_node_starts_posts_mounts_restarts_and_stops_its_u9fs(
 
     [u9fs] = children(n.proc.pid)
     os.kill(u9fs, signal.SIGKILL)  # supervised: a new u9fs is started and posted again
-    wait_for(lambda: len(children(n.proc.pid) - {u9fs}) == 1, 20, "a new u9fs")
+    wait_until(lambda: len(children(n.proc.pid) - {u9fs}) == 1, "a new u9fs")
     out, status = sh("ls /n")  # the shell's mount is of the dead connection
     assert status and "hungup" in out
-    wait_for(lambda: sh("ls /srv/unix")[1] == "", 20, "/srv/unix posted again")
+    wait_until(lambda: sh("ls /srv/unix")[1] == "", "/srv/unix posted again")
     assert sh("unmount /n; mount -c /srv/unix /n") == ("", "")
     assert sh("ls /n") == ("/n/hello\n/n/new\n", "")
 

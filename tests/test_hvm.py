@@ -14,6 +14,7 @@ from kernel.kip import KernelInfoPage
 from kernel.thread import Thread
 from kernel.types import PAGE_SIZE, Fpage, MapItem, Msg, ThreadId
 from lp49fs.hvm import KIP_AREA, FrameTable, Hvm
+from tests.waiting import await_until
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_threads_share_a_space_and_delete_space_ends_them(hvm: Hvm) -> Non
 
     first = hvm.create_space(writer)
     hvm.create_thread(first, reader)
-    await trio.sleep(0.01)
+    await await_until(lambda: got, "the second thread to read the first one's store")
     assert got == [b"shared"]
     hvm.delete_space(first)
     await trio.testing.wait_all_tasks_blocked()

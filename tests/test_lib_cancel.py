@@ -22,7 +22,8 @@ from lp49fs.lib import uctx
 from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
 from lp49fs.syscall import Sys
-from tests.lib_helpers import node, program, run_as
+from tests.lib_helpers import CallsInCore, node, program, run_as
+from tests.waiting import await_until
 
 __all__ = ["node"]
 
@@ -40,14 +41,12 @@ async def test_cancelled_pipe_read_is_interrupted_and_loses_no_data(node: Node) 
 
         async with trio.open_nursery() as nursery:  # a task other than the thread's own
             nursery.start_soon(reader)
-            with trio.fail_after(10):  # a condition, not a time: the read reached a clerk
-                while not (got and got[0].busy and got[0].thread.id in node.mngr.serving):
-                    await trio.sleep(0.005)
+            await await_until(lambda: got and got[0].busy and got[0].thread.id in node.mngr.serving,
+                              "the read to reach a clerk")
             nursery.cancel_scope.cancel()
         worker = got[0]
-        with trio.fail_after(5):  # the core ended the call; the worker came back by itself
-            while worker.busy or worker not in up.idle:
-                await trio.sleep(0.005)
+        await await_until(lambda: not worker.busy and worker in up.idle,
+                          "the core to end the call and the worker to come back by itself")
         assert up.idle.count(worker) == 1
         assert worker.thread.id not in node.mngr.serving
         await lib.write(w, b"after")
@@ -82,9 +81,7 @@ async def test_interrupt_of_another_process_thread_is_refused(node: Node) -> Non
 
     async def body() -> None:
         pid = await node.spawn(program_of(node, sleeper))
-        with trio.fail_after(5):
-            while not other:
-                await trio.sleep(0.005)
+        await await_until(lambda: other, "the sleeper to start")
         msg = Msg(Sys.INTERRUPT, (other[0],))
         with pytest.raises(Error, match=Eperm):
             await uctx.current().call(msg)
@@ -129,14 +126,11 @@ async def test_a_hundred_blocked_reads_do_not_stall_a_stat(node: Node) -> None:
                     for _ in range(3):
                         side.start_soon(lib.stat, "/dev/null")
             await lib.write(w, b"ab")  # two readers get a byte each
-            with trio.fail_after(10):
-                while len(results) < 2:
-                    await trio.sleep(0.01)
+            await await_until(lambda: len(results) >= 2, "two readers to get a byte each")
             nursery.cancel_scope.cancel()  # the other 98 are interrupted in the core
         assert sorted(x for x in results if isinstance(x, bytes)) == [b"a", b"b"]
-        with trio.fail_after(10):
-            while sum(1 for w_ in up.idle if not w_.busy) < up.nthreads - 2:
-                await trio.sleep(0.01)
+        await await_until(lambda: sum(1 for w_ in up.idle if not w_.busy) >= up.nthreads - 2,
+                          "the interrupted workers to be idle again")
         assert not any(w_.busy for w_ in up.idle)
         await lib.write(w, b"z")
         assert await lib.read(r, 10) == b"z"
@@ -163,13 +157,12 @@ async def test_fuse_interrupt_cancels_a_console_read_and_the_next_line_is_kept(
                 except Interrupted:
                     result.append("EINTR")
 
+            calls = CallsInCore(node)
             nursery.start_soon(handler)
-            await trio.sleep(0.1)
+            await calls.reached(Sys.READ, "the console read to reach a clerk")
             os.kill(p.pid, signal.SIGSTOP)  # keep the signal pending
             os.kill(p.pid, signal.SIGINT)
-            with trio.fail_after(5):
-                while not result:
-                    await trio.sleep(0.01)
+            await await_until(lambda: result, "the interrupted read to end")
             assert result == ["EINTR"] and intr.cancelled == 1
             node.machine.uart.feed(b"next line\n")
             with trio.fail_after(5):

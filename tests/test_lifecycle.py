@@ -10,7 +10,8 @@ from lp49fs import lib
 from lp49fs.errors import Enochild, Error, Eshutdown
 from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node, boot
-from tests.lib_helpers import node, program, run_as
+from lp49fs.syscall import Sys
+from tests.lib_helpers import CallsInCore, node, program, run_as
 
 __all__ = ["node"]
 
@@ -103,8 +104,9 @@ async def test_proc_wait_reads_real_records_shared_with_wait(node: Node) -> None
             got.append((await lib.read(fd, 256)).decode())
 
         async with trio.open_nursery() as n:
+            calls = CallsInCore(node)
             n.start_soon(reader)
-            await lib.sleep(20)
+            await calls.reached(Sys.READ, "the wait read to block in the core")
             assert got == []  # blocked while the child lives
             gate.set()
         pid, utime, stime, rtime, msg = got[0].split(" ", 4)

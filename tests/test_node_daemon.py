@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.waiting import wait_until
+
 BIN = pathlib.Path(sys.executable).parent / "lp49"  # the console script
 LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.cli"]
 SCRIPT = b"bind -a '#c' /dev; ls /srv; echo hello > /tmp/x; cat /tmp/x; ns\n"
@@ -143,13 +145,27 @@ def test_stdio_console_boots_to_a_prompt_and_sigint_stops_it() -> None:
         p.stdin.flush()
         while b"lp49 on stdio\r\n% " not in out:
             out += os.read(p.stdout.fileno(), 4096)
+        pipe = os.readlink(f"/proc/{p.pid}/fd/0")
         p.stdin.close()  # EOF on the terminal does not stop the node
-        time.sleep(0.2)
+        wait_until(lambda: readers_of(p.pid, pipe) == 1, "the node to see EOF on stdin "
+                   "(its copy of fd 0 closed)")
         assert p.poll() is None
     finally:
         status, err = _stop(p, signal.SIGINT)
     assert status == 0, err
     assert "shell prompt" in err and "SIGINT: shutting down" in err
+
+
+def readers_of(pid: int, target: str) -> int:
+    """How many of process ``pid``'s file descriptors are ``target`` (e.g. ``pipe:[123]``)."""
+    fds = pathlib.Path(f"/proc/{pid}/fd")
+    n = 0
+    for fd in fds.iterdir():
+        try:
+            n += os.readlink(fd) == target
+        except OSError:
+            pass  # closed meanwhile
+    return n
 
 
 def test_lp49_console_reports_a_missing_socket(tmp_path: pathlib.Path) -> None:

@@ -10,7 +10,8 @@ from lp49fs.errors import Eintr, Enochild, Error
 from lp49fs.lib import RFCNAMEG, RFFDG, RFNAMEG, RFPROC
 from lp49fs.ninep import OREAD, OWRITE
 from lp49fs.node.boot import Node
-from tests.lib_helpers import node, program, run_as, start
+from lp49fs.syscall import Sys
+from tests.lib_helpers import CallsInCore, node, program, run_as, start
 
 __all__ = ["node"]
 
@@ -145,10 +146,11 @@ async def test_kill_through_proc_ctl_interrupts_a_blocked_process(node: Node) ->
             got.append(e)
             raise
 
+    calls = CallsInCore(node)
     pid, _ = await start(node, victim)
+    await calls.reached(Sys.READ, "the victim's read to block in a clerk")
 
     async def killer() -> None:
-        await lib.sleep(50)
         fd = await lib.open(f"/proc/{pid}/ctl", OWRITE)
         await lib.write(fd, b"kill")
 
@@ -165,10 +167,11 @@ async def test_note_interrupts_a_sleep(node: Node) -> None:
         assert e.value.ename == Eintr
         await lib.exits("woken")
 
+    calls = CallsInCore(node)
     pid, _ = await start(node, sleeper)
+    await calls.reached(Sys.SLEEP, "the sleeper's sleep to reach the core")
 
     async def poster() -> None:
-        await lib.sleep(20)
         await lib.postnote(pid, "alarm")
 
     assert await run_as(node, poster) == ""
@@ -185,9 +188,11 @@ async def test_child_tasks_of_a_process_call_on_worker_threads(node: Node) -> No
             async def reads() -> None:
                 results.append(await lib.read(r, 100))  # blocks on a worker thread
 
+            calls = CallsInCore(node)
             n.start_soon(reads)
-            await trio.sleep(0.01)
-            assert await lib.getpid() > 0
+            await calls.reached(Sys.READ, "the read to block in a clerk")
+            assert not results
+            assert await lib.getpid() > 0  # another call of the process, while the read waits
             async with lib.newthread():
                 await lib.write(w, b"ping")
         assert results == [b"ping"]

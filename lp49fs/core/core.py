@@ -2,8 +2,9 @@
 
 Several nodes can live in one Python process (tests boot three), so everything a node owns
 hangs off its ``Core``: the devtab (servant letter -> servant object, in CONFIG order), the
-process table, the node's name (``sysname``), the host owner (``eve``), the boot time and the
-emulated machine (``machine``, an ``hwsim`` Machine, or None in tests that need no hardware).
+process table, the node's name (``sysname``), the host owner (``eve``), the boot time (the wall
+clock, or ``boottime=`` when a caller pins it) and the emulated machine (``machine``, an
+``hwsim`` Machine, or None in tests that need no hardware).
 
 The core never imports ``lp49fs.servants`` (servants import the core), so the devtab is built
 by the caller: ``lp49fs.servants.make_devtab(core)`` constructs each configured servant with
@@ -33,11 +34,13 @@ class Core:
         *,
         eve: str = "glenda",
         machine: Any = None,
+        boottime: int | None = None,
     ) -> None:
         self.sysname = sysname  # #c/sysname
         self.eve = eve  # host owner: owns the servants' files
         self.machine = machine  # hwsim Machine, or None
-        self.boottime = int(time.time())  # atime/mtime of servant files
+        # atime/mtime of servant files: the wall clock at boot unless given (tests pin it)
+        self.boottime = int(time.time()) if boottime is None else boottime
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook

@@ -131,13 +131,17 @@ async def boot(
     ram: int = 16 << 20,
     config: tuple[str, ...] = CONFIG,
     programs: dict[str, str | Main] | None = None,
+    boottime: int | None = None,
 ) -> AsyncIterator[Node]:
-    """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends."""
+    """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
+
+    ``boottime`` pins the servants' file times (default: the wall clock at boot).
+    """
     machine = Machine(ram_size=ram)
     async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
         hvm = Hvm(kernel)
         hvm.start()
-        core = Core(sysname, machine=machine)
+        core = Core(sysname, machine=machine, boottime=boottime)
         core.install(make_devtab(core, config))
         loader = Loader(dict(programs or {}))
         pm = ProcMgr(core, hvm, loader, nursery)
