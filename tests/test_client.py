@@ -64,10 +64,11 @@ class Peer:
 
 
 @asynccontextmanager
-async def scripted(msize: int = 8216) -> AsyncIterator[tuple[Session, Peer]]:
-    """A versioned Session whose server is the returned Peer."""
+async def scripted(msize: int = 8216, ping: float | None = None
+                   ) -> AsyncIterator[tuple[Session, Peer]]:
+    """A versioned Session (watching its peer every ``ping`` s) whose server is the Peer."""
     client_end, server_end = trio.testing.memory_stream_pair()
-    session, peer = Session(client_end), Peer(server_end)
+    session, peer = Session(client_end, ping=ping), Peer(server_end)
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
         async with trio.open_nursery() as inner:

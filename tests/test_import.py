@@ -39,9 +39,10 @@ def accepting(port: int) -> bool:
         return False
 
 
-def start(name: str, workdir: str, listen: str | None) -> NodeProc:
+def start(name: str, workdir: str, listen: str | None, config: str | None = None) -> NodeProc:
     cons, log = os.path.join(workdir, f"{name}.cons"), os.path.join(workdir, f"{name}.log")
-    argv = [*LP49, "node", "--name", name, "--console", f"unix!{cons}"]
+    argv = [*LP49, "node", *([config] if config else []), "--name", name,
+            "--console", f"unix!{cons}"]
     if listen:
         argv += ["--listen", listen]
     node = NodeProc(name, argv, cons, log)
@@ -172,6 +173,34 @@ def test_remote_killed_mid_read_gives_hungup_then_reimport_works(pair: Pair) -> 
     assert "i/o on hungup channel" in out and status
     pair.restart_b()
     assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
+
+
+def test_a_frozen_remote_fails_a_pending_read_and_thaws_for_a_new_import(
+    pair: Pair, tmp_path: os.PathLike[str]
+) -> None:
+    """beta stopped (SIGSTOP) keeps its TCP connection up but answers nothing: alpha's #M pings
+    it after peer_timeout of silence and hangs the mount up, instead of waiting for ever."""
+    conf = os.path.join(str(tmp_path), "alpha.toml")
+    with open(conf, "w") as f:
+        f.write("[node]\npeer_timeout = 1\n")
+    pair.a.stop()  # a clean stop removes its console socket
+    pair.a = start("alpha", pair.workdir, None, conf)
+    cons = pair.a.console
+    assert cons is not None
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    pid, _ = pair.sh(pair.a, "cat /n/cons & echo $apid")
+    wait_until(lambda: "/n/cons" in pair.sh(pair.a, f"cat /proc/{pid.strip()}/fd")[0],
+               "cat to open the remote /n/cons")
+    os.killpg(pair.b.proc.pid, signal.SIGSTOP)
+    try:
+        out, _ = pair.sh(pair.a, "wait", timeout=DEADLINE)  # a hang guard: must end
+        assert "i/o on hungup channel" in out, out
+        out, status = pair.sh(pair.a, "cat /n/sysname")
+        assert "i/o on hungup channel" in out and status
+    finally:
+        os.killpg(pair.b.proc.pid, signal.SIGCONT)
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")  # beta thawed
     assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
 
 

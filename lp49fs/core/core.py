@@ -24,6 +24,8 @@ from lp49fs.errors import Ebadsharp, Error
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
 
+PEER_TIMEOUT = 10.0  # seconds: a frozen mounted server fails waiting calls within twice this
+
 
 class Core:
     """One node's core: devtab, process table, names, machine."""
@@ -35,12 +37,16 @@ class Core:
         eve: str = "glenda",
         machine: Any = None,
         boottime: int | None = None,
+        peer_timeout: float = PEER_TIMEOUT,
     ) -> None:
         self.sysname = sysname  # #c/sysname
         self.eve = eve  # host owner: owns the servants' files
         self.machine = machine  # hwsim Machine, or None
         # atime/mtime of servant files: the wall clock at boot unless given (tests pin it)
         self.boottime = int(time.time()) if boottime is None else boottime
+        # #M pings a mounted server that says nothing this long while calls wait, and hangs
+        # the mount up if the ping is not answered within as long again (client.py Rule 6)
+        self.peer_timeout = peer_timeout
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook

@@ -133,7 +133,8 @@ class NodeSession:
         cfg, console = self.cfg, self.args.console or "none"
         try:
             with trio.CancelScope(shield=True) as scope:
-                async with boot(cfg.name, ram=cfg.ram) as node, trio.open_nursery() as sup:
+                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
+                        trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()
                     await self._stop.wait()

@@ -34,6 +34,14 @@ Rules
 4. When the link dies (EOF, error, malformed bytes) every pending call fails at once with
    ``Error(Ehungup)``, and so does every later call.
 5. ``version`` must be the first exchange; it sets ``msize`` (and so ``iounit`` defaults).
+6. A frozen peer.  A peer that stops answering without closing the link (a stopped process,
+   a host gone silent behind a TCP connection that the kernel still keeps) would leave calls
+   waiting for ever.  With ``ping=T`` the session watches for that: when requests are waiting
+   and nothing at all has arrived for ``T`` seconds, it sends a ping, ``Tflush`` of a tag that
+   is not in use (flush(5): the server answers Rflush at once, whatever it is busy with); if
+   nothing arrives within ``T`` more, the session hangs up (Rule 4), so a frozen peer costs a
+   waiting caller at most ``2T``.  A call that legitimately waits (a read of a console that
+   nobody types at) is untouched: a live peer answers the pings.
 
 The fid-level helpers and the command line use only ``rpc``, ``newfid`` and ``msize``.
 """
@@ -46,6 +54,7 @@ from typing import Protocol
 import trio
 
 from lp49fs.errors import Ehungup, Error
+from lp49fs.lib9p.late import check, clunk_quietly, late_reply
 from lp49fs.ninep import (
     MAXMSIZE,
     NEED_DATA,
@@ -53,16 +62,11 @@ from lp49fs.ninep import (
     NOTAG,
     Framer,
     ProtocolError,
-    Rattach,
-    Rerror,
     Rversion,
-    Rwalk,
-    Tattach,
     Tclunk,
     Tflush,
     Tremove,
     Tversion,
-    Twalk,
     decode,
     encode,
     encode_parts,
@@ -101,8 +105,10 @@ class _Call:
 class Session:
     """A 9P2000 client connection over ``link`` (see the module docstring for the rules)."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, ping: float | None = None) -> None:
         self.link = link
+        self.ping = ping  # Rule 6: seconds of silence before a ping; None: never
+        self._last_rx = 0.0  # trio time of the last bytes from the peer
         self.msize = DEFAULT_MSIZE  # negotiated by version()
         self.version_string = ""  # the server's answer to Tversion
         self._calls: dict[int, _Call] = {}  # tag -> call in flight (Rule 1)
@@ -125,6 +131,9 @@ class Session:
         framer = self._framer
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self._last_rx = trio.current_time()
+            if self.ping is not None:
+                nursery.start_soon(self._watchdog, self.ping)
             task_status.started()
             try:
                 await self._read_loop(framer)
@@ -150,6 +159,7 @@ class Session:
                 if not data:
                     return
                 framer.feed(data)
+            self._last_rx = trio.current_time()
             while (frame := framer.next_view()) is not NEED_DATA:
                 assert isinstance(frame, memoryview)
                 tag, reply = decode(frame)
@@ -164,6 +174,44 @@ class Session:
         call.done.set()
         if not call.flushed:
             del self._calls[tag]  # the caller owns the reply now; the tag is free
+
+    async def _watchdog(self, period: float) -> None:
+        """Rule 6: hang up on a peer that leaves waiting requests unanswered and says nothing."""
+        while self._hungup is None:
+            await trio.sleep(period)
+            if not self._calls or trio.current_time() - self._last_rx < period:
+                continue  # nothing waits, or the peer spoke lately
+            heard = self._last_rx
+            await self._ping()
+            with trio.move_on_after(period):
+                while self._last_rx == heard and self._hungup is None:
+                    await trio.sleep(min(period / 10, 0.1))
+            if self._last_rx == heard and self._hungup is None:
+                log.warning("9P peer silent for %.1f s with %d requests waiting: hanging up",
+                            trio.current_time() - heard, len(self._calls))
+                self._hangup(f"peer silent for {trio.current_time() - heard:.1f} s")
+                if self._nursery is not None:
+                    self._nursery.cancel_scope.cancel()  # run() ends and closes the link
+                return
+
+    async def _ping(self) -> None:
+        """Send ``Tflush`` of a reserved unused tag; its Rflush (any bytes) proves the peer."""
+        tag = self._alloc_tag()
+        self._calls[tag] = ping = _Call(None)
+        oldtag = self._alloc_tag()
+        self._calls[oldtag] = spare = _Call(None)  # reserved: no request takes it meanwhile
+        if self._nursery is not None:
+            self._nursery.start_soon(self._settle_ping, tag, ping, oldtag, spare)
+        try:
+            await self._send(encode_parts(tag, Tflush(oldtag=oldtag)))
+        except Error:
+            pass  # hung up while sending: the settle task ends with the hangup
+
+    async def _settle_ping(self, tag: int, ping: _Call, oldtag: int, spare: _Call) -> None:
+        await ping.done.wait()  # Rflush, or the hangup
+        for t, c in ((tag, ping), (oldtag, spare)):
+            if self._calls.get(t) is c:
+                del self._calls[t]
 
     def _hangup(self, why: str) -> None:
         if self._hungup is None:
@@ -304,7 +352,7 @@ class Session:
     def clunk_soon(self, fid: int) -> None:
         """Clunk ``fid`` in the background (for a fid whose owner was cancelled)."""
         if self._nursery is not None and self._hungup is None:
-            self._nursery.start_soon(_clunk_quietly, self, fid)
+            self._nursery.start_soon(clunk_quietly, self, fid)
         else:
             self.freefid(fid)
 
@@ -315,44 +363,3 @@ class Session:
     def pending(self) -> list[int]:
         """The tags now in flight (for tests and debugging)."""
         return list(self._calls)
-
-
-def check(reply: object) -> object:
-    """``reply`` itself, or raise the ``Error`` it carries (None means the link hung up)."""
-    if reply is None:
-        raise Error(Ehungup)
-    if isinstance(reply, Rerror):
-        raise Error.from_rerror(reply)
-    return reply
-
-
-def late_reply(session: Session, msg: object, reply: object) -> None:
-    """Undo what a flushed request did after all, as far as the client must (Rule 2/3)."""
-    created: int | None = None
-    if isinstance(msg, Twalk) and msg.newfid != msg.fid:
-        if isinstance(reply, Rwalk) and len(reply.wqid) == len(msg.wname):
-            created = msg.newfid
-        else:
-            session.freefid(msg.newfid)
-    elif isinstance(msg, Tattach):
-        if isinstance(reply, Rattach):
-            created = msg.fid
-        else:
-            session.freefid(msg.fid)
-    elif isinstance(msg, (Tclunk, Tremove)):
-        if reply is None:  # flushed before the server saw it: the fid still lives there
-            created = msg.fid
-        else:
-            session.freefid(msg.fid)
-    if created is not None:
-        session.clunk_soon(created)
-
-
-async def _clunk_quietly(session: Session, fid: int) -> None:
-    try:
-        await session.rpc(Tclunk(fid=fid))
-    except Error:
-        pass
-    finally:
-        session.freefid(fid)
-

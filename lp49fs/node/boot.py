@@ -37,7 +37,7 @@ from kernel.thread import Entry, Thread
 from kernel.types import NILTHREAD, Msg, ThreadId
 from lp49fs.cmd import PROGRAMS
 from lp49fs.core import sysfile
-from lp49fs.core.core import Core
+from lp49fs.core.core import PEER_TIMEOUT, Core
 from lp49fs.core.mngr import Mngr
 from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
 from lp49fs.core.procmgr import PInfo, ProcMgr
@@ -132,16 +132,18 @@ async def boot(
     config: tuple[str, ...] = CONFIG,
     programs: dict[str, str | Main] | None = None,
     boottime: int | None = None,
+    peer_timeout: float = PEER_TIMEOUT,
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
 
-    ``boottime`` pins the servants' file times (default: the wall clock at boot).
+    ``boottime`` pins the servants' file times (default: the wall clock at boot);
+    ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core).
     """
     machine = Machine(ram_size=ram)
     async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
         hvm = Hvm(kernel)
         hvm.start()
-        core = Core(sysname, machine=machine, boottime=boottime)
+        core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
         core.install(make_devtab(core, config))
         loader = Loader(dict(programs or {}))
         pm = ProcMgr(core, hvm, loader, nursery)

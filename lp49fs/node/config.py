@@ -7,6 +7,8 @@ Layout (every table and key is optional; what is missing comes from the default 
     namespace = "lp49.ns"         # a namespace file (relative to the config file) or, if it
                                   # holds a newline, the namespace text itself
     listen = "tcp!*!17007"        # 9P export address (kept for the network issue)
+    peer_timeout = 10             # seconds a mounted server may stay silent while calls
+                                  # wait; then a ping, and a hangup after as long again
     [hardware]
     ram = "16M"                   # bytes, or a number with K, M or G
     [console]
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
+from lp49fs.core.core import PEER_TIMEOUT
 
 DEFAULT_RAM = 16 << 20
 DEFAULT_NAME = "default"  # CONFIG naming the built-in node
@@ -85,11 +88,12 @@ class NodeConfig:
     servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
     hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init
     listen: str | None = None  # 9P listen dial string (not served yet)
+    peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     source: str = "<default>"  # where it came from, for messages
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen"},
+    "node": {"name", "namespace", "listen", "peer_timeout"},
     "hardware": {"ram"},
     "console": {"attach"},
 }
@@ -210,8 +214,16 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         servers=servers,
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
+        peer_timeout=_seconds(node, "peer_timeout", f"{source}: node", cfg.peer_timeout),
         source=source,
     )
+
+
+def _seconds(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    v = table.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 3600:
+        raise ConfigError(f"{where}.{key}: want seconds between 0 and 3600, got {v!r}")
+    return float(v)
 
 
 def _readns(path: str, source: str) -> str:

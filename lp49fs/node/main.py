@@ -124,7 +124,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
         if EARLY:
             log.info("node %s: %s before boot: not booting", cfg.name, EARLY[0].name)
             return
-        async with boot(cfg.name, ram=cfg.ram) as node, trio.open_nursery() as nursery:
+        async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
+                trio.open_nursery() as nursery:
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
             specs = tuple(

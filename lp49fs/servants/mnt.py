@@ -32,6 +32,9 @@ Rules
      pending and later request with ``Error(Ehungup)`` ("i/o on hungup channel"); ``close``
      swallows that error, since closing cannot fail.  The Mntchan leaves the table, and a later
      mount of the same dead link fails in version with the same error.
+     A server that stays silent while calls wait (a stopped process, a frozen host behind a
+     live TCP connection) is pinged after ``core.peer_timeout`` seconds and hung up when the
+     ping is not answered within as long again (client.py Rule 6; node TOML ``peer_timeout``).
   6. Life time.  The Mntchan holds one reference on the link Chan.  It counts the proxy Chans
      holding fids; when the last one goes the Session's reader is cancelled and the link
      reference dropped.  The reader runs as a trio system task (there is no nursery that
@@ -175,7 +178,7 @@ class Mnt(Servant):
         """The mount channel of link ``c``, made and versioned on first use."""
         m = self.mnts.get(c)
         if m is None:
-            m = Mntchan(self.nextid, c, Session(ChanLink(c)))
+            m = Mntchan(self.nextid, c, Session(ChanLink(c), ping=self.core.peer_timeout))
             self.nextid += 1
             self.mnts[c] = m
             started = trio.Event()
