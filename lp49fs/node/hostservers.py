@@ -13,8 +13,8 @@ create permission.  There is no shortcut around ``#I`` and ``#s``.
 Supervision (one task per entry, like ``lp49fs.node.servers``): the rest of the server's
 stderr is copied to the node's log; when the process exits, its mount fails with ``i/o on
 hungup channel`` in every name space that holds it; the supervisor removes the boot name
-space's mount and the stale ``/srv`` entry and starts the process again (at most
-``restarts`` times, ``backoff`` seconds apart), posts and mounts the new one.  A process that
+space's mount and the stale ``/srv`` entry and starts the process again when its ``Budget``
+allows (``budget.py``), posts and mounts the new one.  A process that
 does not print its address within ``start_timeout`` seconds (or exits first) is killed and
 counts as a crash.
 
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import trio
 
 from lp49fs.node.boot import Node
+from lp49fs.node.budget import Budget
 from lp49fs.node.config import HostServerConf
 from lp49fs.node.servers import once, withdraw
 
@@ -72,6 +73,8 @@ class HostSupervised:
     addr: str = ""  # the address it announced (this run)
     starts: int = 0  # how many times it was started
     up: trio.Event = field(default_factory=trio.Event)  # posted (and mounted) this run
+    last_exit: str = ""  # how the last run ended
+    budget: Budget | None = None  # its restart policy and state (made by supervise)
 
 
 async def _first_line(stream: trio.abc.ReceiveStream, buf: bytearray) -> bytes | None:
@@ -146,10 +149,13 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
         log.info("hostserver %s: pid %d serving on %s", s.name, proc.pid, hs.addr)
         if await _srv(node, s, hs.addr):
             hs.up.set()
+            if hs.budget is not None:
+                hs.budget.started()
         report()
         await _copy_log(s.name, proc.stderr, buf)
         status = await proc.wait()
-        log.warning("hostserver %s: pid %d exited with status %d", s.name, proc.pid, status)
+        hs.last_exit = f"pid {proc.pid} exited with status {status}"
+        log.warning("hostserver %s: %s", s.name, hs.last_exit)
     finally:
         await _end(proc)
         hs.pid = 0
@@ -159,23 +165,22 @@ async def supervise(
     node: Node,
     hs: HostSupervised,
     *,
-    restarts: int = 5,
-    backoff: float = 0.2,
+    budget: Budget | None = None,
     start_timeout: float = 20.0,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``hs``'s server, restarting it when it exits (see the module docstring)."""
     s = hs.spec
+    hs.budget = b = budget or Budget(s.name, backoff=0.2)
     report = once(task_status)
-    while hs.starts <= restarts:
+    while True:
         hs.starts += 1
         await _run_once(node, hs, start_timeout, report)
         report()
         hs.up = trio.Event()
         hs.addr = ""
         await withdraw(node, s.name, s.mount)
-        await trio.sleep(backoff)
-    log.error("hostserver %s exited %d times: not restarting", s.name, hs.starts)
+        await b.restart(hs.last_exit or "exited")
 
 
 async def start_hostservers(

@@ -10,8 +10,9 @@ Supervision: one task per server waits for the server process to exit.  When it 
 ``kill``), its pipe end is closed, so every client of the old mount gets ``i/o on hungup
 channel`` on its pending and later calls (``#M`` Rule 5), never a hang.  The supervisor then
 removes the stale ``/srv`` entry and the old mount of the boot name space, and starts the
-server again (at most ``restarts`` times, ``backoff`` seconds apart), posts and mounts it
-anew.  Name spaces copied before the crash keep the dead mount until they remount.
+server again when its ``Budget`` allows (``budget.py``: backoff, at most 5 restarts a minute,
+then a pause, never given up), posts and mounts it anew.  Name spaces copied before the crash
+keep the dead mount until they remount.
 
 Rules:
 1. The supervisor uses only core system calls on the boot process (it is boot glue, like
@@ -33,6 +34,7 @@ from lp49fs.core.mount import MCREATE, MREPL
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR
 from lp49fs.node.boot import Node
+from lp49fs.node.budget import Budget
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Supervised:
     starts: int = 0  # how many times it was started
     up: trio.Event = field(default_factory=trio.Event)  # posted and mounted (this run)
     stopping: bool = False  # set by stop_servers: no more restarts
+    budget: Budget | None = None  # its restart policy and state (made by supervise)
 
 
 async def _posted(node: Node, name: str, timeout: float) -> bool:
@@ -120,21 +123,22 @@ async def supervise(
     node: Node,
     sv: Supervised,
     *,
-    restarts: int = 5,
-    backoff: float = 0.05,
+    budget: Budget | None = None,
     post_timeout: float = 10.0,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``sv``'s server, restarting it when it exits (see the module docstring)."""
     s = sv.spec
+    sv.budget = b = budget or Budget(s.srvname)
     report = once(task_status)
-    while sv.starts <= restarts:
+    while True:
         sv.starts += 1
         sv.pid = await node.spawn(s.prog, list(s.argv))
         if await _posted(node, s.srvname, post_timeout):
             try:
                 await _mount(node, s)
                 sv.up.set()
+                b.started()
             except Error as e:
                 log.warning("server %s: mount on %s failed: %s", s.prog, s.old, e)
         else:
@@ -144,15 +148,14 @@ async def supervise(
         msg = await node.wait(sv.pid)
         if sv.stopping:
             sv.pid = 0
+            b.state = "stopped"
             await withdraw(node, s.srvname, s.old)
             return
-        log.warning("server %s (pid %d) exited: %r; restarting", s.prog, sv.pid, msg)
+        why = f"pid {sv.pid} exited {msg!r}"
         sv.pid = 0
         sv.up = trio.Event()
         await withdraw(node, s.srvname, s.old)
-        await trio.sleep(backoff)
-    log.error("server %s exited %d times: not restarting", s.prog, sv.starts)
-    report()
+        await b.restart(why)
 
 
 async def start_servers(
