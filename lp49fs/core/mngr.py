@@ -33,6 +33,7 @@ import trio
 
 from kernel.thread import Thread
 from kernel.types import ANYTHREAD, Acceptor, Fpage, IpcError, Msg, ThreadId
+from lp49fs import trace as _t
 from lp49fs.core.clerk import Clerk
 from lp49fs.syscall import HANDOFF, MAXSTR, WINDOW, WINDOW_LOG2
 
@@ -64,6 +65,7 @@ class Mngr:
     def start(self, name: str = "core") -> ThreadId:
         """Create the core's space with the Mngr thread in it (returns the Mngr's id)."""
         self.tid = self.hvm.create_space(self.run, name=name)
+        _t.lane(self.tid, "Mngr")
         return self.tid
 
     def window(self, index: int) -> Fpage:
@@ -77,6 +79,7 @@ class Mngr:
                 c = Clerk(self, len(self.clerks))
                 self.clerks.append(c)
                 c.tid = self.hvm.create_thread(self.tid, c.run)
+                _t.lane(c.tid, "clerk")
                 await c.ready.wait()
                 break
             self.back = trio.Event()
@@ -100,6 +103,8 @@ class Mngr:
                 self.idle.append(c)
                 continue
             self.calls += 1
+            if _t.on and (pi := self.procmgr.bytid.get(caller)) is not None:  # lp49fs.trace
+                _t.syscall_in(pi.proc.tracelog, pi.proc.pid, caller, msg, self.tid or 0)
             c.caller, c.msg = caller, msg
             c.intr = False
             self.serving[caller] = c

@@ -38,6 +38,7 @@ from lp49fs.errors import Ebadarg, Ebadfd, Error
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
+    from lp49fs.trace import TraceLog
 
 RFNAMEG = 1 << 0  # copy the name space
 RFENVG = 1 << 1  # copy the environment
@@ -140,6 +141,7 @@ class Proc:
     state: str = "Ready"  # status text: Ready, Running, Wakeme, Broken, Moribund ...
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
+    tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
 
     @contextmanager
     def running(self) -> Iterator[Proc]:
