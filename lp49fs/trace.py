@@ -113,6 +113,20 @@ class TraceLog:
         self.limit = limit  # older traces are dropped beyond this many
         self.closed = False
         self.waiters: list[Any] = []  # trio.Events of blocked readers (set on put/close)
+        self.holders = 0  # processes whose calls come here (``hold``/``release``)
+
+    def hold(self) -> TraceLog:
+        """One more process reports here (and tracing is on while it does)."""
+        self.holders += 1
+        enable()
+        return self
+
+    def release(self) -> None:
+        """A process stopped reporting here; the last one closes the log."""
+        self.holders -= 1
+        disable()
+        if self.holders <= 0:
+            self.close()
 
     def put(self, tr: Trace) -> None:
         self.traces = [*self.traces[-(self.limit - 1) :], tr]

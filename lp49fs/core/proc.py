@@ -251,6 +251,9 @@ async def pexit(p: Proc, status: str = "") -> None:
         return
     p.exited = True
     p.state = "Moribund"
+    if p.tracelog is not None:  # the last process of a trace ends its /proc/N/trace
+        log, p.tracelog = p.tracelog, None
+        log.release()
     p.core.procs.pop(p.pid, None)
     await p.fgrp.close()
     await p.pgrp.close()
