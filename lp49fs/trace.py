@@ -76,7 +76,8 @@ class Trace:
 
     def add(self, frm: str, to: str, text: str) -> None:
         if not self.done and len(self.events) < MAXEVENTS:
-            self.events.append(Event(time.perf_counter(), frm, to, text[:MAXTEXT]))
+            text = text.replace("\n", "\\n")[:MAXTEXT]  # one event, one line
+            self.events.append(Event(time.perf_counter(), frm, to, text))
 
     def finish(self) -> None:
         if not self.done:
@@ -267,11 +268,11 @@ async def svcall(frm: str, c: Any, text: str, aw: Awaitable[T]) -> T:
     except Exception as e:
         ev(ln, frm, f"error: {e}")
         raise
-    ev(ln, frm, _summary(r))
+    ev(ln, frm, summary(r))
     return r
 
 
-def _summary(r: object) -> str:
+def summary(r: object) -> str:
     if isinstance(r, bytes | bytearray):
         return f"{len(r)} bytes {bytes(r[:24])!r}"
     qids = getattr(r, "qids", None)

@@ -4,7 +4,8 @@
 trace began, from lane, to lane, what went across) and a last line with the time spent in
 each layer.  ``svg(traces)`` draws the same arrows between vertical lifelines, one per lane
 of ``lp49fs.trace.LANES`` that the traces use, in the layers' order, with the time at the
-left; a self-arrow (``namec -> namec``) is a note beside its lane.  Both are pure functions
+left; a self-arrow (``namec -> namec``) is a note beside its lane.  Runs of page faults
+are folded into one arrow to the pager and one back (``fold``).  Both are pure functions
 of the events, so a test can check them on a recorded trace.
 """
 
@@ -13,11 +14,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from lp49fs.trace import LANES, Trace
+from lp49fs.trace import LANES, Event, Trace
 
 
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us"
+
+
+def fold(events: Sequence[Event]) -> list[Event]:
+    """``events`` with each run of page faults (fault, deliver, map reply, deliver) shown as
+    one arrow to the pager and one back: a first read into a fresh 128 KiB buffer takes 32."""
+    out: list[Event] = []
+    i = 0
+    while i < len(events):
+        n = 0
+        while i + 4 * n + 3 < len(events) and ": pagefault" in events[i + 4 * n].text:
+            n += 1
+        if n == 0:
+            out.append(events[i])
+            i += 1
+            continue
+        first, last = events[i], events[i + 4 * n - 1]
+        out.append(Event(first.t, first.frm, "HVM", f"{n} page fault(s): the library touches "
+                         "its buffer, the pager maps each page"))  # fmt: skip
+        out.append(Event(last.t, "HVM", last.to, f"{n} page(s) mapped"))
+        i += 4 * n
+    return out
 
 
 def text(traces: Sequence[Trace]) -> str:
@@ -25,7 +47,7 @@ def text(traces: Sequence[Trace]) -> str:
     for tr in traces:
         out.append(f"trace: {tr.title}")
         t0 = tr.events[0].t if tr.events else 0.0
-        for e in tr.events:
+        for e in fold(tr.events):
             out.append(f"  {us(e.t - t0):>8}  {e.frm:>7} -> {e.to:<7} {e.text}")
         spent = tr.layers()
         order = sorted(spent, key=lambda k: LANES.index(k) if k in LANES else len(LANES))
@@ -45,7 +67,7 @@ def svg(traces: Sequence[Trace]) -> str:
     used = {x for tr in traces for e in tr.events for x in (e.frm, e.to)}
     lanes = [ln for ln in LANES if ln in used] + sorted(used - set(LANES))
     x = {ln: LEFT + COL // 2 + i * COL for i, ln in enumerate(lanes)}
-    rows = sum(len(tr.events) + 1 for tr in traces)
+    rows = sum(len(fold(tr.events)) + 1 for tr in traces)
     width = LEFT + COL * max(len(lanes), 1) + 260
     height = TOP + ROW * (rows + 1)
     p: list[str] = [
@@ -65,7 +87,7 @@ def svg(traces: Sequence[Trace]) -> str:
         y += ROW
         p.append(f'<text x="4" y="{y}" font-weight="bold">{escape(tr.title)}</text>')
         t0 = tr.events[0].t if tr.events else 0.0
-        for e in tr.events:
+        for e in fold(tr.events):
             y += ROW
             p.append(f'<text x="4" y="{y}" fill="#777">{us(e.t - t0)}</text>')
             x1, x2 = x[e.frm], x[e.to]

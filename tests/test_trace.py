@@ -163,3 +163,20 @@ def test_svg_is_well_formed_and_draws_each_lane_and_arrow(tmp_path: pathlib.Path
     out = tmp_path / "t.png"
     subprocess.run([tool, str(f), "-o", str(out)], check=True, capture_output=True, timeout=60)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_of_page_faults_fold_into_two_arrows() -> None:
+    tr = t.Trace("read")
+    tr.add("FUSE", "lib", "pread")
+    for _ in range(3):
+        tr.add("lib", "L4", "ipc 61.1 -> 51.1: pagefault words (1, 0)")
+        tr.add("L4", "HVM", "deliver to 51.1")
+        tr.add("HVM", "L4", "ipc 51.1 -> 61.1: OK items [map 0x1000/4096 rwx]")
+        tr.add("L4", "lib", "deliver to 61.1")
+    tr.add("lib", "L4", "ipc 61.1 -> 52.1: pread\nwith a newline")
+    rows = tracefmt.fold(tr.events)
+    assert [(e.frm, e.to) for e in rows] == [("FUSE", "lib"), ("lib", "HVM"), ("HVM", "lib"),
+                                             ("lib", "L4")]  # fmt: skip
+    assert rows[1].text.startswith("3 page fault(s)")
+    assert rows[-1].text.endswith("pread\\nwith a newline")  # one event, one line
+    assert "HVM" in tr.layers()  # the time is still charged to each layer

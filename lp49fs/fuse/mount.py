@@ -38,7 +38,7 @@ import pyfuse3
 import trio
 
 from lp49fs.errors import Error
-from lp49fs.fuse import daemon
+from lp49fs.fuse import daemon, tracectl
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.lib import RFFDG, RFPROC
@@ -158,6 +158,7 @@ class NodeSession:
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
                                  RFFDG | RFPROC, None)  # fmt: skip
         await self.operations.ready.wait()
+        supervisors.start_soon(tracectl.serve, self.args.mountpoint)  # lp49 trace
 
     async def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
         """The process whose name space the view shows (MountError if none appears)."""
