@@ -52,7 +52,8 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
     mnt = tmp_path_factory.mktemp("tview") / "mnt"
     mnt.mkdir()
     try:
-        r = run([str(LP49), "mount", "default", str(mnt)])
+        kdb = mnt.parent / "kdb.sock"
+        r = run([str(LP49), "mount", "-o", f"debugcons=unix!{kdb}", "default", str(mnt)])
         assert (r.returncode, r.stderr) == (0, ""), r
         deadline = time.monotonic() + 20  # a guard: the socket comes once the bridge serves
         while not os.path.exists(sockpath(str(mnt))) and time.monotonic() < deadline:
@@ -97,6 +98,14 @@ def test_trace_needs_a_mount_and_a_command(view: pathlib.Path, tmp_path: pathlib
     assert r.returncode == 2 and r.stderr.startswith("usage: lp49 trace")
 
 
+def test_the_views_debug_console_shows_the_bridge(view: pathlib.Path) -> None:
+    kdb = view.parent / "kdb.sock"
+    r = run([str(LP49), "console", "--debug", f"unix!{kdb}"], input="procs\nmounts\nclerks\n")
+    assert r.returncode == 0, r.stderr
+    assert " fuse " in r.stdout, r.stdout  # the bridge process, as procs lists it
+    assert "/tmp" in r.stdout and "#M " in r.stdout and "Mngr " in r.stdout
+
+
 def test_socket_removed_at_unmount(view: pathlib.Path) -> None:
     assert run(["fusermount3", "-u", str(view)]).returncode == 0
     deadline = time.monotonic() + 20
@@ -104,3 +113,4 @@ def test_socket_removed_at_unmount(view: pathlib.Path) -> None:
         time.sleep(0.05)
     assert not daemons(view)
     assert not os.path.exists(sockpath(str(view)))
+    assert not (view.parent / "kdb.sock").exists()
