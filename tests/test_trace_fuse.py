@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.conftest import have_fuse, skip_or_fail
 pytestmark = pytest.mark.fuse
 
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
@@ -89,6 +91,33 @@ def test_trace_cat_prints_every_layer_and_draws_it(view: pathlib.Path,
     root = ET.parse(svg).getroot()
     texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
     assert {"FUSE", "lib", "L4", "Mngr", "clerk", "#M", "9P", "server"} <= texts
+
+
+def arrows(block: str) -> list[tuple[str, str]]:
+    """The (from, to) lanes of a trace's lines, page faults left out (how many a read takes
+    depends on which of the bridge's threads serves it and what it touched before)."""
+    out = []
+    for m in re.finditer(r"^\s+\d+us\s+(\S+) -> (\S+)", block, re.M):
+        if "HVM" not in m.groups():
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def first_read(text: str) -> str:
+    return "trace: FUSE read(fh=" + text.split("trace: FUSE read(fh=", 1)[1].split("\ntrace: ")[0]
+
+
+def test_tour_shows_the_shape_of_a_real_trace(view: pathlib.Path) -> None:
+    doc = (ROOT / "docs" / "tour.md").read_text()
+    shown = first_read(doc.split("```text\n", 1)[1].split("```", 1)[0])
+    assert run(["sh", "-c", f"echo hello > {view}/tmp/x"]).returncode == 0
+    r = run([str(LP49), "trace", "--", "cat", f"{view}/tmp/x"])
+    assert r.returncode == 0, r.stderr
+    real = first_read(r.stderr)
+    assert len(arrows(shown)) >= 25  # the whole read, down to Ramfs and back twice
+    assert "off=0" in real and arrows(real) == arrows(shown), real
+    for name in set(re.findall(r"(?:lp49fs|kernel|tests)/[\w/]+\.py", doc)):
+        assert (ROOT / name).exists(), name  # every file the tour names is there
 
 
 def test_trace_needs_a_mount_and_a_command(view: pathlib.Path, tmp_path: pathlib.Path) -> None:

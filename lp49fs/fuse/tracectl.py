@@ -94,6 +94,17 @@ def _describe(ops: Any, f: Callable[..., Any], args: tuple[Any, ...]) -> str:
     return f"{f.__name__}({', '.join(out)})"
 
 
+def _reply(r: Any) -> str:
+    """A FUSE reply in a few words (pyfuse3's reply objects print as bare addresses)."""
+    if isinstance(r, tuple):
+        return ", ".join(map(_reply, r))
+    if isinstance(r, pyfuse3.FileInfo):
+        return f"fh {r.fh} direct_io {r.direct_io}"
+    if isinstance(r, pyfuse3.EntryAttributes):
+        return f"ino {r.st_ino} size {r.st_size} mode {r.st_mode:o}"
+    return _t.summary(r)[:80]
+
+
 async def traced(ops: Any, f: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...],
                  kw: dict[str, Any]) -> Any:  # fmt: skip
     """Run request handler ``f`` under a Trace if its requester is traced (Rule 2)."""
@@ -107,7 +118,7 @@ async def traced(ops: Any, f: Callable[..., Coroutine[Any, Any, Any]], args: tup
     tok = _t.begin(tr)
     try:
         r = await f(ops, *args, **kw)
-        tr.add("FUSE", "Linux", _t.summary(r)[:80])
+        tr.add("FUSE", "Linux", _reply(r))
         return r
     except BaseException as e:
         tr.add("FUSE", "Linux", f"error: {e}")

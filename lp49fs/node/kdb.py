@@ -58,7 +58,9 @@ def threads(node: Node, args: list[str]) -> list[str]:
         t = node.kernel.threads[n]
         if t.irq is not None and not t.pager and t.state == "running":
             continue  # an interrupt line nobody handles
-        partner = t.send_to.id if t.send_to is not None else t.wait_from
+        partner: int = t.send_to.id if t.send_to is not None else t.wait_from
+        if t.state not in ("sending", "receiving"):
+            partner = 0  # not in an IPC: no partner
         pi = node.procmgr.bytid.get(t.id)
         who = f"pid {pi.proc.pid} {pi.proc.name}" if pi else trace.lanes.get(int(t.id), "")
         if t.irq is not None:
