@@ -99,7 +99,7 @@ async def ipc(
             ):
                 me = propagate
         if _trace.on:
-            _trace.sent(cur, to, msg)
+            _trace.sent(cur, dest, msg)
         if dest.irq is not None:
             cur.kernel.acknowledge(cur, dest)
         elif dest.state is RECEIVING and (dest.wait_from == ANYTHREAD or dest.wait_from == me):
@@ -112,7 +112,7 @@ async def ipc(
             dest.rcv_from = me
             dest.rcv_msg = msg
             if _trace.on:
-                _trace.delivered(cur.smark, me, dest, msg)
+                _trace.delivered(cur.smark, cur, dest, msg)
             dest.state = RUNNING
             if dest.parked:
                 dest.parked = False
@@ -184,7 +184,7 @@ def accept(cur: Thread, s: Thread) -> tuple[ThreadId, Msg]:
             raise IpcError(MSG_OVERFLOW, RECEIVE_PHASE)
         msg = got
     if _trace.on:
-        _trace.delivered(s.smark, sender, cur, msg)
+        _trace.delivered(s.smark, s, cur, msg)
         _trace.adopt(cur)
     if s.then_from:
         s.state = RECEIVING

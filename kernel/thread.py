@@ -68,6 +68,7 @@ class Thread:
         "ip",
         "irq",
         "kernel",
+        "name",
         "pager",
         "parked",
         "priority",
@@ -117,6 +118,7 @@ class Thread:
         self.rcv_from = NILTHREAD  # delivered: sender
         self.rcv_msg: Msg | None = None  # delivered: message
         self.error: IpcError | None = None  # delivered: failure
+        self.name = ""  # what it is, for traces and the debug console (kdb's thread names)
         self.smark: object | None = None  # the trace mark of what it sends (kernel.trace)
         self.rmark: object | None = None  # the trace mark of what it was given (kernel.trace)
         self.parked = False  # task blocked in wait_task_rescheduled

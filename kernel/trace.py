@@ -25,30 +25,30 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from kernel.types import Msg, ThreadId
+from kernel.types import Msg
 
 if TYPE_CHECKING:
     from kernel.thread import Thread
 
-Sink = Callable[[object, str, ThreadId, ThreadId, Msg], None]
+Sink = Callable[[object, str, "Thread", "Thread", Msg], None]
 
 on = False  # Rule 1: set while any trace is being recorded
 mark: ContextVar[object | None] = ContextVar("l4_trace_mark", default=None)
 sink: Sink | None = None  # Rule 3
 
 
-def sent(cur: Thread, to: ThreadId, msg: Msg | None) -> None:
-    """Send phase of ``cur``: remember the mark of what it sends and report the send."""
+def sent(cur: Thread, dest: Thread, msg: Msg) -> None:
+    """Send phase of ``cur`` to ``dest``: remember the mark of what it sends, report it."""
     m = cur.smark = mark.get()
     if m is not None and sink is not None:
-        sink(m, "send", cur.id, to, msg if msg is not None else Msg())
+        sink(m, "send", cur, dest, msg)
 
 
-def delivered(m: object | None, src: ThreadId, dst: Thread, msg: Msg) -> None:
+def delivered(m: object | None, src: Thread, dst: Thread, msg: Msg) -> None:
     """``msg`` (marked ``m``) from ``src`` lands in ``dst``: ``dst`` will adopt the mark."""
     dst.rmark = m
     if m is not None and sink is not None:
-        sink(m, "deliver", src, dst.id, msg)
+        sink(m, "deliver", src, dst, msg)
 
 
 def adopt(cur: Thread) -> None:

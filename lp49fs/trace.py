@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 import kernel.trace as _k
+from kernel.thread import Thread
 from kernel.types import LABEL_INTERRUPT, LABEL_PAGEFAULT, MapItem, Msg, StringItem, ThreadId
 from lp49fs.ninep.trace import fmt
 from lp49fs.syscall import ERR, HANDOFF, OK, Sys
@@ -50,7 +51,6 @@ MAXTEXT = 120  # characters of one event's text
 
 on = False  # Rule 1
 users = 0
-lanes: dict[int, str] = {}  # thread id -> lane, for the core's threads (Mngr, clerks)
 pending: OrderedDict[str, Trace] = OrderedDict()  # 9P T line -> trace that sent it (Rule 3)
 
 
@@ -184,12 +184,6 @@ def end(tr: Trace, token: Any) -> None:
     _k.mark.reset(token)
 
 
-def lane(tid: ThreadId | None, name: str) -> None:
-    """Thread ``tid`` is drawn in lane ``name`` (the core's Mngr and clerks)."""
-    if tid is not None:
-        lanes[int(tid)] = name
-
-
 def syscall_in(log: TraceLog | None, pid: int, caller: ThreadId, msg: Msg, mngr: int) -> None:
     """The Mngr took ``msg`` from ``caller``: start a trace if the process is traced."""
     m = _k.mark.get()
@@ -294,8 +288,8 @@ def unmark() -> None:
 # -- the kernel's sink and message formatting -------------------------------------------------
 
 
-def _lane(tid: int) -> str:
-    return lanes.get(int(tid), "lib")
+def _lane(t: Thread) -> str:
+    return t.name or "lib"  # the core names its Mngr and clerks, the node its pager
 
 
 def _tid(tid: int) -> str:
@@ -337,11 +331,11 @@ def fmtmsg(msg: Msg, dst: str) -> str:
     return s
 
 
-def _ipc(m: object, what: str, src: ThreadId, dst: ThreadId, msg: Msg) -> None:
+def _ipc(m: object, what: str, src: Thread, dst: Thread, msg: Msg) -> None:
     if not isinstance(m, Trace):
         return
     if what == "send":
         d = _lane(dst)
-        m.add(_lane(src), "L4", f"ipc {_tid(src)} -> {_tid(dst)}: {fmtmsg(msg, d)}")
+        m.add(_lane(src), "L4", f"ipc {_tid(src.id)} -> {_tid(dst.id)}: {fmtmsg(msg, d)}")
     else:
-        m.add("L4", _lane(dst), f"deliver to {_tid(dst)}")
+        m.add("L4", _lane(dst), f"deliver to {_tid(dst.id)}")

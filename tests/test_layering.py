@@ -39,7 +39,8 @@ RULES: dict[str, set[str]] = {
     "lp49fs.syscall": LEAF,  # system-call numbers and layouts: lib and core both read it
     # the trace recorder: every layer above the kernel reports to it; it reads the kernel's
     # trace mark and formats L4 and 9P messages
-    "lp49fs.trace": LEAF | {"lp49fs.ninep", "lp49fs.syscall", "kernel.trace", "kernel.types"},
+    "lp49fs.trace": LEAF | {"lp49fs.ninep", "lp49fs.syscall", "kernel.trace", "kernel.types",
+                                              "kernel.thread"},
     "lp49fs.tracefmt": LEAF | {"lp49fs.trace"},  # text and SVG renderings of a trace
     "lp49fs.servers": PROGRAM,
     "lp49fs.cmd": PROGRAM | {"lp49fs.cmd"},

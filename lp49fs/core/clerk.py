@@ -83,6 +83,7 @@ class Clerk:
 
     async def run(self, thread: Thread) -> None:
         self.thread = thread
+        thread.name = "clerk"
         mngr = self.mngr
         assert mngr.tid is not None
         mngr.release(self)

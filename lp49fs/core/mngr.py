@@ -65,7 +65,6 @@ class Mngr:
     def start(self, name: str = "core") -> ThreadId:
         """Create the core's space with the Mngr thread in it (returns the Mngr's id)."""
         self.tid = self.hvm.create_space(self.run, name=name)
-        _t.lane(self.tid, "Mngr")
         return self.tid
 
     def window(self, index: int) -> Fpage:
@@ -79,7 +78,6 @@ class Mngr:
                 c = Clerk(self, len(self.clerks))
                 self.clerks.append(c)
                 c.tid = self.hvm.create_thread(self.tid, c.run)
-                _t.lane(c.tid, "clerk")
                 await c.ready.wait()
                 break
             self.back = trio.Event()
@@ -93,6 +91,7 @@ class Mngr:
 
     async def run(self, thread: Thread) -> None:
         """The Mngr loop (steps 1-4 of the module docstring)."""
+        thread.name = "Mngr"
         while True:
             c = await self.clerk()
             thread.acceptor = Acceptor(c.window, MAXSTR)

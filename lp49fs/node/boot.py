@@ -35,7 +35,6 @@ from hwsim.machine import UART_IRQ
 from kernel.kernel import Kernel, open_kernel
 from kernel.thread import Entry, Thread
 from kernel.types import NILTHREAD, Msg, ThreadId
-from lp49fs import trace
 from lp49fs.cmd import PROGRAMS
 from lp49fs.core import sysfile
 from lp49fs.core.core import Core
@@ -138,7 +137,7 @@ async def boot(
     async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
         hvm = Hvm(kernel)
         hvm.start()
-        trace.lane(hvm.pager, "HVM")
+        kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
         core = Core(sysname, machine=machine)
         core.install(make_devtab(core, config))
         loader = Loader(dict(programs or {}))

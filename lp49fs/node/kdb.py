@@ -28,7 +28,6 @@ import trio
 
 from kernel.mapdb import Mapping
 from kernel.space import Space
-from lp49fs import trace
 from lp49fs.syscall import Sys
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def threads(node: Node, args: list[str]) -> list[str]:
         if t.state not in ("sending", "receiving"):
             partner = 0  # not in an IPC: no partner
         pi = node.procmgr.bytid.get(t.id)
-        who = f"pid {pi.proc.pid} {pi.proc.name}" if pi else trace.lanes.get(int(t.id), "")
+        who = f"pid {pi.proc.pid} {pi.proc.name}" if pi else t.name
         if t.irq is not None:
             who = f"irq {t.irq} -> {_tid(t.pager)}"
         space = t.space.name if t.space is not None else "-"
