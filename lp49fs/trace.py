@@ -190,8 +190,8 @@ def syscall_in(log: TraceLog | None, pid: int, caller: ThreadId, msg: Msg, mngr:
     if log is None or (m is not None and not (isinstance(m, Trace) and m.done)):
         return  # not traced, or part of a traced activity already (a done one counts as none)
     tr = Trace(f"pid {pid} {_label(msg.label, 'Mngr')}", log, int(caller), "lib")
-    tr.add("lib", "L4", f"call {_tid(mngr)}: {fmtmsg(msg, 'Mngr')}")
-    tr.add("L4", "Mngr", f"from {_tid(caller)}")
+    tr.add("lib", "L4", f"call {tidname(mngr)}: {fmtmsg(msg, 'Mngr')}")
+    tr.add("L4", "Mngr", f"from {tidname(caller)}")
     _k.mark.set(tr)
 
 
@@ -292,7 +292,10 @@ def _lane(t: Thread) -> str:
     return t.name or "lib"  # the core names its Mngr and clerks, the node its pager
 
 
-def _tid(tid: int) -> str:
+def tidname(tid: int) -> str:
+    """A thread id as ``number.version`` (``-`` for nil, ``any`` for ANYTHREAD)."""
+    if not tid or tid == 0xFFFFFFFF:
+        return "any" if tid else "-"
     return f"{int(tid) >> 14}.{int(tid) & 0x3FFF}"
 
 
@@ -336,6 +339,6 @@ def _ipc(m: object, what: str, src: Thread, dst: Thread, msg: Msg) -> None:
         return
     if what == "send":
         d = _lane(dst)
-        m.add(_lane(src), "L4", f"ipc {_tid(src.id)} -> {_tid(dst.id)}: {fmtmsg(msg, d)}")
+        m.add(_lane(src), "L4", f"ipc {tidname(src.id)} -> {tidname(dst.id)}: {fmtmsg(msg, d)}")
     else:
-        m.add("L4", _lane(dst), f"deliver to {_tid(dst.id)}")
+        m.add("L4", _lane(dst), f"deliver to {tidname(dst.id)}")

@@ -29,6 +29,7 @@ import trio
 from kernel.mapdb import Mapping
 from kernel.space import Space
 from lp49fs.syscall import Sys
+from lp49fs.trace import tidname
 
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 
 PROMPT = b"kdb> "
 LIMIT = 200  # Rule 2
-
-
-def _tid(t: int) -> str:
-    return f"{t >> 14}.{t & 0x3FFF}" if t and t != 0xFFFFFFFF else ("any" if t else "-")
 
 
 def _proc(node: Node, pid: str) -> Proc:
@@ -63,9 +60,9 @@ def threads(node: Node, args: list[str]) -> list[str]:
         pi = node.procmgr.bytid.get(t.id)
         who = f"pid {pi.proc.pid} {pi.proc.name}" if pi else t.name
         if t.irq is not None:
-            who = f"irq {t.irq} -> {_tid(t.pager)}"
+            who = f"irq {t.irq} -> {tidname(t.pager)}"
         space = t.space.name if t.space is not None else "-"
-        out.append(f"{_tid(t.id):>8} {space:<18} {t.state:<10} {_tid(partner):>8} "
+        out.append(f"{tidname(t.id):>8} {space:<18} {t.state:<10} {tidname(partner):>8} "
                    f"{len(t.sendq):>6} {t.faults:>6} {who}")  # fmt: skip
     return out
 
@@ -124,18 +121,18 @@ def irq(node: Node, args: list[str]) -> list[str]:
         if not t.pager and not ic.pending[i]:
             continue
         out.append(f"{i:>4} {ic.pending[i]!s:>7} {ic.in_service[i]!s:>7} {ic.enabled[i]!s:>7} "
-                   f"{t.state:>8} {_tid(t.pager)}")  # fmt: skip
+                   f"{t.state:>8} {tidname(t.pager)}")  # fmt: skip
     return out
 
 
 def clerks(node: Node, args: list[str]) -> list[str]:
     """The Mngr's clerks: idle, or the call in hand (caller, process, system call)."""
     m = node.mngr
-    out = [f"Mngr {_tid(m.tid or 0)}: {m.calls} calls received, {len(m.clerks)} clerks, "
+    out = [f"Mngr {tidname(m.tid or 0)}: {m.calls} calls received, {len(m.clerks)} clerks, "
            f"{len(m.idle)} idle"]  # fmt: skip
     for c in m.clerks:
         if c.caller is None or c.msg is None:
-            out.append(f"  clerk {c.index} {_tid(c.tid or 0)} idle")
+            out.append(f"  clerk {c.index} {tidname(c.tid or 0)} idle")
             continue
         pi = node.procmgr.bytid.get(c.caller)
         try:
@@ -143,7 +140,8 @@ def clerks(node: Node, args: list[str]) -> list[str]:
         except ValueError:
             call = f"label {c.msg.label}"
         who = f"pid {pi.proc.pid} {pi.proc.name}" if pi else "?"
-        out.append(f"  clerk {c.index} {_tid(c.tid or 0)} {call} for {_tid(c.caller)} ({who})")
+        out.append(f"  clerk {c.index} {tidname(c.tid or 0)} {call} for {tidname(c.caller)} "
+                   f"({who})")  # fmt: skip
     return out
 
 
