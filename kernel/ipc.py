@@ -36,6 +36,7 @@ import trio
 from trio.lowlevel import reschedule, wait_task_rescheduled
 
 from kernel import mapdb
+from kernel import trace as _trace
 from kernel.types import (
     ANYTHREAD,
     CANCELED,
@@ -97,6 +98,8 @@ async def ipc(
                 vs.space is cur.space or (dest.state is RECEIVING and dest.wait_from == propagate)
             ):
                 me = propagate
+        if _trace.on:
+            _trace.sent(cur, dest, msg)
         if dest.irq is not None:
             cur.kernel.acknowledge(cur, dest)
         elif dest.state is RECEIVING and (dest.wait_from == ANYTHREAD or dest.wait_from == me):
@@ -108,6 +111,8 @@ async def ipc(
                 msg = got
             dest.rcv_from = me
             dest.rcv_msg = msg
+            if _trace.on:
+                _trace.delivered(cur.smark, cur, dest, msg)
             dest.state = RUNNING
             if dest.parked:
                 dest.parked = False
@@ -165,6 +170,8 @@ def accept(cur: Thread, s: Thread) -> tuple[ThreadId, Msg]:
     assert msg is not None
     s.snd_msg = None
     if s.irq is not None:
+        if _trace.on:  # kernel.trace Rules 2 and 4
+            _trace.mark.set(None)
         s.state = IRQ_DELIVERED
         return s.id, msg
     sender = s.snd_as
@@ -176,6 +183,9 @@ def accept(cur: Thread, s: Thread) -> tuple[ThreadId, Msg]:
             wake_error(s, MSG_OVERFLOW, SEND_PHASE)
             raise IpcError(MSG_OVERFLOW, RECEIVE_PHASE)
         msg = got
+    if _trace.on:
+        _trace.delivered(s.smark, s, cur, msg)
+        _trace.adopt(cur)
     if s.then_from:
         s.state = RECEIVING
         s.wait_from = s.then_from
@@ -197,6 +207,8 @@ def take(cur: Thread) -> tuple[ThreadId, Msg]:
     msg = cur.rcv_msg
     assert msg is not None
     cur.rcv_msg = None
+    if _trace.on:
+        _trace.adopt(cur)
     return cur.rcv_from, msg
 
 

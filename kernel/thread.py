@@ -68,14 +68,17 @@ class Thread:
         "ip",
         "irq",
         "kernel",
+        "name",
         "pager",
         "parked",
         "priority",
         "rcv_from",
         "rcv_msg",
+        "rmark",
         "scheduler",
         "send_to",
         "sendq",
+        "smark",
         "snd_as",
         "snd_msg",
         "sp",
@@ -115,6 +118,9 @@ class Thread:
         self.rcv_from = NILTHREAD  # delivered: sender
         self.rcv_msg: Msg | None = None  # delivered: message
         self.error: IpcError | None = None  # delivered: failure
+        self.name = ""  # what it is, for traces and the debug console (kdb's thread names)
+        self.smark: object | None = None  # the trace mark of what it sends (kernel.trace)
+        self.rmark: object | None = None  # the trace mark of what it was given (kernel.trace)
         self.parked = False  # task blocked in wait_task_rescheduled
         self.task: Any = None  # the trio.lowlevel.Task running its IPC (Rule 1)
         self.cut = INACTIVE  # the IPC state a cancellation of the driving task cut short

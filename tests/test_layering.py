@@ -18,7 +18,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
 LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify"}  # __init__, the Error type, sd_notify
-PROTOCOL = LEAF | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p"}
+PROTOCOL = LEAF | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p", "lp49fs.trace",
+                     "lp49fs.tracefmt"}  # fmt: skip
 PROGRAM = PROTOCOL | {"lp49fs.lib", "lp49fs.servers"}
 
 # module prefix -> project packages it may import
@@ -36,6 +37,11 @@ RULES: dict[str, set[str]] = {
     "lp49fs.servants": PROTOCOL | {"lp49fs.servants", "lp49fs.core", "kernel", "hwsim"},
     "lp49fs.lib": PROTOCOL | {"lp49fs.lib", "kernel", "lp49fs.syscall"},
     "lp49fs.syscall": LEAF,  # system-call numbers and layouts: lib and core both read it
+    # the trace recorder: every layer above the kernel reports to it; it reads the kernel's
+    # trace mark and formats L4 and 9P messages
+    "lp49fs.trace": LEAF | {"lp49fs.ninep", "lp49fs.syscall", "kernel.trace", "kernel.types",
+                                              "kernel.thread"},
+    "lp49fs.tracefmt": LEAF | {"lp49fs.trace"},  # text and SVG renderings of a trace
     "lp49fs.servers": PROGRAM,
     "lp49fs.cmd": PROGRAM | {"lp49fs.cmd"},
     "lp49fs.fuse": PROGRAM | {"lp49fs.fuse"},

@@ -174,7 +174,7 @@ def test_lp49_console_reports_a_missing_socket(tmp_path: pathlib.Path) -> None:
     assert r.returncode == 1
     assert r.stderr.decode().startswith(f"lp49 console: {tmp_path}/none: ")
     r = subprocess.run([*LP49, "console", "tcp!h!1"], capture_output=True, timeout=30)
-    assert (r.returncode, r.stderr) == (2, b"usage: lp49 console unix!PATH\n")
+    assert (r.returncode, r.stderr) == (2, b"usage: lp49 console [--debug] unix!PATH\n")
 
 
 def test_a_config_file_names_the_node_its_servers_and_its_namespace_file(

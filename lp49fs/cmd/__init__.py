@@ -29,6 +29,7 @@ PROGRAMS: dict[str, str] = {
     "sh": "lp49fs.cmd.sh",
     "sleep": "lp49fs.cmd.sleep",
     "srv": "lp49fs.cmd.srv",
+    "trace": "lp49fs.cmd.trace",
     "unmount": "lp49fs.cmd.unmount",
     "wc": "lp49fs.cmd.wc",
 }

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from lp49fs import trace as _t
 from lp49fs.ninep import OREAD, QTDIR, Dir, Qid
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ async def cclose(c: Chan | None, *, clunked: bool = False) -> None:
     umc, c.umc, c.umh = c.umc, None, None
     try:
         if not clunked and (c.flag & COPEN or c.sv.closeall):
-            await c.sv.close(c)
+            await (_t.svcall("clerk", c, "close", c.sv.close(c)) if _t.on else c.sv.close(c))
     finally:
         c.flag |= CFREE
         await cclose(umc)

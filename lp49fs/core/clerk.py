@@ -42,6 +42,7 @@ import trio
 from kernel.space import PageFault
 from kernel.thread import Thread
 from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadId
+from lp49fs import trace as _t
 from lp49fs.core import sysfile
 from lp49fs.core.chan import Path, cclose
 from lp49fs.core.proc import RFPROC, rfork
@@ -82,6 +83,7 @@ class Clerk:
 
     async def run(self, thread: Thread) -> None:
         self.thread = thread
+        thread.name = "clerk"
         mngr = self.mngr
         assert mngr.tid is not None
         mngr.release(self)
@@ -115,6 +117,8 @@ class Clerk:
                 await self.thread.reply(caller, reply, propagate=mngr.tid)
             except IpcError:
                 pass  # Rule 3
+            if _t.on:
+                _t.syscall_out(caller)
         mngr.release(self)
 
     async def serve(self, cs: trio.CancelScope, caller: ThreadId, msg: Msg) -> Msg | None:

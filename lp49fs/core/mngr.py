@@ -33,6 +33,7 @@ import trio
 
 from kernel.thread import Thread
 from kernel.types import ANYTHREAD, Acceptor, Fpage, IpcError, Msg, ThreadId
+from lp49fs import trace as _t
 from lp49fs.core.clerk import Clerk
 from lp49fs.syscall import HANDOFF, MAXSTR, WINDOW, WINDOW_LOG2
 
@@ -90,6 +91,7 @@ class Mngr:
 
     async def run(self, thread: Thread) -> None:
         """The Mngr loop (steps 1-4 of the module docstring)."""
+        thread.name = "Mngr"
         while True:
             c = await self.clerk()
             thread.acceptor = Acceptor(c.window, MAXSTR)
@@ -100,6 +102,8 @@ class Mngr:
                 self.idle.append(c)
                 continue
             self.calls += 1
+            if _t.on and (pi := self.procmgr.bytid.get(caller)) is not None:  # lp49fs.trace
+                _t.syscall_in(pi.proc.tracelog, pi.proc.pid, caller, msg, self.tid or 0)
             c.caller, c.msg = caller, msg
             c.intr = False
             self.serving[caller] = c

@@ -34,11 +34,12 @@ reference: they are only ever used as a walk origin for ``..``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from lp49fs import trace as _t
 from lp49fs.core.chan import CCREATE, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
 from lp49fs.core.mount import MCREATE, Mhead, domount, findmount, undomount
 from lp49fs.errors import (
@@ -151,6 +152,8 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
             if not nomount and mh is None:  # step 2
                 crossed, mh = domount(pg, c)
                 if mh is not None:
+                    if _t.on:
+                        _t.ev("namec", "namec", f"mount table: {path.s}: union of {len(mh.mounts)}")
                     path = _crossed(path, mh.from_)
                     await cclose(c)
                     c = crossed
@@ -169,6 +172,8 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
                         stop = i
                         break
             if nmh is not None:
+                if _t.on:
+                    _t.ev("namec", "namec", f"mount table: {batch[stop]} is a mount point")
                 if wq.clone is not None:
                     await cclose(wq.clone)
                 nc = incref(nmh.mounts[0].to)
@@ -215,19 +220,24 @@ async def _unionwalk(
 ) -> tuple[Walkqid, Chan]:
     """Walk ``batch`` on ``c``, then on the other members of ``mh``; (Walkqid, walked chan)."""
     try:
-        return await c.sv.walk(c, batch), c
+        return await _svwalk(c, batch), c
     except Error as e:
         first = e
     if mh is not None:
         for m in mh.mounts[1:]:
             try:
-                return await m.to.sv.walk(m.to, batch), m.to
+                return await _svwalk(m.to, batch), m.to
             except Error:
                 continue
     if first.ename == Enotdir:  # name the non-directory, as Plan 9 does
         raise WalkError(Enotdir, nhave)
     ename = Edoesnotexist if first.ename in (Enonexist, "file not found") else first.ename
     raise WalkError(ename, nhave + 1)
+
+
+def _svwalk(c: Chan, batch: Sequence[str]) -> Awaitable[Walkqid]:
+    w = c.sv.walk(c, batch)
+    return _t.svcall("namec", c, "walk " + "/".join(batch), w) if _t.on else w
 
 
 def _findmountq(p: Proc, wc: Chan, q: Qid) -> Mhead | None:
@@ -246,6 +256,8 @@ async def namec_mh(
     p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0
 ) -> tuple[Chan, Mhead | None]:
     """``namec`` that also returns the union head crossed at the last element (for Abind)."""
+    if _t.on:
+        _t.ev("clerk", "namec", f"namec {name!r}")
     nm = parsename(name)
     nomount = bool(nm.dc)
     if nm.dc:
@@ -281,13 +293,16 @@ async def namec_mh(
         c = await _open(c, mh, omode)
     elif amode == Acreate:
         c = await _create(p, c, last, omode, perm, nomount)
+    if _t.on:
+        _t.ev("namec", "clerk", f"-> #{c.sv.dc} {c.path.s} qid {c.qid}")
     return c, mh
 
 
 async def _open(c: Chan, mh: Mhead | None, omode: int) -> Chan:
     """Open ``c`` (consumed); union directories remember their head for unionread."""
     try:
-        c = await c.sv.open(c, omode & ~OCEXEC)
+        o = c.sv.open(c, omode & ~OCEXEC)
+        c = await (_t.svcall("namec", c, f"open {omode}", o) if _t.on else o)
     except BaseException:
         await cclose(c)
         raise

@@ -38,6 +38,7 @@ from lp49fs.errors import Ebadarg, Ebadfd, Error
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
+    from lp49fs.trace import TraceLog
 
 RFNAMEG = 1 << 0  # copy the name space
 RFENVG = 1 << 1  # copy the environment
@@ -140,6 +141,7 @@ class Proc:
     state: str = "Ready"  # status text: Ready, Running, Wakeme, Broken, Moribund ...
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
+    tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
 
     @contextmanager
     def running(self) -> Iterator[Proc]:
@@ -249,6 +251,9 @@ async def pexit(p: Proc, status: str = "") -> None:
         return
     p.exited = True
     p.state = "Moribund"
+    if p.tracelog is not None:  # the last process of a trace ends its /proc/N/trace
+        log, p.tracelog = p.tracelog, None
+        log.release()
     p.core.procs.pop(p.pid, None)
     await p.fgrp.close()
     await p.pgrp.close()

@@ -133,6 +133,8 @@ class ProcMgr:
             raise Error(Eshutdown)
         ppi = self.adopt(parent)
         child = await rfork(parent, flags | RFPROC, name=prog)
+        if parent.tracelog is not None:  # a traced process's children are traced with it
+            child.tracelog = parent.tracelog.hold()
         try:
             if fds or flags & RFCFDG:
                 if child.fgrp is parent.fgrp:

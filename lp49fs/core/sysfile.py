@@ -27,6 +27,7 @@ from dataclasses import replace
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from lp49fs import trace as _t
 from lp49fs.core.chan import CCEXEC, Chan, Dev, cclose, incref
 from lp49fs.core.mount import MCACHE, MMASK, MORDER, cmount, cunmount
 from lp49fs.core.namec import Aaccess, Abind, Acreate, Amount, Aopen, Aremove, Atodir, namec_mh
@@ -121,6 +122,8 @@ async def _read(c: Chan, count: int, offset: int) -> bytes:
         raise Error(Ebadarg)
     if c.umh is not None:
         return await unionread(c, count)
+    if _t.on:
+        return await _t.svcall("clerk", c, f"read {count}@{offset}", c.sv.read(c, count, offset))
     return await c.sv.read(c, count, offset)
 
 
@@ -146,6 +149,9 @@ async def pread(p: Proc, fd: int, count: int, offset: int) -> bytes:
 async def _write(c: Chan, data: bytes, offset: int) -> int:
     if c.isdir():
         raise Error(Eisdir)
+    if _t.on:
+        w = c.sv.write(c, data, offset)
+        return await _t.svcall("clerk", c, f"write {len(data)}@{offset}", w)
     return await c.sv.write(c, data, offset)
 
 
@@ -222,7 +228,8 @@ def _named(d: Dir, c: Chan) -> Dir:
 async def stat(p: Proc, name: str) -> Dir:
     c, _ = await namec_mh(p, name, Aaccess)
     try:
-        return _named(await c.sv.stat(c), c)
+        s = c.sv.stat(c)
+        return _named(await (_t.svcall("clerk", c, "stat", s) if _t.on else s), c)
     finally:
         await cclose(c)
 

@@ -38,11 +38,11 @@ import pyfuse3
 import trio
 
 from lp49fs.errors import Error
-from lp49fs.fuse import daemon
+from lp49fs.fuse import daemon, tracectl
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.lib import RFFDG, RFPROC
-from lp49fs.node import config, servers
+from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.main import attach_console
 
@@ -159,6 +159,9 @@ class NodeSession:
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
                                  RFFDG | RFPROC, None)  # fmt: skip
         await self.operations.ready.wait()
+        supervisors.start_soon(tracectl.serve, self.args.mountpoint)  # lp49 trace
+        if self.args.debugcons:
+            supervisors.start_soon(kdb.serve, node, self.args.debugcons)
 
     async def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
         """The process whose name space the view shows (MountError if none appears)."""
@@ -203,9 +206,11 @@ def absolute(args: MountArgs) -> MountArgs:
         source = dataclasses.replace(source, text=os.path.abspath(source.text))
     if console is not None and console.startswith("unix!") and len(console) > 5:
         console = "unix!" + os.path.abspath(console[5:])
-    return dataclasses.replace(
-        args, source=source, console=console, mountpoint=os.path.abspath(args.mountpoint)
-    )
+    dbg = args.debugcons
+    if dbg is not None and dbg.startswith("unix!") and len(dbg) > 5:
+        dbg = "unix!" + os.path.abspath(dbg[5:])
+    return dataclasses.replace(args, source=source, console=console, debugcons=dbg,
+                               mountpoint=os.path.abspath(args.mountpoint))  # fmt: skip
 
 
 def check_mountpoint(path: str) -> None:

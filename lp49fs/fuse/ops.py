@@ -53,7 +53,9 @@ import pyfuse3
 import trio
 
 from lp49fs import lib
+from lp49fs import trace as _t
 from lp49fs.errors import Error
+from lp49fs.fuse import tracectl
 from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
 from lp49fs.fuse.errno import errno_of
 from lp49fs.fuse.inodes import InodeTable, Node, join
@@ -80,6 +82,8 @@ def syscall(f: Handler[P, R]) -> Handler[P, R]:
             raise pyfuse3.FUSEError(errno.EIO)  # not serving yet
         uctx.bind(self.ut)
         try:
+            if _t.on:  # lp49 trace (lp49fs.fuse.tracectl)
+                return await tracectl.traced(self, f, args, kw)  # type: ignore[no-any-return]
             return await f(self, *args, **kw)
         except Error as e:
             raise pyfuse3.FUSEError(errno_of(e)) from None

@@ -40,7 +40,7 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console"})
+OURS = frozenset({"pid", "proc", "msize", "console", "debugcons"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -91,6 +91,7 @@ class MountArgs:
     proc: str | None = None  # proc=NAME: ... of the process named NAME
     msize: int | None = None  # msize=N: 9P message size for a dialled SOURCE
     console: str | None = None  # console=WHERE: where the node's console goes
+    debugcons: str | None = None  # debugcons=unix!PATH: the debug console (lp49fs.node.kdb)
 
 
 def classify_source(text: str) -> Source:
@@ -191,4 +192,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         proc=ours.get("proc"),
         msize=_number("msize", ours["msize"], MSIZE_MIN, MSIZE_MAX) if "msize" in ours else None,
         console=ours.get("console"),
+        debugcons=ours.get("debugcons"),
     )

@@ -67,6 +67,7 @@ from kernel.types import (
     StringItem,
     ThreadId,
 )
+from lp49fs import trace as _t
 from lp49fs.errors import Ebadarg, Eintr, Error
 from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
 
@@ -114,6 +115,7 @@ class UThread:
             raise Error(Eintr)
         th = self.thread
         th.cut = INACTIVE
+        back = _t.libcall(msg) if _t.on else ""
         try:
             r = await th.call(self.uproc.mngr, msg)
         except trio.Cancelled:
@@ -124,6 +126,8 @@ class UThread:
             ename = Ebadarg if th.alive else Eintr  # deleted under the call: interrupted
             _errstr.set(ename)
             raise Error(ename) from e
+        if _t.on:
+            _t.libret(back, r)
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"

@@ -53,6 +53,7 @@ from typing import Protocol
 
 import trio
 
+from lp49fs import trace as _t
 from lp49fs.errors import Ehungup, Error
 from lp49fs.lib9p.late import check, clunk_quietly, late_reply
 from lp49fs.ninep import (
@@ -289,6 +290,8 @@ class Session:
         tag = self._alloc_tag()
         call = _Call(msg)
         self._calls[tag] = call
+        if _t.on:
+            _t.tsent(tag, msg)
         await self._send(encode_parts(tag, msg))  # type: ignore[arg-type]
         try:
             await call.done.wait()
@@ -299,6 +302,8 @@ class Session:
             elif call.reply is not None:
                 late_reply(self, call.msg, call.reply)
             raise
+        if _t.on:
+            _t.rgot(tag, call.reply)
         return check(call.reply)
 
     async def _flush(self, oldtag: int, call: _Call) -> None:

@@ -48,6 +48,7 @@ from typing import Any
 
 import trio
 
+from lp49fs import trace as _t
 from lp49fs.errors import Eintr, Eio, Error
 from lp49fs.ninep import (
     IOHDRSZ,
@@ -99,6 +100,8 @@ class Srv:
             self.out.append(data)
 
     def answer(self, req: Req, reply: RMessage | Error) -> None:
+        if _t.on:
+            _t.answered(req.tag, reply, type(self.fs).__name__)
         if self.scopes:
             self.scopes.pop(req, None)
         try:
@@ -162,12 +165,16 @@ class Srv:
 
     async def dispatch(self, req: Req, nursery: trio.Nursery) -> None:
         """Run ``req`` inline if its File cannot block, else in its own task and scope."""
+        if _t.on:
+            _t.served(req.tag, req.msg, type(self.fs).__name__)
         handler = DISPATCH[type(req.msg)]
         fid = req.fid
         target = self.fs if fid is None or fid.aux is None else fid.aux.file
         if target.mayblock:
             scope = self.scopes[req] = trio.CancelScope()
             nursery.start_soon(self.run, handler, req, scope)
+            if _t.on:
+                _t.unmark()  # the request's task took the trace; the reader goes on without
             return
         try:  # call() inline: one coroutine fewer per request
             reply: RMessage | Error = await handler(self, req)

@@ -143,6 +143,7 @@ async def boot(
     async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
         hvm = Hvm(kernel)
         hvm.start()
+        kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
         core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
         core.install(make_devtab(core, config))
         loader = Loader(dict(programs or {}))

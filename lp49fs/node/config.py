@@ -84,6 +84,7 @@ class NodeConfig:
     name: str = "lp49"  # sysname
     ram: int = DEFAULT_RAM  # bytes of emulated RAM
     console: str = "stdio"  # stdio | unix!PATH | none
+    debugcons: str = ""  # unix!PATH: the debug console (lp49fs.node.kdb); "" none
     namespace: str = DEFAULT_NAMESPACE  # namespace-file text for init's newns
     servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
     hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init

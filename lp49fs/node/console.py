@@ -28,8 +28,9 @@ from collections.abc import Iterator
 import trio
 
 from hwsim.console import copy_input
+from lp49fs.node import kdb
 
-USAGE = "usage: lp49 console unix!PATH"
+USAGE = "usage: lp49 console [--debug] unix!PATH"
 DEL, BS = 0x7F, 0x08
 LINGER = 0.5  # after stdin ends: exit once the node printed nothing for this long
 
@@ -97,6 +98,8 @@ async def attach(path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--debug"] and len(argv) == 2 and argv[1].startswith("unix!"):
+        return kdb.client(argv[1])  # the debug console (lp49fs.node.kdb)
     if len(argv) != 1 or not argv[0].startswith("unix!") or len(argv[0]) == 5:
         print(USAGE, file=sys.stderr)
         return 2

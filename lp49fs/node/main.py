@@ -42,7 +42,7 @@ import trio
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
 from lp49fs import sdnotify
-from lp49fs.node import hostservers, servers
+from lp49fs.node import hostservers, kdb, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
 from lp49fs.node.console import terminal_mode, typed
@@ -57,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("config", nargs="?", help="node TOML file, or default (the built-in node)")
     ap.add_argument("--name", help="the node's sysname")
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
+    ap.add_argument("--debug-console", metavar="unix!PATH", help="serve the debug console there")
     ap.add_argument("--listen", metavar="ADDR", help="export the name space on ADDR (tcp!*!17007)")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap.parse_args(argv)
@@ -72,6 +73,10 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, console=check_console(args.console, "--console"))
     if args.listen:
         cfg = dataclasses.replace(cfg, listen=args.listen)
+    if args.debug_console:
+        if not args.debug_console.startswith("unix!") or len(args.debug_console) == 5:
+            raise ConfigError(f"--debug-console: {args.debug_console!r} is not unix!PATH")
+        cfg = dataclasses.replace(cfg, debugcons=args.debug_console)
     return cfg, args.verbose
 
 
@@ -128,6 +133,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 trio.open_nursery() as nursery:
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
+            if cfg.debugcons.startswith("unix!"):  # lp49fs.node.kdb
+                nursery.start_soon(kdb.serve, node, cfg.debugcons)
             specs = tuple(
                 servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount)
                 for s in cfg.servers

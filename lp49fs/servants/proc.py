@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 ``#p`` lists one directory per live process of the core's proc table, named by pid; each
-holds ``args ctl fd note ns status wait``.  Files are computed from the ``Proc`` when read;
+holds ``args ctl fd note ns status wait trace``.  Files are computed from the ``Proc`` when read;
 the formats are in ``procfmt`` (pure, table-tested).
 
 Rules
@@ -21,6 +21,9 @@ Rules
      manager (``Core.waitfor``, the same queue as the ``wait`` system call), blocking while
      a child is alive, and returns it as ``pid utime stime rtime msg`` (msg %q-quoted);
      ``no living children`` if no record can come.
+  7. ``trace`` (lp49fs.servants.proctrace): ctl ``trace`` toggles tracing of the process's
+     system calls, ``trace 1``/``trace 0`` set it; a read of ``trace`` gives the next
+     traced call as text, blocking until one ends; end of file once tracing is off.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from lp49fs.core.proc import Proc as ProcStruct
 from lp49fs.core.proc import postnote, procfdprint
 from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants import procfmt
+from lp49fs.servants import procfmt, proctrace
 from lp49fs.servants.dev import Dirtab, Servant, openmode
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class Q(IntEnum):
     NS = 6
     STATUS = 7
     WAIT = 8
+    TRACE = 9
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -69,11 +73,12 @@ DIRTAB = (
     _f("ns", Q.NS, 0, 0o444),
     _f("status", Q.STATUS, procfmt.STATSIZE, 0o444),
     _f("wait", Q.WAIT, 0, 0o400),
+    _f("trace", Q.TRACE, 0, 0o400),
 )
 
 # ctl messages: name -> field count (0 = any), as Plan 9's proccmd table
 CTLMSGS = {"kill": 1, "close": 2, "closefiles": 1, "hang": 1, "nohang": 1, "noswap": 1,
-           "private": 1, "pri": 2}
+           "private": 1, "pri": 2, "trace": 0}
 
 
 def qpid(q: Qid) -> int:
@@ -155,6 +160,8 @@ class Proc(Servant):
     async def read(self, c: Chan, count: int, offset: int) -> bytes:
         if c.isdir():
             return self.devdirread(c, count, offset)
+        if qkind(c.qid) == Q.TRACE:  # read to the end even after the process exited
+            return await proctrace.read(c, self.core.procs.get(qpid(c.qid)), count)
         p = self._proc(c)
         k = qkind(c.qid)
         if k == Q.NS:
@@ -250,6 +257,8 @@ class Proc(Servant):
             raise cmderror(fields, "wrong #args in control message")
         if fields[0] == "kill":
             postnote(p, "kill")
+        elif fields[0] == "trace":
+            proctrace.ctl(p, fields)
         elif fields[0] == "close":
             try:
                 await cclose(p.fgrp.take(int(fields[1])))
