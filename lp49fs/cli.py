@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("lp49fs.node.main", "boot an LP49 node"),
     "console": ("lp49fs.node.console", "attach this terminal to a running node's console"),
     "mount": ("lp49fs.fuse.mount", "mount an LP49 name space on a Linux directory"),
+    "auth": ("lp49fs.auth.main", "keep an authority: init, add, node, list, revoke"),
     "demo": ("lp49fs.demo.main", "scripted demos: multihost (three nodes, network namespaces)"),
 }
 
