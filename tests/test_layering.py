@@ -29,7 +29,7 @@ RULES: dict[str, set[str]] = {
     "lp49fs": LEAF,  # lp49fs/__init__.py itself
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
     "lp49fs.sdnotify": LEAF,
-    "lp49fs.auth": LEAF | AUTH,
+    "lp49fs.auth": LEAF | AUTH | {"lp49fs.ninep"},  # ninep: the Rerror to plain 9P
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
     "lp49fs.transport": LEAF | AUTH | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,

@@ -22,6 +22,9 @@ Rules
      ``tls: certificate of another authority``, ``tls: certificate revoked``, ``tls: not
      TLS (plain 9P to an authenticated listener?)``, ``tls: handshake timed out``.
   3. The handshake never hangs: it is bounded by ``HANDSHAKE_TIMEOUT`` on both sides.
+  4. The server looks at the first bytes: anything but a TLS handshake record is refused;
+     a plain 9P message gets an ``Rerror`` saying that TLS is required, so a 9P client
+     (plan9port's 9p) prints why instead of a bare hang-up.
 """
 
 from __future__ import annotations
@@ -34,10 +37,15 @@ from typing import Any, cast
 import trio
 
 from lp49fs.errors import Error
+from lp49fs.ninep import Rerror, encode
 
 from .authority import NODES, USERS, Authority
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake (Rule 3)
+TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
+MAXFIRST = 4096
+Eplain = "tls: not TLS (plain 9P to an authenticated listener?)"
+Eplain9p = "authentication required: this listener speaks 9P only inside TLS (--auth DIR)"
 
 _REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
     ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "tls: no certificate"),
@@ -54,7 +62,7 @@ _REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
     ("IP address mismatch", "tls: server certificate names another node"),
     ("unsuitable certificate purpose", "tls: certificate not valid for this use"),
     ("ALERT_UNSUPPORTED_CERTIFICATE", "tls: certificate not valid for this use"),
-    ("WRONG_VERSION_NUMBER", "tls: not TLS (plain 9P to an authenticated listener?)"),
+    ("WRONG_VERSION_NUMBER", Eplain),
     ("HTTP_REQUEST", "tls: not TLS"),
     ("UNSUPPORTED_PROTOCOL", "tls: peer does not speak TLS 1.3"),
     ("VERSION_TOO_LOW", "tls: peer does not speak TLS 1.3"),
@@ -81,6 +89,8 @@ class TlsLink:
         self.stream = stream
         self.user = user  # the authenticated peer (server side) or ourselves (client side)
         self.under = under
+        self.failure: Error | None = None  # the refusal that ended the link, for callers
+        # whose 9P layer reports only "hungup" (lp49 9p)
 
     def peer(self) -> str:
         peer = getattr(self.under, "peer", None)
@@ -93,7 +103,8 @@ class TlsLink:
             if isinstance(e.__cause__, ssl.SSLError) and not isinstance(
                 e.__cause__, ssl.SSLEOFError
             ):
-                raise explain(e) from None
+                self.failure = explain(e)
+                raise self.failure from None
             raise
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -101,7 +112,8 @@ class TlsLink:
             await self.stream.send_all(data)
         except trio.BrokenResourceError as e:
             if isinstance(e.__cause__, ssl.SSLError):
-                raise explain(e) from None
+                self.failure = explain(e)
+                raise self.failure from None
             raise
 
     async def aclose(self) -> None:
@@ -184,6 +196,34 @@ async def _send_alert(stream: trio.SSLStream[Any]) -> None:
             await stream.transport_stream.send_all(alert.read())
 
 
+class _Prefixed:
+    """``link`` giving back ``prefix`` first (the bytes looked at to tell TLS from 9P)."""
+
+    def __init__(self, link: Any, prefix: bytes) -> None:
+        self.link, self.prefix = link, prefix
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self.prefix:
+            n = len(self.prefix) if max_bytes is None else max_bytes
+            data, self.prefix = self.prefix[:n], self.prefix[n:]
+            return data
+        return bytes(await self.link.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.link.send_all(data)
+
+    async def aclose(self) -> None:
+        await self.link.aclose()
+
+
+async def _refuse_plain(link: Any, first: bytes) -> None:
+    """Rule 4: answer a plain 9P message with an Rerror naming the fix."""
+    if len(first) >= 7 and first[3] == 0:  # size[4] (< 16 MiB) type[1] tag[2]
+        tag = int.from_bytes(first[5:7], "little")
+        with contextlib.suppress(Exception), trio.move_on_after(1.0):
+            await link.send_all(encode(tag, Rerror(Eplain9p)))
+
+
 class ServerAuth:
     """A listener's TLS side (see the module docstring); reloads the CRL when it changes."""
 
@@ -204,8 +244,17 @@ class ServerAuth:
             self._stamp = stamp
         return self._ctx
 
-    async def accept(self, link: object) -> TlsLink:
+    async def accept(self, link: Any) -> TlsLink:
         """TLS over ``link`` as the server; its ``user`` is the authenticated client."""
+        first: bytes | None = None
+        with trio.move_on_after(HANDSHAKE_TIMEOUT):
+            first = bytes(await link.receive_some(MAXFIRST))
+        if first is None or not first:
+            raise Error("tls: handshake timed out" if first is None else "tls: peer hung up")
+        if first[0] != TLS_HANDSHAKE:
+            await _refuse_plain(link, first)
+            raise Error(Eplain)
+        link = _Prefixed(link, first)
         stream = trio.SSLStream(cast(Any, link), self.context(), server_side=True)
         await _handshake(stream)
         return TlsLink(stream, peer_user(stream), link)

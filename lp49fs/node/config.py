@@ -6,7 +6,11 @@ Layout (every table and key is optional; what is missing comes from the default 
     name = "lp49"                 # sysname (#c/sysname)
     namespace = "lp49.ns"         # a namespace file (relative to the config file) or, if it
                                   # holds a newline, the namespace text itself
-    listen = "tcp!*!17007"        # 9P export address (kept for the network issue)
+    listen = "tcp!*!17007"        # 9P export address (exportfs -l)
+    insecure = false              # allow listen beyond loopback without [auth]
+    [auth]                        # docs/security.md
+    dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
+    user = "glenda"               # whose certificate this node's dials present
     [hardware]
     ram = "16M"                   # bytes, or a number with K, M or G
     [console]
@@ -84,12 +88,16 @@ class NodeConfig:
     namespace: str = DEFAULT_NAMESPACE  # namespace-file text for init's newns
     servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
     hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init
-    listen: str | None = None  # 9P listen dial string (not served yet)
+    listen: str | None = None  # 9P listen dial string (exportfs -l)
+    insecure: bool = False  # listen beyond loopback without auth (docs/security.md)
+    authdir: str | None = None  # [auth] dir: the authority for TLS
+    authuser: str | None = None  # [auth] user: the certificate dials present
     source: str = "<default>"  # where it came from, for messages
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen"},
+    "node": {"name", "namespace", "listen", "insecure"},
+    "auth": {"dir", "user"},
     "hardware": {"ram"},
     "console": {"attach"},
 }
@@ -122,6 +130,17 @@ def _str(table: dict[str, Any], key: str, where: str) -> str | None:
     if v is not None and not isinstance(v, str):
         raise ConfigError(f"{where}.{key}: want a string, got {type(v).__name__}")
     return v
+
+
+def _bool(table: dict[str, Any], key: str, where: str) -> bool:
+    v = table.get(key, False)
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}.{key}: want true or false, got {v!r}")
+    return v
+
+
+def _path(p: str | None, base: str) -> str | None:
+    return None if p is None else os.path.join(base, p)
 
 
 def _table(doc: dict[str, Any], name: str, src: str) -> dict[str, Any]:
@@ -185,6 +204,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     node = _table(doc, "node", source)
     hw = _table(doc, "hardware", source)
     cons = _table(doc, "console", source)
+    auth = _table(doc, "auth", source)
     cfg = NodeConfig(source=source)
     name = _str(node, "name", f"{source}: node") or cfg.name
     if "/" in name or not name.strip():
@@ -210,6 +230,9 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         servers=servers,
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
+        insecure=_bool(node, "insecure", f"{source}: node"),
+        authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
+        authuser=_str(auth, "user", f"{source}: auth"),
         source=source,
     )
 

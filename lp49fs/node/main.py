@@ -46,6 +46,7 @@ from lp49fs.node import hostservers, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
 from lp49fs.node.console import terminal_mode, typed
+from lp49fs.node.security import export_argv
 
 log = logging.getLogger("lp49fs.node")
 
@@ -58,6 +59,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--name", help="the node's sysname")
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
     ap.add_argument("--listen", metavar="ADDR", help="export the name space on ADDR (tcp!*!17007)")
+    ap.add_argument("--auth", metavar="DIR", help="authority for TLS on the listener and dials")
+    ap.add_argument("-u", "--user", help="whose certificate the node's dials present")
+    ap.add_argument("--insecure", action="store_true", help="allow a listener without --auth")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap.parse_args(argv)
 
@@ -72,6 +76,14 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, console=check_console(args.console, "--console"))
     if args.listen:
         cfg = dataclasses.replace(cfg, listen=args.listen)
+    if args.auth:
+        cfg = dataclasses.replace(cfg, authdir=args.auth)
+    if args.user:
+        cfg = dataclasses.replace(cfg, authuser=args.user)
+    if args.insecure:
+        cfg = dataclasses.replace(cfg, insecure=True)
+    if cfg.listen:
+        export_argv(cfg)  # refuse now, before booting (security Rule 3)
     return cfg, args.verbose
 
 
@@ -136,7 +148,7 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             pid = await node.spawn("init", ["init", "-n", namespace(cfg)])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
             if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
-                xpid = await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
+                xpid = await node.spawn("exportfs", export_argv(cfg))
                 log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xpid)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:
