@@ -58,13 +58,12 @@ def start(name: str, workdir: str, listen: str | None, auth: bool = True) -> Nod
     authdir = os.path.join(workdir, "auth")
     argv = [*LP49, "node", "--name", name, "--console", f"unix!{cons}"]
     if listen:
-        argv += ["--listen", listen, *(["--auth", authdir] if auth else [])]
+        argv += ["--listen", listen]
+    if auth:  # the importer too: the node sets $auth for its import and srv
+        argv += ["--auth", authdir]
     node = NodeProc(name, argv, cons, log)
     try:
         node.attach()
-        if not listen:  # the importer: import and srv dial with TLS ($auth)
-            assert node.console is not None
-            node.console.run(f"auth={authdir}", 20)
     except BaseException:  # a node whose shell never answered must not outlive the test
         node.stop()
         raise
@@ -203,6 +202,14 @@ def test_srv_dials_and_posts_a_plain_9p_connection(pair: Pair) -> None:
     assert "/srv/beta" in listing.split()
     out, status = pair.sh(pair.a, f"srv tcp!127.0.0.1!{free_port()} nobody")
     assert out.startswith("srv: tcp!127.0.0.1!") and "connection refused" in out and status
+
+
+def test_import_refused_after_revoke(pair: Pair) -> None:
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")  # glenda, over TLS
+    Authority(os.path.join(pair.workdir, "auth")).revoke("glenda")
+    out, status = pair.sh(pair.a, f"import {pair.addr} /dev /mnt")
+    assert out == f"import: {pair.addr} /dev: tls: certificate revoked\n" and status
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")  # the open link lives on
 
 
 def p9(addr: str, *args: str, auth: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ written to the conversation's ctl as ``keepalive <ms>``).
 
 ``-A authdir`` (default: ``$auth`` if set): the connection is mutual TLS 1.3 with that
 authority's certificates before anything else (``exportfs_net.tlsfd``), presenting
-``user``'s certificate (``-u``; default the caller's own user, ``/dev/user``) and verifying
+``user``'s certificate (``-u``; default ``$authuser``, else the caller's own user) and verifying
 that the exporter holds a node certificate for the host dialled.
 """
 
@@ -66,7 +66,8 @@ async def main(argv: list[str]) -> None:
     tree = args[1]
     mtpt = args[2] if len(args) == 3 else tree
     authdir = opts.get("A") or await getenv("auth")
-    auth = (authdir, opts.get("u") or await lib.whoami()) if authdir else None
+    user = opts.get("u") or await getenv("authuser") or await lib.whoami()
+    auth = (authdir, user) if authdir else None
     try:
         await exportfs_net.importfs(args[0], tree, mtpt, flag, period, auth)
     except Error as e:

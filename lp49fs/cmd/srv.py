@@ -48,7 +48,8 @@ async def main(argv: list[str]) -> None:
             fd, dialled = await dialfd(addr), True
             authdir = await getenv("auth")
             if authdir:  # mutual TLS first, as import does (docs/security.md)
-                fd = await tlsfd(fd, addr, authdir, await lib.whoami())
+                user = await getenv("authuser") or await lib.whoami()
+                fd = await tlsfd(fd, addr, authdir, user)
         except Error as e:
             if "q" not in flags:
                 await eprint(f"srv: {addr}: {e.ename}\n")

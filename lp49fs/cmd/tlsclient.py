@@ -10,12 +10,16 @@ Plan 9's ``import -e`` would push as a filter: the mount driver only ever sees a
 
 Rules
   1. A refused handshake writes its one line (``tls: certificate revoked`` ...) to fd 1
-     and exits with it: the importer, waiting for the exporter's ``OK``, reads the line as
-     the refusal and reports it (``exportfs_hs.request``).
+     and exits with it (also when the server's refusal comes after the client finished its
+     side of the TLS 1.3 handshake, before any data): the importer, waiting for the
+     exporter's ``OK``, reads the line as the refusal and reports it
+     (``exportfs_hs.request``).
   2. When either direction ends, both fds are closed, so the mount hangs up.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import trio
 
@@ -55,10 +59,16 @@ async def main(argv: list[str]) -> None:
     async with trio.open_nursery() as n:
 
         async def pump(src: Link, dst: Link) -> None:
+            relayed = False
             try:
                 while data := await src.receive_some(CHUNK):
                     await dst.send_all(data)
-            except (Error, trio.BrokenResourceError, trio.ClosedResourceError):
+                    relayed = True
+            except Error as e:  # Rule 1: a refusal after TLS 1.3 let us finish the handshake
+                if src is tls and not relayed:
+                    with contextlib.suppress(Error, trio.BrokenResourceError):
+                        await plain.send_all(e.ename.encode())
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
             n.cancel_scope.cancel()  # Rule 2
 

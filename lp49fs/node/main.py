@@ -14,7 +14,9 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
 4. ``servers.start_servers`` starts, posts and supervises the configured servers;
    ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
    processes and posts each with the LP49 ``srv`` program.
-5. ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
+5. With an authority (``--auth``, ``[auth]``), ``$auth`` and ``$authuser`` are set in the
+   boot environment, which every process inherits, so ``import`` and ``srv`` use TLS.
+   ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
    the namespace file, plus ``mount -c /srv/NAME MTPT`` for each host server with a mount,
    and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
 6. When the console first shows the shell prompt, the boot time is logged and systemd gets
@@ -46,7 +48,7 @@ from lp49fs.node import hostservers, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
 from lp49fs.node.console import terminal_mode, typed
-from lp49fs.node.security import export_argv
+from lp49fs.node.security import auth_env, export_argv
 
 log = logging.getLogger("lp49fs.node")
 
@@ -145,6 +147,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             )
             await servers.start_servers(node, nursery, specs)
             await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
+                await node.run("sh", ["sh", "-c", auth_env(cfg)])
             pid = await node.spawn("init", ["init", "-n", namespace(cfg)])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
             if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)

@@ -9,6 +9,9 @@
    ADDR`` serves each connection as ``none`` (local tools such as plan9port's 9p still work).
 3. Without one, on any other address: refused (``ConfigError``, one line saying how to set
    up auth or to pass ``--insecure``); with ``insecure`` it is served as in 2, as ``none``.
+
+``auth_env(cfg)`` is the rc line the node runs before init so that ``$auth`` (and
+``$authuser``) name the authority for every program's dials (``import``, ``srv``).
 """
 
 from __future__ import annotations
@@ -47,3 +50,10 @@ def export_argv(cfg: NodeConfig) -> list[str]:
     if not cfg.insecure and not is_loopback(cfg.listen):
         raise ConfigError(REFUSAL.format(addr=cfg.listen, name=cfg.name))
     return ["exportfs", "-l", cfg.listen]
+
+
+def auth_env(cfg: NodeConfig) -> str:
+    """The rc line that sets ``$auth`` (and ``$authuser``) for the node's programs."""
+    assert cfg.authdir
+    line = f"auth='{os.path.abspath(cfg.authdir)}'"
+    return line + (f"; authuser='{cfg.authuser}'" if cfg.authuser else "")
