@@ -70,6 +70,9 @@ def test_alice_cannot_take_over_the_node(beta: tuple[str, str]) -> None:
         done = p9(addr, *me, "write", f"/proc/{pid}/note", stdin="kill")
         assert done.returncode == 1 and "permission denied" in done.stderr, pid
     assert p9(addr, *me, "read", "/dev/sysname").stdout == "beta"  # the node lives on
+    # /net is not exported by default: no dialling or announcing from beta
+    done = p9(addr, *me, "read", "/net/tcp/clone")
+    assert done.returncode == 1 and "does not exist" in done.stderr, done.stderr
 
 
 def test_refusals_have_one_clear_line(beta: tuple[str, str], tmp_path: os.PathLike[str]) -> None:

@@ -1,4 +1,4 @@
-"""exportfs [-R] [-N] [-a authdir] [-r root] [-m msize] [-l addr [-k secs]]: serve 9P.
+"""exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr]: serve 9P.
 
 Without ``-l`` (one connection, Plan 9 exportfs): fd 0 is the link.  The import handshake
 (``lp49fs.servers.exportfs_hs``) comes first: the tree name, answered ``OK`` once it is a
@@ -19,6 +19,9 @@ named by the client's certificate (``lib.become``: cap(3)) before it reads a byt
 handshake.  ``-N``: the process becomes ``none`` first (an unauthenticated listener).
 Without either, the process keeps its user (exportfs on a pipe, Plan 9's behaviour).  An
 attach whose uname differs from an authenticated user is refused (``ExportFs`` Rule 5).
+``-X path``: unmount everything on ``path`` in the connection's own copy of the name space
+before serving it, so the importer does not get it (the node passes ``-X /net`` unless its
+config exports the network: an exported ``/net`` lets a client dial from this node).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
 from lp49fs.servers.exportfs_hs import Link
 
-USAGE = "usage: exportfs [-R] [-N] [-a authdir] [-r root] [-m msize] [-l addr [-k secs]]"
+USAGE = "usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr [-k secs]]"
 log = logging.getLogger("exportfs")
 
 
@@ -48,7 +51,7 @@ def parse(argv: list[str]) -> dict[str, str]:
         a = args.pop(0)
         if a in ("-R", "-N"):
             opts[a[1]] = ""
-        elif a in ("-r", "-l", "-k", "-m", "-a") and args:
+        elif a in ("-r", "-l", "-k", "-m", "-a", "-X") and args:
             opts[a[1]] = args.pop(0)
         else:
             raise Error(USAGE)
@@ -69,9 +72,20 @@ async def authenticate(link: Link, authdir: str | None, none: bool) -> tuple[Lin
 
 
 async def serve_link(
-    fd: int, root: str, readonly: bool, msize: int, authdir: str | None = None, none: bool = False
+    fd: int,
+    root: str,
+    readonly: bool,
+    msize: int,
+    authdir: str | None = None,
+    none: bool = False,
+    hide: str | None = None,
 ) -> None:
     """One connection on ``fd``: TLS if asked, the handshake, then 9P until the link ends."""
+    if hide is not None:
+        try:
+            await lib.unmount(None, hide)
+        except Error:
+            pass  # nothing mounted there: nothing to hide
     link, user = await authenticate(lib.FdLink(fd), authdir, none)
     fs = ExportFs(root, readonly=readonly, user=user)
 
@@ -97,9 +111,10 @@ async def main(argv: list[str]) -> None:
     if "l" in opts:
         child = ["exportfs", "-r", root, "-m", str(msize), *(["-R"] if readonly else [])]
         child += ["-a", authdir] if authdir is not None else ["-N"]
+        child += ["-X", opts["X"]] if "X" in opts else []
         await exportfs_net.listen(opts["l"], child, period)
         return
     try:
-        await serve_link(0, root, readonly, msize, authdir, "N" in opts)
+        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"))
     except Error as e:
         log.info("exportfs: %s", e.ename)

@@ -8,7 +8,8 @@ Theory of operation.  The scenario of issue 6, as numbered steps (``STEPS``):
 2. boot: an authority in the work directory (``lp49 auth``: user glenda, a node certificate
    for each host naming its addresses), then ``lp49 node --listen tcp!*!PORT --auth DIR
    --console unix!...`` in each host; each console answers, ``/dev/sysname`` is the host's
-   name, and the shell's ``$auth`` names the authority, so every import and srv below is
+   name (``--export-net``: step 6 imports a's ``/net``), and the shell's ``$auth`` names
+   the authority, so every import and srv below is
    mutual TLS 1.3.
 3. a imports b's ``/dev`` on ``/n`` and reads b's sysname through it.
 4. a imports c's ``/tmp`` (c's ramfs) on ``/mnt`` and writes a file there; c reads it locally.
@@ -118,7 +119,8 @@ class Multihost:
         for n in NAMES:
             listen = f"tcp!*!{hosts[n].port}"
             self.nodes[n] = NodeProc.start(n, functools.partial(hosts.argv, n), listen,
-                                           self.workdir, ("--auth", self.authdir))  # fmt: skip
+                                           self.workdir, ("--auth", self.authdir,
+                                                          "--export-net"))  # fmt: skip
         for n in NAMES:
             self.nodes[n].attach()
             out, _ = self.sh(n, "cat /dev/sysname")

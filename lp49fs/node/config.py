@@ -8,6 +8,7 @@ Layout (every table and key is optional; what is missing comes from the default 
                                   # holds a newline, the namespace text itself
     listen = "tcp!*!17007"        # 9P export address (exportfs -l)
     insecure = false              # allow listen beyond loopback without [auth]
+    export_net = false            # also export /net (lets clients dial from this node)
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
     user = "glenda"               # whose certificate this node's dials present
@@ -90,13 +91,14 @@ class NodeConfig:
     hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init
     listen: str | None = None  # 9P listen dial string (exportfs -l)
     insecure: bool = False  # listen beyond loopback without auth (docs/security.md)
+    export_net: bool = False  # export /net too (docs/security.md)
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
     source: str = "<default>"  # where it came from, for messages
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen", "insecure"},
+    "node": {"name", "namespace", "listen", "insecure", "export_net"},
     "auth": {"dir", "user"},
     "hardware": {"ram"},
     "console": {"attach"},
@@ -231,6 +233,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         insecure=_bool(node, "insecure", f"{source}: node"),
+        export_net=_bool(node, "export_net", f"{source}: node"),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
         source=source,

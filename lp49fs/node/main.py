@@ -64,6 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--auth", metavar="DIR", help="authority for TLS on the listener and dials")
     ap.add_argument("-u", "--user", help="whose certificate the node's dials present")
     ap.add_argument("--insecure", action="store_true", help="allow a listener without --auth")
+    ap.add_argument("--export-net", action="store_true", help="export /net too")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap.parse_args(argv)
 
@@ -84,6 +85,8 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, authuser=args.user)
     if args.insecure:
         cfg = dataclasses.replace(cfg, insecure=True)
+    if args.export_net:
+        cfg = dataclasses.replace(cfg, export_net=True)
     if cfg.listen:
         export_argv(cfg)  # refuse now, before booting (security Rule 3)
     return cfg, args.verbose

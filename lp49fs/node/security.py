@@ -9,6 +9,9 @@
    ADDR`` serves each connection as ``none`` (local tools such as plan9port's 9p still work).
 3. Without one, on any other address: refused (``ConfigError``, one line saying how to set
    up auth or to pass ``--insecure``); with ``insecure`` it is served as in 2, as ``none``.
+4. ``/net`` is left out of the export (``exportfs -X /net``) unless the config says
+   ``export_net = true`` (``--export-net``): an exported ``/net`` lets any client dial, or
+   announce, from this node (the gateway trick of docs/multihost.md needs it).
 
 ``auth_env(cfg)`` is the rc line the node runs before init so that ``$auth`` (and
 ``$authuser``) name the authority for every program's dials (``import``, ``srv``).
@@ -45,11 +48,12 @@ def is_loopback(addr: str) -> bool:
 def export_argv(cfg: NodeConfig) -> list[str]:
     """The export listener's argv for ``cfg.listen`` (module docstring); ConfigError if refused."""
     assert cfg.listen
+    hide = [] if cfg.export_net else ["-X", "/net"]  # Rule 4
     if cfg.authdir:
-        return ["exportfs", "-l", cfg.listen, "-a", os.path.abspath(cfg.authdir)]
+        return ["exportfs", "-l", cfg.listen, "-a", os.path.abspath(cfg.authdir), *hide]
     if not cfg.insecure and not is_loopback(cfg.listen):
         raise ConfigError(REFUSAL.format(addr=cfg.listen, name=cfg.name))
-    return ["exportfs", "-l", cfg.listen]
+    return ["exportfs", "-l", cfg.listen, *hide]
 
 
 def auth_env(cfg: NodeConfig) -> str:
