@@ -9,6 +9,9 @@ listeners without an authority (loopback: user none; elsewhere: refused).
 from __future__ import annotations
 
 import os
+import random
+import socket
+import struct
 import subprocess
 from collections.abc import Iterator
 
@@ -112,3 +115,22 @@ def test_listening_without_authority(tmp_path: os.PathLike[str]) -> None:
         assert p9(addr, "read", "/dev/hostowner").stdout == "glenda"
     finally:
         node.stop()
+
+
+def test_garbage_at_the_listener_hurts_nobody(beta: tuple[str, str]) -> None:
+    """A short bounded fuzz: connections that send random bytes, a TLS ClientHello cut
+    short, or nothing and a reset; then an honest client is served and the node lives."""
+    addr, auth = beta
+    port = int(addr.rsplit("!", 1)[1])
+    rnd = random.Random(49)
+    hello = bytes.fromhex("16030100c8010000c40303") + bytes(32)  # a truncated ClientHello
+    for i in range(60):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            kind = i % 3
+            if kind == 0:
+                s.sendall(rnd.randbytes(rnd.randrange(1, 2048)))
+            elif kind == 1:
+                s.sendall(hello[: rnd.randrange(1, len(hello))])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+    done = p9(addr, "--auth", auth, "-u", "alice", "read", "/dev/sysname")
+    assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
