@@ -11,7 +11,9 @@ node imports the other node's /tmp (its ramfs) on /n over TCP, then times, side 
   over TCP to the other node's exportfs, which makes the same system calls there;
 * ``read 1 MiB``: open, sequential 64 KiB reads of a 1 MiB file to the end, close.
 
-Rows: ``local`` (/tmp), ``loopback`` (the other node on 127.0.0.1) and, as root, ``netns``
+Rows: ``local`` (/tmp), ``loopback`` (the other node on 127.0.0.1, plain 9P, served as
+``none``), ``loopback+tls`` (the other node with ``--auth``: mutual TLS 1.3, the import
+through a ``tlsclient`` process, served as glenda; docs/security.md) and, as root, ``netns``
 (the other node in a Linux network namespace joined to the benchmark's by a veth pair: the
 benchmark re-runs itself inside its own namespace with ``--remote DIAL``).  Printed: operations
 per second, microseconds per operation, and the ratio to the local row (the target for the
@@ -26,12 +28,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
 import trio
 
 from lp49fs import lib
+from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.demo.console import LP49, DemoError, wait_for
 from lp49fs.demo.netns import Hosts, can_netns, free_port
 from lp49fs.ninep import OREAD, OTRUNC, OWRITE
@@ -81,14 +85,18 @@ async def timed(seconds: float, op: Op, batch: int) -> float:
             return dt / n
 
 
-async def measure(seconds: float, remote: str | None) -> dict[str, dict[str, float]]:
-    """{row: {op: seconds}}: ``local`` and, if ``remote`` (a dial string), ``remote``."""
+async def measure(
+    seconds: float, remote: str | None, auth: str | None = None
+) -> dict[str, dict[str, float]]:
+    """{row: {op: seconds}}: ``local`` and, if ``remote`` (a dial string), ``remote``
+    (imported with TLS if ``auth`` names an authority)."""
     out: dict[str, dict[str, float]] = {}
 
     async def prog(argv: list[str]) -> None:
         dirs = {"local": "/tmp"}
         if remote is not None:
-            await lib.spawn("import", ["import", "-c", remote, "/tmp", "/n"])
+            tls = ["-A", auth] if auth else []
+            await lib.spawn("import", ["import", "-c", *tls, remote, "/tmp", "/n"])
             w = await lib.wait()
             if w.msg:
                 raise DemoError(f"import -c {remote} /tmp /n: {w.msg}")
@@ -138,13 +146,23 @@ def listening(wrap: list[str], addr: str, port: int) -> Callable[[], bool]:
     return up
 
 
-def loopback(seconds: float, log: str) -> dict[str, dict[str, float]]:
+def authority(root: str) -> str:
+    """An authority for the TLS row: user glenda (the benchmark's), node srv on 127.0.0.1."""
+    a = Authority(root)
+    a.init()
+    a.issue(USERS, "glenda")
+    a.issue(NODES, "srv", ("127.0.0.1",))
+    return root
+
+
+def loopback(seconds: float, log: str, auth: str | None = None) -> dict[str, dict[str, float]]:
     port = free_port()
+    tls = ["--auth", auth] if auth else []
     p = start_node([*LP49, "node", "--name", "srv", "--console", "none",
-                    "--listen", f"tcp!127.0.0.1!{port}"], log)  # fmt: skip
+                    "--listen", f"tcp!127.0.0.1!{port}", *tls], log)  # fmt: skip
     try:
         wait_for(listening([], "127.0.0.1", port), 30, "the remote node's listener")
-        return trio.run(measure, seconds, f"tcp!127.0.0.1!{port}")
+        return trio.run(measure, seconds, f"tcp!127.0.0.1!{port}", auth)
     finally:
         stop(p)
 
@@ -171,10 +189,10 @@ def netns(seconds: float, log: str) -> dict[str, float]:
 
 def report(rows: dict[str, dict[str, float]]) -> None:
     local = rows["local"]
-    print(f"{'row':10s} {'small ops/s':>11s} {'us/op':>8s} {'x local':>8s}"
+    print(f"{'row':12s} {'small ops/s':>11s} {'us/op':>8s} {'x local':>8s}"
           f" {'1 MiB MiB/s':>11s} {'ms/op':>7s} {'x local':>8s}")  # fmt: skip
     for name, r in rows.items():
-        print(f"{name:10s} {1 / r['small']:11.0f} {r['small'] * 1e6:8.0f}"
+        print(f"{name:12s} {1 / r['small']:11.0f} {r['small'] * 1e6:8.0f}"
               f" {r['small'] / local['small']:8.2f} {1 / r['big']:11.1f}"
               f" {r['big'] * 1e3:7.1f} {r['big'] / local['big']:8.2f}")  # fmt: skip
 
@@ -191,6 +209,8 @@ def main() -> None:
     log = os.path.join("/tmp", f"lp49-bench-remote-{os.getpid()}.log")
     rows = loopback(args.seconds, log)
     rows["loopback"] = rows.pop("remote")
+    with tempfile.TemporaryDirectory() as d:
+        rows["loopback+tls"] = loopback(args.seconds, log, authority(f"{d}/auth"))["remote"]
     if not args.no_netns and can_netns() is None:
         rows["netns"] = netns(args.seconds, log)
     report(rows)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "console": ("lp49fs.node.console", "attach this terminal to a running node's console"),
     "mount": ("lp49fs.fuse.mount", "mount an LP49 name space on a Linux directory"),
     "trace": ("lp49fs.fuse.tracectl", "trace a Linux command's requests through a mounted node"),
+    "auth": ("lp49fs.auth.main", "keep an authority: init, add, node, list, revoke"),
     "demo": ("lp49fs.demo.main", "scripted demos: multihost (three nodes, network namespaces)"),
 }
 

@@ -1,6 +1,6 @@
 """``lp49 9p``: a 9P2000 client for scripts, after plan9port's 9p(1).
 
-    lp49 9p [-a address] [-A aname] [-u user] cmd args...
+    lp49 9p [-a address] [-A aname] [-u user] [--auth DIR] cmd args...
 
     read name          copy the file to standard output
     write [-l] name    copy standard input into the file, opened OWRITE|OTRUNC
@@ -11,7 +11,9 @@
     rm name            remove the file
 
 The address is a dial string (``tcp!host!port``, ``unix!/path``); a bare host means
-``tcp!host!564`` (netmkaddr with service 9fs).  Names are paths on the server, from its root.
+``tcp!host!564`` (netmkaddr with service 9fs).  ``--auth DIR``: mutual TLS 1.3 first, with
+``user``'s certificate of authority DIR, verifying the server's (``lp49fs.auth.tls``).
+Names are paths on the server, from its root.
 Errors print ``9p: <what> <name>: <Plan 9 error string>`` and exit 1; usage errors exit 2.
 
 Output formats are plan9port's: ``ls -l`` prints ``%M %C %*d %*s %*s %*lld %T %q`` with type
@@ -29,6 +31,7 @@ from typing import BinaryIO
 
 import trio
 
+from lp49fs.auth import tls
 from lp49fs.errors import Error
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import (
@@ -40,9 +43,9 @@ from lp49fs.lib9p.clientfid import (
     stat_path,
 )
 from lp49fs.ninep import DMDIR, OREAD, OTRUNC, OWRITE, Dir, dirmode
-from lp49fs.transport import dial
+from lp49fs.transport import Link, dial
 
-USAGE = """usage: lp49 9p [-a address] [-A aname] [-u user] cmd args...
+USAGE = """usage: lp49 9p [-a address] [-A aname] [-u user] [--auth DIR] cmd args...
 possible cmds:
 	read name
 	write [-l] name
@@ -177,10 +180,19 @@ def netmkaddr(addr: str) -> str:
     return addr if "!" in addr else f"tcp!{addr}!9fs"
 
 
-async def run(addr: str, aname: str, uname: str, verb: str, args: list[str]) -> None:
+async def run(
+    addr: str, aname: str, uname: str, verb: str, args: list[str], authdir: str | None = None
+) -> None:
     fn, stream = VERBS[verb]
     io = sys.stdin.buffer if stream == "in" else sys.stdout.buffer
-    link = await dial(netmkaddr(addr))
+    link: Link = await dial(netmkaddr(addr))
+    if authdir is not None:
+        host = netmkaddr(addr).split("!")[1]
+        try:
+            link = await tls.client(link, authdir, uname, host)
+        except BaseException:
+            await link.aclose()
+            raise
     session = Session(link)
     failed: Exception | None = None
     async with trio.open_nursery() as nursery:
@@ -196,16 +208,18 @@ async def run(addr: str, aname: str, uname: str, verb: str, args: list[str]) -> 
             await session.aclose()
             nursery.cancel_scope.cancel()
     if failed is not None:
-        raise failed
+        refusal = getattr(link, "failure", None)  # a TLS alert ended the link: say why
+        raise refusal if isinstance(refusal, Error) else failed
 
 
 def main(argv: list[str]) -> int:
     try:
-        opts, args = getopt.getopt(argv, "a:A:u:")
+        opts, args = getopt.getopt(argv, "a:A:u:", ["auth="])
         o = dict(opts)
         if not args or args[0] not in VERBS or "-a" not in o:
             raise Usage
-        trio.run(run, o["-a"], o.get("-A", ""), o.get("-u", getpass.getuser()), args[0], args[1:])
+        user = o.get("-u", getpass.getuser())
+        trio.run(run, o["-a"], o.get("-A", ""), user, args[0], args[1:], o.get("--auth"))
     except (Usage, getopt.GetoptError):
         print(USAGE, file=sys.stderr)
         return 2

@@ -175,7 +175,7 @@ print(json.dumps({"ls": names, "sysname": data.decode()}))
 @pytest.fixture
 def beta(tmp_path: os.PathLike[str]) -> Iterator[tuple[NodeProc, int]]:
     port = free_port()
-    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}")
+    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False)  # served as none
     try:
         wait_until(lambda: accepting(port), "beta's exportfs")
         yield node, port

@@ -1,8 +1,10 @@
 """import and exportfs between two real node daemons over real TCP on 127.0.0.1.
 
-Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT`` (its exportfs listener); node
-``alpha`` runs without one.  Both are subprocesses driven through their unix-socket consoles
-by ``lp49fs.demo.console`` (a scripted shell user), so every byte goes the whole way: alpha's
+Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT --auth DIR`` (its exportfs
+listener, mutual TLS with an authority made per test); node ``alpha`` runs without one and
+imports with ``$auth`` set, so every link here is TLS (``tlsclient`` on alpha's side).
+Both are subprocesses driven through their unix-socket consoles by ``lp49fs.demo.console``
+(a scripted shell user), so every byte goes the whole way: alpha's
 ``import`` program dialling through its ``#I`` (``/net/tcp``), beta's listener announcing and
 accepting on its ``#I``, a per-connection ``exportfs`` process (fd 0 = the call's data file)
 relaying 9P to beta's name space, and ``#M`` on alpha.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.demo.console import LP49, Console, NodeProc
 from tests.waiting import DEADLINE, wait_until
 
@@ -39,12 +42,28 @@ def accepting(port: int) -> bool:
         return False
 
 
-def start(name: str, workdir: str, listen: str | None, config: str | None = None) -> NodeProc:
+def authority(workdir: str) -> str:
+    """An authority in ``workdir``: user glenda (both shells' user), node beta on 127.0.0.1."""
+    d = os.path.join(workdir, "auth")
+    a = Authority(d)
+    a.init()
+    a.issue(USERS, "glenda")
+    a.issue(NODES, "beta", ("127.0.0.1",))
+    return d
+
+
+def start(name: str, workdir: str, listen: str | None, auth: bool = True,
+          config: str | None = None) -> NodeProc:
+    """A node (booted from ``config`` if given); with ``listen``, its listener is TLS with
+    ``workdir/auth`` unless not ``auth`` (then a loopback listener serving everyone as none)."""
     cons, log = os.path.join(workdir, f"{name}.cons"), os.path.join(workdir, f"{name}.log")
+    authdir = os.path.join(workdir, "auth")
     argv = [*LP49, "node", *([config] if config else []), "--name", name,
             "--console", f"unix!{cons}"]
     if listen:
         argv += ["--listen", listen]
+    if auth:  # the importer too: the node sets $auth for its import and srv
+        argv += ["--auth", authdir]
     node = NodeProc(name, argv, cons, log)
     try:
         node.attach()
@@ -65,6 +84,10 @@ class Pair:
     def addr(self) -> str:
         return f"tcp!127.0.0.1!{self.port}"
 
+    def p9(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``lp49 9p`` against beta's authenticated listener."""
+        return p9(self.addr, *args, auth=os.path.join(self.workdir, "auth"))
+
     def sh(self, node: NodeProc, cmd: str, timeout: float = 20) -> tuple[str, str]:
         assert node.console is not None
         return node.console.run(cmd, timeout)
@@ -80,6 +103,7 @@ class Pair:
 @pytest.fixture
 def pair(tmp_path: os.PathLike[str]) -> Iterator[Pair]:
     workdir = str(tmp_path)
+    authority(workdir)
     port = free_port()
     b = start("beta", workdir, f"tcp!127.0.0.1!{port}")
     try:
@@ -185,7 +209,7 @@ def test_a_frozen_remote_fails_a_pending_read_and_thaws_for_a_new_import(
     with open(conf, "w") as f:
         f.write("[node]\npeer_timeout = 1\n")
     pair.a.stop()  # a clean stop removes its console socket
-    pair.a = start("alpha", pair.workdir, None, conf)
+    pair.a = start("alpha", pair.workdir, None, config=conf)
     cons = pair.a.console
     assert cons is not None
     assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
@@ -213,27 +237,37 @@ def test_srv_dials_and_posts_a_plain_9p_connection(pair: Pair) -> None:
     assert out.startswith("srv: tcp!127.0.0.1!") and "connection refused" in out and status
 
 
-def p9(addr: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LP49, "9p", "-a", addr, *args], capture_output=True, text=True,
-                          timeout=30, check=False)  # fmt: skip
+def test_import_refused_after_revoke(pair: Pair) -> None:
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")  # glenda, over TLS
+    Authority(os.path.join(pair.workdir, "auth")).revoke("glenda")
+    out, status = pair.sh(pair.a, f"import {pair.addr} /dev /mnt")
+    assert out == f"import: {pair.addr} /dev: tls: certificate revoked\n" and status
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")  # the open link lives on
+
+
+def p9(addr: str, *args: str, auth: str | None = None) -> subprocess.CompletedProcess[str]:
+    """plan9port-style 9p against ``addr``; with ``auth``, TLS as glenda first."""
+    tls = ["--auth", auth, "-u", "glenda"] if auth else []
+    return subprocess.run([*LP49, "9p", "-a", addr, *tls, *args], capture_output=True,
+                          text=True, timeout=30, check=False)  # fmt: skip
 
 
 def test_host_9p_client_attaches_to_the_export_listener(pair: Pair) -> None:
-    done = p9(pair.addr, "-A", "/", "read", "/dev/sysname")
+    done = pair.p9("-A", "/", "read", "/dev/sysname")
     assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
-    done = p9(pair.addr, "-A", "/dev", "ls", "/")
+    done = pair.p9("-A", "/dev", "ls", "/")
     assert "sysname" in done.stdout.split()
 
 
 def test_exportfs_confinement_and_read_only(pair: Pair) -> None:
     # .. at the exported root stays there; # paths and absolute escapes are refused
-    done = p9(pair.addr, "-A", "/dev", "read", "../../../sysname")
+    done = pair.p9("-A", "/dev", "read", "../../../sysname")
     assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
-    done = p9(pair.addr, "-A", "/dev", "ls", "..")
+    done = pair.p9("-A", "/dev", "ls", "..")
     assert "sysname" in done.stdout.split() and "tmp" not in done.stdout.split()
-    done = p9(pair.addr, "-A", "/../../dev/..", "ls", "/")
+    done = pair.p9("-A", "/../../dev/..", "ls", "/")
     assert "dev" in done.stdout.split() and "tmp" in done.stdout.split()
-    done = p9(pair.addr, "-A", "#c", "read", "sysname")
+    done = pair.p9("-A", "#c", "read", "sysname")
     assert done.returncode != 0 and "bad character in file name" in done.stderr
     # a read-only exportfs of /tmp started from beta's shell
     ro = free_port()

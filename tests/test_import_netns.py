@@ -1,6 +1,8 @@
 """A silently broken link between two nodes: keepalive turns it into a hungup mount.
 
-Two node daemons in two network namespaces joined by a veth pair (``lp49fs.demo.netns``);
+Two node daemons in two network namespaces joined by a veth pair (``lp49fs.demo.netns``),
+with mutual TLS on the link (an authority made per test; the import runs through
+``tlsclient``, whose relay sees the hang-up of the conversation beneath);
 node ``a`` imports ``b``'s ``/dev`` with a short keepalive (``import -k 2``) and blocks reading
 ``/n/cons``.  Then ``b``'s end of the veth is taken down: no FIN and no reset can reach ``a``,
 so only the keepalive ``import`` asked ``#I`` for can notice.  The blocked read must fail with
@@ -17,6 +19,7 @@ import time
 
 import pytest
 
+from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.demo.console import NodeProc
 from lp49fs.demo.netns import Hosts, ip
 
@@ -37,10 +40,14 @@ def test_silent_break_hangs_up_the_import_within_the_keepalive(
 ) -> None:
     with Hosts(["a", "b"], netns=True) as hosts:
         hosts.link("a", "b")
-        nodes = {
-            n: NodeProc.start(n, functools.partial(hosts.argv, n), "tcp!*!17007", str(tmp_path))
-            for n in ("a", "b")
-        }
+        auth = Authority(tmp_path / "auth")  # every link TLS (docs/security.md)
+        auth.init()
+        auth.issue(USERS, "glenda")
+        for n in ("a", "b"):
+            auth.issue(NODES, n, tuple(hosts[n].addrs.values()))
+        tls = ("--auth", str(auth.root))
+        wrap = {n: functools.partial(hosts.argv, n) for n in ("a", "b")}
+        nodes = {n: NodeProc.start(n, wrap[n], "tcp!*!17007", str(tmp_path), tls) for n in wrap}
         try:
             for node in nodes.values():
                 node.attach()

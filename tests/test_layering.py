@@ -18,8 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
 LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify"}  # __init__, the Error type, sd_notify
-PROTOCOL = LEAF | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p", "lp49fs.trace",
-                     "lp49fs.tracefmt"}  # fmt: skip
+AUTH = {"lp49fs.auth"}  # the authority and TLS on links: above errors only
+PROTOCOL = LEAF | AUTH | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p", "lp49fs.trace",
+                          "lp49fs.tracefmt"}  # fmt: skip
 PROGRAM = PROTOCOL | {"lp49fs.lib", "lp49fs.servers"}
 
 # module prefix -> project packages it may import
@@ -29,8 +30,9 @@ RULES: dict[str, set[str]] = {
     "lp49fs": LEAF,  # lp49fs/__init__.py itself
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
     "lp49fs.sdnotify": LEAF,
+    "lp49fs.auth": LEAF | AUTH | {"lp49fs.ninep"},  # ninep: the Rerror to plain 9P
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
-    "lp49fs.transport": LEAF | {"lp49fs.ninep"},
+    "lp49fs.transport": LEAF | AUTH | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,
     "lp49fs.hvm": LEAF | {"lp49fs.hvm", "kernel", "hwsim"},
     "lp49fs.core": PROTOCOL | {"lp49fs.core", "kernel", "hwsim", "lp49fs.syscall"},

@@ -174,3 +174,31 @@ async def test_fuse_interrupt_cancels_a_console_read_and_the_next_line_is_kept(
     finally:
         p.kill()
         p.wait()
+
+
+async def test_cancel_while_a_worker_is_being_made_keeps_the_process_alive(node: Node) -> None:
+    """A task cancelled while ``worker()`` waits for NEWTHREAD (it holds ``UProc.lock``)
+    used to re-acquire the lock in ``interrupt`` and die with RuntimeError (exportfs
+    processes on connection churn); uctx Rule 4.  The cancel lands after k checkpoints, so
+    some k hit the NEWTHREAD wait; afterwards the process still makes calls."""
+
+    async def body() -> None:
+        up = uctx.current().uproc
+        for k in range(1, 12):
+            async with trio.open_nursery() as n:
+
+                async def call() -> None:
+                    await lib.sleep(0)
+
+                async def canceller(scope: trio.CancelScope = n.cancel_scope, k: int = k) -> None:
+                    for _ in range(k):
+                        await trio.lowlevel.checkpoint()
+                    scope.cancel()
+
+                up.idle.clear()  # every worker taken: the next call makes a new one
+                n.start_soon(call)
+                n.start_soon(canceller)
+        await lib.sleep(0)
+        assert (await lib.stat("/")).name == "/"
+
+    assert await run_as(node, body) == ""

@@ -182,6 +182,12 @@ async def row_ip() -> None:
     await sysfile.close(p, ctl)
 
 
+async def row_cap() -> None:
+    p = await fresh()
+    unread = {"caphash": "write-only (0200)", "capuse": "write-only (0222)"}
+    await check_tree(SysTree(p, "#¤"), {"": "dir", **files(unread)}, unread=unread)
+
+
 async def test_eve_opens_a_file_with_group_rights() -> None:
     """Plan 9 devpermcheck: the owner gets the owner bits, the host owner (eve) the group
     bits, everybody else the other bits; so eve may read /proc/N/args (0660) of a process
@@ -202,6 +208,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "srv": row_srv,
     "mnt": row_mnt,
     "ip": row_ip,
+    "cap": row_cap,
 }
 
 

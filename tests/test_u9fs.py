@@ -174,8 +174,13 @@ async def test_open_modes(tree: NinepTree, top: pathlib.Path) -> None:
     assert not (top / "t").exists()
 
 
-async def test_fifo_runs_in_a_thread(tree: NinepTree, top: pathlib.Path) -> None:
+async def test_fifo_runs_in_a_thread(top: pathlib.Path) -> None:
     os.mkfifo(top / "fifo")
+    async with ninep_tree(U9fs(str(top), devices=True)) as tree:
+        await _fifo(tree, top)
+
+
+async def _fifo(tree: NinepTree, top: pathlib.Path) -> None:
     async with await cf.open_path(tree.root, "fifo", ORDWR) as fid:
         await fid.write(b"through the pipe", 0)
         assert await fid.read(100, 0) == b"through the pipe"

@@ -1,4 +1,4 @@
-"""exportfs [-R] [-r root] [-m msize] [-l addr [-k secs]]: serve this name space over 9P.
+"""exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr]: serve 9P.
 
 Without ``-l`` (one connection, Plan 9 exportfs): fd 0 is the link.  The import handshake
 (``lp49fs.servers.exportfs_hs``) comes first: the tree name, answered ``OK`` once it is a
@@ -11,6 +11,17 @@ With ``-l addr`` (the node's export listener): announce ``addr`` (``tcp!*!17007`
 ``/net`` (``#I``), and for each call accepted run ``exportfs [-R] [-r root]`` as a new
 process, with its own copy of this name space and the call's data fd as fd 0
 (``exportfs_net.listen``); ``-k`` sets the keepalive period written to each call's ctl.
+
+Identity (docs/security.md).  ``-a authdir``: the link is first made mutual TLS 1.3 with the
+certificates of that authority (``lp49fs.auth.tls``; this node's certificate is
+``nodes/SYSNAME``), the handshake and 9P run inside it, and the process becomes the user
+named by the client's certificate (``lib.become``: cap(3)) before it reads a byte of the
+handshake.  ``-N``: the process becomes ``none`` first (an unauthenticated listener).
+Without either, the process keeps its user (exportfs on a pipe, Plan 9's behaviour).  An
+attach whose uname differs from an authenticated user is refused (``ExportFs`` Rule 5).
+``-X path``: unmount everything on ``path`` in the connection's own copy of the name space
+before serving it, so the importer does not get it (the node passes ``-X /net`` unless its
+config exports the network: an exported ``/net`` lets a client dial from this node).
 """
 
 from __future__ import annotations
@@ -18,14 +29,17 @@ from __future__ import annotations
 import logging
 
 from lp49fs import lib
+from lp49fs.auth.authority import NOBODY
+from lp49fs.auth.tls import ServerAuth
 from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.ninep import DMDIR
 from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
+from lp49fs.servers.exportfs_hs import Link
 
-USAGE = "usage: exportfs [-R] [-r root] [-m msize] [-l addr [-k secs]]"
+USAGE = "usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr [-k secs]]"
 log = logging.getLogger("exportfs")
 
 
@@ -35,27 +49,54 @@ def parse(argv: list[str]) -> dict[str, str]:
     args = argv[1:]
     while args:
         a = args.pop(0)
-        if a == "-R":
-            opts["R"] = ""
-        elif a in ("-r", "-l", "-k", "-m") and args:
+        if a in ("-R", "-N"):
+            opts[a[1]] = ""
+        elif a in ("-r", "-l", "-k", "-m", "-a", "-X") and args:
             opts[a[1]] = args.pop(0)
         else:
             raise Error(USAGE)
     return opts
 
 
-async def serve_link(fd: int, root: str, readonly: bool, msize: int) -> None:
-    """One connection on ``fd``: handshake, then 9P until the link ends."""
-    fs = ExportFs(root, readonly=readonly)
+async def authenticate(link: Link, authdir: str | None, none: bool) -> tuple[Link, str]:
+    """TLS and the new identity (module docstring); (the link to serve, the user or "")."""
+    if authdir is not None:
+        tls = await ServerAuth(authdir, await lib.sysname()).accept(link)
+        await lib.become(tls.user)
+        log.info("exportfs: authenticated as %s", tls.user)
+        return tls, tls.user
+    if none:
+        await lib.become(NOBODY)
+        return link, NOBODY
+    return link, ""
+
+
+async def serve_link(
+    fd: int,
+    root: str,
+    readonly: bool,
+    msize: int,
+    authdir: str | None = None,
+    none: bool = False,
+    hide: str | None = None,
+) -> None:
+    """One connection on ``fd``: TLS if asked, the handshake, then 9P until the link ends."""
+    if hide is not None:
+        try:
+            await lib.unmount(None, hide)
+        except Error:
+            pass  # nothing mounted there: nothing to hide
+    link, user = await authenticate(lib.FdLink(fd), authdir, none)
+    fs = ExportFs(root, readonly=readonly, user=user)
 
     async def check(tree: str) -> None:
         d = await lib.stat(fs.path(treenames(tree)))
         if not d.mode & DMDIR:
             raise Error(f"'{tree}' {Enotdir}")
 
-    link, tree = await exportfs_hs.accept(lib.FdLink(fd), check)
+    link, tree = await exportfs_hs.accept(link, check)
     if tree is not None:
-        fs = ExportFs(fs.path(treenames(tree)), readonly=readonly)
+        fs = ExportFs(fs.path(treenames(tree)), readonly=readonly, user=user)
     await serve(link, fs, msize=msize)
 
 
@@ -66,12 +107,14 @@ async def main(argv: list[str]) -> None:
         period = float(opts.get("k", exportfs_net.KEEPALIVE))
     except (Error, ValueError):
         await fatal("exportfs", USAGE)
-    root, readonly = opts.get("r", "/"), "R" in opts
+    root, readonly, authdir = opts.get("r", "/"), "R" in opts, opts.get("a")
     if "l" in opts:
         child = ["exportfs", "-r", root, "-m", str(msize), *(["-R"] if readonly else [])]
+        child += ["-a", authdir] if authdir is not None else ["-N"]
+        child += ["-X", opts["X"]] if "X" in opts else []
         await exportfs_net.listen(opts["l"], child, period)
         return
     try:
-        await serve_link(0, root, readonly, msize)
+        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"))
     except Error as e:
         log.info("exportfs: %s", e.ename)

@@ -1,4 +1,4 @@
-"""import [-abcC] [-k secs] host path [mtpt]: mount another node's name space (Plan 9 import).
+"""import [-abcC] [-k secs] [-A authdir] [-u user] host path [mtpt]: mount another node's tree.
 
 ``host`` is a machine name (dialled as ``tcp!host!17007``) or a dial string (``tcp!h!port``,
 ``net!h``).  import (``exportfs_net.importfs``) dials through ``/net`` (``#I``, or a ``/net``
@@ -9,20 +9,27 @@ with the bind flags given, so the remote tree appears there for this name space.
 failure (bad address, connection refused, a refused tree) is one line on fd 2 and the exit
 string.  ``-k secs``: keepalive period (how soon a silently broken link is given up: it is
 written to the conversation's ctl as ``keepalive <ms>``).
+
+``-A authdir`` (default: ``$auth`` if set): the connection is mutual TLS 1.3 with that
+authority's certificates before anything else (``exportfs_net.tlsfd``), presenting
+``user``'s certificate (``-u``; default ``$authuser``, else the caller's own user) and verifying
+that the exporter holds a node certificate for the host dialled.
 """
 
 from __future__ import annotations
 
+from lp49fs import lib
 from lp49fs.cmd._util import eprint
 from lp49fs.cmd.bind import mountflag
+from lp49fs.cmd.newns import getenv
 from lp49fs.errors import Error
 from lp49fs.servers import exportfs_net
 
-USAGE = "usage: import [-abcC] [-k secs] host path [mtpt]"
+USAGE = "usage: import [-abcC] [-k secs] [-A authdir] [-u user] host path [mtpt]"
 
 
-def parse(argv: list[str]) -> tuple[set[str], float, list[str]]:
-    """(flag letters, keepalive period, operands); raises Error(USAGE)."""
+def parse(argv: list[str], opts: dict[str, str] | None = None) -> tuple[set[str], float, list[str]]:
+    """(flag letters, keepalive period, operands); -A and -u go to ``opts``; Error(USAGE)."""
     flags: set[str] = set()
     period = exportfs_net.KEEPALIVE
     args = argv[1:]
@@ -30,6 +37,9 @@ def parse(argv: list[str]) -> tuple[set[str], float, list[str]]:
         a = args.pop(0)
         if a == "--":
             break
+        if a in ("-A", "-u") and args and opts is not None:
+            opts[a[1]] = args.pop(0)
+            continue
         if a == "-k" and args:
             try:
                 period = float(args.pop(0))
@@ -43,8 +53,9 @@ def parse(argv: list[str]) -> tuple[set[str], float, list[str]]:
 
 
 async def main(argv: list[str]) -> None:
+    opts: dict[str, str] = {}
     try:
-        flags, period, args = parse(argv)
+        flags, period, args = parse(argv, opts)
     except Error:
         await eprint(USAGE + "\n")
         raise
@@ -54,8 +65,11 @@ async def main(argv: list[str]) -> None:
         raise Error(USAGE)
     tree = args[1]
     mtpt = args[2] if len(args) == 3 else tree
+    authdir = opts.get("A") or await getenv("auth")
+    user = opts.get("u") or await getenv("authuser") or await lib.whoami()
+    auth = (authdir, user) if authdir else None
     try:
-        await exportfs_net.importfs(args[0], tree, mtpt, flag, period)
+        await exportfs_net.importfs(args[0], tree, mtpt, flag, period, auth)
     except Error as e:
         await eprint(f"import: {exportfs_net.netaddr(args[0])} {tree}: {e.ename}\n")
         raise

@@ -2,7 +2,9 @@
 
 With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
 through ``/net`` (``#I``; ``lp49fs.servers.exportfs_net.dialfd``) and posts the plain 9P
-connection, as Plan 9 does.
+connection, as Plan 9 does.  With ``$auth`` set (an authority directory) the connection is
+mutual TLS 1.3 first, as the caller's user (``exportfs_net.tlsfd``), and the plaintext pipe
+end is posted.
 
 Otherwise the channel is already open, as fd ``fd`` (default 0, so ``srv name <file``
 works).  Posting is #s's protocol:
@@ -15,9 +17,10 @@ from __future__ import annotations
 from lp49fs import lib
 from lp49fs.cmd._util import eprint, getflags, usage
 from lp49fs.cmd.bind import mountflag
+from lp49fs.cmd.newns import getenv
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OWRITE
-from lp49fs.servers.exportfs_net import NINEP_PORT, dialfd, netaddr
+from lp49fs.servers.exportfs_net import NINEP_PORT, dialfd, netaddr, tlsfd
 
 USAGE = "srv [-abcCq] [fd | net!host[!port]] name [mtpt]"
 
@@ -43,6 +46,10 @@ async def main(argv: list[str]) -> None:
         addr = netaddr(args.pop(0), NINEP_PORT)
         try:
             fd, dialled = await dialfd(addr), True
+            authdir = await getenv("auth")
+            if authdir:  # mutual TLS first, as import does (docs/security.md)
+                user = await getenv("authuser") or await lib.whoami()
+                fd = await tlsfd(fd, addr, authdir, user)
         except Error as e:
             if "q" not in flags:
                 await eprint(f"srv: {addr}: {e.ename}\n")

@@ -109,10 +109,12 @@ class NodeProc:
 
     @classmethod
     def start(cls, name: str, wrap: Callable[[list[str]], list[str]], listen: str,
-              workdir: str) -> NodeProc:  # fmt: skip
-        """Boot node ``name`` listening on ``listen``; ``wrap`` puts the argv in its host."""
+              workdir: str, extra: tuple[str, ...] = ()) -> NodeProc:  # fmt: skip
+        """Boot node ``name`` listening on ``listen`` (more node options in ``extra``, e.g.
+        ``--auth DIR``); ``wrap`` puts the argv in its host."""
         cons, log = os.path.join(workdir, f"{name}.cons"), os.path.join(workdir, f"{name}.log")
-        argv = [*LP49, "node", "--name", name, "--listen", listen, "--console", f"unix!{cons}"]
+        argv = [*LP49, "node", "--name", name, "--listen", listen, "--console", f"unix!{cons}",
+                *extra]  # fmt: skip
         return cls(name, wrap(argv), cons, log)
 
     def attach(self, timeout: float = 30) -> Console:

@@ -5,15 +5,19 @@ Theory of operation.  The scenario of issue 6, as numbered steps (``STEPS``):
 1. hosts: three emulated hosts ``a``, ``b``, ``c`` (``lp49fs.demo.netns``): as root, Linux
    network namespaces with veth links a-b and a-c only, so b cannot reach c; otherwise
    127.0.0.1 with one port per node.
-2. boot: ``lp49 node --listen tcp!*!PORT --console unix!...`` in each host; each console
-   answers and ``/dev/sysname`` is the host's name.
+2. boot: an authority in the work directory (``lp49 auth``: user glenda, a node certificate
+   for each host naming its addresses), then ``lp49 node --listen tcp!*!PORT --auth DIR
+   --console unix!...`` in each host; each console answers, ``/dev/sysname`` is the host's
+   name (``--export-net``: step 6 imports a's ``/net``), and the shell's ``$auth`` names
+   the authority, so every import and srv below is
+   mutual TLS 1.3.
 3. a imports b's ``/dev`` on ``/n`` and reads b's sysname through it.
 4. a imports c's ``/tmp`` (c's ramfs) on ``/mnt`` and writes a file there; c reads it locally.
 5. (namespaces only) b cannot dial c: its own stack has no route there.
 6. the gateway trick: b imports a's ``/net`` over its own, so b's dials leave through a's
    stack; then b imports c's ``/tmp`` and reads the file a wrote.
-7. the host mounts a's exported name space with FUSE (``lp49 mount tcp!... DIR``, run inside
-   host a) and reads ``DIR/dev/sysname`` with plain Linux file calls.
+7. the host mounts a's exported name space with FUSE (``lp49 mount -o auth=DIR tcp!... DIR``,
+   run inside host a) and reads ``DIR/dev/sysname`` with plain Linux file calls.
 
 Without ``--check`` each step prints the commands it types and what the nodes answer, then the
 commands to try, and the demo waits for Ctrl-C.  With ``--check`` it prints one line per step
@@ -57,6 +61,20 @@ class Multihost:
         self.nodes: dict[str, NodeProc] = {}
         self.view = os.path.join(workdir, "a-view")
         self.fuse: subprocess.Popen[bytes] | None = None
+        self.authdir = os.path.join(workdir, "auth")
+
+    def authority(self) -> None:
+        """Step 2's authority: glenda (every shell's user) and one certificate per node."""
+        assert self.hosts is not None
+        run = functools.partial(subprocess.run, capture_output=True, text=True, check=False)
+        cmds = [["init", self.authdir], ["add", self.authdir, "glenda"]]
+        for n in NAMES:
+            ips = {"127.0.0.1", *self.hosts[n].addrs.values()}
+            cmds.append(["node", self.authdir, n, *(a for ip in sorted(ips) for a in ("--ip", ip))])
+        for cmd in cmds:
+            done = run([*LP49, "auth", *cmd])
+            if done.returncode:
+                raise DemoError(f"lp49 auth {cmd[0]}: {done.stderr.strip()}")
 
     def say(self, text: str) -> None:
         if self.verbose:
@@ -97,16 +115,19 @@ class Multihost:
     def boot(self) -> str:
         hosts = self.hosts
         assert hosts is not None
+        self.authority()
         for n in NAMES:
             listen = f"tcp!*!{hosts[n].port}"
             self.nodes[n] = NodeProc.start(n, functools.partial(hosts.argv, n), listen,
-                                           self.workdir)  # fmt: skip
+                                           self.workdir, ("--auth", self.authdir,
+                                                          "--export-net"))  # fmt: skip
         for n in NAMES:
             self.nodes[n].attach()
             out, _ = self.sh(n, "cat /dev/sysname")
             if out.strip() != n:
                 raise DemoError(f"node {n}: sysname is {out.strip()!r}")
-        return "nodes a, b, c answer on their consoles"
+            self.sh(n, f"auth={self.authdir}")
+        return "nodes a, b, c answer on their consoles; every link is mutual TLS 1.3"
 
     def import_dev(self) -> str:
         self.sh("a", f"import {self.dial('b', 'a')} /dev /n")
@@ -142,7 +163,7 @@ class Multihost:
             return "skip: no /dev/fuse"
         assert self.hosts is not None
         os.makedirs(self.view, exist_ok=True)
-        argv = [*LP49, "mount", "-f", self.dial("a", "a"), self.view]
+        argv = [*LP49, "mount", "-f", "-o", f"auth={self.authdir}", self.dial("a", "a"), self.view]
         self.say(f"host$ {' '.join(argv)}")
         log = open(os.path.join(self.workdir, "fuse.log"), "wb")  # noqa: SIM115
         with log:

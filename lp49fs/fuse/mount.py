@@ -45,6 +45,7 @@ from lp49fs.lib import RFFDG, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.main import attach_console
+from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class NodeSession:
         """Console, servers, init (or the import), then the bridge, serving."""
         await attach_console(node.machine.uart, console, supervisors)
         if self.args.source.kind is SourceKind.DIAL:
-            await _import_root(node, self.args.source.text)
+            await _import_root(node, self.args.source.text, self.args.auth)
             if console != "none":
                 await node.spawn("sh", ["sh", "-i"])
         else:
@@ -189,12 +190,14 @@ async def _start_node(node: Node, cfg: config.NodeConfig, nursery: trio.Nursery)
     await servers.start_servers(node, nursery, specs)
     await node.spawn("init", ["init", "-n", cfg.namespace])
     if cfg.listen:
-        await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
+        await node.spawn("exportfs", export_argv(cfg))
 
 
-async def _import_root(node: Node, dial: str) -> None:
-    """A terminal node: the boot name space's / becomes the remote's / (``import``)."""
-    status = await node.run("sh", ["sh", "-c", f"bind -a '#I' /net; import {dial} / /"])
+async def _import_root(node: Node, dial: str, auth: str | None = None) -> None:
+    """A terminal node: the boot name space's / becomes the remote's / (``import``; with
+    ``auth`` over mutual TLS as the node's user)."""
+    tls = f"-A '{os.path.abspath(auth)}' " if auth else ""
+    status = await node.run("sh", ["sh", "-c", f"bind -a '#I' /net; import {tls}{dial} / /"])
     if status:
         raise Error(f"import {dial}: {status}")
 

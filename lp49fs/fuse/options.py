@@ -10,7 +10,8 @@ Three shapes reach ``parse_argv``, all ``SOURCE DIR`` plus flags in any order:
 
 Rule 1. ``DROP`` options (and ``x-*``, ``X-*``, ``comment=*``) belong to mount(8), fstab or
         systemd and are discarded: libfuse would refuse them.
-Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``) choose what the
+Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``auth=DIR``:
+        the authority for a TLS import of a dialled SOURCE, docs/security.md) choose what the
         view shows; a malformed value, a missing value or ``pid`` with ``proc`` is an error.
 Rule 3. ``LIBFUSE_FLAGS`` and ``LIBFUSE_KEYED`` (checked against libfuse 3.14) go to
         ``pyfuse3.init`` in their order.  Anything else is an "unknown mount option" here,
@@ -40,7 +41,7 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console", "debugcons"})
+OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -92,6 +93,7 @@ class MountArgs:
     msize: int | None = None  # msize=N: 9P message size for a dialled SOURCE
     console: str | None = None  # console=WHERE: where the node's console goes
     debugcons: str | None = None  # debugcons=unix!PATH: the debug console (lp49fs.node.kdb)
+    auth: str | None = None  # auth=DIR: TLS with that authority for a dialled SOURCE
 
 
 def classify_source(text: str) -> Source:
@@ -193,4 +195,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         msize=_number("msize", ours["msize"], MSIZE_MIN, MSIZE_MAX) if "msize" in ours else None,
         console=ours.get("console"),
         debugcons=ours.get("debugcons"),
+        auth=ours.get("auth"),
     )

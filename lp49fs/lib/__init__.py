@@ -5,11 +5,15 @@ package.  Every call is one IPC ``call`` to the core's Mngr thread (``lp49fs.sys
 numbers and message layouts); errors raise ``lp49fs.errors.Error`` and are kept for
 ``errstr()``.  Modules: ``uctx`` (who am I, buffers, the call itself, worker threads),
 ``sys`` (file calls), ``proc`` (process calls), ``link`` (an fd as a 9P link), ``runtime``
-(the entries the process manager starts), ``dial`` (dial(2) over ``/net``).
+(the entries the process manager starts), ``dial`` (dial(2) over ``/net``),
+``auth`` (becoming another user through cap(3)).
 """
 
 from __future__ import annotations
 
+from lp49fs.lib.auth import become as become
+from lp49fs.lib.auth import sysname as sysname
+from lp49fs.lib.auth import whoami as whoami
 from lp49fs.lib.dial import accept as accept
 from lp49fs.lib.dial import announce as announce
 from lp49fs.lib.dial import dial as dial

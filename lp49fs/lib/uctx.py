@@ -36,6 +36,10 @@ Rules:
    job ends.
 3. A cancelled borrower never waits for the core: the INTERRUPT is a non-blocking call made
    by the ``sys`` thread, shielded and bounded, and the late result is dropped.
+4. The ``sys`` thread's own calls are never interrupted: they do not block in the core, and
+   a task cancelled while it waits for one (``worker`` making NEWTHREAD) holds ``lock``, so
+   interrupting would take the lock twice (``attempt to re-acquire an already held Lock``,
+   which killed exportfs processes on connection churn).
 
 Buffers (lp49fs.syscall Rule 1): thread k owns ``[BUFBASE + k*WINDOW, +WINDOW)``; data goes at
 ``iooff`` in it (0 normally; tests set it to check unaligned buffers).  Before a read-type
@@ -181,7 +185,9 @@ class UProc:
 
     async def interrupt(self, w: UThread) -> None:
         """Have the core interrupt ``w``'s system call (Rule 3; call it shielded)."""
-        if not self.sys_ready.is_set() or not w.thread.alive:
+        if not self.sys_ready.is_set() or not w.thread.alive or w is self.sys:
+            # the sys thread's own calls (NEWTHREAD, INTERRUPT) never block in the core, and
+            # its caller holds ``lock``: interrupting it would re-acquire the lock (Rule 4)
             return
         msg = Msg(Sys.INTERRUPT, (int(w.thread.id),))
         with trio.move_on_after(INTRWAIT):  # never hang a cancelled task (the node may be ending)

@@ -66,6 +66,7 @@ from lp49fs.transport import Link, Listener
 
 from .dispatch import DISPATCH, Handler, Slot, slotof
 from .file import File, FileServer
+from .limits import IDLE, MAXCONNS, IdleLink
 
 log = logging.getLogger(__name__)
 
@@ -280,21 +281,36 @@ async def serve_forever(
     fs: FileServer,
     *,
     msize: int = DEFAULT_MSIZE,
+    maxconns: int = MAXCONNS,
+    idle: float = IDLE,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Accept connections on ``listener`` and serve each; one bad client hurts no other."""
+    """Accept connections on ``listener`` and serve each; one bad client hurts no other.
+    At most ``maxconns`` at once; a connection silent for ``idle`` seconds is ended
+    (``limits``)."""
+    slots = trio.Semaphore(maxconns)
     async with trio.open_nursery() as nursery:
         task_status.started()
         while True:
-            link = await listener.accept()
-            nursery.start_soon(_guarded, link, fs, msize)
+            await slots.acquire()  # the next client waits in the backlog until one frees
+            try:
+                link = await listener.accept()
+            except BaseException:
+                slots.release()
+                raise
+            nursery.start_soon(_guarded, IdleLink(link, idle), fs, msize, slots)
 
 
-async def _guarded(link: Link, fs: FileServer, msize: int) -> None:
+async def _guarded(
+    link: Link, fs: FileServer, msize: int, slots: trio.Semaphore | None = None
+) -> None:
     try:
         await serve(link, fs, msize=msize)
     except Exception:
         log.exception("%s: server connection failed", _peer(link))
+    finally:
+        if slots is not None:
+            slots.release()
 
 
 def _peer(link: Any) -> str:

@@ -6,9 +6,14 @@ Layout (every table and key is optional; what is missing comes from the default 
     name = "lp49"                 # sysname (#c/sysname)
     namespace = "lp49.ns"         # a namespace file (relative to the config file) or, if it
                                   # holds a newline, the namespace text itself
-    listen = "tcp!*!17007"        # 9P export address (kept for the network issue)
+    listen = "tcp!*!17007"        # 9P export address (exportfs -l)
+    insecure = false              # allow listen beyond loopback without [auth]
+    export_net = false            # also export /net (lets clients dial from this node)
     peer_timeout = 10             # seconds a mounted server may stay silent while calls
                                   # wait; then a ping, and a hangup after as long again
+    [auth]                        # docs/security.md
+    dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
+    user = "glenda"               # whose certificate this node's dials present
     [hardware]
     ram = "16M"                   # bytes, or a number with K, M or G
     [console]
@@ -88,13 +93,18 @@ class NodeConfig:
     namespace: str = DEFAULT_NAMESPACE  # namespace-file text for init's newns
     servers: tuple[ServerConf, ...] = DEFAULT_SERVERS  # started before init
     hostservers: tuple[HostServerConf, ...] = ()  # host processes, posted before init
-    listen: str | None = None  # 9P listen dial string (not served yet)
+    listen: str | None = None  # 9P listen dial string (exportfs -l)
+    insecure: bool = False  # listen beyond loopback without auth (docs/security.md)
+    export_net: bool = False  # export /net too (docs/security.md)
+    authdir: str | None = None  # [auth] dir: the authority for TLS
+    authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     source: str = "<default>"  # where it came from, for messages
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen", "peer_timeout"},
+    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout"},
+    "auth": {"dir", "user"},
     "hardware": {"ram"},
     "console": {"attach"},
 }
@@ -127,6 +137,17 @@ def _str(table: dict[str, Any], key: str, where: str) -> str | None:
     if v is not None and not isinstance(v, str):
         raise ConfigError(f"{where}.{key}: want a string, got {type(v).__name__}")
     return v
+
+
+def _bool(table: dict[str, Any], key: str, where: str) -> bool:
+    v = table.get(key, False)
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}.{key}: want true or false, got {v!r}")
+    return v
+
+
+def _path(p: str | None, base: str) -> str | None:
+    return None if p is None else os.path.join(base, p)
 
 
 def _table(doc: dict[str, Any], name: str, src: str) -> dict[str, Any]:
@@ -190,6 +211,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     node = _table(doc, "node", source)
     hw = _table(doc, "hardware", source)
     cons = _table(doc, "console", source)
+    auth = _table(doc, "auth", source)
     cfg = NodeConfig(source=source)
     name = _str(node, "name", f"{source}: node") or cfg.name
     if "/" in name or not name.strip():
@@ -216,6 +238,10 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         peer_timeout=_seconds(node, "peer_timeout", f"{source}: node", cfg.peer_timeout),
+        insecure=_bool(node, "insecure", f"{source}: node"),
+        export_net=_bool(node, "export_net", f"{source}: node"),
+        authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
+        authuser=_str(auth, "user", f"{source}: auth"),
         source=source,
     )
 

@@ -14,7 +14,9 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
 4. ``servers.start_servers`` starts, posts and supervises the configured servers;
    ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
    processes and posts each with the LP49 ``srv`` program.
-5. ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
+5. With an authority (``--auth``, ``[auth]``), ``$auth`` and ``$authuser`` are set in the
+   boot environment, which every process inherits, so ``import`` and ``srv`` use TLS.
+   ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
    the namespace file, plus ``mount -c /srv/NAME MTPT`` for each host server with a mount,
    and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
 6. When the console first shows the shell prompt, the boot time is logged and systemd gets
@@ -46,6 +48,7 @@ from lp49fs.node import hostservers, kdb, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
 from lp49fs.node.console import terminal_mode, typed
+from lp49fs.node.security import auth_env, export_argv
 
 log = logging.getLogger("lp49fs.node")
 
@@ -59,6 +62,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
     ap.add_argument("--debug-console", metavar="unix!PATH", help="serve the debug console there")
     ap.add_argument("--listen", metavar="ADDR", help="export the name space on ADDR (tcp!*!17007)")
+    ap.add_argument("--auth", metavar="DIR", help="authority for TLS on the listener and dials")
+    ap.add_argument("-u", "--user", help="whose certificate the node's dials present")
+    ap.add_argument("--insecure", action="store_true", help="allow a listener without --auth")
+    ap.add_argument("--export-net", action="store_true", help="export /net too")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap.parse_args(argv)
 
@@ -77,6 +84,16 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         if not args.debug_console.startswith("unix!") or len(args.debug_console) == 5:
             raise ConfigError(f"--debug-console: {args.debug_console!r} is not unix!PATH")
         cfg = dataclasses.replace(cfg, debugcons=args.debug_console)
+    if args.auth:
+        cfg = dataclasses.replace(cfg, authdir=args.auth)
+    if args.user:
+        cfg = dataclasses.replace(cfg, authuser=args.user)
+    if args.insecure:
+        cfg = dataclasses.replace(cfg, insecure=True)
+    if args.export_net:
+        cfg = dataclasses.replace(cfg, export_net=True)
+    if cfg.listen:
+        export_argv(cfg)  # refuse now, before booting (security Rule 3)
     return cfg, args.verbose
 
 
@@ -141,10 +158,12 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             )
             await servers.start_servers(node, nursery, specs)
             await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
+                await node.run("sh", ["sh", "-c", auth_env(cfg)])
             pid = await node.spawn("init", ["init", "-n", namespace(cfg)])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
             if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
-                xpid = await node.spawn("exportfs", ["exportfs", "-l", cfg.listen])
+                xpid = await node.spawn("exportfs", export_argv(cfg))
                 log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xpid)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:

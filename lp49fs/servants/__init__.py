@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lp49fs.core.core import Core
+from lp49fs.servants.cap import Cap
 from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
@@ -33,10 +34,11 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "proc": Proc,
     "mnt": Mnt,
     "ip": Ip,
+    "cap": Cap,
 }
 
 # boot order
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip")
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "cap")
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:

@@ -1,7 +1,8 @@
 """What ``lp49 ramfs`` and ``lp49 u9fs`` share: the serving options, logging, and the run.
 
 A server program builds its parser with ``parser(name, doc)`` (``--listen ADDR`` with the
-default ``tcp!127.0.0.1!5640``, ``--msize N``, ``-v``), adds its own options, parses with
+default ``tcp!127.0.0.1!5640``, ``--msize N``, ``--maxconns N``, ``--idle SECS``
+(``lp49fs.lib9p.limits``), ``-v``), adds its own options, parses with
 ``parse`` (which also sets up logging: one bare line per message on stderr, INFO with
 ``-v``), makes its ``FileServer`` and hands it to ``serve_main``.  That announces the
 address, logs ``NAME: serving [WHAT ]on ADDR`` with the address actually bound (port 0
@@ -19,6 +20,7 @@ import trio
 
 from lp49fs.errors import Error
 from lp49fs.lib9p import DEFAULT_MSIZE, FileServer, serve_forever
+from lp49fs.lib9p.limits import IDLE, MAXCONNS
 from lp49fs.transport import announce
 
 DEFAULT_ADDR = "tcp!127.0.0.1!5640"
@@ -27,26 +29,41 @@ DEFAULT_ADDR = "tcp!127.0.0.1!5640"
 def parser(name: str, doc: str) -> argparse.ArgumentParser:
     """``lp49 NAME``'s parser with the options every server has; described by doc's line 1."""
     p = argparse.ArgumentParser(prog=f"lp49 {name}", description=doc.split("\n")[0])
-    p.add_argument("--listen", "-l", default=DEFAULT_ADDR, metavar="ADDR",
-                   help="dial string to announce (default %(default)s)")
+    p.add_argument(
+        "--listen",
+        "-l",
+        default=DEFAULT_ADDR,
+        metavar="ADDR",
+        help="dial string to announce (default %(default)s)",
+    )
     p.add_argument("--msize", type=int, default=DEFAULT_MSIZE, help="largest msize offered")
+    p.add_argument("--maxconns", type=int, default=MAXCONNS, help="connections served at once")
+    p.add_argument("--idle", type=float, default=IDLE, help="seconds before a silent client is cut")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     return p
 
 
 def parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
     return args
 
 
-async def run(name: str, addr: str, msize: int, fs: FileServer, what: str = "") -> None:
+async def run(
+    name: str,
+    addr: str,
+    msize: int,
+    fs: FileServer,
+    what: str = "",
+    limits: tuple[int, float] = (MAXCONNS, IDLE),
+) -> None:
     listener = await announce(addr)
     serving = f"{what} on" if what else "on"
     logging.getLogger(name).warning("%s: serving %s %s", name, serving, listener.addr)
     try:
-        await serve_forever(listener, fs, msize=msize)
+        await serve_forever(listener, fs, msize=msize, maxconns=limits[0], idle=limits[1])
     finally:
         with trio.CancelScope(shield=True):
             await listener.aclose()
@@ -55,7 +72,8 @@ async def run(name: str, addr: str, msize: int, fs: FileServer, what: str = "") 
 def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = "") -> int:
     """Serve ``fs`` as ``args`` say until interrupted; the exit status."""
     try:
-        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what))
+        limits = (args.maxconns, args.idle)
+        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits))
     except Error as e:
         logging.getLogger(name).error("%s: %s", name, e.ename)
         return 1

@@ -29,6 +29,10 @@ Rules:
    carry the mapped qid.
 4. Every File may block (a read of /dev/cons, of a pipe, of a remote file), so
    ``mayblock`` is True: each request runs in its own task and Tflush cancels it.
+5. Identity.  The serving process already runs as the client's user (``lp49fs.cmd.exportfs``
+   makes it so), so every system call is checked as that user.  When the link was
+   authenticated (``user`` set), an attach by another uname is refused; on an
+   unauthenticated link the process is ``none`` whatever uname says.
 
 What lives elsewhere: the import handshake (``exportfs_hs``), network glue
 (``exportfs_net``), the program (``lp49fs.cmd.exportfs``).
@@ -114,9 +118,10 @@ class ExportFs:
 
     mayblock: ClassVar[bool] = True
 
-    def __init__(self, root: str = "/", *, readonly: bool = False) -> None:
+    def __init__(self, root: str = "/", *, readonly: bool = False, user: str = "") -> None:
         self.root = cleanroot(root)  # absolute path in the exporter's name space
         self.readonly = readonly  # Rule 2
+        self.user = user  # Rule 5: the authenticated user ("" = not authenticated)
         self.qids = QidMap()  # Rule 3
 
     def path(self, names: Sequence[str]) -> str:
@@ -125,6 +130,8 @@ class ExportFs:
         return self.root.rstrip("/") + "/" + "/".join(names)
 
     async def attach(self, uname: str, aname: str) -> File:
+        if self.user and uname != self.user and self.user != "none":
+            raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {self.user}")
         names = treenames(aname)
         d = await lib.stat(self.path(names))
         return XFile(self, names, self.qids.qid(d), floor=len(names))

@@ -10,7 +10,8 @@ else.
   on the conversation's ctl, ctl closed; returns the data fd.  Used by ``import``, the
   namespace-file ``import`` op and ``srv net!host``.  Because the dial goes through the
   name space, an imported ``/net`` dials from the remote node's stack (the gateway trick).
-* ``importfs(host, tree, mtpt, flag)``: import as a library call: dialfd, the importer's
+* ``importfs(host, tree, mtpt, flag, auth=)``: import as a library call: dialfd, with
+  ``auth`` mutual TLS through a ``tlsclient`` process on a pipe (``tlsfd``), the importer's
   handshake (``exportfs_hs.request``), ``mount`` on ``mtpt``.
 * ``listen(addr, argv, period)``: ``announce``; then forever ``listen`` (blocks on
   ``N/listen``), ``accept`` (the call's data fd), ``keepalive`` on the call's ctl, and a new
@@ -89,12 +90,38 @@ async def dialfd(addr: str, period: float = KEEPALIVE) -> int:
     return data
 
 
+async def tlsfd(fd: int, addr: str, authdir: str, user: str) -> int:
+    """A pipe end carrying plaintext of a TLS conversation on ``fd`` (which is consumed):
+    a ``tlsclient`` process does the TLS on the other end (``lp49fs.cmd.tlsclient``)."""
+    mine, theirs = await lib.pipe()
+    host = addr.split("!")[1] if "!" in addr else addr
+    argv = ["tlsclient", "-a", authdir, "-u", user, "-h", host]
+    try:
+        flags = RFPROC | RFCFDG | RFNOWAIT
+        await lib.spawn(argv[0], argv, flags, fds={0: fd, 1: theirs, 2: 2})
+    except Error:
+        await lib.close(mine)
+        raise
+    finally:
+        await lib.close(theirs)
+        await lib.close(fd)
+    return mine
+
+
 async def importfs(
-    host: str, tree: str, mtpt: str, flag: int, period: float = KEEPALIVE
+    host: str,
+    tree: str,
+    mtpt: str,
+    flag: int,
+    period: float = KEEPALIVE,
+    auth: tuple[str, str] | None = None,
 ) -> str:
-    """Mount ``tree`` of the exporter at ``host`` on ``mtpt``; returns the dial string used."""
+    """Mount ``tree`` of the exporter at ``host`` on ``mtpt``; returns the dial string used.
+    ``auth`` = (authority dir, user): the link is mutual TLS first (``tlsfd``)."""
     addr = netaddr(host)
     fd = await dialfd(addr, period)
+    if auth is not None:
+        fd = await tlsfd(fd, addr, *auth)
     try:
         await exportfs_hs.request(lib.FdLink(fd), tree)
         await lib.mount(fd, -1, mtpt, flag, "")

@@ -20,7 +20,10 @@ Rules:
    Don't-touch fields (all ones, empty strings) are left alone; uid, muid, qid and the
    DMDIR bit cannot change; a directory's length can only be "changed" to 0.
 5. A removed file stays usable through fids that have it open (Unix semantics), but can no
-   longer be walked to or opened.
+   longer be walked to or opened; its blocks go back to the store when the last fid lets go.
+6. Bounded memory (``ramdata``): contents are sparse 8 KiB blocks, so a write at 3 GiB
+   stores one block; a file longer than ``maxfile`` is ``file too large`` and blocks beyond
+   the server's ``maxsize`` are ``file system full``, refused before anything changes.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
+from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, Blocks, Efbig, Store
 
 # Largest msize ramfs agrees to on a server link (an LP49 pipe): what #M asks for.
 MSIZE = LINK_MSIZE
@@ -77,7 +81,7 @@ class Node:
     muid: str = ""  # last modifier
     atime: int = field(default_factory=lambda: int(time.time()))
     mtime: int = field(default_factory=lambda: int(time.time()))
-    data: bytearray = field(default_factory=bytearray)  # contents of a plain file
+    data: Blocks | None = None  # contents of a plain file (ramdata: sparse, accounted)
     children: dict[str, Node] = field(default_factory=dict)  # entries of a directory
     excl: bool = False  # a fid holds this DMEXCL file open
     removed: bool = False  # no longer in the tree
@@ -91,7 +95,7 @@ class Node:
         return Qid((self.mode >> 24) & 0xFF, self.vers, self.path)
 
     def dir(self) -> Dir:
-        length = 0 if self.isdir else len(self.data)
+        length = 0 if self.isdir or self.data is None else len(self.data)
         return Dir(0, 0, self.qid, self.mode, self.atime, self.mtime, length, self.name,
                    self.uid, self.gid, self.muid or self.uid)
 
@@ -115,8 +119,11 @@ class Ramfs:
 
     mayblock: ClassVar[bool] = False
 
-    def __init__(self, owner: str | None = None) -> None:
+    def __init__(
+        self, owner: str | None = None, *, maxsize: int = MAXSTORE, maxfile: int = MAXFILE
+    ) -> None:
         self.owner = owner or getpass.getuser()
+        self.store = Store(maxsize, maxfile)  # Rule 6
         self.lastpath = 0
         self.root = Node(self.newpath(), "/", DMDIR | 0o777, self.owner, self.owner)
 
@@ -199,6 +206,8 @@ class RamFile(NotImplementedFile):
         else:
             perm &= ~0o666 | (d.mode & 0o666)
         node = Node(self.fs.newpath(), name, perm, self.uid, d.gid, parent=d, muid=self.uid)
+        if not perm & DMDIR:
+            node.data = Blocks(self.fs.store)
         d.children[name] = node
         d.changed(self.uid)
         f = RamFile(self.fs, node, self.uid)
@@ -207,8 +216,8 @@ class RamFile(NotImplementedFile):
 
     async def read(self, offset: int, count: int) -> bytes:
         self.node.atime = int(time.time())
-        with memoryview(self.node.data) as view:  # one copy, not a slice and then bytes()
-            return bytes(view[offset : offset + count])
+        assert self.node.data is not None
+        return self.node.data.read(offset, count)
 
     async def readdir(self) -> list[Dir]:
         self.node.atime = int(time.time())
@@ -216,11 +225,10 @@ class RamFile(NotImplementedFile):
 
     async def write(self, offset: int, data: bytes) -> int:
         buf = self.node.data
+        assert buf is not None
         if self.node.mode & DMAPPEND:
             offset = len(buf)
-        if offset > len(buf):
-            buf.extend(bytes(offset - len(buf)))
-        buf[offset : offset + len(data)] = data
+        buf.write(offset, data)  # Rule 6: sparse, and refused past the limits
         self.node.changed(self.uid)
         return len(data)
 
@@ -236,9 +244,8 @@ class RamFile(NotImplementedFile):
             n.parent.children[d.name] = n
             n.parent.changed(self.uid)
             n.name = d.name
-        if "length" in apply and d.length != len(n.data):
-            del n.data[d.length :]
-            n.data.extend(bytes(d.length - len(n.data)))
+        if "length" in apply and n.data is not None and d.length != len(n.data):
+            n.data.truncate(d.length)
             n.changed(self.uid)
         for f in ("mode", "mtime", "atime", "gid"):
             if f in apply:
@@ -266,6 +273,8 @@ class RamFile(NotImplementedFile):
                 raise Error(Eperm)
             if not n.hasperm(self.uid, AWRITE):
                 raise Error(Eperm)
+            if d.length > self.fs.store.maxfile:
+                raise Error(Efbig)
         if "mode" in touched and (not owner or (d.mode ^ n.mode) & DMDIR):
             raise Error(Eperm)
         if {"mtime", "atime", "gid"} & touched and not owner:

@@ -41,6 +41,11 @@ Rules:
    qid and DMDIR cannot change.  An all-don't-touch wstat fsyncs an open file.
 6. Versions: see ``u9fs_host`` Rule 2; every write, create, truncation and wstat here
    bumps the file's count so qid.vers changes even within one kernel clock tick.
+7. Opens (files, and directories for reading) resolve beneath the root's fd
+   (``u9fs_beneath``: openat2 RESOLVE_BENEATH, or an O_NOFOLLOW walk), which closes the
+   walk/open race of Rule 1 for reads and writes; a name swapped for an escaping symlink
+   is "file does not exist".  Create, remove and wstat still use paths.
+8. FIFOs, sockets and device files are refused at open unless ``--devices``.
 """
 
 from __future__ import annotations
@@ -56,7 +61,10 @@ from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
 from . import u9fs_wstat
+from .u9fs_beneath import open_beneath
 from .u9fs_host import Versions, dirof, goodname, oserror, qidof
+
+Edevice = "device files are not served (u9fs --devices)"
 
 OFLAGS = {OREAD: os.O_RDONLY, OWRITE: os.O_WRONLY, ORDWR: os.O_RDWR, OEXEC: os.O_RDONLY}
 
@@ -66,11 +74,13 @@ class U9fs:
 
     mayblock: ClassVar[bool] = False
 
-    def __init__(self, root: str, readonly: bool = False) -> None:
+    def __init__(self, root: str, readonly: bool = False, devices: bool = False) -> None:
         self.root = os.path.realpath(root)
         st = os.stat(self.root)
         if not stat.S_ISDIR(st.st_mode):
             raise Error(Enotdir9p)
+        self.rootfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # Rule 7
+        self.devices = devices  # Rule 8
         self.rootdev = st.st_dev
         self.readonly = readonly
         self.versions = Versions()
@@ -184,7 +194,7 @@ class U9File(NotImplementedFile):
 
     async def hostopen(self, path: str, flags: int) -> int:
         try:
-            return os.open(path, flags)
+            return open_beneath(self.fs.rootfd, self.names, flags)  # Rule 7
         except OSError as e:
             raise oserror(e) from None
 
@@ -232,12 +242,17 @@ class U9File(NotImplementedFile):
     async def readdir(self) -> list[Dir]:
         fs, out = self.fs, []
         try:
-            with os.scandir(self.path) as it:
+            dfd = open_beneath(fs.rootfd, self.names, os.O_RDONLY | os.O_DIRECTORY)  # Rule 7
+        except OSError as e:
+            raise oserror(e) from None
+        try:
+            with os.scandir(dfd) as it:
                 for ent in it:
                     if not goodname(ent.name):
                         continue  # names 9P cannot carry are not served
                     try:
-                        if ent.is_symlink() and not fs.inside(os.path.realpath(ent.path)):
+                        real = os.path.realpath(os.path.join(self.path, ent.name))
+                        if ent.is_symlink() and not fs.inside(real):
                             continue  # Rule 1: escaping symlinks are absent
                         st = ent.stat()
                     except OSError:
@@ -245,6 +260,8 @@ class U9File(NotImplementedFile):
                     out.append(dirof(st, ent.name, fs.rootdev, fs.versions))
         except OSError as e:
             raise oserror(e) from None
+        finally:
+            os.close(dfd)
         return out
 
     async def write(self, offset: int, data: bytes) -> int:
@@ -309,7 +326,10 @@ class U9Special(U9File):
 
     async def hostopen(self, path: str, flags: int) -> int:
         try:
-            return await trio.to_thread.run_sync(os.open, path, flags, abandon_on_cancel=True)
+            if not self.fs.devices:
+                raise Error(Edevice)  # Rule 8
+            return await trio.to_thread.run_sync(open_beneath, self.fs.rootfd, self.names,
+                                                 flags, abandon_on_cancel=True)  # fmt: skip
         except OSError as e:
             raise oserror(e) from None
 

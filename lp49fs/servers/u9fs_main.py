@@ -1,4 +1,4 @@
-"""``lp49 u9fs [--listen ADDR] [--msize N] [--readonly] [-v] DIR``: serve a Linux directory.
+"""``lp49 u9fs [--listen ADDR] [--readonly] [--devices] [-v] DIR``: serve a Linux directory.
 
 The host side of Plan 9's u9fs(4): it announces ADDR (a dial string, default
 ``tcp!127.0.0.1!5640``; ``tcp!*!564`` is the classic 9fs port), logs one line
@@ -23,10 +23,11 @@ log = logging.getLogger("u9fs")
 def main(argv: list[str]) -> int:
     p = parser("u9fs", __doc__)
     p.add_argument("--readonly", "-R", action="store_true", help="refuse every change")
+    p.add_argument("--devices", action="store_true", help="serve FIFOs, sockets, devices")
     p.add_argument("dir", metavar="DIR", help="the Linux directory to serve")
     args = parse(p, argv)
     try:
-        fs = U9fs(args.dir, readonly=args.readonly)
+        fs = U9fs(args.dir, readonly=args.readonly, devices=args.devices)
     except OSError as e:
         log.error("u9fs: %s: %s", args.dir, e.strerror)
         return 1

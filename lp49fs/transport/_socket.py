@@ -23,6 +23,9 @@ Rules:
 3. ``aclose`` wakes any task blocked on the socket (``notify_closing``), which then raises
    ``trio.ClosedResourceError``.  A reset by the peer raises ``trio.BrokenResourceError``;
    an orderly close by the peer makes ``receive_some`` return ``b""``.
+4. ``Listener.accept`` never fails for want of descriptors or memory (EMFILE, ENFILE,
+   ENOBUFS, ENOMEM): it logs one line and retries after a back-off, so the connections
+   being served can finish and free some.
 
 A link is anything with ``receive_some``, ``send_all`` and ``aclose`` (the ``Link``
 protocol in ``__init__``), so a ``trio.abc.Stream`` also serves as one in tests.
@@ -31,6 +34,7 @@ protocol in ``__init__``), so a ``trio.abc.Stream`` also serves as one in tests.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import stat
@@ -43,6 +47,8 @@ from lp49fs.errors import Econrefused, Error, Etimedout
 
 from ._dialstr import Addr, parse
 from ._malloc import tune_malloc
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RECEIVE = 65536  # receive_some() default size: larger than any default msize
 
@@ -175,6 +181,13 @@ class Listener:
         self.socket = sock
         self.addr = addr  # the bound address (the real port if 0 was announced)
         self.closed = False
+        self.backoff = 0.0  # seconds of the current EMFILE back-off (0: none)
+
+    async def _backoff(self, e: OSError) -> None:
+        """Rule 4: log, then wait 0.05 s doubling to 2 s, before accepting again."""
+        self.backoff = min(2.0, max(0.05, self.backoff * 2))
+        log.warning("%s: accept: %s; retrying in %.2f s", self.addr, e.strerror, self.backoff)
+        await trio.sleep(self.backoff)
 
     def __repr__(self) -> str:
         return f"<Listener {self.addr}>"
@@ -194,7 +207,11 @@ class Listener:
             except OSError as e:
                 if e.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue  # the client gave up before we accepted: take the next one
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    await self._backoff(e)  # out of descriptors: wait, never die
+                    continue
                 raise
+            self.backoff = 0.0
             await trio.lowlevel.checkpoint()
             return SocketLink(conn)
 

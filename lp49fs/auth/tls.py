@@ -1,0 +1,268 @@
+"""Mutual TLS 1.3 on any link, with the certificates of one authority (``authority``).
+
+Theory of operation
+-------------------
+A link (``receive_some``/``send_all``/``aclose``: a host socket, an LP49 fd) becomes a
+``trio.SSLStream`` over it, which is again a link, so the import handshake and 9P run inside
+TLS unchanged.  This is where Plan 9 would call ``tlsServer``/``tlsClient`` (libsec) on the
+fd before exportfs or mount use it.
+
+* ``ServerAuth(dir, node)``: the listener's side.  ``accept(link)`` runs the handshake
+  within ``HANDSHAKE_TIMEOUT`` and returns a ``TlsLink`` whose ``user`` is the common name
+  of the client's certificate.  The context is remade when ``crl.pem`` changes, so a
+  revoke takes effect at the next connection without restarting the listener.
+* ``client(link, dir, user, host)``: the dialler's side: presents ``user``'s certificate
+  (a user's, or a node's when ``user`` names a node) and verifies that the server holds a
+  node certificate of the same authority whose DNS or IP name is ``host``.
+
+Rules
+  1. TLS 1.3 only; both sides require a certificate chained to ``ca.crt`` that is not on
+     ``crl.pem`` (OpenSSL checks the leaf against the CRL).  Nothing is accepted on trust.
+  2. Every refusal is an ``Error`` with one line naming why: ``tls: no certificate``,
+     ``tls: certificate of another authority``, ``tls: certificate revoked``, ``tls: not
+     TLS (plain 9P to an authenticated listener?)``, ``tls: handshake timed out``.
+  3. The handshake never hangs: it is bounded by ``HANDSHAKE_TIMEOUT`` on both sides.
+  4. The server looks at the first bytes: anything but a TLS handshake record is refused;
+     a plain 9P message gets an ``Rerror`` saying that TLS is required, so a 9P client
+     (plan9port's 9p) prints why instead of a bare hang-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+from typing import Any, cast
+
+import trio
+
+from lp49fs.errors import Error
+from lp49fs.ninep import Rerror, encode
+
+from .authority import NODES, USERS, Authority
+
+HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake (Rule 3)
+TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
+MAXFIRST = 4096
+Eplain = "tls: not TLS (plain 9P to an authenticated listener?)"
+Eplain9p = "authentication required: this listener speaks 9P only inside TLS (--auth DIR)"
+
+_REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
+    ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "tls: no certificate"),
+    ("CERTIFICATE_REQUIRED", "tls: no certificate (the server wants one)"),
+    ("certificate revoked", "tls: certificate revoked"),
+    ("CERTIFICATE_REVOKED", "tls: certificate revoked"),
+    ("unable to get local issuer", "tls: certificate of another authority"),
+    ("UNKNOWN_CA", "tls: certificate of another authority"),
+    ("self-signed certificate", "tls: certificate of another authority"),
+    ("certificate signature failure", "tls: certificate of another authority"),
+    ("ALERT_DECRYPT_ERROR", "tls: certificate of another authority"),
+    ("ALERT_BAD_CERTIFICATE", "tls: certificate refused by the peer"),
+    ("Hostname mismatch", "tls: server certificate names another node"),
+    ("IP address mismatch", "tls: server certificate names another node"),
+    ("unsuitable certificate purpose", "tls: certificate not valid for this use"),
+    ("ALERT_UNSUPPORTED_CERTIFICATE", "tls: certificate not valid for this use"),
+    ("WRONG_VERSION_NUMBER", Eplain),
+    ("HTTP_REQUEST", "tls: not TLS"),
+    ("UNSUPPORTED_PROTOCOL", "tls: peer does not speak TLS 1.3"),
+    ("VERSION_TOO_LOW", "tls: peer does not speak TLS 1.3"),
+)
+
+
+def explain(e: BaseException) -> Error:
+    """One clear line for a failed handshake (Rule 2)."""
+    text = str(e.__cause__ or e)
+    for key, line in _REASONS:
+        if key in text:
+            return Error(line)
+    if isinstance(e, trio.BrokenResourceError | EOFError | ConnectionError):
+        return Error("tls: peer hung up during the handshake (refused our certificate?)")
+    return Error(f"tls: {text[:96]}")
+
+
+class TlsLink:
+    """A link over a handshaken ``trio.SSLStream``: a TLS alert that arrives later (the
+    server refusing our certificate after TLS 1.3 let the client finish) becomes the same
+    one-line ``Error`` as a refused handshake (Rule 2)."""
+
+    def __init__(self, stream: trio.SSLStream[Any], user: str, under: object) -> None:
+        self.stream = stream
+        self.user = user  # the authenticated peer (server side) or ourselves (client side)
+        self.under = under
+        self.failure: Error | None = None  # the refusal that ended the link, for callers
+        # whose 9P layer reports only "hungup" (lp49 9p)
+
+    def peer(self) -> str:
+        peer = getattr(self.under, "peer", None)
+        return str(peer()) if callable(peer) else "tls"
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            return bytes(await self.stream.receive_some(max_bytes))
+        except trio.BrokenResourceError as e:
+            if isinstance(e.__cause__, ssl.SSLError) and not isinstance(
+                e.__cause__, ssl.SSLEOFError
+            ):
+                self.failure = explain(e)
+                raise self.failure from None
+            raise
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self.stream.send_all(data)
+        except trio.BrokenResourceError as e:
+            if isinstance(e.__cause__, ssl.SSLError):
+                self.failure = explain(e)
+                raise self.failure from None
+            raise
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(HANDSHAKE_TIMEOUT) as scope:
+            scope.shield = True
+            await self.stream.aclose()
+
+
+def _base(auth: Authority, purpose: ssl.Purpose) -> ssl.SSLContext:
+    server = purpose == ssl.Purpose.CLIENT_AUTH
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    try:
+        ctx.load_verify_locations(cafile=str(auth.ca_crt))
+        ctx.load_verify_locations(cafile=str(auth.crl))
+    except FileNotFoundError:
+        raise Error(
+            f"auth: no authority in {auth.root} (run: lp49 auth init {auth.root})"
+        ) from None
+    ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    return ctx
+
+
+def _load(ctx: ssl.SSLContext, auth: Authority, kind: str, name: str) -> None:
+    key, crt = auth.paths(kind, name)
+    try:
+        ctx.load_cert_chain(str(crt), str(key))
+    except FileNotFoundError:
+        how = "add" if kind == USERS else "node"
+        run = f"lp49 auth {how} {auth.root} {name}"
+        raise Error(f"auth: no key for {kind[:-1]} {name} (run: {run})") from None
+    except PermissionError:
+        raise Error(f"auth: {key}: permission denied") from None
+
+
+def server_context(auth: Authority, node: str) -> ssl.SSLContext:
+    """The listener's context: node ``node``'s certificate, client certificates required."""
+    ctx = _base(auth, ssl.Purpose.CLIENT_AUTH)
+    _load(ctx, auth, NODES, node)
+    return ctx
+
+
+def client_context(auth: Authority, user: str) -> ssl.SSLContext:
+    """The dialler's context: ``user``'s certificate (a node's if no such user)."""
+    ctx = _base(auth, ssl.Purpose.SERVER_AUTH)
+    is_node = not auth.paths(USERS, user)[1].exists() and auth.paths(NODES, user)[1].exists()
+    kind = NODES if is_node else USERS
+    _load(ctx, auth, kind, user)
+    return ctx
+
+
+def peer_user(stream: trio.SSLStream[Any]) -> str:
+    """The common name of the peer's (verified) certificate."""
+    cert = stream.getpeercert()
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    raise Error("tls: certificate without a name")
+
+
+async def _handshake(stream: trio.SSLStream[Any]) -> None:
+    try:
+        with trio.fail_after(HANDSHAKE_TIMEOUT):
+            await stream.do_handshake()
+    except trio.TooSlowError:
+        raise Error("tls: handshake timed out") from None
+    except (trio.BrokenResourceError, ssl.SSLError, OSError, EOFError) as e:
+        await _send_alert(stream)
+        raise explain(e) from None
+
+
+async def _send_alert(stream: trio.SSLStream[Any]) -> None:
+    """Send the alert OpenSSL left in the stream's outgoing buffer after a refused
+    handshake (trio drops it), so the peer learns why instead of seeing a bare hang-up."""
+    alert = getattr(stream, "_outgoing", None)
+    if isinstance(alert, ssl.MemoryBIO) and alert.pending:
+        with trio.move_on_after(1.0), contextlib.suppress(Exception):
+            await stream.transport_stream.send_all(alert.read())
+
+
+class _Prefixed:
+    """``link`` giving back ``prefix`` first (the bytes looked at to tell TLS from 9P)."""
+
+    def __init__(self, link: Any, prefix: bytes) -> None:
+        self.link, self.prefix = link, prefix
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self.prefix:
+            n = len(self.prefix) if max_bytes is None else max_bytes
+            data, self.prefix = self.prefix[:n], self.prefix[n:]
+            return data
+        return bytes(await self.link.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.link.send_all(data)
+
+    async def aclose(self) -> None:
+        await self.link.aclose()
+
+
+async def _refuse_plain(link: Any, first: bytes) -> None:
+    """Rule 4: answer a plain 9P message with an Rerror naming the fix."""
+    if len(first) >= 7 and first[3] == 0:  # size[4] (< 16 MiB) type[1] tag[2]
+        tag = int.from_bytes(first[5:7], "little")
+        with contextlib.suppress(Exception), trio.move_on_after(1.0):
+            await link.send_all(encode(tag, Rerror(Eplain9p)))
+
+
+class ServerAuth:
+    """A listener's TLS side (see the module docstring); reloads the CRL when it changes."""
+
+    def __init__(self, root: str | os.PathLike[str], node: str) -> None:
+        self.auth = Authority(root)
+        self.node = node
+        self._stamp: tuple[int, ...] = ()
+        self._ctx = self.context()
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            st = os.stat(self.auth.crl)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # a revoke replaces the file
+        except FileNotFoundError:
+            stamp = (0, 0, 0)
+        if stamp != self._stamp:
+            self._ctx = server_context(self.auth, self.node)
+            self._stamp = stamp
+        return self._ctx
+
+    async def accept(self, link: Any) -> TlsLink:
+        """TLS over ``link`` as the server; its ``user`` is the authenticated client."""
+        first: bytes | None = None
+        with trio.move_on_after(HANDSHAKE_TIMEOUT):
+            first = bytes(await link.receive_some(MAXFIRST))
+        if first is None or not first:
+            raise Error("tls: handshake timed out" if first is None else "tls: peer hung up")
+        if first[0] != TLS_HANDSHAKE:
+            await _refuse_plain(link, first)
+            raise Error(Eplain)
+        link = _Prefixed(link, first)
+        stream = trio.SSLStream(cast(Any, link), self.context(), server_side=True)
+        await _handshake(stream)
+        return TlsLink(stream, peer_user(stream), link)
+
+
+async def client(link: object, root: str | os.PathLike[str], user: str, host: str) -> TlsLink:
+    """TLS over ``link`` as ``user``, verifying that the server is node ``host``."""
+    ctx = client_context(Authority(root), user)
+    stream = trio.SSLStream(cast(Any, link), ctx, server_hostname=host)
+    await _handshake(stream)
+    return TlsLink(stream, user, link)
