@@ -17,7 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
-LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify"}  # __init__, the Error type, sd_notify
+LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify", "lp49fs.hostlog"}  # + sd_notify, logging
 PROTOCOL = LEAF | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p"}
 PROGRAM = PROTOCOL | {"lp49fs.lib", "lp49fs.servers"}
 
@@ -28,6 +28,7 @@ RULES: dict[str, set[str]] = {
     "lp49fs": LEAF,  # lp49fs/__init__.py itself
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
     "lp49fs.sdnotify": LEAF,
+    "lp49fs.hostlog": LEAF,
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
     "lp49fs.transport": LEAF | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,

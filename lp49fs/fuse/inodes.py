@@ -60,6 +60,7 @@ class Node:
     server: bool  # a file of a 9P server (type 'M'): cacheable; else a servant's file
     stream: bool = False  # reads ignore offsets (set by the caller from the stat entry)
     empty: bool = False  # a server file of length 0 at lookup: maybe synthetic, never cached
+    made: bool = False  # created through the view (create, mknod): a real file, cacheable
     nlookup: int = 0  # Rule 2
     vers: int = -1  # qid.vers of the latest stat entry seen (lookup, getattr, readdirplus)
     openvers: int = -2  # vers at the last open: equal means the page cache is still valid

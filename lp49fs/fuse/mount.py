@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import pyfuse3
 import trio
 
+from lp49fs import hostlog
 from lp49fs.errors import Error
 from lp49fs.fuse import daemon
 from lp49fs.fuse.ops import Operations
@@ -202,8 +203,9 @@ def absolute(args: MountArgs) -> MountArgs:
         source = dataclasses.replace(source, text=os.path.abspath(source.text))
     if console is not None and console.startswith("unix!") and len(console) > 5:
         console = "unix!" + os.path.abspath(console[5:])
+    log = os.path.abspath(args.log) if args.log is not None else None
     return dataclasses.replace(
-        args, source=source, console=console, mountpoint=os.path.abspath(args.mountpoint)
+        args, source=source, console=console, mountpoint=os.path.abspath(args.mountpoint), log=log
     )
 
 
@@ -248,15 +250,14 @@ def main(argv: Sequence[str], resolve: Resolver = resolve) -> int:
     """Run the mount helper; the exit status (0 once the mount is served)."""
     try:
         args = absolute(parse_argv(argv))
-        logging.basicConfig(
-            level=logging.DEBUG if args.debug else logging.WARNING,
-            format="lp49 mount: %(name)s: %(message)s",
-        )
+        hostlog.setup("lp49 mount", args.log, args.debug, quiet=logging.WARNING)
         check_mountpoint(args.mountpoint)
         session = resolve(args)
         mount(args, session)
-    except MountError as e:
+    except (MountError, hostlog.LogError) as e:
         print(f"lp49 mount: {e}", file=sys.stderr)
-        return e.status
+        return e.status if isinstance(e, MountError) else 1
     ready = daemon.Ready(None) if args.foreground else daemon.detach()
+    if not args.foreground:
+        hostlog.detached("lp49 mount")
     return daemon.run(session.run, ready, f"serving {session.fsname} on {args.mountpoint}")

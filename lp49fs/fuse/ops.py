@@ -17,15 +17,21 @@ Rules:
    Server files use the page cache, kept across opens while the file's qid.vers (as last
    seen by lookup, getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the
    previous open; servant files are direct_io, and streams are nonseekable and read with
-   ``read`` (offset ignored).  A FUSE read (up to 128 KiB of readahead, up to 1 MiB direct)
-   is one ``pread`` (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
+   ``read`` (offset ignored).  So is a server file that may be synthetic: length 0 and
+   qid.vers 0 when looked up, and not created through the view (an imported node's
+   /dev/sysname); a file the view created, or one with content or a version, is cached,
+   which is what makes shared mmap work (FUSE refuses it on direct_io files).  A FUSE
+   read (up to 128 KiB of readahead, up to 1 MiB direct) is one ``pread``
+   (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
 3. Directories: ``opendir`` reads the whole directory once into a snapshot, in reads of
    ``MAXIO`` (``#M`` answers each with one Tread of its iounit, 128 KiB of entries), so
    ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one namec
    resolves to).  ``readdir`` answers readdirplus from the snapshot: attributes come from the
    entries, so listing makes no system call per entry.
-4. Errors: ``Error`` -> ``FUSEError(errno_of)`` via the one table; an unknown inode is
-   ENOENT; an interrupted stream call (intr.py) is EINTR.
+4. Errors: ``calls.syscall`` runs each handler as the bridge process and turns failures
+   into errnos (``Error`` through the one table, an unknown inode ENOENT, an interrupted
+   stream call EINTR), logging every EIO.  A name longer than ``NAMEMAX`` bytes is
+   ENAMETOOLONG before any system call.
 5. ``flush`` answers ENOSYS (the kernel then stops sending it: one request less per close);
    ``release`` closes the fd.
 6. ``setattr`` is one ``wstat``: size -> length (truncate), mode -> the permission bits,
@@ -33,7 +39,12 @@ Rules:
 7. ``rename`` is a wstat of the name within one directory; across directories it is EXDEV
    (mv then copies).  An existing target is removed first (Linux rename replaces).
 
-Not supported: links, symlinks, mknod, xattrs, locks, fsync (answers ENOSYS), chown to
+8. 9P2000 has no symbolic links, hard links, fifos or device files: ``symlink``, ``link``
+   and ``mknod`` of anything but a regular file answer ``UNSUPPORTED`` (EPERM, as POSIX
+   allows where a file system does not support the type); ``mknod`` of a regular file is a
+   create.
+
+Not supported: the types of Rule 8, xattrs, locks, fsync (answers ENOSYS), chown to
 another user; ``poll`` reports readable and writable (9P has no readiness query).
 """
 
@@ -44,10 +55,10 @@ import itertools
 import logging
 import os
 import select
-from collections.abc import Callable, Coroutine, Sequence
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import pyfuse3
 import trio
@@ -55,40 +66,17 @@ import trio
 from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
-from lp49fs.fuse.errno import errno_of
+from lp49fs.fuse.calls import syscall
 from lp49fs.fuse.inodes import InodeTable, Node, join
-from lp49fs.fuse.intr import Interrupted, Interrupts
+from lp49fs.fuse.intr import Interrupts
 from lp49fs.lib import uctx
 from lp49fs.ninep import DMDIR, OREAD, Dir, decode_dirs
 from lp49fs.syscall import MAXIO
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, R]]
-
-NAMEMAX = 255
-
-
-def syscall(f: Handler[P, R]) -> Handler[P, R]:
-    """Run handler ``f`` as the bridge process, translating failures (Rule 4)."""
-
-    @wraps(f)
-    async def handler(self: Operations, /, *args: P.args, **kw: P.kwargs) -> R:
-        if self.ut is None:
-            raise pyfuse3.FUSEError(errno.EIO)  # not serving yet
-        uctx.bind(self.ut)
-        try:
-            return await f(self, *args, **kw)
-        except Error as e:
-            raise pyfuse3.FUSEError(errno_of(e)) from None
-        except KeyError:
-            raise pyfuse3.FUSEError(errno.ENOENT) from None
-        except Interrupted:
-            raise pyfuse3.FUSEError(errno.EINTR) from None
-
-    return handler
+NAMEMAX = 255  # longest name of one path element, in bytes (NAME_MAX)
+UNSUPPORTED = errno.EPERM  # Rule 8: what symlink, link and mknod of a non-file answer
 
 
 @dataclass(slots=True)
@@ -137,11 +125,14 @@ class Operations(pyfuse3.Operations):
         d = self.inodes.stamp(await lib.stat(path), parent, path)
         return self._attr(self._node(d, path), d)
 
-    def _node(self, d: Dir, path: str, ino: int = 0) -> Node:
-        """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set."""
+    def _node(self, d: Dir, path: str, ino: int = 0, made: bool = False) -> Node:
+        """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set.
+        ``made``: the bridge created the file, so it is a real file, not a synthetic one."""
         node = self.inodes.enter(d, path, ino)
         node.stream = is_stream(d)
-        node.empty = d.length == 0  # e.g. an imported node's /dev/sysname (type M, length 0)
+        node.made = node.made or made
+        # Rule 2: an untouched empty server file may be synthetic (an imported /dev/sysname)
+        node.empty = d.length == 0 and d.qid.vers == 0 and not node.made
         return node
 
     def _stat_of(self, node: Node, d: Dir) -> Dir:
@@ -149,6 +140,8 @@ class Operations(pyfuse3.Operations):
         return d if d.type else replace(d, type=node.key[0], dev=node.key[1])
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Node, str]:
+        if len(name) > NAMEMAX:
+            raise pyfuse3.FUSEError(errno.ENAMETOOLONG)
         parent = self.inodes.get(parent_inode)
         return parent, join(parent.path, os.fsdecode(name))
 
@@ -266,8 +259,33 @@ class Operations(pyfuse3.Operations):
         parent, path = self._child(parent_inode, name)
         fd = await lib.create(path, open_mode(flags), mode & 0o777)
         d = self.inodes.stamp(await lib.stat(path), parent, path)
-        node = self._node(d, path)
+        node = self._node(d, path, made=True)
         return self._opened(fd, node, flags, ctx.pid), self._attr(node, d)
+
+    @syscall
+    async def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        parent, path = self._child(parent_inode, name)
+        if not stat.S_ISREG(mode):
+            raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8: 9P has no fifos or device nodes
+        await lib.close(await lib.create(path, OREAD, mode & 0o777))
+        d = self.inodes.stamp(await lib.stat(path), parent, path)
+        return self._attr(self._node(d, path, made=True), d)
+
+    @syscall
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._child(parent_inode, name)  # ENAMETOOLONG first, as Linux file systems do
+        raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8
+
+    @syscall
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._child(new_parent_inode, new_name)
+        raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8
 
     @syscall
     async def read(self, fh: int, off: int, size: int) -> bytes:

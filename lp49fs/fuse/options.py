@@ -10,8 +10,9 @@ Three shapes reach ``parse_argv``, all ``SOURCE DIR`` plus flags in any order:
 
 Rule 1. ``DROP`` options (and ``x-*``, ``X-*``, ``comment=*``) belong to mount(8), fstab or
         systemd and are discarded: libfuse would refuse them.
-Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``) choose what the
-        view shows; a malformed value, a missing value or ``pid`` with ``proc`` is an error.
+Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``log=PATH``)
+        choose what the view shows and where the daemon logs; a malformed value, a
+        missing value or ``pid`` with ``proc`` is an error.
 Rule 3. ``LIBFUSE_FLAGS`` and ``LIBFUSE_KEYED`` (checked against libfuse 3.14) go to
         ``pyfuse3.init`` in their order.  Anything else is an "unknown mount option" here,
         with one clear line, instead of libfuse's two-line refusal after the fact.
@@ -40,7 +41,7 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console"})
+OURS = frozenset({"pid", "proc", "msize", "console", "log"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -91,6 +92,7 @@ class MountArgs:
     proc: str | None = None  # proc=NAME: ... of the process named NAME
     msize: int | None = None  # msize=N: 9P message size for a dialled SOURCE
     console: str | None = None  # console=WHERE: where the node's console goes
+    log: str | None = None  # log=PATH: the daemon's log file (lp49fs.hostlog)
 
 
 def classify_source(text: str) -> Source:
@@ -191,4 +193,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         proc=ours.get("proc"),
         msize=_number("msize", ours["msize"], MSIZE_MIN, MSIZE_MAX) if "msize" in ours else None,
         console=ours.get("console"),
+        log=ours.get("log"),
     )

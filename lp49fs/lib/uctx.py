@@ -77,6 +77,8 @@ INTRWAIT = 2.0  # seconds a cancelled borrower waits at most for its INTERRUPT t
 
 _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
+# A tracer of the calling task's system calls (the FUSE view's -o debug): one line per call.
+on_syscall: ContextVar[Callable[[str], None] | None] = ContextVar("lp49_on_syscall", default=None)
 _uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
 
 
@@ -124,11 +126,16 @@ class UThread:
             ename = Ebadarg if th.alive else Eintr  # deleted under the call: interrupted
             _errstr.set(ename)
             raise Error(ename) from e
+        tracer = on_syscall.get()
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"
             _errstr.set(ename)
+            if tracer is not None:
+                tracer(f"{_callname(msg)} -> error {ename!r}")
             raise Error(ename)
+        if tracer is not None:
+            tracer(f"{_callname(msg)} -> {r.words}")
         return r
 
 
@@ -210,6 +217,16 @@ def current() -> UThread:
 def bind(ut: UThread) -> None:
     """Make the calling task (an L4 thread's own task) run as ``ut``."""
     _ut.set(ut)
+
+
+def _callname(msg: Msg) -> str:
+    """``open('/x', 0)``-style text of a system call message, for ``on_syscall``."""
+    try:
+        name = Sys(msg.label).name.lower()
+    except ValueError:
+        name = f"sys{msg.label}"
+    args = [repr(i.data.decode(errors="replace")) for i in msg.items if isinstance(i, StringItem)]
+    return f"{name}({', '.join([*args, *map(str, msg.words)])})"
 
 
 def errstr() -> str:
