@@ -21,7 +21,7 @@ import errno
 import logging
 from collections.abc import Callable, Coroutine
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import pyfuse3
 
@@ -30,15 +30,19 @@ from lp49fs.fuse.errno import errno_of
 from lp49fs.fuse.intr import Interrupted
 from lp49fs.lib import uctx
 
-if TYPE_CHECKING:
-    from lp49fs.fuse.ops import Operations
-
 log = logging.getLogger(__name__)
 trace = logging.getLogger("lp49fs.fuse.trace")  # Rule 4
 
+
+
+class Bridge(Protocol):
+    ut: uctx.UThread | None  # the bridge's main L4 thread, once serving
+
+
+B = TypeVar("B", bound=Bridge)
 P = ParamSpec("P")
 R = TypeVar("R")
-Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, R]]
+Handler = Callable[Concatenate[B, P], Coroutine[Any, Any, R]]
 
 _seq = iter(range(1, 1 << 62))  # request numbers in the trace
 
@@ -58,12 +62,12 @@ def _fail(op: str, args: tuple[object, ...], code: int, why: str) -> pyfuse3.FUS
     return pyfuse3.FUSEError(code)
 
 
-def syscall(f: Handler[P, R]) -> Handler[P, R]:
+def syscall(f: Handler[B, P, R]) -> Handler[B, P, R]:
     """Run handler ``f`` as the bridge process, translating failures (Rules 1-4)."""
     op = f.__name__
 
     @wraps(f)
-    async def handler(self: Operations, /, *args: P.args, **kw: P.kwargs) -> R:
+    async def handler(self: B, /, *args: P.args, **kw: P.kwargs) -> R:
         if self.ut is None:
             raise _fail(op, args, errno.EIO, "the view is not serving yet")
         uctx.bind(self.ut)

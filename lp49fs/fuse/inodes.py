@@ -27,6 +27,7 @@ the Operations class turns that into ENOENT.
 from __future__ import annotations
 
 import posixpath
+import time
 from dataclasses import dataclass, replace
 
 from lp49fs.ninep import Dir
@@ -74,6 +75,13 @@ class InodeTable:
         self._nodes: dict[int, Node] = {}
         self._next = ROOT_INODE + 1
         self._mdev: dict[str, int] = {}  # Rule 4: mount-point path -> dev of its server
+        self.ctime: dict[Key, int] = {}  # key -> ns of the last change made through the view
+
+    def changed(self, *keys: Key) -> None:
+        """The bridge changed these files now: their ctime (attr.py Rule 1) moves."""
+        now = time.time_ns()
+        for key in keys:
+            self.ctime[key] = max(now, self.ctime.get(key, 0) + 1)
 
     def __len__(self) -> int:
         return len(self._nodes)

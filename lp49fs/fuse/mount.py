@@ -228,13 +228,16 @@ def check_mountpoint(path: str) -> None:
 
 
 def fuse_options(args: MountArgs, session: Session) -> list[str]:
-    """The options for pyfuse3.init: the user's, plus fsname and subtype by default."""
+    """The options for pyfuse3.init: the user's, plus fsname, subtype and (when root
+    mounts) allow_other by default."""
     opts = list(args.fuse_options)
     keys = {o.partition("=")[0] for o in opts}
     if "fsname" not in keys:
         opts.append("fsname=" + session.fsname.replace("\\", "\\\\").replace(",", "\\,"))
     if "subtype" not in keys:
         opts.append("subtype=lp49")
+    if os.geteuid() == 0 and "allow_other" not in keys:  # every Linux user may use the view
+        opts.append("allow_other")
     return opts
 
 

@@ -23,11 +23,8 @@ Rules:
    which is what makes shared mmap work (FUSE refuses it on direct_io files).  A FUSE
    read (up to 128 KiB of readahead, up to 1 MiB direct) is one ``pread``
    (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
-3. Directories: ``opendir`` reads the whole directory once into a snapshot, in reads of
-   ``MAXIO`` (``#M`` answers each with one Tread of its iounit, 128 KiB of entries), so
-   ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one namec
-   resolves to).  ``readdir`` answers readdirplus from the snapshot: attributes come from the
-   entries, so listing makes no system call per entry.
+3. Directories: ``dirs.DirOps`` (snapshots per opendir, ``.`` and ``..``, mount points
+   listed with the attributes getattr shows).
 4. Errors: ``calls.syscall`` runs each handler as the bridge process and turns failures
    into errnos (``Error`` through the one table, an unknown inode ENOENT, an interrupted
    stream call EINTR), logging every EIO.  A name longer than ``NAMEMAX`` bytes is
@@ -35,7 +32,9 @@ Rules:
 5. ``flush`` answers ENOSYS (the kernel then stops sending it: one request less per close);
    ``release`` closes the fd.
 6. ``setattr`` is one ``wstat``: size -> length (truncate), mode -> the permission bits,
-   mtime -> mtime; atime is ignored (9P cannot set it); uid changes are EPERM.
+   mtime -> mtime, uid/gid -> the host user's or group's name (``Owners``); atime is
+   ignored (9P cannot set it).  A chown or chgrp to the owner shown is a no-op; a refused
+   change of owner is EPERM, as chown(2) says.
 7. ``rename`` is a wstat of the name within one directory; across directories it is EXDEV
    (mv then copies).  An existing target is removed first (Linux rename replaces).
 
@@ -44,14 +43,13 @@ Rules:
    allows where a file system does not support the type); ``mknod`` of a regular file is a
    create.
 
-Not supported: the types of Rule 8, xattrs, locks, fsync (answers ENOSYS), chown to
-another user; ``poll`` reports readable and writable (9P has no readiness query).
+Not supported: the types of Rule 8, xattrs, locks, fsync (answers ENOSYS); ``poll``
+reports readable and writable (9P has no readiness query).
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
 import os
 import select
@@ -67,10 +65,11 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
 from lp49fs.fuse.calls import syscall
-from lp49fs.fuse.inodes import InodeTable, Node, join
+from lp49fs.fuse.dirs import DirOps
+from lp49fs.fuse.inodes import InodeTable, Key, Node, join, key_of
 from lp49fs.fuse.intr import Interrupts
 from lp49fs.lib import uctx
-from lp49fs.ninep import DMDIR, OREAD, Dir, decode_dirs
+from lp49fs.ninep import DMDIR, OREAD, Dir
 from lp49fs.syscall import MAXIO
 
 log = logging.getLogger(__name__)
@@ -86,9 +85,10 @@ class OpenFile:
     append: bool  # O_APPEND: every write goes to the current end
     pid: int  # the host thread that opened it: its signals interrupt stream calls (intr.py)
     path: str  # as opened (O_APPEND asks its length)
+    key: Key  # the file's inode key (its ctime moves on each write)
 
 
-class Operations(pyfuse3.Operations):
+class Operations(DirOps):
     """The FUSE request handlers of one view of an LP49 name space (Rules 1-7)."""
 
     enable_writeback_cache = False
@@ -103,8 +103,7 @@ class Operations(pyfuse3.Operations):
         self.pid = 0  # the bridge's LP49 pid
         self.ready = trio.Event()
         self._files: dict[int, OpenFile] = {}
-        self._dirs: dict[int, tuple[Node, list[Dir]]] = {}  # Rule 3 snapshots
-        self._dirfh = itertools.count(1 << 32)  # directory fhs never collide with fds
+        self._init_dirs()
 
     # -- the LP49 process --------------------------------------------------------------
 
@@ -119,7 +118,7 @@ class Operations(pyfuse3.Operations):
             await trio.sleep_forever()
 
     def _attr(self, node: Node, d: Dir) -> pyfuse3.EntryAttributes:
-        return attributes(d, node.ino, self.owners)
+        return attributes(d, node.ino, self.owners, self.inodes.ctime.get(node.key, 0))
 
     async def _enter(self, parent: Node, path: str) -> pyfuse3.EntryAttributes:
         d = self.inodes.stamp(await lib.stat(path), parent, path)
@@ -177,9 +176,20 @@ class Operations(pyfuse3.Operations):
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         node = self.inodes.get(inode)
-        if fields.update_uid or fields.update_gid:
-            raise pyfuse3.FUSEError(errno.EPERM)
         d = Dir.nulldir()
+        if fields.update_uid or fields.update_gid:  # Rule 6: a change of owner is a wstat
+            cur = await lib.stat(node.path)
+            if fields.update_uid and attr.st_uid != self.owners.user(cur.uid):
+                d = replace(d, uid=self.owners.username(attr.st_uid))
+            if fields.update_gid and attr.st_gid != self.owners.group(cur.gid):
+                d = replace(d, gid=self.owners.groupname(attr.st_gid))
+            if not d.is_null() and fields.update_uid:
+                try:  # chown(2) answers EPERM for a refused change of owner
+                    await lib.wstat(node.path, d)
+                except Error as e:
+                    raise pyfuse3.FUSEError(errno.EPERM) from e
+                self.inodes.changed(node.key)
+                d = Dir.nulldir()
         if fields.update_size:
             d = replace(d, length=attr.st_size)
         if fields.update_mode:
@@ -190,6 +200,7 @@ class Operations(pyfuse3.Operations):
         if not d.is_null():
             f = self._files.get(fh) if fh is not None else None
             await (lib.fwstat(f.fd, d) if f is not None else lib.wstat(node.path, d))
+            self.inodes.changed(node.key)
         return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
 
     @syscall
@@ -198,15 +209,20 @@ class Operations(pyfuse3.Operations):
     ) -> pyfuse3.EntryAttributes:
         parent, path = self._child(parent_inode, name)
         await lib.close(await lib.create(path, OREAD, DMDIR | (mode & 0o777)))
+        self.inodes.changed(parent.key)
         return await self._enter(parent, path)
 
     @syscall
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        await lib.remove(self._path(parent_inode, name))
+        parent, path = self._child(parent_inode, name)
+        await lib.remove(path)
+        self.inodes.changed(parent.key)
 
     @syscall
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        await lib.remove(self._path(parent_inode, name))
+        parent, path = self._child(parent_inode, name)
+        await lib.remove(path)
+        self.inodes.changed(parent.key)
 
     @syscall
     async def rename(
@@ -236,11 +252,16 @@ class Operations(pyfuse3.Operations):
             await lib.remove(new)
         await lib.wstat(old, replace(Dir.nulldir(), name=os.fsdecode(name_new)))
         self.inodes.renamed(old, new)
+        moved = self.inodes.stamp(await lib.stat(new), self.inodes.get(parent_inode_new), new)
+        self.inodes.changed(self.inodes.get(parent_inode_old).key, key_of(moved))
 
     # -- files -------------------------------------------------------------------------
 
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
-        self._files[fd] = OpenFile(fd, node.stream, bool(flags & os.O_APPEND), pid, node.path)
+        append = bool(flags & os.O_APPEND)
+        self._files[fd] = OpenFile(fd, node.stream, append, pid, node.path, node.key)
+        if flags & os.O_TRUNC:
+            self.inodes.changed(node.key)
         cached = node.server and not node.empty
         keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
         node.openvers = node.vers if cached else -2
@@ -260,6 +281,7 @@ class Operations(pyfuse3.Operations):
         fd = await lib.create(path, open_mode(flags), mode & 0o777)
         d = self.inodes.stamp(await lib.stat(path), parent, path)
         node = self._node(d, path, made=True)
+        self.inodes.changed(parent.key, node.key)
         return self._opened(fd, node, flags, ctx.pid), self._attr(node, d)
 
     @syscall
@@ -271,7 +293,9 @@ class Operations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8: 9P has no fifos or device nodes
         await lib.close(await lib.create(path, OREAD, mode & 0o777))
         d = self.inodes.stamp(await lib.stat(path), parent, path)
-        return self._attr(self._node(d, path, made=True), d)
+        node = self._node(d, path, made=True)
+        self.inodes.changed(parent.key, node.key)
+        return self._attr(node, d)
 
     @syscall
     async def symlink(
@@ -309,7 +333,9 @@ class Operations(pyfuse3.Operations):
             return await self.intr.call(f.pid, lib.write, f.fd, buf)
         if f.append:
             off = (await lib.stat(f.path)).length
-        return await lib.pwrite(f.fd, buf, off)
+        n = await lib.pwrite(f.fd, buf, off)
+        self.inodes.changed(f.key)
+        return n
 
     async def flush(self, fh: int) -> None:
         raise pyfuse3.FUSEError(errno.ENOSYS)  # Rule 5
@@ -322,44 +348,6 @@ class Operations(pyfuse3.Operations):
 
     async def poll(self, inode: int, fh: int, poll_handle: Any, ctx: pyfuse3.RequestContext) -> int:
         return select.POLLIN | select.POLLOUT
-
-    # -- directories -------------------------------------------------------------------
-
-    @syscall
-    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
-        node = self.inodes.get(inode)
-        fd = await lib.open(node.path, OREAD)
-        entries: list[Dir] = []
-        try:
-            while data := await lib.read(fd, MAXIO):
-                entries += decode_dirs(data)
-        finally:
-            await lib.close(fd)
-        seen: set[str] = set()
-        snapshot = []
-        for d in entries:  # Rule 3
-            if d.name not in seen:
-                seen.add(d.name)
-                snapshot.append(d)
-        fh = next(self._dirfh)
-        self._dirs[fh] = (node, snapshot)
-        return fh
-
-    @syscall
-    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        parent, entries = self._dirs[fh]
-        for i in range(start_id, len(entries)):
-            path = join(parent.path, entries[i].name)
-            d = self.inodes.stamp(entries[i], parent, path)
-            ino = self.inodes.ino(d)
-            if not pyfuse3.readdir_reply(
-                token, os.fsencode(d.name), attributes(d, ino, self.owners), i + 1
-            ):
-                return
-            self._node(d, path, ino)  # readdirplus: each accepted entry is a lookup
-
-    async def releasedir(self, fh: int) -> None:
-        self._dirs.pop(fh, None)
 
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
         s = pyfuse3.StatvfsData()
