@@ -52,6 +52,12 @@ def _short(v: object) -> str:
         return f"<{len(v)} bytes>"
     if isinstance(v, pyfuse3.RequestContext):
         return f"uid={v.uid} pid={v.pid}"
+    if isinstance(v, pyfuse3.EntryAttributes):
+        return f"ino {v.st_ino} mode {v.st_mode:o} size {v.st_size}"
+    if isinstance(v, pyfuse3.FileInfo):
+        return f"fh {v.fh}{' direct_io' if v.direct_io else ''}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(map(_short, v)) + ")"
     text = repr(v)
     return text if len(text) <= 80 else text[:77] + "..."
 

@@ -41,7 +41,7 @@ import trio
 
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
-from lp49fs import sdnotify
+from lp49fs import hostlog, sdnotify
 from lp49fs.node import hostservers, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
@@ -59,10 +59,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--console", help="stdio, none or unix!PATH (default: stdio)")
     ap.add_argument("--listen", metavar="ADDR", help="export the name space on ADDR (tcp!*!17007)")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ap.add_argument("--log", metavar="PATH", help="append the log to PATH (default: stderr)")
     return ap.parse_args(argv)
 
 
-def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
+def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
     """The node config from the command line (step 1); raises ConfigError or SystemExit."""
     args = parse_args(argv)
     cfg = load(args.config)
@@ -72,7 +73,7 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, console=check_console(args.console, "--console"))
     if args.listen:
         cfg = dataclasses.replace(cfg, listen=args.listen)
-    return cfg, args.verbose
+    return cfg, args.verbose, args.log
 
 
 class PromptWatch:
@@ -185,17 +186,13 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _early)
     try:
-        cfg, verbose = configure(argv)
-    except ConfigError as e:
+        cfg, verbose, logpath = configure(argv)
+        hostlog.setup("lp49 node", logpath, verbose)
+    except (ConfigError, hostlog.LogError) as e:
         print(f"lp49 node: {e}", file=sys.stderr)
         return 1
     except SystemExit as e:  # argparse: usage or --help
         return e.code if isinstance(e.code, int) else 2
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="lp49 node: %(levelname)s %(name)s: %(message)s",
-    )
     path = cfg.console[5:] if cfg.console.startswith("unix!") else None
     try:
         with terminal_mode(0) if cfg.console == "stdio" else contextlib.nullcontext():
