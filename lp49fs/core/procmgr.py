@@ -152,7 +152,8 @@ class ProcMgr:
         pi.threads.append(main)
         self.bytid[main] = pi
         self.add_thread(pi)
-        ppi.children.add(child.pid)
+        if not flags & RFNOWAIT:  # Plan 9 sysrfork: an RFNOWAIT child is no child for wait
+            ppi.children.add(child.pid)
         child.state = "Running"
         return child.pid
 

@@ -42,7 +42,7 @@ from lp49fs.errors import Error
 from lp49fs.fuse import daemon
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
-from lp49fs.lib import RFFDG, RFPROC
+from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, servers
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.main import attach_console
@@ -156,8 +156,9 @@ class NodeSession:
             await _start_node(node, self.cfg, supervisors)
         node.programs[BRIDGE] = self.operations.serve
         shown = await self._shown(node)
+        # RFNOWAIT: the bridge is no child of the shown process, so its wait ends (Rule 5)
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
-                                 RFFDG | RFPROC, None)  # fmt: skip
+                                 RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
         await self.operations.ready.wait()
 
     async def _shown(self, node: Node):  # type: ignore[no-untyped-def]  # -> core Proc
