@@ -12,11 +12,13 @@ import logging
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 
 import pyfuse3
 import pytest
 
+from lp49fs import hostlog
 from lp49fs.errors import Egreg, Error
 from lp49fs.fuse.calls import syscall
 from tests.conftest import have_fuse, skip_or_fail
@@ -94,3 +96,30 @@ def test_node_log_file(tmp_path: pathlib.Path) -> None:
     assert "SIGTERM: shutting down" in log.read_text()
     r = run([str(LP49), "node", "--log", str(tmp_path / "no" / "such.log")])
     assert r.returncode == 1 and "log file" in r.stderr and "No such file" in r.stderr
+
+
+def test_a_detached_daemon_logs_to_syslog(tmp_path: pathlib.Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Without a log file, detaching swaps stderr for the syslog socket (a real datagram
+    socket standing in for /dev/log, which this machine lacks)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = tmp_path / "log"
+    sock.bind(str(path))
+    sock.settimeout(10)
+    monkeypatch.setattr(hostlog, "SYSLOG", str(path))
+    root = logging.getLogger()
+    saved = root.level
+    try:
+        hostlog.setup("lp49 mount", None, False, quiet=logging.WARNING)
+        hostlog.detached("lp49 mount")
+        logging.getLogger("lp49fs.fuse.calls").warning("lookup(1): EIO: %r", "i/o error")
+        line = sock.recv(4096).decode()
+        assert "lp49 mount[" in line and "lookup(1): EIO: 'i/o error'" in line
+        assert not [h for h in root.handlers if type(h) is logging.StreamHandler
+                    and getattr(h, "lp49", False)]  # fmt: skip
+    finally:
+        for h in [h for h in root.handlers if getattr(h, "lp49", False)]:
+            root.removeHandler(h)
+            h.close()
+        root.setLevel(saved)
+        sock.close()

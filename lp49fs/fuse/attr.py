@@ -12,8 +12,9 @@ Rule 2. Owners: a 9P user or group name is the host user or group of that name w
 Rule 3. Caching: a server file (type 'M') may use the page cache, with short attribute and
         entry timeouts (``TIMEOUT``); a servant's file (console, ctl/status files, pipes,
         network data, env) is direct_io and never cached, because its length says nothing
-        of what a read returns.  So is a server file of length 0 when it was looked up (an
-        imported node's device files come through ``#M`` as server files of length 0).
+        of what a read returns.  So is a server file of length 0 and qid.vers 0 when it was looked
+        up, unless the view created it (an imported node's device files come through
+        ``#M`` as server files of length 0).
         ``is_stream`` files also ignore offsets (nonseekable).  A server file keeps its
         cached pages across opens (``keep_cache``) while its qid.vers is what it was at the
         previous open; a changed version (the server saw a write or truncation) drops them.
