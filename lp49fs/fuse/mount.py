@@ -156,7 +156,7 @@ class NodeSession:
             await _start_node(node, self.cfg, supervisors)
         node.programs[BRIDGE] = self.operations.serve
         shown = await self._shown(node)
-        # RFNOWAIT: the bridge is no child of the shown process, so its wait ends (Rule 5)
+        # RFNOWAIT: the bridge is no child of the shown process, so a wait there returns
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
                                  RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
         await self.operations.ready.wait()
