@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from lp49fs.ninep import Rerror
 
 ERRMAX = 128  # longest error string kept, as in Plan 9 (bytes, including the NUL)
+ELIDE = "..."  # marks the cut middle of an over-long error string (truncate_ename)
+ELIDE_HEAD = 32  # bytes kept before it; the rest of ERRMAX-1 is the string's tail
 
 # Plan 9 kernel (port/error.h)
 Enonexist = "file does not exist"
@@ -61,6 +63,14 @@ Egreg = "the front fell off"  # Plan 9's "should not happen" error
 Etimedout = "connection timed out"
 Econrefused = "connection refused"
 Enetaddr = "bad network address"
+
+# Plan 9 ip/devip.c, ip/tcp.c, ip/udp.c, ndb/cs.c (the #I servant and its cs)
+Ebadctl = "unknown control request"
+Enotconn = "not connected"
+Enotannounced = "not announced"
+Econinuse = "connection in use"  # connect/announce on a busy conversation
+Econreset = "connection reset by peer"
+Etranslate = "can't translate address"  # cs, and dial with no usable address
 
 # lib9p (lib9p/srv.c)
 Enotfound = "file not found"
@@ -114,8 +124,14 @@ class Error(Exception):
 
 
 def truncate_ename(ename: str) -> str:
-    """Cut ``ename`` to ERRMAX-1 bytes of UTF-8 without splitting a character."""
+    """Cut ``ename`` to ERRMAX-1 bytes of UTF-8 by eliding its middle, never splitting a
+    character.  An error's class ends the string when namec or a server put a path before
+    it ("'/a/long/path' file does not exist") and starts it in the "class: detail" form
+    ("can't translate address: ..."); keeping both ends keeps the class either way, so the
+    FUSE bridge still finds the errno (Plan 9's ``nameerror`` shortens the name likewise)."""
     raw = ename.encode("utf-8")
     if len(raw) < ERRMAX:
         return ename
-    return raw[: ERRMAX - 1].decode("utf-8", errors="ignore")
+    tail = ERRMAX - 1 - len(ELIDE) - ELIDE_HEAD
+    head = raw[:ELIDE_HEAD].decode("utf-8", errors="ignore")
+    return head + ELIDE + raw[len(raw) - tail :].decode("utf-8", errors="ignore")

@@ -16,11 +16,11 @@ import trio.testing
 
 from lp49fs import lib
 from lp49fs.core.mount import MAFTER
-from lp49fs.errors import Econrefused, Error
+from lp49fs.errors import Econrefused, Error, Etranslate
 from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.servants.ip import Ip
-from lp49fs.servants.ipcs import Etranslate, translate
+from lp49fs.servants.ipcs import translate
 from tests.lib_helpers import node, run_as, start
 
 __all__ = ["node"]

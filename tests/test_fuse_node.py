@@ -127,6 +127,13 @@ def test_two_views_of_two_name_spaces(views: dict[str, pathlib.Path]) -> None:
     # never cached: each opendir reads the directory afresh)
 
 
+def test_wait_in_the_shown_shell_returns(views: dict[str, pathlib.Path]) -> None:
+    """The bridge is no child of the shell it shows (RFNOWAIT), so wait does not hang."""
+    out = console(views["sh"].parent / "sh.cons", "wait\necho waited-$sysname\n")
+    assert "waited-fusenode" in out, out  # the console echoes "waited-$sysname" as typed
+    assert run(["cat", str(views["sh"] / "dev" / "sysname")]).stdout == "fusenode"
+
+
 def test_console_socket_removed_at_unmount(views: dict[str, pathlib.Path]) -> None:
     for name, mnt in views.items():
         assert run(["fusermount3", "-u", str(mnt)]).returncode == 0

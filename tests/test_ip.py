@@ -18,10 +18,9 @@ from servant_tree import SysTree, boot
 
 from lp49fs.core import sysfile
 from lp49fs.core.proc import Proc
-from lp49fs.errors import Econrefused, Ehungup, Enetaddr, Error
+from lp49fs.errors import Ebadctl, Econrefused, Econreset, Ehungup, Enetaddr, Error
 from lp49fs.ninep import ORDWR, OREAD, OWRITE
 from lp49fs.servants.ip import Ip
-from lp49fs.servants.ipconv import Ebadctl, Econreset
 
 
 @pytest.fixture

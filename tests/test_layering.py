@@ -17,7 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
-LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify"}  # __init__, the Error type, sd_notify
+LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify", "lp49fs.hostlog"}  # + sd_notify, logging
 AUTH = {"lp49fs.auth"}  # the authority and TLS on links: above errors only
 PROTOCOL = LEAF | AUTH | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p", "lp49fs.trace",
                           "lp49fs.tracefmt"}  # fmt: skip
@@ -31,6 +31,7 @@ RULES: dict[str, set[str]] = {
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
     "lp49fs.sdnotify": LEAF,
     "lp49fs.auth": LEAF | AUTH | {"lp49fs.ninep"},  # ninep: the Rerror to plain 9P
+    "lp49fs.hostlog": LEAF,
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
     "lp49fs.transport": LEAF | AUTH | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,

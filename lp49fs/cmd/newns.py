@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 MREPL, MBEFORE, MAFTER, MCREATE, MCACHE = 0, 1, 2, 4, 0x10
 FLAGBITS = {"a": MAFTER, "b": MBEFORE, "c": MCREATE, "C": MCACHE}
 MAXDEPTH = 8  # nesting of ". file"
-Enotyet = "not yet available"
 
 # The name space every node gets unless its config names another file (REFERENCE.md §2.4).
 DEFAULT_NAMESPACE = """\

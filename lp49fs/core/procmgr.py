@@ -26,7 +26,9 @@ Rules:
 4. Wait records: each exited child leaves one ``Waitmsg`` in its parent's ``waitq``; the
    system call ``wait`` and a read of ``/proc/N/wait`` (through ``Core.waitfor``) both take
    the oldest one, blocking while a child lives; with no child and no record they fail with
-   ``no living children``.  Every waiter is woken when a child leaves (an event that is
+   ``no living children``.  A child spawned RFNOWAIT is no child for wait at all (Plan 9's
+   sysrfork does not count it in nchild): it leaves no record and is not waited for.
+   Every waiter is woken when a child leaves (an event that is
    replaced, not reused), so any number may wait at once.
 5. Shutdown (``shutdown``) is orderly: no new processes or exit bookkeeping tasks are
    started (``closing``), every live process is ended newest first (clients before the
@@ -154,7 +156,8 @@ class ProcMgr:
         pi.threads.append(main)
         self.bytid[main] = pi
         self.add_thread(pi)
-        ppi.children.add(child.pid)
+        if not flags & RFNOWAIT:  # Plan 9 sysrfork: an RFNOWAIT child is no child for wait
+            ppi.children.add(child.pid)
         child.state = "Running"
         return child.pid
 

@@ -3,14 +3,18 @@
 Pure functions and one small cache; no system calls.
 
 Rule 1. Mode: DMDIR becomes S_IFDIR, everything else S_IFREG; the low nine bits are the
-        permission bits.  Directories have nlink 2, files 1; ctime is mtime.
+        permission bits.  Directories have nlink 2, files 1.  9P2000 has no ctime: it is
+        the later of mtime and the last change the bridge itself made to the file
+        (``InodeTable.changed``: write, truncate, chmod, chown, rename, and creations and
+        removals in a directory); changes made inside the node move only mtime.
 Rule 2. Owners: a 9P user or group name is the host user or group of that name where one
         exists, else the mounting user's uid or gid (``Owners``, cached per name).
 Rule 3. Caching: a server file (type 'M') may use the page cache, with short attribute and
         entry timeouts (``TIMEOUT``); a servant's file (console, ctl/status files, pipes,
         network data, env) is direct_io and never cached, because its length says nothing
-        of what a read returns.  So is a server file of length 0 when it was looked up (an
-        imported node's device files come through ``#M`` as server files of length 0).
+        of what a read returns.  So is a server file of length 0 and qid.vers 0 when it was looked
+        up, unless the view created it (an imported node's device files come through
+        ``#M`` as server files of length 0).
         ``is_stream`` files also ignore offsets (nonseekable).  A server file keeps its
         cached pages across opens (``keep_cache``) while its qid.vers is what it was at the
         previous open; a changed version (the server saw a write or truncation) drops them.
@@ -86,6 +90,20 @@ class Owners:
             self._uids[name] = uid
         return uid
 
+    def username(self, uid: int) -> str:
+        """The 9P user name for host ``uid``: its passwd name, else the number."""
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    def groupname(self, gid: int) -> str:
+        """The 9P group name for host ``gid``: its group name, else the number."""
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return str(gid)
+
     def group(self, name: str) -> int:
         gid = self._gids.get(name)
         if gid is None:
@@ -97,8 +115,9 @@ class Owners:
         return gid
 
 
-def attributes(d: Dir, ino: int, owners: Owners) -> pyfuse3.EntryAttributes:
-    """The Linux attributes of stat entry ``d`` shown as inode ``ino`` (Rules 1-3)."""
+def attributes(d: Dir, ino: int, owners: Owners, ctime_ns: int = 0) -> pyfuse3.EntryAttributes:
+    """The Linux attributes of stat entry ``d`` shown as inode ``ino`` (Rules 1-3);
+    ``ctime_ns``: the last change the bridge made to the file (Rule 1), if later."""
     a = pyfuse3.EntryAttributes()
     a.st_ino = ino
     isdir = bool(d.mode & DMDIR)
@@ -108,7 +127,8 @@ def attributes(d: Dir, ino: int, owners: Owners) -> pyfuse3.EntryAttributes:
     a.st_uid = owners.user(d.uid)
     a.st_gid = owners.group(d.gid)
     a.st_atime_ns = d.atime * NS
-    a.st_mtime_ns = a.st_ctime_ns = d.mtime * NS
+    a.st_mtime_ns = d.mtime * NS
+    a.st_ctime_ns = max(a.st_mtime_ns, ctime_ns)
     a.st_blksize = BLKSIZE
     a.st_blocks = (d.length + 511) // 512
     a.attr_timeout = a.entry_timeout = TIMEOUT

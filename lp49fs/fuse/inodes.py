@@ -27,6 +27,7 @@ the Operations class turns that into ENOENT.
 from __future__ import annotations
 
 import posixpath
+import time
 from dataclasses import dataclass, replace
 
 from lp49fs.ninep import Dir
@@ -60,6 +61,7 @@ class Node:
     server: bool  # a file of a 9P server (type 'M'): cacheable; else a servant's file
     stream: bool = False  # reads ignore offsets (set by the caller from the stat entry)
     empty: bool = False  # a server file of length 0 at lookup: maybe synthetic, never cached
+    made: bool = False  # created through the view (create, mknod): a real file, cacheable
     nlookup: int = 0  # Rule 2
     vers: int = -1  # qid.vers of the latest stat entry seen (lookup, getattr, readdirplus)
     openvers: int = -2  # vers at the last open: equal means the page cache is still valid
@@ -73,6 +75,13 @@ class InodeTable:
         self._nodes: dict[int, Node] = {}
         self._next = ROOT_INODE + 1
         self._mdev: dict[str, int] = {}  # Rule 4: mount-point path -> dev of its server
+        self.ctime: dict[Key, int] = {}  # key -> ns of the last change made through the view
+
+    def changed(self, *keys: Key) -> None:
+        """The bridge changed these files now: their ctime (attr.py Rule 1) moves."""
+        now = time.time_ns()
+        for key in keys:
+            self.ctime[key] = max(now, self.ctime.get(key, 0) + 1)
 
     def __len__(self) -> int:
         return len(self._nodes)

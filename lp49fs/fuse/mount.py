@@ -37,11 +37,12 @@ from typing import Any, Protocol
 import pyfuse3
 import trio
 
+from lp49fs import hostlog
 from lp49fs.errors import Error
 from lp49fs.fuse import daemon, tracectl
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
-from lp49fs.lib import RFFDG, RFPROC
+from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.main import attach_console
@@ -157,8 +158,9 @@ class NodeSession:
             await _start_node(node, self.cfg, supervisors)
         node.programs[BRIDGE] = self.operations.serve
         shown = await self._shown(node)
+        # RFNOWAIT: the bridge is no child of the shown process, so a wait there returns
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
-                                 RFFDG | RFPROC, None)  # fmt: skip
+                                 RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
         await self.operations.ready.wait()
         supervisors.start_soon(tracectl.serve, self.args.mountpoint)  # lp49 trace
         if self.args.debugcons:
@@ -212,7 +214,8 @@ def absolute(args: MountArgs) -> MountArgs:
     dbg = args.debugcons
     if dbg is not None and dbg.startswith("unix!") and len(dbg) > 5:
         dbg = "unix!" + os.path.abspath(dbg[5:])
-    return dataclasses.replace(args, source=source, console=console, debugcons=dbg,
+    log = os.path.abspath(args.log) if args.log is not None else None
+    return dataclasses.replace(args, source=source, console=console, debugcons=dbg, log=log,
                                mountpoint=os.path.abspath(args.mountpoint))  # fmt: skip
 
 
@@ -235,13 +238,16 @@ def check_mountpoint(path: str) -> None:
 
 
 def fuse_options(args: MountArgs, session: Session) -> list[str]:
-    """The options for pyfuse3.init: the user's, plus fsname and subtype by default."""
+    """The options for pyfuse3.init: the user's, plus fsname, subtype and (when root
+    mounts) allow_other by default."""
     opts = list(args.fuse_options)
     keys = {o.partition("=")[0] for o in opts}
     if "fsname" not in keys:
         opts.append("fsname=" + session.fsname.replace("\\", "\\\\").replace(",", "\\,"))
     if "subtype" not in keys:
         opts.append("subtype=lp49")
+    if os.geteuid() == 0 and "allow_other" not in keys:  # every Linux user may use the view
+        opts.append("allow_other")
     return opts
 
 
@@ -257,15 +263,14 @@ def main(argv: Sequence[str], resolve: Resolver = resolve) -> int:
     """Run the mount helper; the exit status (0 once the mount is served)."""
     try:
         args = absolute(parse_argv(argv))
-        logging.basicConfig(
-            level=logging.DEBUG if args.debug else logging.WARNING,
-            format="lp49 mount: %(name)s: %(message)s",
-        )
+        hostlog.setup("lp49 mount", args.log, args.debug, quiet=logging.WARNING)
         check_mountpoint(args.mountpoint)
         session = resolve(args)
         mount(args, session)
-    except MountError as e:
+    except (MountError, hostlog.LogError) as e:
         print(f"lp49 mount: {e}", file=sys.stderr)
-        return e.status
+        return e.status if isinstance(e, MountError) else 1
     ready = daemon.Ready(None) if args.foreground else daemon.detach()
+    if not args.foreground:
+        hostlog.detached("lp49 mount")
     return daemon.run(session.run, ready, f"serving {session.fsname} on {args.mountpoint}")

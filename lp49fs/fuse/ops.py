@@ -17,82 +17,65 @@ Rules:
    Server files use the page cache, kept across opens while the file's qid.vers (as last
    seen by lookup, getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the
    previous open; servant files are direct_io, and streams are nonseekable and read with
-   ``read`` (offset ignored).  A FUSE read (up to 128 KiB of readahead, up to 1 MiB direct)
-   is one ``pread`` (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
-3. Directories: ``opendir`` reads the whole directory once into a snapshot, in reads of
-   ``MAXIO`` (``#M`` answers each with one Tread of its iounit, 128 KiB of entries), so
-   ``readdir`` offsets stay stable; a union's duplicate names keep the first (the one namec
-   resolves to).  ``readdir`` answers readdirplus from the snapshot: attributes come from the
-   entries, so listing makes no system call per entry.
-4. Errors: ``Error`` -> ``FUSEError(errno_of)`` via the one table; an unknown inode is
-   ENOENT; an interrupted stream call (intr.py) is EINTR.
+   ``read`` (offset ignored).  So is a server file that may be synthetic: length 0 and
+   qid.vers 0 when looked up, and not created through the view (an imported node's
+   /dev/sysname); a file the view created, or one with content or a version, is cached,
+   which is what makes shared mmap work (FUSE refuses it on direct_io files).  A FUSE
+   read (up to 128 KiB of readahead, up to 1 MiB direct) is one ``pread``
+   (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
+3. Directories: ``dirs.DirOps`` (snapshots per opendir, ``.`` and ``..``, mount points
+   listed with the attributes getattr shows).
+4. Errors: ``calls.syscall`` runs each handler as the bridge process and turns failures
+   into errnos (``Error`` through the one table, an unknown inode ENOENT, an interrupted
+   stream call EINTR), logging every EIO.  A name longer than ``NAMEMAX`` bytes is
+   ENAMETOOLONG before any system call.
 5. ``flush`` answers ENOSYS (the kernel then stops sending it: one request less per close);
    ``release`` closes the fd.
 6. ``setattr`` is one ``wstat``: size -> length (truncate), mode -> the permission bits,
-   mtime -> mtime; atime is ignored (9P cannot set it); uid changes are EPERM.
+   mtime -> mtime, uid/gid -> the host user's or group's name (``Owners``); atime is
+   ignored (9P cannot set it).  A chown or chgrp to the owner shown is a no-op; a refused
+   change of owner is EPERM, as chown(2) says.
 7. ``rename`` is a wstat of the name within one directory; across directories it is EXDEV
    (mv then copies).  An existing target is removed first (Linux rename replaces).
 
-Not supported: links, symlinks, mknod, xattrs, locks, fsync (answers ENOSYS), chown to
-another user; ``poll`` reports readable and writable (9P has no readiness query).
+8. 9P2000 has no symbolic links, hard links, fifos or device files: ``symlink``, ``link``
+   and ``mknod`` of anything but a regular file answer ``UNSUPPORTED`` (EPERM, as POSIX
+   allows where a file system does not support the type); ``mknod`` of a regular file is a
+   create.
+
+Not supported: the types of Rule 8, xattrs, locks, fsync (answers ENOSYS); ``poll``
+reports readable and writable (9P has no readiness query).
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
 import os
 import select
-from collections.abc import Callable, Coroutine, Sequence
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import pyfuse3
 import trio
 
 from lp49fs import lib
-from lp49fs import trace as _t
 from lp49fs.errors import Error
-from lp49fs.fuse import tracectl
 from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
-from lp49fs.fuse.errno import errno_of
-from lp49fs.fuse.inodes import InodeTable, Node, join
-from lp49fs.fuse.intr import Interrupted, Interrupts
+from lp49fs.fuse.calls import syscall
+from lp49fs.fuse.dirs import DirOps
+from lp49fs.fuse.inodes import InodeTable, Key, Node, join, key_of
+from lp49fs.fuse.intr import Interrupts
 from lp49fs.lib import uctx
-from lp49fs.ninep import DMDIR, OREAD, Dir, decode_dirs
+from lp49fs.ninep import DMDIR, OREAD, Dir
 from lp49fs.syscall import MAXIO
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, R]]
-
-NAMEMAX = 255
-
-
-def syscall(f: Handler[P, R]) -> Handler[P, R]:
-    """Run handler ``f`` as the bridge process, translating failures (Rule 4)."""
-
-    @wraps(f)
-    async def handler(self: Operations, /, *args: P.args, **kw: P.kwargs) -> R:
-        if self.ut is None:
-            raise pyfuse3.FUSEError(errno.EIO)  # not serving yet
-        uctx.bind(self.ut)
-        try:
-            if _t.on:  # lp49 trace (lp49fs.fuse.tracectl)
-                return await tracectl.traced(self, f, args, kw)  # type: ignore[no-any-return]
-            return await f(self, *args, **kw)
-        except Error as e:
-            raise pyfuse3.FUSEError(errno_of(e)) from None
-        except KeyError:
-            raise pyfuse3.FUSEError(errno.ENOENT) from None
-        except Interrupted:
-            raise pyfuse3.FUSEError(errno.EINTR) from None
-
-    return handler
+NAMEMAX = 255  # longest name of one path element, in bytes (NAME_MAX)
+UNSUPPORTED = errno.EPERM  # Rule 8: what symlink, link and mknod of a non-file answer
 
 
 @dataclass(slots=True)
@@ -102,9 +85,10 @@ class OpenFile:
     append: bool  # O_APPEND: every write goes to the current end
     pid: int  # the host thread that opened it: its signals interrupt stream calls (intr.py)
     path: str  # as opened (O_APPEND asks its length)
+    key: Key  # the file's inode key (its ctime moves on each write)
 
 
-class Operations(pyfuse3.Operations):
+class Operations(DirOps):
     """The FUSE request handlers of one view of an LP49 name space (Rules 1-7)."""
 
     enable_writeback_cache = False
@@ -119,8 +103,7 @@ class Operations(pyfuse3.Operations):
         self.pid = 0  # the bridge's LP49 pid
         self.ready = trio.Event()
         self._files: dict[int, OpenFile] = {}
-        self._dirs: dict[int, tuple[Node, list[Dir]]] = {}  # Rule 3 snapshots
-        self._dirfh = itertools.count(1 << 32)  # directory fhs never collide with fds
+        self._init_dirs()
 
     # -- the LP49 process --------------------------------------------------------------
 
@@ -135,17 +118,20 @@ class Operations(pyfuse3.Operations):
             await trio.sleep_forever()
 
     def _attr(self, node: Node, d: Dir) -> pyfuse3.EntryAttributes:
-        return attributes(d, node.ino, self.owners)
+        return attributes(d, node.ino, self.owners, self.inodes.ctime.get(node.key, 0))
 
     async def _enter(self, parent: Node, path: str) -> pyfuse3.EntryAttributes:
         d = self.inodes.stamp(await lib.stat(path), parent, path)
         return self._attr(self._node(d, path), d)
 
-    def _node(self, d: Dir, path: str, ino: int = 0) -> Node:
-        """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set."""
+    def _node(self, d: Dir, path: str, ino: int = 0, made: bool = False) -> Node:
+        """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set.
+        ``made``: the bridge created the file, so it is a real file, not a synthetic one."""
         node = self.inodes.enter(d, path, ino)
         node.stream = is_stream(d)
-        node.empty = d.length == 0  # e.g. an imported node's /dev/sysname (type M, length 0)
+        node.made = node.made or made
+        # Rule 2: an untouched empty server file may be synthetic (an imported /dev/sysname)
+        node.empty = d.length == 0 and d.qid.vers == 0 and not node.made
         return node
 
     def _stat_of(self, node: Node, d: Dir) -> Dir:
@@ -153,6 +139,8 @@ class Operations(pyfuse3.Operations):
         return d if d.type else replace(d, type=node.key[0], dev=node.key[1])
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Node, str]:
+        if len(name) > NAMEMAX:
+            raise pyfuse3.FUSEError(errno.ENAMETOOLONG)
         parent = self.inodes.get(parent_inode)
         return parent, join(parent.path, os.fsdecode(name))
 
@@ -188,9 +176,20 @@ class Operations(pyfuse3.Operations):
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         node = self.inodes.get(inode)
-        if fields.update_uid or fields.update_gid:
-            raise pyfuse3.FUSEError(errno.EPERM)
         d = Dir.nulldir()
+        if fields.update_uid or fields.update_gid:  # Rule 6: a change of owner is a wstat
+            cur = await lib.stat(node.path)
+            if fields.update_uid and attr.st_uid != self.owners.user(cur.uid):
+                d = replace(d, uid=self.owners.username(attr.st_uid))
+            if fields.update_gid and attr.st_gid != self.owners.group(cur.gid):
+                d = replace(d, gid=self.owners.groupname(attr.st_gid))
+            if not d.is_null() and fields.update_uid:
+                try:  # chown(2) answers EPERM for a refused change of owner
+                    await lib.wstat(node.path, d)
+                except Error as e:
+                    raise pyfuse3.FUSEError(errno.EPERM) from e
+                self.inodes.changed(node.key)
+                d = Dir.nulldir()
         if fields.update_size:
             d = replace(d, length=attr.st_size)
         if fields.update_mode:
@@ -201,6 +200,7 @@ class Operations(pyfuse3.Operations):
         if not d.is_null():
             f = self._files.get(fh) if fh is not None else None
             await (lib.fwstat(f.fd, d) if f is not None else lib.wstat(node.path, d))
+            self.inodes.changed(node.key)
         return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
 
     @syscall
@@ -209,15 +209,20 @@ class Operations(pyfuse3.Operations):
     ) -> pyfuse3.EntryAttributes:
         parent, path = self._child(parent_inode, name)
         await lib.close(await lib.create(path, OREAD, DMDIR | (mode & 0o777)))
+        self.inodes.changed(parent.key)
         return await self._enter(parent, path)
 
     @syscall
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        await lib.remove(self._path(parent_inode, name))
+        parent, path = self._child(parent_inode, name)
+        await lib.remove(path)
+        self.inodes.changed(parent.key)
 
     @syscall
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        await lib.remove(self._path(parent_inode, name))
+        parent, path = self._child(parent_inode, name)
+        await lib.remove(path)
+        self.inodes.changed(parent.key)
 
     @syscall
     async def rename(
@@ -247,11 +252,16 @@ class Operations(pyfuse3.Operations):
             await lib.remove(new)
         await lib.wstat(old, replace(Dir.nulldir(), name=os.fsdecode(name_new)))
         self.inodes.renamed(old, new)
+        moved = self.inodes.stamp(await lib.stat(new), self.inodes.get(parent_inode_new), new)
+        self.inodes.changed(self.inodes.get(parent_inode_old).key, key_of(moved))
 
     # -- files -------------------------------------------------------------------------
 
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
-        self._files[fd] = OpenFile(fd, node.stream, bool(flags & os.O_APPEND), pid, node.path)
+        append = bool(flags & os.O_APPEND)
+        self._files[fd] = OpenFile(fd, node.stream, append, pid, node.path, node.key)
+        if flags & os.O_TRUNC:
+            self.inodes.changed(node.key)
         cached = node.server and not node.empty
         keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
         node.openvers = node.vers if cached else -2
@@ -270,8 +280,36 @@ class Operations(pyfuse3.Operations):
         parent, path = self._child(parent_inode, name)
         fd = await lib.create(path, open_mode(flags), mode & 0o777)
         d = self.inodes.stamp(await lib.stat(path), parent, path)
-        node = self._node(d, path)
+        node = self._node(d, path, made=True)
+        self.inodes.changed(parent.key, node.key)
         return self._opened(fd, node, flags, ctx.pid), self._attr(node, d)
+
+    @syscall
+    async def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        parent, path = self._child(parent_inode, name)
+        if not stat.S_ISREG(mode):
+            raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8: 9P has no fifos or device nodes
+        await lib.close(await lib.create(path, OREAD, mode & 0o777))
+        d = self.inodes.stamp(await lib.stat(path), parent, path)
+        node = self._node(d, path, made=True)
+        self.inodes.changed(parent.key, node.key)
+        return self._attr(node, d)
+
+    @syscall
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._child(parent_inode, name)  # ENAMETOOLONG first, as Linux file systems do
+        raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8
+
+    @syscall
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._child(new_parent_inode, new_name)
+        raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8
 
     @syscall
     async def read(self, fh: int, off: int, size: int) -> bytes:
@@ -295,7 +333,9 @@ class Operations(pyfuse3.Operations):
             return await self.intr.call(f.pid, lib.write, f.fd, buf)
         if f.append:
             off = (await lib.stat(f.path)).length
-        return await lib.pwrite(f.fd, buf, off)
+        n = await lib.pwrite(f.fd, buf, off)
+        self.inodes.changed(f.key)
+        return n
 
     async def flush(self, fh: int) -> None:
         raise pyfuse3.FUSEError(errno.ENOSYS)  # Rule 5
@@ -308,44 +348,6 @@ class Operations(pyfuse3.Operations):
 
     async def poll(self, inode: int, fh: int, poll_handle: Any, ctx: pyfuse3.RequestContext) -> int:
         return select.POLLIN | select.POLLOUT
-
-    # -- directories -------------------------------------------------------------------
-
-    @syscall
-    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
-        node = self.inodes.get(inode)
-        fd = await lib.open(node.path, OREAD)
-        entries: list[Dir] = []
-        try:
-            while data := await lib.read(fd, MAXIO):
-                entries += decode_dirs(data)
-        finally:
-            await lib.close(fd)
-        seen: set[str] = set()
-        snapshot = []
-        for d in entries:  # Rule 3
-            if d.name not in seen:
-                seen.add(d.name)
-                snapshot.append(d)
-        fh = next(self._dirfh)
-        self._dirs[fh] = (node, snapshot)
-        return fh
-
-    @syscall
-    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        parent, entries = self._dirs[fh]
-        for i in range(start_id, len(entries)):
-            path = join(parent.path, entries[i].name)
-            d = self.inodes.stamp(entries[i], parent, path)
-            ino = self.inodes.ino(d)
-            if not pyfuse3.readdir_reply(
-                token, os.fsencode(d.name), attributes(d, ino, self.owners), i + 1
-            ):
-                return
-            self._node(d, path, ino)  # readdirplus: each accepted entry is a lookup
-
-    async def releasedir(self, fh: int) -> None:
-        self._dirs.pop(fh, None)
 
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
         s = pyfuse3.StatvfsData()

@@ -10,9 +10,10 @@ Three shapes reach ``parse_argv``, all ``SOURCE DIR`` plus flags in any order:
 
 Rule 1. ``DROP`` options (and ``x-*``, ``X-*``, ``comment=*``) belong to mount(8), fstab or
         systemd and are discarded: libfuse would refuse them.
-Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``auth=DIR``:
-        the authority for a TLS import of a dialled SOURCE, docs/security.md) choose what the
-        view shows; a malformed value, a missing value or ``pid`` with ``proc`` is an error.
+Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``debugcons=WHERE``,
+        ``auth=DIR``: the authority for a TLS import of a dialled SOURCE, docs/security.md;
+        ``log=PATH``) choose what the view shows and where the daemon logs; a malformed
+        value, a missing value or ``pid`` with ``proc`` is an error.
 Rule 3. ``LIBFUSE_FLAGS`` and ``LIBFUSE_KEYED`` (checked against libfuse 3.14) go to
         ``pyfuse3.init`` in their order.  Anything else is an "unknown mount option" here,
         with one clear line, instead of libfuse's two-line refusal after the fact.
@@ -41,7 +42,7 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth"})
+OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth", "log"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -94,6 +95,7 @@ class MountArgs:
     console: str | None = None  # console=WHERE: where the node's console goes
     debugcons: str | None = None  # debugcons=unix!PATH: the debug console (lp49fs.node.kdb)
     auth: str | None = None  # auth=DIR: TLS with that authority for a dialled SOURCE
+    log: str | None = None  # log=PATH: the daemon's log file (lp49fs.hostlog)
 
 
 def classify_source(text: str) -> Source:
@@ -196,4 +198,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         console=ours.get("console"),
         debugcons=ours.get("debugcons"),
         auth=ours.get("auth"),
+        log=ours.get("log"),
     )

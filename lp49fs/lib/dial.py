@@ -22,12 +22,12 @@ failed call opened are closed.
 
 from __future__ import annotations
 
-from lp49fs.errors import Error
+from lp49fs.errors import Error, Etranslate
 from lp49fs.lib import sys
 from lp49fs.ninep import ORDWR
 
 NETROOT = "/net"
-Enodial = "can't translate address"  # no cs answer and no usable literal address
+Enodial = Etranslate  # no cs answer and no usable literal address
 
 
 def netmkaddr(linear: str, defnet: str | None = None, defsrv: str | None = None) -> str:

@@ -9,17 +9,31 @@ Failures raise ``Error(ename)`` with the Plan 9 string, also kept for ``errstr()
 
 from __future__ import annotations
 
+from kernel.types import PAGE_SIZE, Fpage, MapItem, R, W
 from kernel.types import Item as _Item
 from kernel.types import Msg as _Msg
-from kernel.types import R, W
 from kernel.types import StringItem as _S
 from lp49fs.errors import Error
-from lp49fs.lib.uctx import UThread, mapitem, run
+from lp49fs.lib.uctx import UThread, run
 from lp49fs.ninep import Dir, decode_dirs, encode_dir
 from lp49fs.syscall import MAXIO, MAXSTR, Sys
 
 STATMAX = 8192  # buffer for one stat entry
 DIRREAD = 8192  # bytes asked per dirread
+
+
+def cover(addr: int, n: int, rights: int) -> Fpage:
+    """The smallest aligned power-of-two fpage (>= a page) holding ``[addr, addr+n)``."""
+    end = addr + max(n, 1)
+    size = PAGE_SIZE
+    while (addr & ~(size - 1)) + size < end:
+        size <<= 1
+    return Fpage(addr & ~(size - 1), size.bit_length() - 1, rights)
+
+
+def mapitem(addr: int, n: int, rights: int) -> MapItem:
+    fp = cover(addr, n, rights)
+    return MapItem(fp, fp.base)
 
 
 def _s(text: str) -> _S:

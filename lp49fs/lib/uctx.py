@@ -64,9 +64,7 @@ from kernel.types import (
     NILPAGE,
     PAGE_SIZE,
     Acceptor,
-    Fpage,
     IpcError,
-    MapItem,
     Msg,
     StringItem,
     ThreadId,
@@ -82,6 +80,8 @@ INTRWAIT = 2.0  # seconds a cancelled borrower waits at most for its INTERRUPT t
 
 _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
+# A tracer of the calling task's system calls (the FUSE view's -o debug): one line per call.
+on_syscall: ContextVar[Callable[[str], None] | None] = ContextVar("lp49_on_syscall", default=None)
 _uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
 
 
@@ -132,11 +132,16 @@ class UThread:
             raise Error(ename) from e
         if _t.on:
             _t.libret(back, r)
+        tracer = on_syscall.get()
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"
             _errstr.set(ename)
+            if tracer is not None:
+                tracer(f"{_callname(msg)} -> error {ename!r}")
             raise Error(ename)
+        if tracer is not None:
+            tracer(f"{_callname(msg)} -> {r.words}")
         return r
 
 
@@ -220,6 +225,16 @@ def current() -> UThread:
 def bind(ut: UThread) -> None:
     """Make the calling task (an L4 thread's own task) run as ``ut``."""
     _ut.set(ut)
+
+
+def _callname(msg: Msg) -> str:
+    """``open('/x', 0)``-style text of a system call message, for ``on_syscall``."""
+    try:
+        name = Sys(msg.label).name.lower()
+    except ValueError:
+        name = f"sys{msg.label}"
+    args = [repr(i.data.decode(errors="replace")) for i in msg.items if isinstance(i, StringItem)]
+    return f"{name}({', '.join([*args, *map(str, msg.words)])})"
 
 
 def errstr() -> str:
@@ -379,17 +394,3 @@ async def newthread() -> AsyncIterator[UThread]:
         _ut.reset(token)
         w.holder = None
         w.uproc.release(w)
-
-
-def cover(addr: int, n: int, rights: int) -> Fpage:
-    """The smallest aligned power-of-two fpage (>= a page) holding ``[addr, addr+n)``."""
-    end = addr + max(n, 1)
-    size = PAGE_SIZE
-    while (addr & ~(size - 1)) + size < end:
-        size <<= 1
-    return Fpage(addr & ~(size - 1), size.bit_length() - 1, rights)
-
-
-def mapitem(addr: int, n: int, rights: int) -> MapItem:
-    fp = cover(addr, n, rights)
-    return MapItem(fp, fp.base)

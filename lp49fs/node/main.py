@@ -43,7 +43,7 @@ import trio
 
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
-from lp49fs import sdnotify
+from lp49fs import hostlog, sdnotify
 from lp49fs.node import hostservers, kdb, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
@@ -67,10 +67,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--insecure", action="store_true", help="allow a listener without --auth")
     ap.add_argument("--export-net", action="store_true", help="export /net too")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ap.add_argument("--log", metavar="PATH", help="append the log to PATH (default: stderr)")
     return ap.parse_args(argv)
 
 
-def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
+def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
     """The node config from the command line (step 1); raises ConfigError or SystemExit."""
     args = parse_args(argv)
     cfg = load(args.config)
@@ -94,7 +95,7 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool]:
         cfg = dataclasses.replace(cfg, export_net=True)
     if cfg.listen:
         export_argv(cfg)  # refuse now, before booting (security Rule 3)
-    return cfg, args.verbose
+    return cfg, args.verbose, args.log
 
 
 class PromptWatch:
@@ -212,17 +213,13 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _early)
     try:
-        cfg, verbose = configure(argv)
-    except ConfigError as e:
+        cfg, verbose, logpath = configure(argv)
+        hostlog.setup("lp49 node", logpath, verbose)
+    except (ConfigError, hostlog.LogError) as e:
         print(f"lp49 node: {e}", file=sys.stderr)
         return 1
     except SystemExit as e:  # argparse: usage or --help
         return e.code if isinstance(e.code, int) else 2
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="lp49 node: %(levelname)s %(name)s: %(message)s",
-    )
     path = cfg.console[5:] if cfg.console.startswith("unix!") else None
     try:
         with terminal_mode(0) if cfg.console == "stdio" else contextlib.nullcontext():

@@ -40,13 +40,19 @@ from dataclasses import dataclass, field
 import trio
 
 from hwsim.netif import TCP, UDP, HostSock, family
-from lp49fs.errors import Econrefused, Ehungup, Enetaddr, Error, Etimedout
+from lp49fs.errors import (
+    Ebadctl,
+    Econinuse,
+    Econrefused,
+    Econreset,
+    Ehungup,
+    Enetaddr,
+    Enotannounced,
+    Enotconn,
+    Error,
+    Etimedout,
+)
 
-Ebadctl = "unknown control request"  # Plan 9 ip/tcp.c, ip/udp.c
-Enotconn = "not connected"
-Enotannounced = "not announced"
-Econinuse = "connection in use"  # Plan 9 ip/devip.c: connect/announce on a busy conv
-Econreset = "connection reset by peer"
 UDPHDRSIZE = 52  # raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2]
 NOADDR = ("::", 0)
 

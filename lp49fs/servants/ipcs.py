@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 
 import trio
 
-from lp49fs.errors import Error
+from lp49fs.errors import Error, Etranslate
 
-Etranslate = "can't translate address"  # Plan 9 ndb/cs.c
 NETS = ("tcp", "udp")
 
 # Plan 9 /lib/ndb/common services (TCP/UDP ports)
