@@ -92,6 +92,10 @@ Ebadattach = "unknown specifier in attach"
 Enotempty = "directory not empty"  # remove of a directory with entries (ramfs)
 Eunknownmsg = "unknown message"
 Enoauth = "authentication not required"
+Efbig = "file too large"  # ramfs --maxfile
+Efull = "file system full"  # ramfs --maxsize
+Edevice = "device files are not served (u9fs --devices)"
+Einvalcap = "invalid capability"  # #¤ capuse of a capability not in caphash (devcap.c)
 
 
 class Error(Exception):

@@ -17,12 +17,12 @@ import pytest
 import trio
 from conformance import ninep_tree
 
-from lp49fs.errors import Error
+from lp49fs.errors import Efbig, Efull, Error
 from lp49fs.lib9p import clientfid as cf
 from lp49fs.lib9p import serve
 from lp49fs.lib9p.client import Session
 from lp49fs.ninep import Dir
-from lp49fs.servers.ramdata import BLOCK, Blocks, Efbig, Efull, Store
+from lp49fs.servers.ramdata import BLOCK, Blocks, Store
 from lp49fs.servers.ramfs import Ramfs
 from lp49fs.transport import pipe_pair
 

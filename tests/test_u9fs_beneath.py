@@ -16,8 +16,8 @@ import pytest
 import trio
 from conformance import ninep_tree
 
-from lp49fs.errors import Error
-from lp49fs.servers.u9fs import Edevice, U9fs
+from lp49fs.errors import Edevice, Error
+from lp49fs.servers.u9fs import U9fs
 from lp49fs.servers.u9fs_beneath import open_beneath
 
 TRIES = 2000

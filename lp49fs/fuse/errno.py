@@ -105,6 +105,10 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Ebadattach: _errno.EINVAL,
     E.Eunknownmsg: _errno.EIO,
     E.Enoauth: _errno.EINVAL,
+    E.Einvalcap: _errno.EPERM,
+    E.Efbig: _errno.EFBIG,
+    E.Efull: _errno.ENOSPC,
+    E.Edevice: _errno.EPERM,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

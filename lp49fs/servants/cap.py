@@ -28,11 +28,10 @@ from enum import IntEnum
 
 from lp49fs.auth.cap import HASHLEN, caphash
 from lp49fs.core.chan import Chan
-from lp49fs.errors import Eisdir, Eperm, Error
+from lp49fs.errors import Einvalcap, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
 from lp49fs.servants.dev import Dirtab, Tabled
 
-Einvalcap = "invalid capability"  # Plan 9 devcap.c
 MAXCAPS = 128
 
 

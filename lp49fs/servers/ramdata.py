@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lp49fs.errors import Error
+from lp49fs.errors import Efbig, Efull, Error
 
 BLOCK = 8192
-Efbig = "file too large"
-Efull = "file system full"
 MAXFILE = 1 << 40  # default longest file: 1 TiB of (mostly hole) length
 MAXSTORE = 512 << 20  # default bytes of blocks one ramfs may hold
 

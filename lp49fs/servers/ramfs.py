@@ -35,6 +35,7 @@ from typing import ClassVar
 
 from lp49fs.errors import (
     Eexist,
+    Efbig,
     Einuse,
     Eisdir9p,
     Enonexist,
@@ -58,7 +59,7 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
-from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, Blocks, Efbig, Store
+from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, Blocks, Store
 
 # Largest msize ramfs agrees to on a server link (an LP49 pipe): what #M asks for.
 MSIZE = LINK_MSIZE

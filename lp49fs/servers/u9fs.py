@@ -56,15 +56,22 @@ from typing import ClassVar
 
 import trio
 
-from lp49fs.errors import Ebadattach, Efilename, Eisdir9p, Enonexist, Enotdir9p, Eperm, Error
+from lp49fs.errors import (
+    Ebadattach,
+    Edevice,
+    Efilename,
+    Eisdir9p,
+    Enonexist,
+    Enotdir9p,
+    Eperm,
+    Error,
+)
 from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
 from . import u9fs_wstat
 from .u9fs_beneath import open_beneath
 from .u9fs_host import Versions, dirof, goodname, oserror, qidof
-
-Edevice = "device files are not served (u9fs --devices)"
 
 OFLAGS = {OREAD: os.O_RDONLY, OWRITE: os.O_WRONLY, ORDWR: os.O_RDWR, OEXEC: os.O_RDONLY}
 
