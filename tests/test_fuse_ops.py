@@ -11,57 +11,24 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import have_fuse, skip_or_fail
+from tests.fuse_view import daemons, mounted, run
 from tests.waiting import thread_in_syscall, wait_until
 
 pytestmark = pytest.mark.fuse
-
-LP49 = pathlib.Path(sys.executable).parent / "lp49"
-
-
-def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=20, **kw)  # type: ignore[call-overload, no-any-return]
-
 
 def sh(cmd: str) -> subprocess.CompletedProcess[str]:
     return run(["sh", "-c", cmd])
 
 
-def daemons(path: pathlib.Path) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = pathlib.Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(path).encode() in cmd and b"lp49" in cmd:
-                out.append(int(d))
-    return out
-
-
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
-    reason = have_fuse()
-    if reason:
-        skip_or_fail("LP49_REQUIRE_FUSE", reason)
-    mnt = tmp_path_factory.mktemp("view") / "mnt"
-    mnt.mkdir()
-    r = run([str(LP49), "mount", "default", str(mnt)])
-    assert (r.returncode, r.stderr) == (0, ""), r
-    try:
+    with mounted(tmp_path_factory.mktemp("view")) as mnt:
         yield mnt
-    finally:
-        if os.path.ismount(mnt):
-            run(["fusermount3", "-u", "-z", str(mnt)])
-        for pid in daemons(mnt):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_ls_root_and_sysname(view: pathlib.Path) -> None:

@@ -11,61 +11,26 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import signal
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
 
 from lp49fs.fuse.tracectl import sockpath
-from tests.conftest import have_fuse, skip_or_fail
+from tests.fuse_view import LP49, daemons, mounted, run
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.fuse
 
-LP49 = pathlib.Path(sys.executable).parent / "lp49"
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)  # type: ignore[call-overload, no-any-return]
-
-
-def daemons(path: pathlib.Path) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = pathlib.Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(path).encode() in cmd and b"lp49" in cmd and b"mount" in cmd:
-                out.append(int(d))
-    return out
 
 
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
-    reason = have_fuse()
-    if reason:
-        skip_or_fail("LP49_REQUIRE_FUSE", reason)
-    mnt = tmp_path_factory.mktemp("tview") / "mnt"
-    mnt.mkdir()
-    try:
-        kdb = mnt.parent / "kdb.sock"
-        r = run([str(LP49), "mount", "-o", f"debugcons=unix!{kdb}", "default", str(mnt)])
-        assert (r.returncode, r.stderr) == (0, ""), r
-        deadline = time.monotonic() + 20  # a guard: the socket comes once the bridge serves
-        while not os.path.exists(sockpath(str(mnt))) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    base = tmp_path_factory.mktemp("tview")
+    with mounted(base, f"debugcons=unix!{base / 'kdb.sock'}") as mnt:
+        wait_until(lambda: os.path.exists(sockpath(str(mnt))), "the view's trace socket")
         yield mnt
-    finally:
-        if os.path.ismount(mnt):
-            run(["fusermount3", "-u", "-z", str(mnt)])
-        for pid in daemons(mnt):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_trace_cat_prints_every_layer_and_draws_it(view: pathlib.Path,
@@ -137,9 +102,6 @@ def test_the_views_debug_console_shows_the_bridge(view: pathlib.Path) -> None:
 
 def test_socket_removed_at_unmount(view: pathlib.Path) -> None:
     assert run(["fusermount3", "-u", str(view)]).returncode == 0
-    deadline = time.monotonic() + 20
-    while daemons(view) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not daemons(view)
+    wait_until(lambda: not daemons(view), "the daemon to exit at unmount")
     assert not os.path.exists(sockpath(str(view)))
     assert not (view.parent / "kdb.sock").exists()
