@@ -192,6 +192,25 @@ async def test_eve_opens_a_file_with_group_rights() -> None:
     assert await SysTree(p, "#p").read(f"{other.pid}/args", EOF_PROBE) == b""
 
 
+async def row_ether() -> None:
+    from hwsim.nic import Nic
+    from hwsim.ram import Ram
+    from lp49fs.servants.etherdrv import NFRAMES, EtherDriver
+
+    p = await fresh()
+    ram = Ram(1 << 20)
+    drv = EtherDriver(Nic(ram, None, 5, bytes.fromhex("020000000001")), ram, range(NFRAMES))
+    p.core.devtab["l"].addctlr(0, drv)  # type: ignore[attr-defined]
+    ctl = await sysfile.open(p, "#l0/ether0/clone", ORDWR)
+    n = (await sysfile.read(p, ctl, 32)).decode()
+    top = files(("addr", "stats", "ifstats", "clone"), prefix="ether0/")
+    conn = files(("stats", "ifstats", "type"), prefix=f"ether0/{n}/")
+    await check_tree(SysTree(p, "#l0"), {"": "dir", "ether0": "dir", f"ether0/{n}": "dir",
+                                         **top, **conn},
+                     unread={"ether0/clone": "opening it makes a new connection"})  # fmt: skip
+    await sysfile.close(p, ctl)
+
+
 SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "root": row_root,
     "dup": row_dup,
@@ -202,6 +221,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "srv": row_srv,
     "mnt": row_mnt,
     "ip": row_ip,
+    "ether": row_ether,
 }
 
 

@@ -15,6 +15,7 @@ from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
+from lp49fs.servants.ether import Ether
 from lp49fs.servants.ip import Ip
 from lp49fs.servants.mnt import Mnt
 from lp49fs.servants.pipe import Pipe
@@ -33,10 +34,13 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "proc": Proc,
     "mnt": Mnt,
     "ip": Ip,
+    "ether": Ether,
 }
 
 # boot order
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip")
+CONFIG: tuple[str, ...] = (
+    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether"
+)  # fmt: skip
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:

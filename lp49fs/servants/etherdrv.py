@@ -59,6 +59,7 @@ class EtherDriver:
         self.txnext = 0  # next free transmit descriptor (our TDT)
         self.txdone = trio.Event()  # set on TXDONE, for a transmitter waiting on a full ring
         self.misses = 0  # RXMISS causes seen (the card counts frames in RXMISSED)
+        self.intrs = 0  # interrupts served
 
     def mac(self) -> bytes:
         return (
@@ -92,6 +93,7 @@ class EtherDriver:
     def interrupt(self) -> list[bytes]:
         """Serve one interrupt: the frames received since the last one, in order."""
         icr = self.nic.inl(n.ICR)
+        self.intrs += 1
         if icr & n.ICR_RXMISS:
             self.misses += 1
         if icr & n.ICR_TXDONE:
