@@ -211,6 +211,27 @@ async def row_ether() -> None:
     await sysfile.close(p, ctl)
 
 
+async def test_inet_own_stack_tree() -> None:
+    """``inet`` (the own stack's #I) replaces ``ip`` in OWNSTACK, so it has no CONFIG row."""
+    from lp49fs.servants import OWNSTACK
+
+    p = await boot(config=OWNSTACK)
+    ctl = await sysfile.open(p, "#I/tcp/clone", ORDWR)
+    n = (await sysfile.read(p, ctl, 32)).decode()
+    ifc = await sysfile.open(p, "#I/ipifc/clone", ORDWR)
+    conv = files(("local", "remote", "status"), prefix=f"tcp/{n}/")
+    protos = {f"{q}/{f}": "file" for q in ("icmp", "udp", "tcp") for f in ("clone", "stats")}
+    await check_tree(SysTree(p, "#I"), {"": "dir", "cs": "file", "arp": "file",
+                                        "iproute": "file", "ipifc": "dir", "ipifc/0": "dir",
+                                        "ipifc/0/status": "file", "ipifc/0/local": "file",
+                                        "icmp": "dir", "udp": "dir", "tcp": "dir",
+                                        f"tcp/{n}": "dir", **conv, **protos},
+                     unread={f"{q}/clone": "opening it makes a new conversation"
+                             for q in ("icmp", "udp", "tcp")})  # fmt: skip
+    await sysfile.close(p, ctl)
+    await sysfile.close(p, ifc)
+
+
 SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "root": row_root,
     "dup": row_dup,

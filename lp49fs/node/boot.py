@@ -136,6 +136,7 @@ async def boot(
     config: tuple[str, ...] = CONFIG,
     programs: dict[str, str | Main] | None = None,
     nics: Sequence[str] = (),
+    ips: Sequence[str] = (),
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends."""
     machine = Machine(ram_size=ram)
@@ -162,6 +163,8 @@ async def boot(
                 await sysfile.bind(bootp, new, old, flag)
         for n in range(len(plugged.nics)):
             await sysfile.bind(bootp, f"#l{n}", "/net", 2)  # /net/etherN, MAFTER
+        for n, cidr in enumerate(ips):
+            await netboot.ipconfig(node, n, cidr)  # ADDR/LEN on ipifc n (own stack)
         if "c" in core.devtab:
             for _ in range(3):
                 await sysfile.open(bootp, "/dev/cons", ORDWR)

@@ -14,6 +14,9 @@ For each NIC spec (``tap:NAME`` or ``hub:PATH``, ``hwsim.netback.backend``) ``pl
    back to the interrupt thread (docs/kernel.md, "How one interrupt travels");
 5. starts the backend's task in the node's nursery.
 
+``ipconfig`` then gives the own IP stack an interface on a card, as Plan 9's ipconfig(8)
+does through ``/net/ipifc/clone`` (``bind ether /net/etherN``, ``add IP MASK``).
+
 ``unplug`` gives the frames back to HVM once the node is down.
 """
 
@@ -94,6 +97,21 @@ def plug_nics(
         kernel.thread_control(kernel.root, irq, irq, NILTHREAD, drv)
         nursery.start_soon(port.run, nic)
     return plugged
+
+
+async def ipconfig(node: Node, ctlrno: int, cidr: str) -> None:
+    """Plan 9 ipconfig(8) for ``/net/etherN``: a new ipifc, bound, with ``ADDR/LEN``."""
+    from lp49fs.core import sysfile
+    from lp49fs.ninep import ORDWR
+
+    addr, _, plen = cidr.partition("/")
+    p = node.bootproc
+    fd = await sysfile.open(p, "/net/ipifc/clone", ORDWR)
+    try:
+        for msg in (f"bind ether /net/ether{ctlrno}", f"add {addr} {plen or '24'}"):
+            await sysfile.write(p, fd, msg.encode())
+    finally:
+        await sysfile.close(p, fd)
 
 
 def unplug(node: Node, plugged: Plugged) -> None:
