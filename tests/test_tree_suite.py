@@ -198,6 +198,46 @@ async def test_eve_opens_a_file_with_group_rights() -> None:
     assert await SysTree(p, "#p").read(f"{other.pid}/args", EOF_PROBE) == b""
 
 
+async def row_ether() -> None:
+    from hwsim.nic import Nic
+    from hwsim.ram import Ram
+    from lp49fs.servants.etherdrv import NFRAMES, EtherDriver
+
+    p = await fresh()
+    ram = Ram(1 << 20)
+    drv = EtherDriver(Nic(ram, None, 5, bytes.fromhex("020000000001")), ram, range(NFRAMES))
+    p.core.devtab["l"].addctlr(0, drv)  # type: ignore[attr-defined]
+    ctl = await sysfile.open(p, "#l0/ether0/clone", ORDWR)
+    n = (await sysfile.read(p, ctl, 32)).decode()
+    top = files(("addr", "stats", "ifstats", "clone"), prefix="ether0/")
+    conn = files(("stats", "ifstats", "type"), prefix=f"ether0/{n}/")
+    await check_tree(SysTree(p, "#l0"), {"": "dir", "ether0": "dir", f"ether0/{n}": "dir",
+                                         **top, **conn},
+                     unread={"ether0/clone": "opening it makes a new connection"})  # fmt: skip
+    await sysfile.close(p, ctl)
+
+
+async def test_inet_own_stack_tree() -> None:
+    """``inet`` (the own stack's #I) replaces ``ip`` in OWNSTACK, so it has no CONFIG row."""
+    from lp49fs.servants import OWNSTACK
+
+    p = await boot(config=OWNSTACK)
+    ctl = await sysfile.open(p, "#I/tcp/clone", ORDWR)
+    n = (await sysfile.read(p, ctl, 32)).decode()
+    ifc = await sysfile.open(p, "#I/ipifc/clone", ORDWR)
+    conv = files(("local", "remote", "status"), prefix=f"tcp/{n}/")
+    protos = {f"{q}/{f}": "file" for q in ("icmp", "udp", "tcp") for f in ("clone", "stats")}
+    await check_tree(SysTree(p, "#I"), {"": "dir", "cs": "file", "arp": "file",
+                                        "iproute": "file", "ipifc": "dir", "ipifc/0": "dir",
+                                        "ipifc/0/status": "file", "ipifc/0/local": "file",
+                                        "icmp": "dir", "udp": "dir", "tcp": "dir",
+                                        f"tcp/{n}": "dir", **conv, **protos},
+                     unread={f"{q}/clone": "opening it makes a new conversation"
+                             for q in ("icmp", "udp", "tcp")})  # fmt: skip
+    await sysfile.close(p, ctl)
+    await sysfile.close(p, ifc)
+
+
 SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "root": row_root,
     "dup": row_dup,
@@ -209,6 +249,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "mnt": row_mnt,
     "ip": row_ip,
     "cap": row_cap,
+    "ether": row_ether,
 }
 
 

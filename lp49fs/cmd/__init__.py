@@ -22,6 +22,7 @@ PROGRAMS: dict[str, str] = {
     "mount": "lp49fs.cmd.mount",
     "mv": "lp49fs.cmd.mv",
     "ns": "lp49fs.cmd.ns",
+    "ping": "lp49fs.cmd.ping",
     "ps": "lp49fs.cmd.ps",
     "pwd": "lp49fs.cmd.pwd",
     "ramfs": "lp49fs.cmd.ramfs",

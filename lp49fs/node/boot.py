@@ -12,6 +12,9 @@
 5. the kernel-side ``boot`` process: root ``#R``, the standard binds (``#c`` on /dev, ``#e`` on
    /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd) and fds 0, 1, 2 on /dev/cons.
 
+Between 4 and 5, ``nics`` (``tap:NAME``/``hub:PATH``) become cards, ``#l`` controllers and
+their driver threads (``lp49fs.node.netboot``).
+
 The returned ``Node`` spawns programs as children of the boot process and waits for them.
 Leaving the block shuts the node down in order (``ProcMgr.shutdown``: no new processes, every
 process killed newest first, the boot process's groups released; then the servants'
@@ -24,7 +27,7 @@ where tests may put coroutine functions directly.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -45,6 +48,7 @@ from lp49fs.errors import Enonexist, Error
 from lp49fs.hvm import Hvm
 from lp49fs.lib.runtime import Main, program_entry, thread_entry
 from lp49fs.ninep import ORDWR
+from lp49fs.node import netboot
 from lp49fs.servants import CONFIG, make_devtab
 
 BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
@@ -133,6 +137,8 @@ async def boot(
     programs: dict[str, str | Main] | None = None,
     boottime: int | None = None,
     peer_timeout: float = PEER_TIMEOUT,
+    nics: Sequence[str] = (),
+    ips: Sequence[str] = (),
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
 
@@ -158,9 +164,14 @@ async def boot(
         drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
         kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
                               kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
+        plugged = netboot.plug_nics(node, nics, loader.mngr, nursery)
         for new, old, flag in BOOTBINDS:
             if new[1] in core.devtab:
                 await sysfile.bind(bootp, new, old, flag)
+        for n in range(len(plugged.nics)):
+            await sysfile.bind(bootp, f"#l{n}", "/net", 2)  # /net/etherN, MAFTER
+        for n, cidr in enumerate(ips):
+            await netboot.ipconfig(node, n, cidr)  # ADDR/LEN on ipifc n (own stack)
         if "c" in core.devtab:
             for _ in range(3):
                 await sysfile.open(bootp, "/dev/cons", ORDWR)
@@ -172,3 +183,4 @@ async def boot(
             core.shutdown()
             kernel.exit_hooks.remove(pm.thread_died)
             nursery.cancel_scope.cancel()
+            netboot.unplug(node, plugged)

@@ -99,17 +99,50 @@ class NodeConfig:
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
+    nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
+    ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
+    stack: str = ""  # own | host; "" = own when a NIC has an address, else host
     source: str = "<default>"  # where it came from, for messages
+
+    def ipstack(self) -> str:
+        """The stack /net shows (see ``check_network``)."""
+        return self.stack or ("own" if self.nics and self.ips else "host")
 
 
 KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout"},
     "auth": {"dir", "user"},
-    "hardware": {"ram"},
+    "hardware": {"ram", "nics"},
+    "network": {"ip", "stack"},
     "console": {"attach"},
 }
 SERVER_KEYS = {"srvname", "prog", "args", "mount"}
 HOSTSERVER_KEYS = {"name", "cmd", "args", "mount"}
+
+
+def check_network(cfg: NodeConfig, where: str) -> NodeConfig:
+    """NIC specs parse, addresses are ADDR/LEN, the stack is own or host, --ip needs own."""
+    import ipaddress
+
+    from hwsim.netback import backend
+
+    for spec in cfg.nics:
+        try:
+            backend(spec)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+    for cidr in cfg.ips:
+        try:
+            ipaddress.IPv4Interface(cidr)
+        except ValueError:
+            raise ConfigError(f"{where}: bad address {cidr!r}: want ADDR/LEN") from None
+    if cfg.stack not in ("", "own", "host"):
+        raise ConfigError(f"{where}: stack must be own or host, not {cfg.stack!r}")
+    if len(cfg.ips) > len(cfg.nics):
+        raise ConfigError(f"{where}: {len(cfg.ips)} addresses for {len(cfg.nics)} NICs")
+    if cfg.ips and cfg.ipstack() == "host":
+        raise ConfigError(f"{where}: an address needs the own stack (stack = own)")
+    return cfg
 
 
 def check_console(value: str, where: str = "console") -> str:
@@ -229,7 +262,11 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         raise ConfigError(f"{source}: hostservers must be an array of tables [[hostservers]]")
     hosts = tuple(_hostserver(e, i, source) for i, e in enumerate(hostservers))
     attach = _str(cons, "attach", f"{source}: console")
-    return NodeConfig(
+    net = _table(doc, "network", source)
+    nics, ips = hw.get("nics", []), net.get("ip", [])
+    if not isinstance(nics, list) or not isinstance(ips, list | str):
+        raise ConfigError(f"{source}: hardware.nics and network.ip must be arrays of strings")
+    cfg = NodeConfig(
         name=name,
         ram=parse_size(hw["ram"], f"{source}: hardware.ram") if "ram" in hw else cfg.ram,
         console=check_console(attach, f"{source}: console.attach") if attach else cfg.console,
@@ -242,8 +279,12 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         export_net=_bool(node, "export_net", f"{source}: node"),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
+        nics=tuple(str(n) for n in nics),
+        ips=(ips,) if isinstance(ips, str) else tuple(str(i) for i in ips),
+        stack=_str(net, "stack", f"{source}: network") or "",
         source=source,
     )
+    return check_network(cfg, source)
 
 
 def _seconds(table: dict[str, Any], key: str, where: str, default: float) -> float:

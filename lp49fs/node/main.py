@@ -46,9 +46,11 @@ from hwsim.uart import Uart
 from lp49fs import hostlog, sdnotify
 from lp49fs.node import hostservers, kdb, servers
 from lp49fs.node.boot import boot
-from lp49fs.node.config import ConfigError, NodeConfig, check_console, load
+from lp49fs.node.config import ConfigError, NodeConfig, check_console, check_network, load
 from lp49fs.node.console import terminal_mode, typed
+from lp49fs.node.netboot import NicError
 from lp49fs.node.security import auth_env, export_argv
+from lp49fs.servants import CONFIG, OWNSTACK
 
 log = logging.getLogger("lp49fs.node")
 
@@ -66,6 +68,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("-u", "--user", help="whose certificate the node's dials present")
     ap.add_argument("--insecure", action="store_true", help="allow a listener without --auth")
     ap.add_argument("--export-net", action="store_true", help="export /net too")
+    ap.add_argument(
+        "--nic",
+        action="append",
+        default=[],
+        metavar="tap:NAME|hub:PATH",
+        help="a network card on a TAP device or a hub (repeatable)",
+    )
+    ap.add_argument(
+        "--ip",
+        action="append",
+        default=[],
+        metavar="ADDR/LEN",
+        help="address of the next card's ipifc (own stack; repeatable)",
+    )
+    ap.add_argument(
+        "--stack",
+        choices=("own", "host"),
+        help="the IP stack /net shows (default: own if a NIC has an address)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--log", metavar="PATH", help="append the log to PATH (default: stderr)")
     return ap.parse_args(argv)
@@ -93,6 +114,13 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
         cfg = dataclasses.replace(cfg, insecure=True)
     if args.export_net:
         cfg = dataclasses.replace(cfg, export_net=True)
+    if args.nic or args.ip or args.stack:
+        nics, ips = cfg.nics + tuple(args.nic), cfg.ips + tuple(args.ip)
+        cfg = dataclasses.replace(cfg, nics=nics, ips=ips, stack=args.stack or cfg.stack)
+        cfg = check_network(cfg, "lp49 node")
+    if cfg.nics:  # init's name space shows the cards beside #I
+        binds = "".join(f"bind -a #l{n} /net\n" for n in range(len(cfg.nics)))
+        cfg = dataclasses.replace(cfg, namespace=cfg.namespace + binds)
     if cfg.listen:
         export_argv(cfg)  # refuse now, before booting (security Rule 3)
     return cfg, args.verbose, args.log
@@ -115,6 +143,7 @@ class PromptWatch:
 
 async def stdio_input(uart: Uart) -> None:
     """Copy stdin into the UART until EOF (the node keeps running after it)."""
+
     async def feed(data: bytes) -> None:
         uart.feed(typed(data))
 
@@ -147,8 +176,10 @@ async def run(cfg: NodeConfig, t0: float) -> None:
         if EARLY:
             log.info("node %s: %s before boot: not booting", cfg.name, EARLY[0].name)
             return
-        async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
-                trio.open_nursery() as nursery:
+        own = cfg.ipstack() == "own"
+        async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
+                        ips=cfg.ips, peer_timeout=cfg.peer_timeout) as node, \
+                trio.open_nursery() as nursery:  # fmt: skip
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
             if cfg.debugcons.startswith("unix!"):  # lp49fs.node.kdb
@@ -208,6 +239,12 @@ def _early(signum: int, _frame: object) -> None:
     EARLY.append(signal.Signals(signum))
 
 
+def _first(e: BaseException) -> BaseException:
+    while isinstance(e, BaseExceptionGroup):
+        e = e.exceptions[0]
+    return e
+
+
 def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -224,6 +261,12 @@ def main(argv: list[str]) -> int:
     try:
         with terminal_mode(0) if cfg.console == "stdio" else contextlib.nullcontext():
             trio.run(run, cfg, t0)
+    except BaseExceptionGroup as e:
+        nic = e.subgroup(NicError)
+        if nic is None:
+            raise
+        print(f"lp49 node: {_first(nic)}", file=sys.stderr)
+        return 1
     finally:
         if path is not None:
             with contextlib.suppress(OSError):

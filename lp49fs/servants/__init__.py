@@ -16,6 +16,8 @@ from lp49fs.servants.cons import Cons
 from lp49fs.servants.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
+from lp49fs.servants.ether import Ether
+from lp49fs.servants.inet.devip import Inet
 from lp49fs.servants.ip import Ip
 from lp49fs.servants.mnt import Mnt
 from lp49fs.servants.pipe import Pipe
@@ -35,10 +37,18 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "mnt": Mnt,
     "ip": Ip,
     "cap": Cap,
+    "ether": Ether,
+    "inet": Inet,  # #I on the node's own IP stack, in place of "ip" (OWNSTACK)
 }
 
 # boot order
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "cap")
+CONFIG: tuple[str, ...] = (
+    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "cap"
+)  # fmt: skip
+
+
+# boot order with the own IP stack at #I instead of the host-socket one (``--stack own``)
+OWNSTACK: tuple[str, ...] = tuple("inet" if n == "ip" else n for n in CONFIG)
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
