@@ -107,6 +107,8 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoauth: _errno.EINVAL,
     E.Einvalcap: _errno.EPERM,
     E.Efbig: _errno.EFBIG,
+    E.Eaddrinuse: _errno.EADDRINUSE,
+    E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
 }

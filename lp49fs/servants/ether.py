@@ -43,7 +43,7 @@ import trio
 
 from hwsim import nic as hw
 from lp49fs.core.chan import COPEN, Chan, Walkqid
-from lp49fs.errors import Ebadarg, Eisdir, Enonexist, Eperm, Error
+from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.dev import Dirtab, Servant, openmode, permits
 from lp49fs.servants.etherdrv import EtherDriver
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 QLIMIT = 64  # frames queued per connection (Rule 4)
 MAXCONN = 64  # connections per controller
-Ebadctl = "unknown control request"
 
 
 class Q(IntEnum):

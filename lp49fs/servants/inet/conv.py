@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from lp49fs.errors import Ebadctl, Econinuse, Enotconn, Error
+from lp49fs.errors import Eaddrinuse, Ebadctl, Econinuse, Enotconn, Error
 from lp49fs.servants.inet import pkt
 from lp49fs.servants.ipconv import UDPHDRSIZE, parseaddr
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 AUTOPORT = 5000
 QMAX = 256
-Eaddrinuse = "address in use"
 Addr = tuple[bytes, int]
 NOADDR: Addr = (pkt.ZERO4, 0)
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from lp49fs.errors import Error
+from lp49fs.errors import Enoroute, Error
 from lp49fs.ninep import ORDWR
 from lp49fs.servants.inet import pkt
 
@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 ARPQ = 16  # datagrams waiting per unresolved address
 ARPRETRY = 1.0  # seconds between ARP requests
 ARPTRIES = 3
-Enoroute = "no route"
-Ehostunreach = "host unreachable"
 
 Handler = Callable[["Ipifc", pkt.Ip], None]
 

@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import trio
 
+from lp49fs.errors import Econrefused, Econreset, Etimedout
 from lp49fs.servants.inet import tcpseg as ts
 from lp49fs.servants.inet.tcpseg import ACK, FIN, MASK, RST, SYN, Seg, seqle, seqlt
 
@@ -46,9 +47,6 @@ SNDBUF = 256 << 10
 RTO_INIT, RTO_MIN, RTO_MAX = 1.0, 0.2, 30.0  # seconds
 MAXRETRANS = 12
 MSL = 1.0  # seconds; TIME_WAIT = 2 * MSL (Plan 9 uses MSL2 = 10 s, RFC 9293 2 min)
-Erefused = "connection refused"
-Ereset = "connection reset by peer"
-Etimedout = "connection timed out"
 SYNCED = ("Established", "Finwait1", "Finwait2", "Close_wait", "Closing", "Last_ack",
           "Time_wait")  # fmt: skip
 
@@ -224,7 +222,7 @@ class Tcb:
             self.counts["dupsegs"] += 1
             return
         if s.flags & RST:
-            self.fail(Ereset if self.state != "Syn_received" or self.listener is None else "")
+            self.fail(Econreset if self.state != "Syn_received" or self.listener is None else "")
             return
         if s.flags & SYN:
             self.ack()  # a challenge ACK (RFC 5961 §4)
@@ -248,7 +246,7 @@ class Tcb:
             return
         if s.flags & RST:
             if s.flags & ACK:
-                self.fail(Erefused)
+                self.fail(Econrefused)
             return
         if not s.flags & SYN:
             return
