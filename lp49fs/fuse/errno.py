@@ -107,7 +107,6 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoauth: _errno.EINVAL,
     E.Einvalcap: _errno.EPERM,
     E.Efbig: _errno.EFBIG,
-    E.Eaddrinuse: _errno.EADDRINUSE,
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
@@ -125,6 +124,16 @@ LITERALS: dict[str, int] = {
     "network unreachable": _errno.ENETUNREACH,
     "host unreachable": _errno.EHOSTUNREACH,
     "short udp header": _errno.EINVAL,
+    "short icmp message": _errno.EINVAL,  # #I on the own stack
+    "bad address": _errno.EINVAL,
+    "unknown interface type": _errno.EINVAL,
+    "interface already bound": _errno.EBUSY,
+    "interface not bound": _errno.ENETDOWN,
+    "no clone file": _errno.ENODEV,
+    "bad arp request": _errno.EINVAL,
+    "bad route request": _errno.EINVAL,
+    "no such ether controller": _errno.ENODEV,  # #l
+    "no free ether connections": _errno.ENFILE,
     "listen not supported on": _errno.EOPNOTSUPP,
     "empty control message": _errno.EINVAL,  # #p
     "unknown control message": _errno.EINVAL,
