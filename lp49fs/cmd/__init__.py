@@ -25,6 +25,7 @@ PROGRAMS: dict[str, str] = {
     "ps": "lp49fs.cmd.ps",
     "pwd": "lp49fs.cmd.pwd",
     "ramfs": "lp49fs.cmd.ramfs",
+    "rc": "lp49fs.cmd.sh",
     "rm": "lp49fs.cmd.rm",
     "sh": "lp49fs.cmd.sh",
     "sleep": "lp49fs.cmd.sleep",

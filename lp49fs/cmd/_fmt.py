@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from lp49fs.cmd._rcparse import rcquote
+from lp49fs.cmd._rcast import rcquote
 from lp49fs.ninep import Dir, dirmode
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -1,8 +1,10 @@
 """The builtins of ``sh``: commands that must run in the shell process itself.
 
-``cd`` changes the shell's own dot, ``exit`` ends it, ``.`` runs a file in it, ``rfork``
-changes its own groups (``rfork n`` gives it a private name space from then on), ``wait``
-collects its children.  Each takes the shell and argv and returns the new ``$status``.
+``cd`` changes the shell's own dot, ``exit`` ends it, ``.`` runs a file in it, ``eval``
+runs its arguments as rc text, ``shift`` drops elements of ``$*``, ``rfork`` changes its
+own groups (``rfork n`` gives it a private name space from then on), ``wait`` collects its
+children.  Each takes the shell and argv and returns the new ``$status``; its messages go
+to the shell's current fd 2.
 """
 
 from __future__ import annotations
@@ -64,6 +66,23 @@ async def b_dot(sh: Shell, argv: list[str]) -> str:
     await sh.run_text(text)
     return sh.status
 
+async def b_eval(sh: Shell, argv: list[str]) -> str:
+    await sh.run_text(" ".join(argv[1:]))
+    return sh.status
+
+async def b_shift(sh: Shell, argv: list[str]) -> str:
+    """shift [n]: drop the first n (1) elements of $*."""
+    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
+        await sh.complain("usage: shift [n]")
+        return "usage"
+    n = int(argv[1]) if len(argv) == 2 else 1
+    args = sh.vars["*"]
+    if n > len(args):
+        await sh.complain("shift: empty list")
+        return "shift"
+    sh.vars["*"] = args[n:]
+    return ""
+
 async def b_rfork(sh: Shell, argv: list[str]) -> str:
     letters = argv[1] if len(argv) > 1 else "ens"
     flags = 0
@@ -93,5 +112,5 @@ async def b_wait(sh: Shell, argv: list[str]) -> str:
 
 
 Builtin = Callable[["Shell", list[str]], Awaitable[str]]
-BUILTINS: dict[str, Builtin] = {"cd": b_cd, "exit": b_exit, ".": b_dot, "rfork": b_rfork,
-                                "wait": b_wait}
+BUILTINS: dict[str, Builtin] = {"cd": b_cd, "exit": b_exit, ".": b_dot, "eval": b_eval,
+                                "rfork": b_rfork, "shift": b_shift, "wait": b_wait}
