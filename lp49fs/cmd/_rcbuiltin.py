@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from lp49fs import lib
-from lp49fs.errors import Error
+from lp49fs.cmd._rcproc import Interrupted, takenotes
+from lp49fs.errors import Eintr, Error
 from lp49fs.ninep import OREAD
 
 if TYPE_CHECKING:
@@ -101,12 +102,15 @@ async def b_rfork(sh: Shell, argv: list[str]) -> str:
 async def b_wait(sh: Shell, argv: list[str]) -> str:
     """wait [pid]: wait for that child, or for every child."""
     if len(argv) > 1 and argv[1].isdigit():
-        (msg,) = await sh.collect([int(argv[1])])
+        (msg,) = await sh.collect([int(argv[1])], foreground=False)
         return msg
     while True:
         try:
             w = await lib.wait()
-        except Error:
+        except Error as e:
+            if e.ename == Eintr:  # DEL: the jobs run on in their own note groups
+                await takenotes()
+                raise Interrupted from None
             return ""
         sh.exited.pop(w.pid, None)
 

@@ -20,6 +20,8 @@ it was given and which a redirected block or builtin changes for its duration.
    (``_rcflow.deffn``).
 4. A foreground pipeline is waited for: ``wait`` records are collected until every pid of
    the pipeline is in; records of other children (background jobs) are kept for later.
+   A note (the console's DEL) gives up the rest of the command: an interactive shell
+   prompts again, any other exits ``interrupted`` (``_rcproc`` Rule 5).
    The status of a pipeline is its members' exit strings joined by ``|``, or "" if all
    succeeded; ``!`` inverts it (``false`` / "").  ``&&`` and ``||`` test status == "".
 5. Errors never end the shell: a syntax error, an unknown program (``sh: foo: file does not
@@ -59,7 +61,7 @@ from lp49fs.cmd._rcbuiltin import BUILTINS, Exit
 from lp49fs.cmd._rcglob import glob
 from lp49fs.cmd._rclex import Incomplete, RcSyntax
 from lp49fs.cmd._rcparse import parse
-from lp49fs.cmd._rcproc import Procs, close_quietly
+from lp49fs.cmd._rcproc import Interrupted, Procs, close_quietly
 from lp49fs.cmd._rcword import envdecode, envencode, expand_all, ifsplit, unglob
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
@@ -172,7 +174,12 @@ class Shell(Procs):
         while True:
             if prompt is not None:
                 await prompt("\t" if text else "% ")
-            line = await nextline()
+            try:
+                line = await nextline()
+            except Interrupted:
+                text = ""  # DEL drops the command being typed
+                await self.interrupted(prompt)
+                continue
             if line is not None:
                 text += line
             if not text.strip():
@@ -192,9 +199,19 @@ class Shell(Procs):
                 text = ""
                 continue
             text = ""
-            await self.run_body(items)
+            try:
+                await self.run_body(items)
+            except Interrupted:
+                await self.interrupted(prompt)
             if line is None:
                 return
+
+    async def interrupted(self, prompt: Callable[[str], Awaitable[None]] | None) -> None:
+        """After a note: an interactive shell goes back to its prompt, any other one exits."""
+        self.status = "interrupted"
+        if prompt is None:
+            raise Exit("interrupted")
+        await prompt("\n")
 
     async def syntax(self, e: RcSyntax) -> None:
         await self.complain(f"syntax error: {e}")
@@ -218,10 +235,10 @@ class Shell(Procs):
         try:
             if not a.rest and not a.first.bang and all(isinstance(c, Simple)
                                                        for c in a.first.cmds):
-                pids, errs = await self.start(a.first)
+                pids, errs = await self.start(a.first, lib.RFNOTEG)
             else:
                 pids, errs = [await self.spawn_sh(fmt_andor(AndOr(a.first, a.rest)),
-                                                  dict(self.fds))], []
+                                                  dict(self.fds), lib.RFNOTEG)], []
         except (Error, RcSyntax) as e:
             await self.fail(e)
             return

@@ -10,6 +10,13 @@ shell's theory of operation stays in one place (``_rcexec``'s Rules 2, 3, 4 and 
 3. ``spawn`` loads a program (``#!`` scripts through their interpreter); ``spawn_sh``
    starts a child ``sh -c`` for whatever rc would fork.
 4. ``collect`` waits for given pids, keeping the records of other children for later.
+5. Notes (the console's DEL): the shell has a note handler (``lib.notify``), so a note
+   only interrupts its system call.  An interrupted ``collect`` of foreground children
+   goes on waiting -- they share the shell's note group and die of the same note -- and
+   then raises ``Interrupted``; a child that died of ``interrupt`` does the same, so the
+   shell gives up the rest of the command either way.  Background jobs are started in
+   note groups of their own (RFNOTEG), so DEL spares them, and ``wait`` for them is
+   interrupted at once.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from typing import TYPE_CHECKING
 from lp49fs import lib
 from lp49fs.cmd._rcast import Block, Pipeline, Redir, Simple, Unit, Word, fmt_unit, rcquote
 from lp49fs.cmd._rclex import RcSyntax
-from lp49fs.errors import Error
+from lp49fs.errors import ERRMAX, Eintr, Error
 from lp49fs.ninep import ORDWR, OREAD, OWRITE
+
+NOTEKILLED = "interrupt"  # the note DEL posts, and the exit string of a process it ended
 
 if TYPE_CHECKING:
     from lp49fs.cmd._rcbuiltin import Builtin
@@ -67,7 +76,7 @@ class Procs:
             for fd in opened:
                 await close_quietly(fd)
 
-    async def start(self, p: Pipeline) -> tuple[list[int], list[str]]:
+    async def start(self, p: Pipeline, flags: int = 0) -> tuple[list[int], list[str]]:
         """Spawn every command of ``p`` joined by pipes: the pids started, and the errors of
         those that could not start (each already reported on fd 2)."""
         pids: list[int] = []
@@ -86,7 +95,7 @@ class Procs:
                 opened.append(w)
                 infd = r
             try:
-                pid = await self.start_unit(cmd, fds, opened)
+                pid = await self.start_unit(cmd, fds, opened, flags)
                 if pid is not None:
                     pids.append(pid)
             except (Error, RcSyntax) as e:
@@ -98,10 +107,11 @@ class Procs:
             await close_quietly(infd)
         return pids, errs
 
-    async def start_unit(self, u: Unit, fds: dict[int, int], opened: list[int]) -> int | None:
+    async def start_unit(self, u: Unit, fds: dict[int, int], opened: list[int], flags: int = 0
+                         ) -> int | None:
         """Start one member of a pipeline in its own process (Rule 3)."""
         if not isinstance(u, Simple):
-            return await self.spawn_sh(fmt_unit(u), fds)
+            return await self.spawn_sh(fmt_unit(u), fds, flags)
         argv = await self.words(u.words)
         if not argv:
             for name, w in u.assigns:
@@ -112,25 +122,25 @@ class Procs:
         saved = await self.assign_for(u)
         try:
             if argv[0] in self.fns or argv[0] in self.builtins:
-                return await self.spawn_sh(" ".join(rcquote(a) for a in argv), fds)
-            return await self.spawn(argv, fds)
+                return await self.spawn_sh(" ".join(rcquote(a) for a in argv), fds, flags)
+            return await self.spawn(argv, fds, flags)
         finally:
             for name, old in saved:
                 await self.setvar(name, old)
 
-    async def spawn(self, argv: list[str], fds: dict[int, int]) -> int:
+    async def spawn(self, argv: list[str], fds: dict[int, int], flags: int = 0) -> int:
         """Start program ``argv[0]`` (Rule 7 for a script) with fd map ``fds``."""
         prog, argv = await _interpreter(argv)
         try:
-            return await lib.spawn(prog, argv, lib.RFCFDG | lib.RFPROC, fds)
+            return await lib.spawn(prog, argv, lib.RFCFDG | lib.RFPROC | flags, fds)
         except Error as e:
             ename = e.ename.removeprefix(f"'{prog}' ")  # the loader names it already
             raise Error(f"{argv[0]}: {ename}") from None
 
-    async def spawn_sh(self, text: str, fds: dict[int, int]) -> int:
+    async def spawn_sh(self, text: str, fds: dict[int, int], flags: int = 0) -> int:
         """A child ``sh -c text`` with this shell's ``$*`` (Rule 3)."""
         return await lib.spawn("sh", ["sh", "-c", text, *self.vars["*"]],
-                               lib.RFCFDG | lib.RFPROC, fds)
+                               lib.RFCFDG | lib.RFPROC | flags, fds)
 
     async def assign_for(self, cmd: Simple) -> list[tuple[str, list[str]]]:
         """Apply ``x=v cmd`` assignments; returns the old values to restore."""
@@ -168,15 +178,28 @@ class Procs:
         opened.append(fd)
         fds[r.fd] = fd
 
-    async def collect(self, pids: list[int]) -> list[str]:
-        """Wait until every pid in ``pids`` has exited; their exit strings in order."""
+    async def collect(self, pids: list[int], foreground: bool = True) -> list[str]:
+        """Wait until every pid in ``pids`` has exited; their exit strings in order.
+
+        Raises ``Interrupted`` after a note (Rule 5).
+        """
+        noted = False
         while not all(pid in self.exited for pid in pids):
             try:
                 w = await lib.wait()
-            except Error:
-                break
+            except Error as e:
+                if e.ename != Eintr:
+                    break
+                noted = True
+                if not foreground:
+                    break
+                continue
             self.exited[w.pid] = w.msg
-        return [self.exited.pop(pid, "") for pid in pids]
+        msgs = [self.exited.pop(pid, "") for pid in pids]
+        if noted or NOTEKILLED in msgs:
+            await takenotes()
+            raise Interrupted(msgs)
+        return msgs
 
 
 async def _interpreter(argv: list[str]) -> tuple[str, list[str]]:
@@ -207,6 +230,34 @@ async def _append(name: str) -> int:
         return await lib.create(name, OWRITE, 0o664)
     await lib.seek(fd, 0, 2)
     return fd
+
+
+class Interrupted(Exception):
+    """A note interrupted the command; ``msgs`` are the exit strings collected anyway."""
+
+    def __init__(self, msgs: list[str] | None = None) -> None:
+        super().__init__(NOTEKILLED)
+        self.msgs = msgs or []
+
+
+async def takenotes() -> list[str]:
+    """Read this process's pending notes from /proc/N/note (so they do not pile up)."""
+    pid = await lib.getpid()
+    notes: list[str] = []
+    for path in (f"/proc/{pid}/note", f"#p/{pid}/note"):
+        try:
+            fd = await lib.open(path, OREAD)
+        except Error:
+            continue
+        try:
+            while n := await lib.read(fd, ERRMAX):
+                notes.append(n.rstrip(b"\0").decode(errors="replace"))
+        except Error:
+            pass
+        finally:
+            await lib.close(fd)
+        break
+    return notes
 
 
 async def close_quietly(fd: int) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from lp49fs import lib
 from lp49fs.cmd._rcexec import Exit, Shell
 from lp49fs.cmd._rcflow import load
+from lp49fs.cmd._rcproc import Interrupted, takenotes
 from lp49fs.cmd._util import readfile, splitflags, usage
-from lp49fs.errors import Error
+from lp49fs.errors import Eintr, Error
 
 USAGE = "sh [-i] [-c command | file [arg ...]]"
 
@@ -33,7 +34,11 @@ class LineReader:
         while b"\n" not in self.buf and not self.eof:
             try:
                 data = await lib.read(self.fd, 8192)
-            except Error:
+            except Error as e:
+                if e.ename == Eintr:
+                    self.buf = b""
+                    await takenotes()
+                    raise Interrupted from None
                 data = b""
             if not data:
                 self.eof = True
@@ -78,6 +83,7 @@ async def main(argv: list[str]) -> None:
     name = args[0] if args and "c" not in flags else argv[0]
     sh = Shell(args[1:], await stdfds(), name)
     sh.vars["pid"] = [str(await lib.getpid())]
+    await lib.notify(True)  # a note interrupts, never ends, the shell (_rcproc Rule 5)
     await load(sh)
     try:
         if "c" in flags:

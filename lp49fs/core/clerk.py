@@ -357,6 +357,11 @@ async def _postnote(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return OKMSG
 
 
+async def _notify(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    pi.proc.notify = bool(m.words[0]) if m.words else False
+    return OKMSG
+
+
 async def _getpid(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return _ok(pi.proc.pid)
 
@@ -384,5 +389,5 @@ HANDLERS: dict[int, Handler] = {
     Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
-    Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt,
+    Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
 }  # fmt: skip

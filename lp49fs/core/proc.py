@@ -137,6 +137,7 @@ class Proc:
     noteid: int = 0  # note group
     args: list[str] = field(default_factory=list)  # argv
     notes: list[str] = field(default_factory=list)  # posted, not yet taken
+    notify: bool = False  # handles notes (notify(2)): a note does not end it
     state: str = "Ready"  # status text: Ready, Running, Wakeme, Broken, Moribund ...
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
@@ -264,6 +265,17 @@ def postnote(p: Proc, note: str) -> None:
     hook = p.core.notify
     if hook is not None:
         hook(p, note)
+
+
+def pgrpnote(core: Core, noteid: int, note: str) -> int:
+    """Post ``note`` to every process of note group ``noteid``; how many got it.
+
+    Plan 9: port/devproc.c:/^pgrpnote (a write of ``/proc/N/notepg``; the console's DEL).
+    """
+    group = [p for p in list(core.procs.values()) if p.noteid == noteid and not p.exited]
+    for p in group:
+        postnote(p, note)
+    return len(group)
 
 
 def procfdprint(c: Chan, fd: int, w: int = 0) -> str:
