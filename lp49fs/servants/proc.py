@@ -12,7 +12,10 @@ Rules
   2. ``status`` is the 176-byte record; real time is measured from ``Proc.start``.
   3. ``ns`` returns **one line per read** (REFERENCE.md §2.6), mounts in mountid order, then
      ``cd <dot>``, then 0 bytes.  The lines are taken at the first read of an open Chan.
-     A mount's source is ``#s/name`` if its server link is posted in ``#s``, else its path.
+     A line is a ``mount`` only when the mounted Chan is a mount's root (path ``#M``, as
+     Plan 9's devproc checks); any other Chan -- a directory of a mounted server too -- is a
+     ``bind`` of its path.  A mount's source is ``#s/name`` if its server link is posted in
+     ``#s``, else its path.
   4. ``ctl`` takes ``kill`` (the core's ``postnote(p, "kill")`` hook), ``close N``,
      ``closefiles`` and accepts ``hang nohang noswap private pri N`` as no-ops; anything
      else is ``unknown control message "..."`` as Plan 9's ``cmderror`` words it.
@@ -194,7 +197,7 @@ class Proc(Servant):
                 mounts.append((m.mountid, len(mounts), mh.from_.path.s, m))
         lines = []
         for _, _, old, m in sorted(mounts, key=lambda t: (t[0], t[1])):
-            if m.to.type == "M":
+            if m.to.path.s == "#M":  # a mount's root, not any Chan of a mounted server
                 link = m.to.mchan
                 src = self.srvname(link) if link is not None else None
                 src = src or (link.path.s if link is not None else m.to.path.s)
