@@ -292,7 +292,12 @@ class Shell(Procs):
                 try:
                     for r in cmd.redirs:
                         await self.redirect(r, fds, opened)
-                    pid = await self.spawn(argv, fds)
+                    try:
+                        pid = await self.spawn(argv, fds)
+                    except Error as e:  # told on the command's fd 2, as rc's child would
+                        await self.complain(e.ename, fds)
+                        self.status = e.ename
+                        return
                 finally:
                     for fd in opened:
                         await close_quietly(fd)
@@ -309,10 +314,12 @@ class Shell(Procs):
         self.status = msg
         return msg
 
-    async def complain(self, msg: str) -> None:
-        if 2 in self.fds:
+    async def complain(self, msg: str, fds: dict[int, int] | None = None) -> None:
+        """``sh: msg`` on fd 2 of ``fds`` (the shell's own map by default)."""
+        fds = self.fds if fds is None else fds
+        if 2 in fds:
             try:
-                await lib.fprint(self.fds[2], f"sh: {msg}\n")
+                await lib.fprint(fds[2], f"sh: {msg}\n")
             except Error:
                 pass
 
