@@ -138,7 +138,7 @@ class Proc:
     args: list[str] = field(default_factory=list)  # argv
     notes: list[str] = field(default_factory=list)  # posted, not yet taken
     notify: bool = False  # handles notes (notify(2)): a note does not end it
-    state: str = "Ready"  # status text: Ready, Running, Wakeme, Broken, Moribund ...
+    state: str = "Ready"  # status text: Running, or the system call it is in (Pread ...)
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
 
@@ -265,6 +265,15 @@ def postnote(p: Proc, note: str) -> None:
     hook = p.core.notify
     if hook is not None:
         hook(p, note)
+
+
+PSSTATE = {"READ": "Pread", "WRITE": "Pwrite", "WAIT": "Await"}  # Plan 9 sysctab names
+
+
+def psstate(call: str) -> str:
+    """The state ps shows for a process in system call ``call`` (a ``Sys`` name), as Plan 9
+    sets ``up->psstate`` to the call's name: ``Pread``, ``Await``, ``Sleep``, ``Open`` ..."""
+    return PSSTATE.get(call, call.capitalize())
 
 
 def pgrpnote(core: Core, noteid: int, note: str) -> int:

@@ -39,7 +39,7 @@ import trio
 
 from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.proc import pgrpnote
-from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
+from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
 from lp49fs.servants.dev import Dirtab, Tabled
 from lp49fs.servants.kbd import Kbd
@@ -281,12 +281,15 @@ class Cons(Tabled):
         return len(data)
 
     def _ctl(self, data: bytes) -> None:
+        """consctl: rawon, rawoff (ctlpon, ctlpoff accepted); anything else is refused."""
         for word in data.decode(errors="replace").split():
             if word.startswith("rawon"):
                 self.st.kbd.setraw(True)
                 self._wake()
             elif word.startswith("rawoff"):
                 self.st.kbd.setraw(False)
+            elif not word.startswith("ctlp"):
+                raise Error(Ebadctl)
 
     def _settime(self, data: bytes) -> None:
         if self.user() != self.core.eve:
