@@ -57,7 +57,6 @@ Eprocdied = "process exited"
 Enoenv = "no such environment variable"
 Eunmount = "unmount of a device not mounted"
 Enoversion = "version not established for mount channel"
-Ebadctl = "bad process or channel control request"  # port/error.h
 Egreg = "the front fell off"  # Plan 9's "should not happen" error
 Etimedout = "connection timed out"
 Econrefused = "connection refused"

@@ -39,7 +39,7 @@ import trio
 
 from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.proc import pgrpnote
-from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Eperm, Error
+from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
 from lp49fs.servants.dev import Dirtab, Tabled
 from lp49fs.servants.kbd import Kbd
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 NUMSIZE = 12  # 32-bit value: 11 digits + blank
 VLNUMSIZE = 22  # 64-bit value: 21 digits + blank
 TIMELEN = NUMSIZE + 3 * VLNUMSIZE  # 78
+Ebadctl = "bad process or channel control request"  # port/error.h: a bad consctl message
 
 
 def fixnum(val: int, size: int = NUMSIZE) -> bytes:
