@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import trio
 
+from lp49fs import lib
 from lp49fs.node.boot import Node
 from lp49fs.node.servers import ServerSpec, start_servers
 from tests.lib_helpers import node
@@ -74,3 +75,37 @@ async def test_ps_shows_the_call_a_process_waits_in(node: Node) -> None:
         assert table["sh"] in ("Await", "Pread")
         assert table["ps"] == "Pread"  # reading its own status, as Plan 9's ps shows itself
         nursery.cancel_scope.cancel()
+
+
+async def test_proc_ctl_stop_waitstop_start(node: Node) -> None:
+    """stop halts a process at its next system call, waitstop waits for that, start resumes."""
+    ticks: list[int] = []
+
+    async def ticker(_: list[str]) -> None:
+        while True:
+            ticks.append(1)
+            await lib.sleep(1)
+
+    node.programs["ticker"] = ticker
+    pid = await node.spawn("ticker", ["ticker"])
+    await await_until(lambda: len(ticks) > 3, "ticks")
+    r = await sh(node, f"echo start > /proc/{pid}/ctl; echo $status\n"
+                       f"echo stop > /proc/{pid}/ctl; echo waitstop > /proc/{pid}/ctl")
+    assert r.out.splitlines()[0] == "write error"
+    assert "process not stopped" in r.err
+    assert node.core.procs[pid].state == "Stopped"
+    frozen = len(ticks)
+    await lib_sleep_in_node(node)
+    assert len(ticks) == frozen  # no system call got through while stopped
+    await sh(node, f"echo start > /proc/{pid}/ctl")
+    await await_until(lambda: len(ticks) > frozen + 2, "ticks again")
+    await sh(node, f"kill {pid}")
+
+
+async def lib_sleep_in_node(node: Node) -> None:
+    """Let the node run a while (a sleeping program, not a host sleep)."""
+    async def nap(_: list[str]) -> None:
+        await lib.sleep(50)
+
+    node.programs["nap"] = nap
+    assert await node.run("nap") == ""

@@ -44,7 +44,7 @@ from kernel.thread import Thread
 from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadId
 from lp49fs.core import sysfile
 from lp49fs.core.chan import Path, cclose
-from lp49fs.core.proc import RFPROC, psstate, rfork
+from lp49fs.core.proc import RFPROC, psstate, rfork, stopgate
 from lp49fs.errors import Ebadarg, Egreg, Eintr, Enoproc, Eperm, Error
 from lp49fs.ninep import ORDWR, Dir, decode_dirs, encode_dir
 from lp49fs.syscall import ERR, OK, Sys
@@ -129,8 +129,9 @@ class Clerk:
         if self.intr:
             cs.cancel()
         pi.calls.add(cs)
-        pi.proc.state = psstate(Sys(msg.label).name)  # what ps shows while it waits
         try:
+            await stopgate(pi.proc)  # /proc/N/ctl stop halts it here
+            pi.proc.state = psstate(Sys(msg.label).name)  # what ps shows while it waits
             return await h(self, pi, msg)
         except Error as e:
             return _err(e.ename)

@@ -24,6 +24,9 @@ Rules
      manager (``Core.waitfor``, the same queue as the ``wait`` system call), blocking while
      a child is alive, and returns it as ``pid utime stime rtime msg`` (msg %q-quoted);
      ``no living children`` if no record can come.
+  7. ``ctl stop`` halts the process at its next system call (state ``Stopped``), ``waitstop``
+     blocks until it is halted, ``start`` lets it go on; ``start`` or ``waitstop`` of a
+     process not stopped is ``process not stopped``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
 from lp49fs.core.proc import Proc as ProcStruct
-from lp49fs.core.proc import postnote, procfdprint
+from lp49fs.core.proc import ProcStop, postnote, procfdprint
 from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import procfmt
@@ -76,7 +79,8 @@ DIRTAB = (
 
 # ctl messages: name -> field count (0 = any), as Plan 9's proccmd table
 CTLMSGS = {"kill": 1, "close": 2, "closefiles": 1, "hang": 1, "nohang": 1, "noswap": 1,
-           "private": 1, "pri": 2}
+           "private": 1, "pri": 2, "stop": 1, "start": 1, "waitstop": 1}
+Enotstopped = "process not stopped"  # port/devproc.c
 
 
 def qpid(q: Qid) -> int:
@@ -242,6 +246,22 @@ class Proc(Servant):
             raise Error(Eperm)
         return len(data)
 
+    async def stopctl(self, p: ProcStruct, what: str) -> None:
+        """stop: halt ``p`` at its next system call; waitstop: wait until it is halted;
+        start: let it go on (Rule 7, core.proc Rule 5)."""
+        if what == "stop":
+            if p.stop is None:
+                p.stop = ProcStop()
+        elif what == "waitstop":
+            if p.stop is None:
+                raise Error(Enotstopped)
+            await p.stop.stopped.wait()
+        else:
+            if p.stop is None:
+                raise Error(Enotstopped)
+            st, p.stop = p.stop, None
+            st.started.set()
+
     async def ctl(self, p: ProcStruct, fields: list[str]) -> None:
         """One ctl message (Rule 4)."""
         if not fields:
@@ -253,6 +273,8 @@ class Proc(Servant):
             raise cmderror(fields, "wrong #args in control message")
         if fields[0] == "kill":
             postnote(p, "kill")
+        elif fields[0] in ("stop", "waitstop", "start"):
+            await self.stopctl(p, fields[0])
         elif fields[0] == "close":
             try:
                 await cclose(p.fgrp.take(int(fields[1])))
