@@ -9,6 +9,8 @@ the input half on its own (``lp49 node``'s stdio console and ``lp49 console`` us
   open it) and the task that serves the master side.
 - ``serve_unix(uart, path)``: a unix-socket console.  Every connected client gets the output;
   a line a client writes is typed at the console (fed to the UART, newline included).
+  DEL (0x7F), the interrupt key, is typed at once, and drops the partial line before it
+  (as the line discipline would).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from hwsim.uart import Uart
+
+DEL = b"\x7f"  # the interrupt key: typed at once, not held back with the line
 
 
 async def copy_input(rfd: int, put: Callable[[bytes], Awaitable[None]]) -> None:
@@ -123,6 +127,9 @@ async def _serve_client(uart: Uart, stream: trio.abc.Stream) -> None:
             pending = b""
             async for chunk in stream:
                 pending += chunk
+                if DEL in pending:  # the interrupt key goes at once; it drops the line
+                    pending = pending.rsplit(DEL, 1)[1]
+                    uart.feed(DEL)
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     uart.feed(line + b"\n")

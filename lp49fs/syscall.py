@@ -74,6 +74,7 @@ class Sys(IntEnum):
     NEWTHREAD = 29  # -> (a new L4 thread of the caller's process starts)
     ERRSTR = 30  # (reserved: errstr is kept by the library)
     INTERRUPT = 31  # tid -> (that thread's system call, if in progress, fails interrupted)
+    NOTIFY = 32  # on -> (on: notes interrupt the caller's calls and wait in /proc/N/note)
 
 
 BUFCALLS = frozenset(

@@ -11,7 +11,7 @@ cd "$top"
 
 APT_PACKAGES=(fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv
               iproute2 diod dosfstools mtools e2fsprogs fdisk procps psmisc util-linux
-              faketime rsync sqlite3 tar librsvg2-bin iputils-ping curl)
+              faketime rsync sqlite3 tar librsvg2-bin iputils-ping curl tmux)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -31,7 +31,9 @@ PARSE = [
     ("separate flags", "bind -a -c a b", [Op(1, "bind", MAFTER | MCREATE, ("a", "b"))]),
     ("unknown flag letters ignored", "bind -q -a a b", [Op(1, "bind", MAFTER, ("a", "b"))]),
     ("flags end at --", "bind -- -a b", [Op(1, "bind", MREPL, ("-a", "b"))]),
-    ("no quoting", "bind '#c' /dev", [Op(1, "bind", MREPL, ("'#c'", "/dev"))]),
+    ("quotes kept until the line runs", "bind '#c' /dev", [Op(1, "bind", MREPL, ("'#c'", "/dev"))]),
+    ("a quoted blank", "bind 'a b'  c", [Op(1, "bind", MREPL, ("'a b'", "c"))]),
+    ("ns output", "mount -c '#s/ramfs' /tmp ", [Op(1, "mount", MCREATE, ("'#s/ramfs'", "/tmp"))]),
     ("line numbers count comments", "# x\n\nclear\ncd /tmp",
      [Op(3, "clear", 0, ()), Op(4, "cd", 0, ("/tmp",))]),
     ("dot", ". /lib/namespace.local", [Op(1, ".", 0, ("/lib/namespace.local",))]),
@@ -55,6 +57,10 @@ EXPAND = [
     ("set but empty", "[$empty]", ["empty]"], "["),
     ("bare dollar", "a$/b", [], "a/b"),
     ("trailing dollar", "a$", [], "a"),
+    ("quotes removed", "'#c'", [], "#c"),
+    ("a quote inside quotes", "'it''s'", [], "it's"),
+    ("quoted dollar is literal", "'$user'/$user", ["user"], "$user/glenda"),
+    ("quote ends a name", "$user'.x'", ["user"], "glenda.x"),
 ]  # fmt: skip
 
 

@@ -161,7 +161,10 @@ async def test_kill_through_proc_ctl_interrupts_a_blocked_process(node: Node) ->
 
 
 async def test_note_interrupts_a_sleep(node: Node) -> None:
+    """A process with a note handler (notify) is not ended by a note: its call is interrupted."""
+
     async def sleeper() -> None:
+        await lib.notify(True)
         with pytest.raises(Error) as e:
             await lib.sleep(1_000_000)
         assert e.value.ename == Eintr

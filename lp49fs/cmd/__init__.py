@@ -8,6 +8,7 @@ directory scan: add a program with one line.  Servers (``ramfs`` ...) are progra
 from __future__ import annotations
 
 PROGRAMS: dict[str, str] = {
+    "addns": "lp49fs.cmd.addns",
     "bind": "lp49fs.cmd.bind",
     "cat": "lp49fs.cmd.cat",
     "cp": "lp49fs.cmd.cp",
@@ -21,11 +22,13 @@ PROGRAMS: dict[str, str] = {
     "mkdir": "lp49fs.cmd.mkdir",
     "mount": "lp49fs.cmd.mount",
     "mv": "lp49fs.cmd.mv",
+    "newns": "lp49fs.cmd.newns",
     "ns": "lp49fs.cmd.ns",
     "ping": "lp49fs.cmd.ping",
     "ps": "lp49fs.cmd.ps",
     "pwd": "lp49fs.cmd.pwd",
     "ramfs": "lp49fs.cmd.ramfs",
+    "rc": "lp49fs.cmd.sh",
     "rm": "lp49fs.cmd.rm",
     "sh": "lp49fs.cmd.sh",
     "sleep": "lp49fs.cmd.sleep",

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from lp49fs.cmd._rcparse import rcquote
+from lp49fs.cmd._rcast import rcquote
+from lp49fs.cmd.newns import expand, tokens
 from lp49fs.ninep import Dir, dirmode
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -82,8 +83,9 @@ def psline(pid: str, status: str) -> str | None:
 
 
 def nsline(line: str) -> str:
-    """A /proc/N/ns line re-quoted as ns(1) prints it, so it can be run by sh again."""
-    f = line.split()
+    """A /proc/N/ns line re-quoted as ns(1) prints it: rc quoting, which sh and a namespace
+    file (newns) both read back."""
+    f = [expand(t, {}) for t in tokens(line)]
     if not f:
         return ""
     if f[0] in ("bind", "mount"):

@@ -1,27 +1,40 @@
 """The executor of ``sh``: runs parsed commands as LP49 processes.
 
 Theory of operation.  ``Shell`` holds what rc keeps between commands: ``$status``,
-``$apid``, ``$*``, exit records of children not yet claimed, and the fds 0-2 it was given.
+``$apid``, ``$*``, the functions, exit records of children not yet claimed, and ``fds``,
+the shell's current fd map (a child's fd -> the shell's fd), which starts as the fds 0-2
+it was given and which a redirected block or builtin changes for its duration.
 
 1. Variables live in /env (the environment group, shared with children): ``x=(a b)`` writes
    ``/env/x`` in rc's NUL-separated form and ``$x`` reads it back, so a value set by any
    process sharing the group is seen.  Should /env be missing, they stay in ``self.vars``.
-   ``status``, ``apid``, ``pid`` and ``*`` are the shell's own and never touch /env.
+   ``status``, ``apid``, ``pid``, ``*`` and ``0`` (the script's name) are the shell's own
+   and never touch /env.
    ``x=v cmd`` sets x for the one command and restores the old value afterwards.
-2. Every simple command that is not a builtin is ``spawn``-ed with RFCFDG|RFPROC and an
-   explicit fd map (child fd -> shell fd): 0-2 from the shell, replaced by pipe ends and
-   then by redirections in source order.  Children therefore hold no stray pipe ends, and
-   a reader sees end of file when the last writer exits.  The shell closes its copies of
-   pipe ends and redirection fds as soon as the children hold theirs.
-3. A foreground pipeline is waited for: ``wait`` records are collected until every pid of
+2. Every program is ``spawn``-ed with RFCFDG|RFPROC and an explicit fd map: ``fds``,
+   replaced by pipe ends and then by redirections in source order.  Children therefore
+   hold no stray pipe ends, and a reader sees end of file when the last writer exits.
+3. What rc would fork for -- a block, a compound command, a builtin or a function in a
+   pipeline, an ``&`` item that is more than plain programs, ``@``, `` `{} `` -- runs as a
+   child ``sh -c`` of its ``fmt`` text with the same ``$*``; it finds the functions in /env
+   (``_rcflow.deffn``).
+4. A foreground pipeline is waited for: ``wait`` records are collected until every pid of
    the pipeline is in; records of other children (background jobs) are kept for later.
+   A note (the console's DEL) gives up the rest of the command: an interactive shell
+   prompts again, any other exits ``interrupted`` (``_rcproc`` Rule 5).
    The status of a pipeline is its members' exit strings joined by ``|``, or "" if all
-   succeeded.  ``&&`` and ``||`` test status == "".
-4. Errors never end the shell: a syntax error, an unknown program (``sh: foo: file does not
+   succeeded; ``!`` inverts it (``false`` / "").  ``&&`` and ``||`` test status == "".
+5. Errors never end the shell: a syntax error, an unknown program (``sh: foo: file does not
    exist``), a failed redirection or a bad word prints one line on fd 2 and sets
    ``$status``; only ``exit`` (or the end of input) ends it.
-5. Builtins (``_rcbuiltin``) run in the shell process: ``cd``, ``exit``, ``.``, ``rfork``,
-   ``wait``; in a pipeline they are refused.
+6. Words are expanded (``_rcword``), `` `{} `` run first, then globbed against the name
+   space (``_rcglob``); ``~`` and ``case`` patterns keep their pattern marks instead.
+7. A program named by a path (``./x``, ``/tmp/script``) whose file starts with ``#!`` runs
+   the interpreter the line names (``#!/bin/rc -x`` -> ``rc -x /tmp/script args``).
+
+Where things live: the grammar in ``_rcparse`` (tree in ``_rcast``), word values in
+``_rcword``, patterns in ``_rcglob``, compound commands in ``_rcflow``, builtins in
+``_rcbuiltin``, and the process making of Rules 2-4 and 7 in ``_rcproc.Procs``.
 """
 
 from __future__ import annotations
@@ -29,22 +42,42 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lp49fs import lib
+from lp49fs.cmd import _rcflow
+from lp49fs.cmd._rcast import (
+    AndOr,
+    Backq,
+    Block,
+    Group,
+    If,
+    Pipeline,
+    Simple,
+    Unit,
+    Var,
+    Word,
+    fmt_andor,
+    fmt_body,
+)
 from lp49fs.cmd._rcbuiltin import BUILTINS, Exit
+from lp49fs.cmd._rcglob import glob
 from lp49fs.cmd._rclex import Incomplete, RcSyntax
-from lp49fs.cmd._rcparse import AndOr, Group, Pipeline, Redir, Simple, Var, Word, parse
-from lp49fs.cmd._rcword import envdecode, envencode, expand_all
+from lp49fs.cmd._rcparse import parse
+from lp49fs.cmd._rcproc import Interrupted, Procs, close_quietly
+from lp49fs.cmd._rcword import envdecode, envencode, expand_all, ifsplit, unglob
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
 
-SPECIAL = frozenset({"status", "apid", "pid", "*"})
+SPECIAL = frozenset({"status", "apid", "pid", "*", "0"})
+IFS = " \t\n"  # $ifs when unset
 
 
-class Shell:
-    def __init__(self, args: list[str], stdfds: list[int]) -> None:
-        self.vars: dict[str, list[str]] = {"status": [""], "*": args}
-        self.stdfds = stdfds  # which of 0, 1, 2 the shell has open
+class Shell(Procs):
+    def __init__(self, args: list[str], stdfds: list[int], name: str = "sh") -> None:
+        self.vars: dict[str, list[str]] = {"status": [""], "*": args, "0": [name]}
+        self.fds: dict[int, int] = {k: k for k in stdfds}  # child fd -> shell fd (Rule 2)
         self.exited: dict[int, str] = {}  # pid -> exit string, not yet claimed
         self.builtins = BUILTINS
+        self.fns: dict[str, Block] = {}  # fn name -> body
+        self.ifnot = False  # the last if's condition was false
 
     @property
     def status(self) -> str:
@@ -86,13 +119,38 @@ class Shell:
         except Error:
             self.vars[name] = value
 
-    async def words(self, words: tuple[Word, ...]) -> list[str]:
-        """Expand ``words``, fetching every variable they mention first."""
+    async def words(self, words: tuple[Word, ...], globbing: bool = True) -> list[str]:
+        """Expand ``words`` (Rule 6); with ``globbing`` False the pattern marks stay."""
         names: set[str] = set()
+        backqs: list[Backq] = []
         for w in words:
-            _varnames(w, names)
+            _scan(w, names, backqs)
         values = {n: await self.getvar(n) for n in names}
-        return expand_all(words, lambda n: values.get(n, []))
+        subst = {id(b): await self.backquote(b) for b in backqs}
+        out = expand_all(words, lambda n: values.get(n, []), subst)
+        if not globbing:
+            return out
+        result: list[str] = []
+        for v in out:
+            result += await glob(v)
+        return result
+
+    async def backquote(self, b: Backq) -> list[str]:
+        """`{cmds}: the output of a child shell running cmds, split at $ifs."""
+        r, w = await lib.pipe()
+        try:
+            fds = dict(self.fds)
+            fds[1] = w
+            pid = await self.spawn_sh(fmt_body(b.body), fds)
+        finally:
+            await close_quietly(w)
+        try:
+            data = await lib.readall(r)
+        finally:
+            await close_quietly(r)
+        await self.collect([pid])
+        ifs = await self.getvar("ifs")
+        return ifsplit(data.decode(errors="replace"), "".join(ifs) if ifs else IFS)
 
     # --- running --------------------------------------------------------------------------
 
@@ -116,7 +174,12 @@ class Shell:
         while True:
             if prompt is not None:
                 await prompt("\t" if text else "% ")
-            line = await nextline()
+            try:
+                line = await nextline()
+            except Interrupted:
+                text = ""  # DEL drops the command being typed
+                await self.interrupted(prompt)
+                continue
             if line is not None:
                 text += line
             if not text.strip():
@@ -136,200 +199,143 @@ class Shell:
                 text = ""
                 continue
             text = ""
-            for item in items:
-                await self.run_andor(item)
+            try:
+                await self.run_body(items)
+            except Interrupted:
+                await self.interrupted(prompt)
             if line is None:
                 return
+
+    async def interrupted(self, prompt: Callable[[str], Awaitable[None]] | None) -> None:
+        """After a note: an interactive shell goes back to its prompt, any other one exits."""
+        self.status = "interrupted"
+        if prompt is None:
+            raise Exit("interrupted")
+        await prompt("\n")
 
     async def syntax(self, e: RcSyntax) -> None:
         await self.complain(f"syntax error: {e}")
         self.status = "syntax error"
 
+    async def run_body(self, items: tuple[AndOr, ...]) -> None:
+        for item in items:
+            await self.run_andor(item)
+
     async def run_andor(self, a: AndOr) -> None:
-        await self.run_pipeline(a.first, a.bg)
+        if a.bg:
+            await self.background(a)
+            return
+        await self.run_pipeline(a.first)
         for op, p in a.rest:
             if (op == "&&") == (self.status == ""):
-                await self.run_pipeline(p, False)
+                await self.run_pipeline(p)
 
-    async def run_pipeline(self, p: Pipeline, bg: bool) -> None:
+    async def background(self, a: AndOr) -> None:
+        """``a &``: started, not waited for; $apid is its (last) pid."""
         try:
-            if len(p.cmds) == 1 and not bg:
-                builtin = await self.try_builtin(p.cmds[0])
-                if builtin:
-                    return
-            pids, errs = await self.start(p)
+            if not a.rest and not a.first.bang and all(isinstance(c, Simple)
+                                                       for c in a.first.cmds):
+                pids, errs = await self.start(a.first, lib.RFNOTEG)
+            else:
+                pids, errs = [await self.spawn_sh(fmt_andor(AndOr(a.first, a.rest)),
+                                                  dict(self.fds), lib.RFNOTEG)], []
+        except (Error, RcSyntax) as e:
+            await self.fail(e)
+            return
+        self.vars["apid"] = [str(pids[-1])] if pids else []
+        self.status = "|".join(errs)
+
+    async def run_pipeline(self, p: Pipeline) -> None:
+        try:
+            if len(p.cmds) == 1:
+                await self.run_unit(p.cmds[0])
+            else:
+                pids, errs = await self.start(p)
+                msgs = await self.collect(pids) + errs
+                self.status = "|".join(msgs) if any(msgs) else ""
         except Exit:
             raise
         except (Error, RcSyntax) as e:
-            msg = e.ename if isinstance(e, Error) else str(e)
-            await self.complain(msg)
-            self.status = msg
-            return
-        if bg:
-            self.vars["apid"] = [str(pids[-1])] if pids else []
-            self.status = "|".join(errs)
-            return
-        msgs = await self.collect(pids) + errs
-        self.status = "|".join(msgs) if any(msgs) else ""
+            await self.fail(e)
+        if p.bang:
+            self.status = "false" if self.status == "" else ""
 
-    async def start(self, p: Pipeline) -> tuple[list[int], list[str]]:
-        """Spawn every command of ``p`` joined by pipes: the pids started, and the errors of
-        those that could not start (each already reported on fd 2)."""
-        pids: list[int] = []
-        errs: list[str] = []
-        infd: int | None = None
-        for i, cmd in enumerate(p.cmds):
-            last = i == len(p.cmds) - 1
-            fds = {k: k for k in self.stdfds}
-            opened: list[int] = []
-            if infd is not None:
-                fds[0] = infd
-                opened.append(infd)
-                infd = None
-            if not last:
-                r, w = await lib.pipe()
-                fds[1] = w
-                opened.append(w)
-                infd = r
-            try:
-                pid = await self.spawn(cmd, fds, opened)
-                if pid is not None:
-                    pids.append(pid)
-            except (Error, RcSyntax) as e:
-                msg = e.ename if isinstance(e, Error) else str(e)
-                await self.complain(msg)
-                errs.append(msg)
-            finally:
-                for fd in opened:
-                    await _close(fd)
-        if infd is not None:
-            await _close(infd)
-        return pids, errs
+    async def run_unit(self, u: Unit) -> None:
+        """Run one command in the shell itself (a program: spawned and waited for)."""
+        if isinstance(u, Simple):
+            await self.run_simple(u)
+        else:
+            await _rcflow.run(self, u)
+        if not isinstance(u, If):
+            self.ifnot = False
 
-    async def spawn(self, cmd: Simple, fds: dict[int, int], opened: list[int]) -> int | None:
-        """Start one command (None if it is only assignments); may append to ``opened``."""
+    async def run_simple(self, cmd: Simple) -> None:
         argv = await self.words(cmd.words)
         if not argv:
             for name, w in cmd.assigns:
                 await self.setvar(name, await self.words((w,)))
-            return None
-        for r in cmd.redirs:
-            await self.redirect(r, fds, opened)
-        saved = await self.assign_for(cmd)
-        try:
-            prog = argv[0].removeprefix("/bin/")
-            if prog in self.builtins:
-                raise Error(f"{prog}: builtin not allowed in a pipeline")
-            try:
-                return await lib.spawn(prog, argv, lib.RFCFDG | lib.RFPROC, fds)
-            except Error as e:
-                ename = e.ename.removeprefix(f"'{prog}' ")  # the loader names it already
-                raise Error(f"{argv[0]}: {ename}") from None
-        finally:
-            for name, old in saved:
-                await self.setvar(name, old)
-
-    async def assign_for(self, cmd: Simple) -> list[tuple[str, list[str]]]:
-        """Apply ``x=v cmd`` assignments; returns the old values to restore."""
-        saved = []
-        for name, w in cmd.assigns:
-            saved.append((name, await self.getvar(name)))
-            await self.setvar(name, await self.words((w,)))
-        return saved
-
-    async def redirect(self, r: Redir, fds: dict[int, int], opened: list[int]) -> None:
-        if r.op == "close":
-            fds.pop(r.fd, None)
-            return
-        if r.op == "dup":
-            if r.fd2 not in fds:
-                raise Error(f">[{r.fd}={r.fd2}]: fd not open")
-            fds[r.fd] = fds[r.fd2]
-            return
-        assert r.target is not None
-        names = await self.words((r.target,))
-        if len(names) != 1:
-            raise Error(f"{r.op}: need exactly one file name")
-        name = names[0]
-        try:
-            if r.op == "<":
-                fd = await lib.open(name, OREAD)
-            elif r.op == ">":
-                fd = await lib.create(name, OWRITE, 0o664)
-            else:
-                fd = await _append(name)
-        except Error as e:
-            raise Error(f"{name}: {e.ename}") from None
-        opened.append(fd)
-        fds[r.fd] = fd
-
-    async def collect(self, pids: list[int]) -> list[str]:
-        """Wait until every pid in ``pids`` has exited; their exit strings in order."""
-        while not all(pid in self.exited for pid in pids):
-            try:
-                w = await lib.wait()
-            except Error:
-                break
-            self.exited[w.pid] = w.msg
-        return [self.exited.pop(pid, "") for pid in pids]
-
-    async def try_builtin(self, cmd: Simple) -> bool:
-        """Run ``cmd`` if it is a builtin or only assignments; False if it must be spawned."""
-        argv = await self.words(cmd.words)
-        if argv and argv[0] not in self.builtins:
-            return False
-        if not argv:
-            for name, w in cmd.assigns:
-                await self.setvar(name, await self.words((w,)))
-            opened: list[int] = []
-            try:
-                for r in cmd.redirs:  # '>file' alone creates the file
-                    await self.redirect(r, {}, opened)
-            finally:
-                for fd in opened:
-                    await _close(fd)
+            async with self.redirected(cmd.redirs):  # '>file' alone creates the file
+                pass
             self.status = ""
-            return True
+            return
         saved = await self.assign_for(cmd)
         try:
-            self.status = await self.builtins[argv[0]](self, argv)
+            if argv[0] in self.fns:
+                async with self.redirected(cmd.redirs):
+                    await _rcflow.call(self, self.fns[argv[0]], argv[1:])
+            elif argv[0] in self.builtins:
+                async with self.redirected(cmd.redirs):
+                    self.status = await self.builtins[argv[0]](self, argv)
+            else:
+                fds = dict(self.fds)
+                opened: list[int] = []
+                try:
+                    for r in cmd.redirs:
+                        await self.redirect(r, fds, opened)
+                    try:
+                        pid = await self.spawn(argv, fds)
+                    except Error as e:  # told on the command's fd 2, as rc's child would
+                        await self.complain(e.ename, fds)
+                        self.status = e.ename
+                        return
+                finally:
+                    for fd in opened:
+                        await close_quietly(fd)
+                (msg,) = await self.collect([pid])
+                self.status = msg
         finally:
             for name, old in saved:
                 await self.setvar(name, old)
-        return True
 
-    async def complain(self, msg: str) -> None:
-        if 2 in self.stdfds:
+    async def fail(self, e: Error | RcSyntax) -> str:
+        """Report ``e`` on fd 2 and make it the status (Rule 5)."""
+        msg = e.ename if isinstance(e, Error) else str(e)
+        await self.complain(msg)
+        self.status = msg
+        return msg
+
+    async def complain(self, msg: str, fds: dict[int, int] | None = None) -> None:
+        """``sh: msg`` on fd 2 of ``fds`` (the shell's own map by default)."""
+        fds = self.fds if fds is None else fds
+        if 2 in fds:
             try:
-                await lib.fprint(2, f"sh: {msg}\n")
+                await lib.fprint(fds[2], f"sh: {msg}\n")
             except Error:
                 pass
 
-def _varnames(w: Word, out: set[str]) -> None:
+
+def _scan(w: Word, names: set[str], backqs: list[Backq]) -> None:
+    """The variables and `{} pieces ``w`` mentions (not those inside a `{}: its shell's)."""
     for p in w.pieces:
         if isinstance(p, Var):
-            out.add(p.name)
+            names.add(p.name)
             for sub in p.index or ():
-                _varnames(sub, out)
+                _scan(sub, names, backqs)
         elif isinstance(p, Group):
             for sub in p.words:
-                _varnames(sub, out)
+                _scan(sub, names, backqs)
+        elif isinstance(p, Backq):
+            backqs.append(p)
 
 
-async def _append(name: str) -> int:
-    try:
-        fd = await lib.open(name, OWRITE)
-    except Error:
-        return await lib.create(name, OWRITE, 0o664)
-    await lib.seek(fd, 0, 2)
-    return fd
-
-
-async def _close(fd: int) -> None:
-    try:
-        await lib.close(fd)
-    except Error:
-        pass
-
-
-__all__ = ["Exit", "Shell"]
+__all__ = ["Exit", "Shell", "unglob"]

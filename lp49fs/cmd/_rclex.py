@@ -3,14 +3,15 @@
 Theory of operation.  rc's lexical rules are few, and this module keeps them:
 
 1. A word is a run of characters that are not blanks and not one of rc's specials
-   ``# ; & | ^ $ = ' ( ) < >`` (``{ } `` and backquote are left ordinary: ``sh`` has no blocks).
+   ``# ; & | ^ $ = ' ( ) < > { }`` and backquote.  Keywords (``if for ~ !`` ...) are plain
+   words here; the parser knows them where a command starts.
 2. ``'...'`` quotes everything up to the next lone quote; ``''`` inside stands for one quote.
    A quoted piece is a ``word`` token with ``quoted=True`` (so ``'x'=1`` is no assignment).
 3. ``#`` outside quotes starts a comment that runs to the end of the line, even in the middle
    of a word (``a#b`` is ``a``): that is why ``bind '#c' /dev`` needs the quotes.
 4. ``$name``, ``$#name`` (count), ``$"name`` (joined by blanks) are ``var`` tokens; a name is
    letters, digits, ``_`` and ``*``.
-5. ``<``, ``>``, ``>>`` may carry an fd spec written right after them: ``>[2]``, ``>[2=1]``,
+5. ``<``, ``>``, ``>>``, ``<>`` may carry an fd spec written right after them: ``>[2]``, ``>[2=1]``,
    ``>[2=]``; the spec's text is the token's ``value``.
 6. A backslash before a newline joins the lines; newlines are tokens (they end commands).
 7. Every token records whether blanks came before it (``space``): the parser joins pieces
@@ -24,9 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SPECIALS = frozenset("#;&|^$='()<>")
+SPECIALS = frozenset("#;&|^$='()<>{}`")
 BLANKS = frozenset(" \t\r")
-OPERATORS = ("&&", "||", ">>", "&", "|", "^", ";", "\n", "(", ")", "=", "<", ">")
+OPERATORS = ("&&", "||", ">>", "&", "|", "^", ";", "\n", "(", ")", "=", "<", ">", "{", "}",
+             "`")
 
 
 class RcSyntax(Exception):
@@ -78,7 +80,7 @@ def lex(text: str) -> list[Token]:
             i, tok = _var(text, i + 1, space)
             out.append(tok)
         elif ch in "<>":
-            op = ">>" if text.startswith(">>", i) else ch
+            op = next(o for o in (">>", "<>", ch) if text.startswith(o, i))
             i += len(op)
             spec = ""
             if text.startswith("[", i):

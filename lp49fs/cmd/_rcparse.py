@@ -1,95 +1,73 @@
-"""The parser of ``sh``: tokens in, a syntax tree of frozen dataclasses out.
+"""The parser of ``sh``: tokens in, a syntax tree (``_rcast``) out.
 
-The grammar is a subset of rc(1), as recursive descent (one function per rule)::
+The grammar is rc(1)'s, as recursive descent (one method per rule)::
 
-    script   := sep* (item (sep+ item)*)? sep* EOF        sep := ';' | '\\n'
+    script   := body EOF
+    body     := sep* (item (sep+ item)*)? sep*            sep := ';' | '\\n'
     item     := andor ['&']
     andor    := pipeline (('&&' | '||') '\\n'* pipeline)*
-    pipeline := simple ('|' '\\n'* simple)*
+    pipeline := '!' pipeline | '@' pipeline | unit ('|' '\\n'* unit)*
+    unit     := 'if' '(' body ')' '\\n'* andor  |  'if' 'not' '\\n'* andor
+              | 'for' '(' NAME ['in' word*] ')' '\\n'* andor  |  'while' '(' body ')' '\\n'* andor
+              | 'switch' word '\\n'* '{' body '}'  |  'fn' word+ ['{' body '}']
+              | '~' word word*  |  '{' body '}' redir*  |  simple
     simple   := assign* (word | redir)+  |  assign+
     assign   := NAME '=' word                     (blanks around '=' allowed, as in rc)
-    redir    := ('<' | '>' | '>>')[spec] word  |  '>[n=m]'  |  '>[n=]'
+    redir    := ('<' | '>' | '>>' | '<>')[spec] word  |  '>[n=m]'  |  '>[n=]'
     word     := piece (touching piece | '^' piece)*
-    piece    := WORD | VAR ['(' word* ')' touching] | '(' word* ')'
+    piece    := WORD | VAR ['(' word* ')' touching] | '(' word* ')' | '`' '{' body '}'
 
 Rules:
 
 1. Pieces that touch (no blanks between) form one word, as rc's free carets do; an ``=``
    that is not an assignment is an ordinary character.
-2. An assignment is only recognised before the command name, and its name must be an
+2. Keywords are recognised only where a command starts, and only as a whole unquoted word
+   (``echo if`` prints ``if``; ``'if'(x)`` is a command named ``if``).  ``in`` is a keyword
+   only inside ``for(...)``, ``not`` only right after ``if``.
+3. The body of ``if``, ``for`` and ``while`` is an and-or list, as rc's precedence makes it:
+   ``if(c) a && b`` runs ``a && b`` when ``c`` holds.  ``! a | b`` inverts the pipeline.
+4. An assignment is only recognised before the command name, and its name must be an
    unquoted identifier.
-3. ``&`` runs one pipeline in the background; ``a && b &`` is refused (it would need a
-   subshell, which ``sh`` does not have).
-4. The end of input where a word or command must follow raises ``Incomplete`` (so an
+5. The end of input where a word or command must follow raises ``Incomplete`` (so an
    interactive reader can ask for another line); anything else wrong raises ``RcSyntax``.
-
-``fmt`` renders a tree back as canonical rc text: the parser's table tests compare it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from lp49fs.cmd._rcast import (
+    KEYWORDS,
+    AndOr,
+    Backq,
+    Block,
+    Fn,
+    For,
+    Group,
+    If,
+    IfNot,
+    Lit,
+    Match,
+    Piece,
+    Pipeline,
+    Redir,
+    Simple,
+    Sub,
+    Switch,
+    Unit,
+    Var,
+    While,
+    Word,
+)
 from lp49fs.cmd._rclex import Incomplete, RcSyntax, Token, lex
 
-REDIRS = ("<", ">", ">>")
-
-
-@dataclass(frozen=True, slots=True)
-class Lit:
-    text: str  # literal characters (quotes already removed)
-
-
-@dataclass(frozen=True, slots=True)
-class Var:
-    name: str  # variable name
-    mod: str = ""  # "" value, "#" count, '"' joined by blanks
-    index: tuple[Word, ...] | None = None  # $x(1 2): 1-based subscripts
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    words: tuple[Word, ...]  # (a b c): the concatenation of the words' lists
-
-
-Piece = Lit | Var | Group
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    pieces: tuple[Piece, ...]  # concatenated with rc's ^ rule
-
-
-@dataclass(frozen=True, slots=True)
-class Redir:
-    op: str  # "<", ">", ">>", "dup" (>[n=m]) or "close" (>[n=])
-    fd: int  # the command's fd being redirected
-    target: Word | None = None  # file name for < > >>
-    fd2: int = -1  # dup: the fd copied onto fd
-
-
-@dataclass(frozen=True, slots=True)
-class Simple:
-    assigns: tuple[tuple[str, Word], ...]  # name=value pairs before the command
-    words: tuple[Word, ...]  # the command name and its arguments
-    redirs: tuple[Redir, ...]  # in source order
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    cmds: tuple[Simple, ...]  # cmds[i] stdout -> cmds[i+1] stdin
-
-
-@dataclass(frozen=True, slots=True)
-class AndOr:
-    first: Pipeline
-    rest: tuple[tuple[str, Pipeline], ...] = ()  # ("&&" | "||", pipeline)
-    bg: bool = False  # ended by '&'
+REDIRS = ("<", ">", ">>", "<>")
+WORDSTART = ("word", "var", "(", "=", "`")
 
 
 def parse(text: str) -> tuple[AndOr, ...]:
     """The commands of ``text``.  Raises ``Incomplete`` or ``RcSyntax``."""
-    return _Parser(lex(text)).script()
+    p = _Parser(lex(text))
+    items = p.body("eof")
+    return items
 
 
 def isname(s: str) -> bool:
@@ -113,38 +91,131 @@ class _Parser:
         while self.peek().kind in kinds:
             self.i += 1
 
-    def script(self) -> tuple[AndOr, ...]:
+    def keyword(self, k: int = 0) -> str:
+        """The keyword at ``peek(k)``, or "" (Rule 2)."""
+        t = self.peek(k)
+        if t.kind == "word" and not t.quoted and t.value in KEYWORDS:
+            nxt = self.peek(k + 1)
+            if nxt.space or nxt.kind not in ("word", "var") or t.value in ("if", "for", "while"):
+                return t.value
+        return ""
+
+    def expect(self, kind: str) -> Token:
+        if self.peek().kind != kind:
+            self.expected(repr(kind))
+        return self.take()
+
+    def body(self, end: str) -> tuple[AndOr, ...]:
+        """Items up to (not including) a token of kind ``end``."""
         items: list[AndOr] = []
         self.skip((";", "\n"))
-        while self.peek().kind != "eof":
+        while self.peek().kind != end:
+            if self.peek().kind == "eof":
+                self.expected(repr(end))
             items.append(self.item())
             t = self.peek().kind
-            if t not in (";", "\n", "eof") and not items[-1].bg:
+            if t == "eof" and end != "eof":
+                self.expected(repr(end))
+            if t not in (";", "\n", end) and not items[-1].bg:
                 raise RcSyntax(f"unexpected {_show(self.peek())}")
             self.skip((";", "\n"))
         return tuple(items)
 
     def item(self) -> AndOr:
+        a = self.andor()
+        if self.peek().kind == "&":
+            self.take()
+            return AndOr(a.first, a.rest, True)
+        return a
+
+    def andor(self) -> AndOr:
         first = self.pipeline()
         rest: list[tuple[str, Pipeline]] = []
         while self.peek().kind in ("&&", "||"):
             op = self.take().kind
             self.skip("\n")
             rest.append((op, self.pipeline()))
-        bg = self.peek().kind == "&"
-        if bg:
-            self.take()
-            if rest:
-                raise RcSyntax("& after && or || needs a subshell")
-        return AndOr(first, tuple(rest), bg)
+        return AndOr(first, tuple(rest))
 
     def pipeline(self) -> Pipeline:
-        cmds = [self.simple()]
+        kw = self.keyword()
+        if kw == "!":
+            self.take()
+            inner = self.pipeline()
+            return Pipeline(inner.cmds, not inner.bang)
+        if kw == "@":
+            self.take()
+            return Pipeline((Sub(self.pipeline()),))
+        cmds = [self.unit()]
         while self.peek().kind == "|":
             self.take()
             self.skip("\n")
-            cmds.append(self.simple())
+            cmds.append(self.unit())
         return Pipeline(tuple(cmds))
+
+    def unit(self) -> Unit:
+        kw = self.keyword()
+        if kw in ("if", "while"):
+            self.take()
+            if kw == "if" and self.keyword() == "not":
+                self.take()
+                return IfNot(self.andor_body())
+            self.expect("(")
+            cond = self.body(")")
+            self.take()
+            return (If if kw == "if" else While)(cond, self.andor_body())
+        if kw == "for":
+            return self.for_()
+        if kw == "switch":
+            self.take()
+            subject = self.word()
+            self.skip("\n")
+            return Switch(subject, self.block())
+        if kw == "fn":
+            self.take()
+            names = [self.word()]
+            while self.peek().kind in WORDSTART:
+                names.append(self.word())
+            body = self.block() if self.peek().kind == "{" else None
+            return Fn(tuple(names), body)
+        if kw == "~":
+            self.take()
+            subject = self.word()
+            pats: list[Word] = []
+            while self.peek().kind in WORDSTART:
+                pats.append(self.word())
+            return Match(subject, tuple(pats))
+        if self.peek().kind == "{":
+            return self.block()
+        return self.simple()
+
+    def andor_body(self) -> AndOr:
+        self.skip("\n")
+        return self.andor()
+
+    def for_(self) -> For:
+        self.take()
+        self.expect("(")
+        t = self.take()
+        if t.kind != "word" or not isname(t.value):
+            self.i -= 1
+            self.expected("a variable name")
+        words: tuple[Word, ...] | None = None
+        if self.keyword() == "in":
+            self.take()
+            words = self.words_until_paren()
+        else:
+            self.expect(")")
+        return For(t.value, words, self.andor_body())
+
+    def block(self) -> Block:
+        self.expect("{")
+        body = self.body("}")
+        self.take()
+        redirs: list[Redir] = []
+        while self.peek().kind in REDIRS:
+            redirs.append(self.redir())
+        return Block(body, tuple(redirs))
 
     def simple(self) -> Simple:
         assigns: list[tuple[str, Word]] = []
@@ -160,7 +231,7 @@ class _Parser:
             t = self.peek()
             if t.kind in REDIRS:
                 redirs.append(self.redir())
-            elif t.kind in ("word", "var", "(", "="):
+            elif t.kind in WORDSTART:
                 words.append(self.word())
             else:
                 break
@@ -170,7 +241,7 @@ class _Parser:
 
     def redir(self) -> Redir:
         t = self.take()
-        fd = 0 if t.kind == "<" else 1
+        fd = 0 if t.kind in ("<", "<>") else 1
         spec = t.value
         if spec:
             left, eq, right = spec.partition("=")
@@ -188,7 +259,7 @@ class _Parser:
             if t.kind == "^":
                 self.take()
                 pieces.append(self.piece())
-            elif not t.space and t.kind in ("word", "var", "(", "="):
+            elif not t.space and t.kind in WORDSTART:
                 pieces.append(self.piece())
             else:
                 return Word(tuple(pieces))
@@ -196,7 +267,7 @@ class _Parser:
     def piece(self) -> Piece:
         t = self.take()
         if t.kind == "word":
-            return Lit(t.value)
+            return Lit(t.value, t.quoted)
         if t.kind == "=":
             return Lit("=")
         if t.kind == "var":
@@ -207,6 +278,11 @@ class _Parser:
             return Var(t.value, t.mod, index)
         if t.kind == "(":
             return Group(self.words_until_paren())
+        if t.kind == "`":
+            self.expect("{")
+            body = self.body("}")
+            self.take()
+            return Backq(body)
         self.i -= 1
         return self.expected("a word")
 
@@ -218,7 +294,7 @@ class _Parser:
             if t.kind == ")":
                 self.take()
                 return tuple(words)
-            if t.kind not in ("word", "var", "(", "="):
+            if t.kind not in WORDSTART:
                 self.expected("')'")
             words.append(self.word())
 
@@ -233,62 +309,3 @@ def _show(t: Token) -> str:
     if t.kind == "\n":
         return "newline"
     return repr(t.value if t.kind in ("word", "var") else t.kind)
-
-
-# --- canonical text, for tests and traces -------------------------------------------------
-
-
-def fmt(items: tuple[AndOr, ...]) -> str:
-    """rc text of ``items``: one command per line, words with explicit carets."""
-    return "\n".join(_fmt_andor(a) for a in items)
-
-
-def _fmt_andor(a: AndOr) -> str:
-    s = _fmt_pipe(a.first) + "".join(f" {op} {_fmt_pipe(p)}" for op, p in a.rest)
-    return s + " &" if a.bg else s
-
-
-def _fmt_pipe(p: Pipeline) -> str:
-    return " | ".join(_fmt_simple(c) for c in p.cmds)
-
-
-def _fmt_simple(c: Simple) -> str:
-    parts = [f"{n}={fmt_word(w)}" for n, w in c.assigns]
-    parts += [fmt_word(w) for w in c.words]
-    parts += [_fmt_redir(r) for r in c.redirs]
-    return " ".join(parts)
-
-
-def _fmt_redir(r: Redir) -> str:
-    if r.op == "dup":
-        return f">[{r.fd}={r.fd2}]"
-    if r.op == "close":
-        return f">[{r.fd}=]"
-    default = 0 if r.op == "<" else 1
-    spec = "" if r.fd == default else f"[{r.fd}]"
-    assert r.target is not None
-    return f"{r.op}{spec}{fmt_word(r.target)}"
-
-
-def fmt_word(w: Word) -> str:
-    return "^".join(_fmt_piece(p) for p in w.pieces)
-
-
-def _fmt_piece(p: Piece) -> str:
-    if isinstance(p, Lit):
-        return rcquote(p.text)
-    if isinstance(p, Var):
-        idx = "" if p.index is None else "(" + " ".join(fmt_word(w) for w in p.index) + ")"
-        return f"${p.mod}{p.name}{idx}"
-    return "(" + " ".join(fmt_word(w) for w in p.words) + ")"
-
-
-def rcquote(s: str) -> str:
-    """``s`` as rc would need it typed: bare if it can be, else in quotes with '' doubled."""
-    if s and not any(ch in "#;&|^$='()<>`{}" or ch <= " " for ch in s):
-        return s
-    return "'" + s.replace("'", "''") + "'"
-
-
-__all__ = ["AndOr", "Group", "Incomplete", "Lit", "Pipeline", "RcSyntax", "Redir", "Simple",
-           "Var", "Word", "fmt", "fmt_word", "parse", "rcquote"]

@@ -9,38 +9,72 @@ Every rc value is a list of strings.  Rules:
    list with every element of the other; an empty list, or two lengths above one that
    differ, is an error (``null list in concatenation``, ``mismatched list lengths``).  A word
    of one piece is that piece's list, so an unset ``$x`` alone disappears.
-3. In /env a list is its elements each followed by a NUL (``a\\0b\\0c\\0``); a file without
+3. An unquoted literal's pattern characters ``* ? [`` are marked with ``GLOB`` before them
+   (rc's own trick), so after concatenation a value knows which of its characters came from
+   a pattern and which from a quote or a variable; ``_rcglob`` expands or matches marked
+   values and ``unglob`` removes the marks.
+4. `` `{cmds} `` is the output of ``cmds`` split at the characters of ``$ifs``; the caller
+   runs it and passes the lists in as ``backq``.
+5. In /env a list is its elements each followed by a NUL (``a\\0b\\0c\\0``); a file without
    NULs (``echo -n v > /env/x``) is one element; an empty file is the empty list.
 
-Expansion is pure: the caller passes ``lookup(name) -> list[str]``.
+Expansion is pure: the caller passes ``lookup(name) -> list[str]`` and the `` `{} `` values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from lp49fs.cmd._rcast import GLOBCHARS, Backq, Group, Lit, Piece, Word
 from lp49fs.cmd._rclex import RcSyntax
-from lp49fs.cmd._rcparse import Group, Lit, Piece, Word
 
 Lookup = Callable[[str], list[str]]
+Backqs = dict[int, list[str]]  # id(Backq piece) -> its value
+GLOB = "\x01"  # marks the next character as a live pattern character
+_MARK = str.maketrans({ch: GLOB + ch for ch in GLOBCHARS})
 
 
 class RcError(RcSyntax):
     """A word that cannot be evaluated (the message is what ``sh`` prints)."""
 
 
-def expand(word: Word, lookup: Lookup) -> list[str]:
-    """The list that ``word`` stands for.  Raises ``RcError`` for a bad concatenation."""
-    result = _piece(word.pieces[0], lookup)
+def expand(word: Word, lookup: Lookup, backq: Backqs | None = None) -> list[str]:
+    """The list that ``word`` stands for, pattern characters marked (Rule 3).
+
+    Raises ``RcError`` for a bad concatenation.
+    """
+    result = _piece(word.pieces[0], lookup, backq)
     for p in word.pieces[1:]:
-        result = concat(result, _piece(p, lookup))
+        result = concat(result, _piece(p, lookup, backq))
     return result
 
 
-def expand_all(words: tuple[Word, ...], lookup: Lookup) -> list[str]:
+def expand_all(words: tuple[Word, ...], lookup: Lookup, backq: Backqs | None = None
+               ) -> list[str]:
     out: list[str] = []
     for w in words:
-        out += expand(w, lookup)
+        out += expand(w, lookup, backq)
+    return out
+
+
+def unglob(s: str) -> str:
+    """``s`` without its pattern marks: the word as typed."""
+    return s.replace(GLOB, "")
+
+
+def ifsplit(text: str, ifs: str) -> list[str]:
+    """`` `{} `` output cut at any run of ``ifs`` characters (empty fields dropped)."""
+    out: list[str] = []
+    cur: list[str] = []
+    for ch in text:
+        if ch in ifs:
+            if cur:
+                out.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        out.append("".join(cur))
     return out
 
 
@@ -57,15 +91,17 @@ def concat(a: list[str], b: list[str]) -> list[str]:
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
-def _piece(p: Piece, lookup: Lookup) -> list[str]:
+def _piece(p: Piece, lookup: Lookup, backq: Backqs | None) -> list[str]:
     if isinstance(p, Lit):
-        return [p.text]
+        return [p.text if p.quoted else p.text.translate(_MARK)]
     if isinstance(p, Group):
-        return expand_all(p.words, lookup)
+        return expand_all(p.words, lookup, backq)
+    if isinstance(p, Backq):
+        return list((backq or {}).get(id(p), []))
     value = lookup(p.name)
     if p.index is not None:
         picked: list[str] = []
-        for sub in expand_all(p.index, lookup):
+        for sub in map(unglob, expand_all(p.index, lookup, backq)):
             if not sub.isdigit():
                 raise RcError(f"bad subscript {sub!r}")
             k = int(sub)

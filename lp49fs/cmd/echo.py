@@ -1,11 +1,14 @@
 """echo [-n] [arg ...]: write the arguments, blank-separated, with a newline unless -n.
 
-As in Plan 9 the line goes out in one ``write``, so a reader of a pipe sees one message.
+As in Plan 9 the line goes out in one ``write``, so a reader of a pipe sees one message;
+a failed write is reported (``echo: write error: ...``) and is the exit string.
 """
 
 from __future__ import annotations
 
 from lp49fs import lib
+from lp49fs.cmd._util import eprint
+from lp49fs.errors import Error
 
 
 async def main(argv: list[str]) -> None:
@@ -15,4 +18,8 @@ async def main(argv: list[str]) -> None:
         args, nl = args[1:], ""
     text = " ".join(args) + nl
     if text:
-        await lib.write(1, text.encode())
+        try:
+            await lib.write(1, text.encode())
+        except Error as e:
+            await eprint(f"echo: write error: {e.ename}\n")
+            raise Error("write error") from None

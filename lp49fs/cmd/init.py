@@ -9,7 +9,8 @@ The node daemon boots the core, starts and posts the configured servers
    ``$home``) from ``-n``'s text, or ``newns.DEFAULT_NAMESPACE``; failing lines are skipped,
    so a server that is missing costs only its ``mount`` line;
 3. runs ``sh -i`` with fds 0, 1, 2 on ``/dev/cons`` (``#c/cons`` if the name space has no
-   /dev/cons) and starts a new one whenever it exits -- after ``RESPAWN`` seconds if it
+   /dev/cons), in a note group of its own (the console's DEL interrupts that group, never
+   init), and starts a new one whenever it exits -- after ``RESPAWN`` seconds if it
    lived less than that, so a shell that dies at once does not spin.
 
 Init never returns while the node runs.  Everything goes through ``lp49fs.lib``: init is an
@@ -66,7 +67,7 @@ async def shloop() -> None:
     while True:
         fd = await opencons()
         try:
-            pid = await lib.spawn("sh", ["sh", "-i"], lib.RFCFDG | lib.RFPROC,
+            pid = await lib.spawn("sh", ["sh", "-i"], lib.RFCFDG | lib.RFPROC | lib.RFNOTEG,
                                   {0: fd, 1: fd, 2: fd})  # fmt: skip
         finally:
             await lib.close(fd)

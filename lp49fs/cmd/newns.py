@@ -9,18 +9,21 @@ Theory of operation.  ``parse`` turns the text into ``Op`` values without touchi
 space (a pure function, tested as tables); ``addns`` runs them in the calling LP49 process
 through ``lp49fs.lib`` system calls only; ``newns`` first gives the process a clean name
 space and a private environment (rfork RFENVG|RFCNAMEG), sets ``$user`` and ``$home``, then
-runs the file like ``addns``.  Init uses it at boot; any program may.
+runs the file like ``addns``.  Init uses it at boot; any program may.  ``main`` is the
+program ``newns [-a] [-n nsfile] [command]`` (Plan 9 auth/newns), ``addns`` its ``-a``.
 
 Rules:
 
-1. Lines split on blanks and tabs only: there is **no quoting**.  A blank line, or one whose
-   first non-blank character is ``#``, is a comment (``bind #c /dev`` is not: only the first
-   character counts).
+1. Lines split on blanks and tabs outside rc-style quotes (``'#c'``, ``'a b'``, ``''`` for a
+   quote inside), as Plan 9's newns.c splitargs does, so ``ns`` output reads back.  Quotes
+   are removed when the line runs.  A blank line, or one whose first non-blank character
+   is ``#``, is a comment (``bind #c /dev`` is not: only the first character counts).
 2. Flags come first (ARGBEGIN): ``-a`` MAFTER, ``-b`` MBEFORE, neither MREPL; ``-c`` adds
    MCREATE, ``-C`` MCACHE; letters newns does not know are ignored, as in Plan 9.
 3. ``$name`` in an argument is replaced by the first element of environment variable
    ``name`` (read from ``#e/name``, so it works in a clean name space); the name ends at a
-   blank, ``/`` or ``$``; an unset variable (or a bare ``$``) expands to nothing.  Expansion
+   blank, ``/``, ``'`` or ``$``; an unset variable (or a bare ``$``) expands to nothing; a
+   ``$`` inside quotes is an ordinary character.  Expansion
    happens when the line runs, so an earlier line's effect on ``#e`` is seen.
 4. A line that fails -- wrong operand count, unknown op, a refused system call -- is ignored
    silently and the next one runs (newns.c); it is logged at debug level.  ``import`` runs
@@ -75,7 +78,7 @@ def parse(text: str) -> list[Op]:
     """Split namespace-file ``text`` into ops (Rules 1 and 2); comments and blanks dropped."""
     ops: list[Op] = []
     for n, line in enumerate(text.splitlines(), 1):
-        words = line.split()
+        words = tokens(line)
         if not words or words[0].startswith("#"):
             continue
         name, rest = words[0], words[1:]
@@ -90,25 +93,62 @@ def parse(text: str) -> list[Op]:
     return ops
 
 
+def tokens(line: str) -> list[str]:
+    """The blank-separated words of ``line``, quotes kept (Rule 1, Plan 9 gettokens)."""
+    out: list[str] = []
+    cur: list[str] = []
+    inquote = False
+    for ch in line:
+        if ch == "'":
+            inquote = not inquote  # '' inside quotes toggles twice: still one word
+        elif ch in " \t\r" and not inquote:
+            if cur:
+                out.append("".join(cur))
+                cur = []
+            continue
+        cur.append(ch)
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+def _pieces(arg: str) -> list[tuple[bool, str]]:
+    """``arg`` as (is a variable name, text) pieces, quotes removed (Rules 1 and 3)."""
+    out: list[tuple[bool, str]] = []
+    text: list[str] = []
+    i, n, inquote = 0, len(arg), False
+    while i < n:
+        ch = arg[i]
+        if ch == "'":
+            if inquote and arg.startswith("''", i):
+                text.append("'")
+                i += 2
+                continue
+            inquote = not inquote
+            i += 1
+            continue
+        if ch == "$" and not inquote:
+            j = i + 1
+            while j < n and arg[j] not in "/$'":
+                j += 1
+            out += [(False, "".join(text)), (True, arg[i + 1 : j])]
+            text, i = [], j
+            continue
+        text.append(ch)
+        i += 1
+    out.append((False, "".join(text)))
+    return out
+
+
 def varnames(arg: str) -> list[str]:
     """The variable names ``arg`` refers to (Rule 3), in order."""
-    names = []
-    for piece in arg.split("$")[1:]:
-        name = piece.split("/", 1)[0]
-        if name:
-            names.append(name)
-    return names
+    return [t for isvar, t in _pieces(arg) if isvar and t]
 
 
 def expand(arg: str, env: dict[str, str]) -> str:
-    """``arg`` with each ``$name`` replaced by ``env[name]`` ("" if unset) (Rule 3)."""
-    head, *pieces = arg.split("$")
-    out = [head]
-    for piece in pieces:
-        name, slash, rest = piece.partition("/")
-        out.append(env.get(name, "") if name else "")
-        out.append(slash + rest)
-    return "".join(out)
+    """``arg`` with each ``$name`` replaced by ``env[name]`` ("" if unset) and its quotes
+    removed (Rules 1 and 3): the operand as the op sees it."""
+    return "".join(env.get(t, "") if isvar else t for isvar, t in _pieces(arg))
 
 
 async def getenv(name: str) -> str | None:
@@ -219,3 +259,40 @@ async def newns(user: str, text: str = DEFAULT_NAMESPACE) -> int:
     await putenv("user", user)
     await putenv("home", f"/usr/{user}")
     return await addns(text)
+
+
+# --- the programs: newns [-a] [-n nsfile] [command ...], addns = newns -a ------------------
+
+USAGE = "newns [-a] [-n nsfile] [command [arg ...]]"
+
+
+async def main(argv: list[str]) -> None:
+    """Build a name space from ``nsfile`` (the default namespace without ``-n``): a new one,
+    or with ``-a`` added to this one; then run ``command`` (``rc``) in it and wait.  The
+    file is read before the name space changes, so it may live anywhere the caller sees."""
+    args, add, path = argv[1:], False, ""
+    while args and args[0].startswith("-") and args[0] != "-":
+        flag = args.pop(0)
+        if flag == "--":
+            break
+        if flag == "-a":
+            add = True
+        elif flag == "-n" and args:
+            path = args.pop(0)
+        else:
+            raise Error(f"usage: {USAGE}")
+    try:
+        text = await _readtext(path) if path else DEFAULT_NAMESPACE
+    except Error as e:
+        await lib.fprint(2, f"{argv[0]}: {path}: {e.ename}\n")
+        raise
+    if add:
+        await addns(text)
+    else:
+        await newns(await _readtext("#c/user"), text)
+    cmd = args or ["rc"]
+    pid = await lib.spawn(cmd[0].removeprefix("/bin/"), cmd, lib.RFFDG | lib.RFPROC)
+    while (w := await lib.wait()).pid != pid:
+        pass
+    if w.msg:
+        raise Error(w.msg)

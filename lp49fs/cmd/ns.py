@@ -1,7 +1,8 @@
 """ns [pid]: print the name space of process ``pid`` (default: this one) as rc commands.
 
 The lines come from ``/proc/pid/ns`` (one mount per read, ``cd dir`` last) and are
-re-quoted so that the output can be fed back to ``sh``: ``bind  '#c' /dev``.
+re-quoted rc-style so that the output can be fed back to ``sh`` or, saved in a file, to
+``newns -n file`` / ``addns -n file``, which rebuild the same tree: ``bind  '#c' /dev``.
 """
 
 from __future__ import annotations

@@ -6,14 +6,17 @@ calls only (``lp49fs.lib.FdLink``), until every client end is gone.  Mount it wi
 ``mount -c /srv/ramfs /tmp``.
 
 ``serveposted(name, fs)`` is the part every such server shares: pipe, post, close the posted
-end in this process (the /srv entry holds it now), serve the other end.  If the name is taken
-(a stale entry of a server that died) it is removed and posted again.
+end in this process (the /srv entry holds it now), serve the other end.  A name that is
+taken is refused (``ramfs: /srv/ramfs: file already exists``), as in Plan 9: a running
+server is never replaced; ``rm /srv/name`` first (the node's server supervisor removes the
+stale entry of a server it restarts itself).
 """
 
 from __future__ import annotations
 
 from lp49fs import lib
-from lp49fs.errors import Eexist, Error
+from lp49fs.cmd._util import fatal
+from lp49fs.errors import Error
 from lp49fs.lib9p import FileServer, serve
 from lp49fs.ninep import OWRITE
 from lp49fs.servers.ramfs import MSIZE, Ramfs
@@ -27,10 +30,7 @@ async def post(name: str, fd: int) -> None:
     try:
         sfd = await lib.create(path, OWRITE, 0o666)
     except Error as e:
-        if e.ename != Eexist:
-            raise
-        await lib.remove(path)  # a stale entry of a server that is gone
-        sfd = await lib.create(path, OWRITE, 0o666)
+        await fatal("ramfs", f"{path}: {e.ename}")
     try:
         await lib.write(sfd, str(fd).encode())
     finally:

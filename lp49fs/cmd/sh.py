@@ -1,4 +1,4 @@
-"""sh [-i] [-c command | file [arg ...]]: the rc-like shell of LP49.
+"""sh (or rc) [-i] [-c command | file [arg ...]]: the rc shell of LP49 (docs/shell.md).
 
 The shell reads commands from ``-c``'s argument, from ``file``, or from fd 0, and runs them
 with ``_rcexec.Shell``.  Every source goes a line at a time: text is handed to the parser
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from lp49fs import lib
 from lp49fs.cmd._rcexec import Exit, Shell
+from lp49fs.cmd._rcflow import load
+from lp49fs.cmd._rcproc import Interrupted, takenotes
 from lp49fs.cmd._util import readfile, splitflags, usage
-from lp49fs.errors import Error
+from lp49fs.errors import Eintr, Error
 
 USAGE = "sh [-i] [-c command | file [arg ...]]"
 
@@ -32,7 +34,11 @@ class LineReader:
         while b"\n" not in self.buf and not self.eof:
             try:
                 data = await lib.read(self.fd, 8192)
-            except Error:
+            except Error as e:
+                if e.ename == Eintr:
+                    self.buf = b""
+                    await takenotes()
+                    raise Interrupted from None
                 data = b""
             if not data:
                 self.eof = True
@@ -74,8 +80,11 @@ async def main(argv: list[str]) -> None:
     flags, args = r
     if "c" in flags and not args:
         await usage(USAGE)
-    sh = Shell(args[1:], await stdfds())
+    name = args[0] if args and "c" not in flags else argv[0]
+    sh = Shell(args[1:], await stdfds(), name)
     sh.vars["pid"] = [str(await lib.getpid())]
+    await lib.notify(True)  # a note interrupts, never ends, the shell (_rcproc Rule 5)
+    await load(sh)
     try:
         if "c" in flags:
             await sh.run_text(args[0])

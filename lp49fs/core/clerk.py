@@ -13,9 +13,8 @@ map or unmap after the first.
 Rules:
 1. Each call runs inside the clerk's cancel scope, registered with the process manager for
    the call only, so a note to the caller (or its exit) interrupts it: the reply is
-   ``interrupted``.  The scope lives across calls (making one per call cost ~18 us); it can
-   be cancelled only while registered (during a call), and a scope once cancelled is
-   replaced before the next call, so a cancel never reaches a later call.
+   ``interrupted``.  The scope lives across calls (cheaper than one per call) and is replaced
+   once cancelled, so a cancel never reaches a later call.
 2. An ``Error`` becomes an ERR reply with its string; any other exception is logged and
    answered with ``the front fell off`` -- a call never kills the clerk or the node.
 3. A reply that cannot be delivered (the caller was deleted meanwhile, e.g. by ``exits``)
@@ -45,7 +44,7 @@ from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadI
 from lp49fs import trace as _t
 from lp49fs.core import sysfile
 from lp49fs.core.chan import Path, cclose
-from lp49fs.core.proc import RFPROC, rfork
+from lp49fs.core.proc import RFPROC, psstate, rfork, stopgate
 from lp49fs.errors import Ebadarg, Egreg, Eintr, Enoproc, Eperm, Error
 from lp49fs.ninep import ORDWR, Dir, decode_dirs, encode_dir
 from lp49fs.syscall import ERR, OK, Sys
@@ -134,6 +133,8 @@ class Clerk:
             cs.cancel()
         pi.calls.add(cs)
         try:
+            await stopgate(pi.proc)  # /proc/N/ctl stop halts it here
+            pi.proc.state = psstate(Sys(msg.label).name)  # what ps shows while it waits
             return await h(self, pi, msg)
         except Error as e:
             return _err(e.ename)
@@ -142,6 +143,8 @@ class Clerk:
             return _err(Egreg)
         finally:
             pi.calls.discard(cs)
+            if not pi.calls and not pi.proc.exited:
+                pi.proc.state = "Running"
             self.scope = None
 
     # -- buffers --
@@ -361,6 +364,11 @@ async def _postnote(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return OKMSG
 
 
+async def _notify(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    pi.proc.notify = bool(m.words[0]) if m.words else False
+    return OKMSG
+
+
 async def _getpid(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return _ok(pi.proc.pid)
 
@@ -388,5 +396,5 @@ HANDLERS: dict[int, Handler] = {
     Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
-    Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt,
+    Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
 }  # fmt: skip

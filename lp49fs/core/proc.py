@@ -21,6 +21,10 @@ Rules:
 4. ``postnote`` queues a note (at most NNOTE, the oldest kept, as Plan 9) and calls the core's
    ``notify`` hook if one is installed; delivery to a running program is wired by the
    process manager.
+5. ``/proc/N/ctl stop`` hangs a ``ProcStop`` on the Proc: each system call starts with
+   ``stopgate``, which halts there (state ``Stopped``) until ``start``.  A process stops at
+   its next system call, as a Plan 9 process stops on its next way through the kernel; a
+   note or kill still interrupts the halted call.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
+
+import trio
 
 from lp49fs.core.chan import Chan, Path, cclose, incref
 from lp49fs.core.mount import Pgrp
@@ -138,7 +144,9 @@ class Proc:
     noteid: int = 0  # note group
     args: list[str] = field(default_factory=list)  # argv
     notes: list[str] = field(default_factory=list)  # posted, not yet taken
-    state: str = "Ready"  # status text: Ready, Running, Wakeme, Broken, Moribund ...
+    notify: bool = False  # handles notes (notify(2)): a note does not end it
+    stop: ProcStop | None = None  # /proc/N/ctl stop asked, until start (Rule 5)
+    state: str = "Ready"  # status text: Running, or the system call it is in (Pread ...)
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
     tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
@@ -269,6 +277,44 @@ def postnote(p: Proc, note: str) -> None:
     hook = p.core.notify
     if hook is not None:
         hook(p, note)
+
+
+@dataclass(eq=False)
+class ProcStop:
+    """A stop of ``/proc/N/ctl``: the process halts at its next system call until ``start``."""
+
+    stopped: trio.Event = field(default_factory=trio.Event)  # it reached the stop
+    started: trio.Event = field(default_factory=trio.Event)  # ctl start: go on
+
+
+async def stopgate(p: Proc) -> None:
+    """Called as each system call of ``p`` begins: wait there while ``p`` is stopped."""
+    st = p.stop
+    if st is None:
+        return
+    p.state = "Stopped"
+    st.stopped.set()
+    await st.started.wait()
+
+
+PSSTATE = {"READ": "Pread", "WRITE": "Pwrite", "WAIT": "Await"}  # Plan 9 sysctab names
+
+
+def psstate(call: str) -> str:
+    """The state ps shows for a process in system call ``call`` (a ``Sys`` name), as Plan 9
+    sets ``up->psstate`` to the call's name: ``Pread``, ``Await``, ``Sleep``, ``Open`` ..."""
+    return PSSTATE.get(call, call.capitalize())
+
+
+def pgrpnote(core: Core, noteid: int, note: str) -> int:
+    """Post ``note`` to every process of note group ``noteid``; how many got it.
+
+    Plan 9: port/devproc.c:/^pgrpnote (a write of ``/proc/N/notepg``; the console's DEL).
+    """
+    group = [p for p in list(core.procs.values()) if p.noteid == noteid and not p.exited]
+    for p in group:
+        postnote(p, note)
+    return len(group)
 
 
 def procfdprint(c: Chan, fd: int, w: int = 0) -> str:

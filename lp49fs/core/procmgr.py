@@ -36,7 +36,10 @@ Rules:
    (the boot process) release their groups, so mounts and server links close.  After it
    no L4 thread of a process is left and every system call gets ``permission denied``.
 3. A note interrupts every system call the process has in progress (they fail with
-   ``interrupted``); the note ``kill`` also ends the process with exit string ``killed``.
+   ``interrupted``).  As in Plan 9, a process that has no note handler (``notify``) is
+   ended by any note, with the note as its exit string (``interrupt``); the note ``kill``
+   ends every process, with exit string ``killed``.  A process with a handler keeps
+   running and takes its notes from ``/proc/N/note``.
    ``Core.notify`` is wired to ``note`` so ``/proc/N/ctl kill`` and ``postnote`` both work.
 """
 
@@ -225,14 +228,14 @@ class ProcMgr:
         self.bypid.clear()
 
     def note(self, p: Proc, note: str) -> None:
-        """The core's notify hook (Rule 3): interrupt calls; ``kill`` ends the process."""
+        """The core's notify hook (Rule 3): interrupt calls; end a process without a handler."""
         pi = self.bypid.get(p.pid)
         if pi is None or pi.exiting:
             return
         for cs in list(pi.calls):
             cs.cancel()
-        if note == "kill" and pi.threads and not self.closing:
-            self.nursery.start_soon(self.exits, pi, "killed")
+        if (note == "kill" or not p.notify) and pi.threads and not self.closing:
+            self.nursery.start_soon(self.exits, pi, "killed" if note == "kill" else note)
 
     def thread_died(self, tid: ThreadId) -> None:
         """Kernel exit hook: a process whose main thread ended without exits is ended."""

@@ -280,9 +280,7 @@ def _checkflag(flag: int, ismount: bool) -> None:
 @syscall
 async def bind(p: Proc, new: str, old: str, flag: int) -> int:
     """bind(2): ``new`` is evaluated now (crossing its mount), ``old`` is the mount point."""
-    _checkflag(flag, False)
-    if p.pgrp.noattach:
-        raise Error(Enoattach)
+    _checkflag(flag, False)  # RFNOMNT refuses mounts and most # paths (namec), not binds
     c0, mh = await namec_mh(p, new, Abind)
     try:
         c1, _ = await namec_mh(p, old, Amount)

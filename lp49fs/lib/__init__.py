@@ -37,6 +37,7 @@ from lp49fs.lib.proc import RFREND as RFREND
 from lp49fs.lib.proc import Waitmsg as Waitmsg
 from lp49fs.lib.proc import exits as exits
 from lp49fs.lib.proc import getpid as getpid
+from lp49fs.lib.proc import notify as notify
 from lp49fs.lib.proc import postnote as postnote
 from lp49fs.lib.proc import rfork as rfork
 from lp49fs.lib.proc import sleep as sleep

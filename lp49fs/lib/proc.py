@@ -90,8 +90,15 @@ async def sleep(ms: int) -> None:
 
 
 async def postnote(pid: int, note: str) -> None:
-    """Post ``note`` to process ``pid`` ("kill" terminates it)."""
+    """Post ``note`` to process ``pid`` (it ends the process unless it has ``notify`` on;
+    "kill" always does)."""
     await _words(Sys.POSTNOTE, (pid,), note)
+
+
+async def notify(on: bool = True) -> None:
+    """notify(2): with ``on``, a note no longer ends this process; it interrupts the calls
+    in progress (``interrupted``) and waits in ``/proc/N/note`` to be read."""
+    await _words(Sys.NOTIFY, (int(on),))
 
 
 async def getpid() -> int:

@@ -4,9 +4,11 @@ The node serves its UART on a unix stream socket (``lp49 node --console unix!PAT
 ``hwsim.console.serve_unix``): every byte it prints goes to each connected client, and each
 line a client writes is typed at the node's console.  This command is the client:
 
-- stdin is copied to the socket as it arrives; on a terminal, host echo and line editing
-  are off meanwhile (the node's console echoes and cooks lines) and DEL is sent as BS;
-  ^D goes to the node (its shell's end of file); ^C detaches (exit status 0);
+- stdin is copied to the socket as it arrives; on a terminal, host echo, line editing and
+  signal keys are off meanwhile (the node's console echoes and cooks lines).  The
+  backspace key (DEL on most terminals) is sent as BS; ^C is sent as DEL, the node's
+  interrupt key (it posts ``interrupt`` to the foreground commands); ^D goes to the node
+  (its shell's end of file); ^] detaches (exit status 0), as in telnet;
 - the socket's bytes are copied to stdout as they arrive;
 - after EOF on stdin the command keeps printing until the node has been quiet for
   ``LINGER`` seconds, so ``echo ls | lp49 console unix!PATH`` shows the answer (the socket
@@ -31,7 +33,7 @@ from hwsim.console import copy_input
 from lp49fs.node import kdb
 
 USAGE = "usage: lp49 console [--debug] unix!PATH"
-DEL, BS = 0x7F, 0x08
+DEL, BS, CTLC, DETACH = 0x7F, 0x08, 0x03, 0x1D  # DETACH: ^]
 LINGER = 0.5  # after stdin ends: exit once the node printed nothing for this long
 
 
@@ -43,7 +45,7 @@ def terminal_mode(fd: int) -> Iterator[None]:
         return
     saved = termios.tcgetattr(fd)
     mode = termios.tcgetattr(fd)
-    mode[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: the node echoes and cooks
+    mode[3] &= ~(termios.ECHO | termios.ICANON | termios.ISIG)  # the node echoes, cooks, DELs
     mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
     termios.tcsetattr(fd, termios.TCSANOW, mode)
     try:
@@ -53,19 +55,27 @@ def terminal_mode(fd: int) -> Iterator[None]:
 
 
 def typed(data: bytes) -> bytes:
-    """Terminal bytes as the node's console wants them: DEL (the backspace key) as BS."""
-    return data.replace(bytes((DEL,)), bytes((BS,)))
+    """Terminal bytes as the node's console wants them: DEL (the backspace key) as BS, ^C as
+    DEL (the interrupt key); everything from a ^] on is not sent (the caller detaches)."""
+    data = data.split(bytes((DETACH,)), 1)[0]
+    return data.replace(bytes((DEL,)), bytes((BS,))).replace(bytes((CTLC,)), bytes((DEL,)))
+
+
+class _Detach(Exception):
+    """^] typed: stop copying stdin."""
 
 
 async def _stdin_to(sock: trio.SocketStream) -> None:
     """Copy stdin to ``sock`` until EOF on stdin or a broken socket."""
     async def send(data: bytes) -> None:
         await sock.send_all(typed(data))
+        if DETACH in data:
+            raise _Detach
 
     fd = os.dup(0)
     try:
         await copy_input(fd, send)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+    except (trio.BrokenResourceError, trio.ClosedResourceError, _Detach):
         return
     finally:
         os.close(fd)

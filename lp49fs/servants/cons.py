@@ -18,6 +18,10 @@ Rules
   5. Fixed-width numbers are ``NUMSIZE`` (12) bytes for 32-bit values and ``VLNUMSIZE`` (22)
      for 64-bit ones: right-justified decimal and one trailing blank.  ``/dev/time`` is
      seconds, nanoseconds, ticks and tick frequency: 12 + 3 * 22 = 78 bytes.
+  6. DEL typed in cooked mode posts the note ``interrupt`` to the note group of the process
+     that last read ``cons`` (the shell at its prompt, and so the foreground commands it
+     started, which share its group; background jobs have groups of their own).  Plan 9's
+     rio does the same for a window's process group.
 
 ``pid``, ``ppid`` and ``user`` answer for the calling process (``up``); sysname, hostowner
 and the clock offset are per node, kept in this servant instance.
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from lp49fs.core.chan import COPEN, Chan
+from lp49fs.core.proc import pgrpnote
 from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
 from lp49fs.servants.dev import Dirtab, Tabled
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 NUMSIZE = 12  # 32-bit value: 11 digits + blank
 VLNUMSIZE = 22  # 64-bit value: 21 digits + blank
 TIMELEN = NUMSIZE + 3 * VLNUMSIZE  # 78
+Ebadctl = "bad process or channel control request"  # port/error.h: a bad consctl message
 
 
 def fixnum(val: int, size: int = NUMSIZE) -> bytes:
@@ -135,6 +141,7 @@ class ConsState:
     input: trio.Event = field(default_factory=trio.Event)  # set when input arrives
     timeoff: int = 0  # ns added to the host clock (writes to /dev/time)
     dropped: int = 0  # bytes printed with no UART to print on
+    notepg: int = 0  # note group of the last reader: where DEL posts interrupt (Rule 6)
 
 
 class Cons(Tabled):
@@ -170,6 +177,10 @@ class Cons(Tabled):
             echo = self.st.kbd.input(bytes(data))
             if echo:
                 uart.write(echo)
+            while self.st.kbd.interrupts:
+                self.st.kbd.interrupts -= 1
+                if self.st.notepg:
+                    pgrpnote(self.core, self.st.notepg, "interrupt")
             self._wake()
         return len(data)
 
@@ -187,6 +198,9 @@ class Cons(Tabled):
 
     async def readcons(self, count: int) -> bytes:
         """One line (Rule 1), or raw bytes (Rule 2); blocks until there is some (Rule 3)."""
+        p = self.up()
+        if p is not None:
+            self.st.notepg = p.noteid
         while (got := self.st.kbd.take(count)) is None:
             await self.st.input.wait()
         return got
@@ -268,12 +282,15 @@ class Cons(Tabled):
         return len(data)
 
     def _ctl(self, data: bytes) -> None:
+        """consctl: rawon, rawoff (ctlpon, ctlpoff accepted); anything else is refused."""
         for word in data.decode(errors="replace").split():
             if word.startswith("rawon"):
                 self.st.kbd.setraw(True)
                 self._wake()
             elif word.startswith("rawoff"):
                 self.st.kbd.setraw(False)
+            elif not word.startswith("ctlp"):
+                raise Error(Ebadctl)
 
     def _settime(self, data: bytes) -> None:
         if self.user() != self.core.eve:

@@ -12,6 +12,9 @@ Rules
   3. Raw mode: bytes are queued as they come, unedited and unechoed, and ``take`` joins
      everything queued up to ``n``.  Going raw sends the partial cooked line at once
      (devcons' "clumsy hack"), so no typed byte is lost by a mode switch.
+  4. DEL (0x7F) in cooked mode is the interrupt key, as on Plan 9's consoles: it drops the
+     line being typed, echoes nothing and counts one ``interrupts`` for the console to post
+     (``Cons`` sends the note ``interrupt`` to the note group of its reader).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 
 LINELEN = 1024  # longest cooked line (devcons kbd.line)
 
-BS, CTLD, CTLU = 0x08, 0x04, 0x15
+BS, CTLD, CTLU, DEL = 0x08, 0x04, 0x15, 0x7F
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Kbd:
     raw: bool = False  # deliver bytes as they come, no echo, no editing
     line: bytearray = field(default_factory=bytearray)  # the line being cooked
     ready: collections.deque[bytes] = field(default_factory=collections.deque)  # for readers
+    interrupts: int = 0  # DELs typed, not yet posted (Rule 4)
 
     def input(self, data: bytes) -> bytes:
         """Cook ``data``; returns the bytes to echo (nothing when raw)."""
@@ -42,6 +46,10 @@ class Kbd:
         for ch in data:
             if ch == ord("\r"):
                 ch = ord("\n")
+            if ch == DEL:
+                self.line.clear()
+                self.interrupts += 1
+                continue
             if ch == BS:
                 del self.line[-1:]
             elif ch == CTLU:

@@ -12,7 +12,10 @@ Rules
   2. ``status`` is the 176-byte record; real time is measured from ``Proc.start``.
   3. ``ns`` returns **one line per read** (REFERENCE.md §2.6), mounts in mountid order, then
      ``cd <dot>``, then 0 bytes.  The lines are taken at the first read of an open Chan.
-     A mount's source is ``#s/name`` if its server link is posted in ``#s``, else its path.
+     A line is a ``mount`` only when the mounted Chan is a mount's root (path ``#M``, as
+     Plan 9's devproc checks); any other Chan -- a directory of a mounted server too -- is a
+     ``bind`` of its path.  A mount's source is ``#s/name`` if its server link is posted in
+     ``#s``, else its path.
   4. ``ctl`` takes ``kill`` (the core's ``postnote(p, "kill")`` hook), ``close N``,
      ``closefiles`` and accepts ``hang nohang noswap private pri N`` as no-ops; anything
      else is ``unknown control message "..."`` as Plan 9's ``cmderror`` words it.
@@ -24,6 +27,9 @@ Rules
   7. ``trace`` (lp49fs.servants.proctrace): ctl ``trace`` toggles tracing of the process's
      system calls, ``trace 1``/``trace 0`` set it; a read of ``trace`` gives the next
      traced call as text, blocking until one ends; end of file once tracing is off.
+  8. ``ctl stop`` halts the process at its next system call (state ``Stopped``), ``waitstop``
+     blocks until it is halted, ``start`` lets it go on; ``start`` or ``waitstop`` of a
+     process not stopped is ``process not stopped``.
 """
 
 from __future__ import annotations
@@ -35,8 +41,8 @@ from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
 from lp49fs.core.proc import Proc as ProcStruct
-from lp49fs.core.proc import postnote, procfdprint
-from lp49fs.errors import ERRMAX, Eisdir, Enochild, Eperm, Eprocdied, Error, Etoobig
+from lp49fs.core.proc import ProcStop, postnote, procfdprint
+from lp49fs.errors import ERRMAX, Eisdir, Enochild, Enotstopped, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import procfmt, proctrace
 from lp49fs.servants.dev import Dirtab, Servant, openmode
@@ -78,7 +84,7 @@ DIRTAB = (
 
 # ctl messages: name -> field count (0 = any), as Plan 9's proccmd table
 CTLMSGS = {"kill": 1, "close": 2, "closefiles": 1, "hang": 1, "nohang": 1, "noswap": 1,
-           "private": 1, "pri": 2, "trace": 0}
+           "private": 1, "pri": 2, "trace": 0, "stop": 1, "start": 1, "waitstop": 1}
 
 
 def qpid(q: Qid) -> int:
@@ -201,7 +207,7 @@ class Proc(Servant):
                 mounts.append((m.mountid, len(mounts), mh.from_.path.s, m))
         lines = []
         for _, _, old, m in sorted(mounts, key=lambda t: (t[0], t[1])):
-            if m.to.type == "M":
+            if m.to.path.s == "#M":  # a mount's root, not any Chan of a mounted server
                 link = m.to.mchan
                 src = self.srvname(link) if link is not None else None
                 src = src or (link.path.s if link is not None else m.to.path.s)
@@ -246,6 +252,22 @@ class Proc(Servant):
             raise Error(Eperm)
         return len(data)
 
+    async def stopctl(self, p: ProcStruct, what: str) -> None:
+        """stop: halt ``p`` at its next system call; waitstop: wait until it is halted;
+        start: let it go on (Rule 7, core.proc Rule 5)."""
+        if what == "stop":
+            if p.stop is None:
+                p.stop = ProcStop()
+        elif what == "waitstop":
+            if p.stop is None:
+                raise Error(Enotstopped)
+            await p.stop.stopped.wait()
+        else:
+            if p.stop is None:
+                raise Error(Enotstopped)
+            st, p.stop = p.stop, None
+            st.started.set()
+
     async def ctl(self, p: ProcStruct, fields: list[str]) -> None:
         """One ctl message (Rule 4)."""
         if not fields:
@@ -259,6 +281,8 @@ class Proc(Servant):
             postnote(p, "kill")
         elif fields[0] == "trace":
             proctrace.ctl(p, fields)
+        elif fields[0] in ("stop", "waitstop", "start"):
+            await self.stopctl(p, fields[0])
         elif fields[0] == "close":
             try:
                 await cclose(p.fgrp.take(int(fields[1])))

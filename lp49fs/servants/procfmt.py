@@ -7,6 +7,7 @@ Kept apart from ``proc.py`` so the byte layouts can be pinned by table tests wit
   base priority; current priority.
 * ``ns``: one mount per line, ``bind <flags> <new> <old>`` or ``mount <flags> <src> <old>
   <spec>``; flags are "" or "-" + a b c C, so MREPL leaves two blanks (``bind  #c /dev``).
+  A name with a blank or a quote is ``%q``-quoted so the line still tokenizes.
   The last line is ``cd <dot>``.
 * ``fd`` lines come from ``lp49fs.core.proc.procfdprint`` (shared with ``#d``).
 * ``args`` and ``wait`` quote strings as Plan 9's ``%q`` does.
@@ -51,15 +52,15 @@ def int2flag(flag: int) -> str:
 
 
 def bindline(flag: int, new: str, old: str) -> str:
-    return f"bind {int2flag(flag)} {new} {old}\n"
+    return f"bind {int2flag(flag)} {quote(new)} {quote(old)}\n"
 
 
 def mountline(flag: int, src: str, old: str, spec: str) -> str:
-    return f"mount {int2flag(flag)} {src} {old} {spec}\n"
+    return f"mount {int2flag(flag)} {quote(src)} {quote(old)} {spec and quote(spec)}\n"
 
 
 def cdline(dot: str) -> str:
-    return f"cd {dot}\n"
+    return f"cd {quote(dot)}\n"
 
 
 def needsquote(s: str) -> bool:
