@@ -106,9 +106,15 @@ class Inet(Servant):
         self.portmaps = {"icmp": self.icmp.ports, "udp": self.udp.ports, "tcp": self.tcp.ports}
 
     def shutdown(self) -> None:
+        """Node halt: every connection ends now (no FIN handshake: the wire goes away too),
+        so nobody stays blocked on one."""
+        for tcb in list(self.tcp.conns.values()):
+            tcb.fail("ip stack shut down")
         for convs in self.convs.values():
             for cv in convs:
                 cv.closeconv()
+                cv.hungup = True
+                cv.readable.set()
         self.stack.shutdown()
 
     # ---- tables -----------------------------------------------------------------------------
