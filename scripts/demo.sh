@@ -44,7 +44,7 @@ typed "ns"
 cat <<MSG
 
 The default node is mounted at $mnt.
-  its console:   $lp49 console unix!$cons      (a shell; ^C detaches)
+  its console:   $lp49 console unix!$cons      (a shell; DEL or ^C interrupts, ^] detaches)
   look around:   ls $mnt/proc/*/status; cat $mnt/proc/1/ns
   unmount:       fusermount3 -u $mnt           (stops the node)
 MSG
