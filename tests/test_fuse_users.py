@@ -98,6 +98,8 @@ def test_chown_by_a_user_is_eperm(tmp: pathlib.Path) -> None:
     code, _, err = as_user(NOBODY, f"chown {NOBODY} c", tmp)
     assert code == 1 and "Operation not permitted" in err, err
     assert os.stat(tmp / "c").st_uid == DAEMON
+    assert as_user(DAEMON, f"chgrp {DAEMON} c", tmp) == (0, "", "")  # a new group by the owner
+    assert (os.stat(tmp / "c").st_uid, os.stat(tmp / "c").st_gid) == (DAEMON, DAEMON)
 
 
 def test_the_log_is_quiet(base: pathlib.Path, tmp: pathlib.Path) -> None:
@@ -105,3 +107,11 @@ def test_the_log_is_quiet(base: pathlib.Path, tmp: pathlib.Path) -> None:
     text = (base / "view.log").read_text() if (base / "view.log").exists() else ""
     for bad in ("WARNING", "ERROR", "Traceback", "front fell off"):
         assert bad not in text, text
+
+
+def test_an_unknown_caller_acts_and_shows_as_none(tmp: pathlib.Path) -> None:
+    uid = unused_uid()
+    assert as_user(uid, "echo x > u && cat u", tmp) == (0, "x\n", "")
+    assert os.stat(tmp / "u").st_uid == 65534  # none: the overflow uid, not root's
+    code, _, err = as_user(NOBODY, "echo y > u", tmp)  # nobody is not none
+    assert code != 0 and "Permission denied" in err, err
