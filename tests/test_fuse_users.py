@@ -115,3 +115,13 @@ def test_an_unknown_caller_acts_and_shows_as_none(tmp: pathlib.Path) -> None:
     assert os.stat(tmp / "u").st_uid == 65534  # none: the overflow uid, not root's
     code, _, err = as_user(NOBODY, "echo y > u", tmp)  # nobody is not none
     assert code != 0 and "Permission denied" in err, err
+
+
+def test_remounts_reads_the_ns_and_refuses_foreign_mounts() -> None:
+    from lp49fs.errors import Error
+    from lp49fs.fuse.users import MAFTER, MCREATE, remounts
+
+    ns = ["bind  #c /dev\n", "mount -c #s/ramfs /tmp \n", "mount -a /srv/x /n/x spec\n", "cd /\n"]
+    assert remounts(ns) == [("#s/ramfs", "/tmp", MCREATE, ""), ("/srv/x", "/n/x", MAFTER, "spec")]
+    with pytest.raises(Error, match="cannot attach #\\|/data1 on / as another user"):
+        remounts(["mount -b #|/data1 / \n"])

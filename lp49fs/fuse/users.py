@@ -23,14 +23,16 @@ Rule 3a. Name space.  A 9P server knows a user by the uname of the Tattach that 
         host owner.  As in Plan 9, where a new user attaches afresh, the caller's process
         copies the view's name space (RFNAMEG) and mounts each posted server (``/srv/X``
         or ``#s/X`` in its ``/proc/N/ns``) again, as itself, at the same place with the
-        same flags (``reattach``).  Servants (#c, #p, ...) check the process's user
-        directly.  The cost: binds and mounts made in the shown process after a caller's
-        first request are not seen by that caller (the mounter and root still see them
-        live).
+        same flags (``reattach``).  Any other mount (an import's link to a remote) would
+        keep the host owner's identity, so a caller's process fails closed on it (Rule 5).
+        Servants (#c, #p, ...) check the process's user directly.  The cost: binds and
+        mounts made in the shown process after a caller's first request are not seen by
+        that caller (the mounter and root still see them live).
 Rule 4. Open files belong to the process that opened them (its fd table), so ``read``,
         ``write`` and ``release`` run as the opener (``OpenFile.ut``), whoever sends them.
-Rule 5. A caller process that fails to become its user (a cap refused) is not used: the
-        request answers EACCES and the failure is logged; the next request tries again.
+Rule 5. A caller process that fails to become its user (a cap refused) or to attach again
+        is not used: the request answers EACCES and the failure is logged; the next
+        request tries again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import pyfuse3
 import trio
 
 from lp49fs import lib
+from lp49fs.errors import Error
 from lp49fs.lib import uctx
 from lp49fs.ninep import ORDWR, OREAD
 
@@ -62,6 +65,26 @@ def username(uid: int) -> str:
         return NOBODY
 
 
+def remounts(ns: list[str]) -> list[tuple[str, str, int, str]]:
+    """Rule 3a: the (src, old, flag, spec) of each mount in ``ns`` (lines of /proc/N/ns).
+    A mount of anything but a posted server (an import's link) cannot be attached again as
+    the caller and would keep the host owner's identity: Error, so the caller fails closed."""
+    out = []
+    for line in ns:
+        w = line.split()
+        if not w or w[0] != "mount":
+            continue
+        flags = w[1][1:] if w[1].startswith("-") else ""
+        args = w[2:] if w[1].startswith("-") else w[1:]
+        src, old, spec = args[0], args[1], args[2] if len(args) > 2 else ""
+        if not src.startswith(("/srv/", "#s/")):
+            raise Error(f"cannot attach {src} on {old} as another user")
+        flag = (MAFTER if "a" in flags else MBEFORE if "b" in flags else 0) | (
+            MCREATE if "c" in flags else 0) | (MCACHE if "C" in flags else 0)
+        out.append((src, old, flag, spec))
+    return out
+
+
 async def reattach() -> None:
     """Rule 3a: copy the name space and mount each posted server again as this process's
     user, so the server's own permission checks and owners are this user's."""
@@ -70,19 +93,10 @@ async def reattach() -> None:
     try:
         lines = []
         while line := (await lib.read(fd, 1024)).decode():  # one line per read
-            lines.append(line.split())
+            lines.append(line)
     finally:
         await lib.close(fd)
-    for w in lines:
-        if w[0] != "mount":
-            continue
-        flags = w[1][1:] if w[1].startswith("-") else ""
-        args = w[2:] if w[1].startswith("-") else w[1:]
-        src, old, spec = args[0], args[1], args[2] if len(args) > 2 else ""
-        if not src.startswith(("/srv/", "#s/")):
-            continue
-        flag = (MAFTER if "a" in flags else MBEFORE if "b" in flags else 0) | (
-            MCREATE if "c" in flags else 0) | (MCACHE if "C" in flags else 0)
+    for src, old, flag, spec in remounts(lines):
         if flag & (MAFTER | MBEFORE):
             await lib.unmount(src, old)  # MREPL replaces the old mount by itself
         srv = await lib.open(src, ORDWR)
