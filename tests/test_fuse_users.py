@@ -118,10 +118,9 @@ def test_an_unknown_caller_acts_and_shows_as_none(tmp: pathlib.Path) -> None:
 
 
 def test_remounts_reads_the_ns_and_refuses_foreign_mounts() -> None:
-    from lp49fs.errors import Error
     from lp49fs.fuse.users import MAFTER, MCREATE, remounts
 
     ns = ["bind  #c /dev\n", "mount -c #s/ramfs /tmp \n", "mount -a /srv/x /n/x spec\n", "cd /\n"]
     assert remounts(ns) == [("#s/ramfs", "/tmp", MCREATE, ""), ("/srv/x", "/n/x", MAFTER, "spec")]
-    with pytest.raises(Error, match="cannot attach #\\|/data1 on / as another user"):
+    with pytest.raises(ValueError, match="cannot attach #\\|/data1 on / as another user"):
         remounts(["mount -b #|/data1 / \n"])

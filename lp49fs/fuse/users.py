@@ -46,7 +46,6 @@ import pyfuse3
 import trio
 
 from lp49fs import lib
-from lp49fs.errors import Error
 from lp49fs.lib import uctx
 from lp49fs.ninep import ORDWR, OREAD
 
@@ -68,7 +67,8 @@ def username(uid: int) -> str:
 def remounts(ns: list[str]) -> list[tuple[str, str, int, str]]:
     """Rule 3a: the (src, old, flag, spec) of each mount in ``ns`` (lines of /proc/N/ns).
     A mount of anything but a posted server (an import's link) cannot be attached again as
-    the caller and would keep the host owner's identity: Error, so the caller fails closed."""
+    the caller and would keep the host owner's identity: ValueError (never a request's
+    error: ``serve`` logs it and the caller fails closed)."""
     out = []
     for line in ns:
         w = line.split()
@@ -78,7 +78,7 @@ def remounts(ns: list[str]) -> list[tuple[str, str, int, str]]:
         args = w[2:] if w[1].startswith("-") else w[1:]
         src, old, spec = args[0], args[1], args[2] if len(args) > 2 else ""
         if not src.startswith(("/srv/", "#s/")):
-            raise Error(f"cannot attach {src} on {old} as another user")
+            raise ValueError(f"cannot attach {src} on {old} as another user")
         flag = (MAFTER if "a" in flags else MBEFORE if "b" in flags else 0) | (
             MCREATE if "c" in flags else 0) | (MCACHE if "C" in flags else 0)
         out.append((src, old, flag, spec))
