@@ -97,8 +97,8 @@ def test_chown_and_chgrp(tmp: pathlib.Path) -> None:
 
 
 def test_other_users_may_use_the_mount(view: pathlib.Path, tmp: pathlib.Path) -> None:
-    """Mounted by root, the view is allow_other: uid 65534 reads and writes (as the node's
-    user, until per-caller identity lands)."""
+    """Mounted by root, the view is allow_other: uid 65534 reads and writes (as its own
+    LP49 user, nobody: test_fuse_users.py)."""
     mounts = pathlib.Path("/proc/mounts").read_text().splitlines()
     assert "allow_other" in next(x for x in mounts if str(view) in x)
     os.chmod(tmp, 0o777)

@@ -31,6 +31,9 @@ class Bridge:
 
     ut = object()
 
+    async def actor(self, op: str, args: tuple[object, ...]) -> object:
+        return self.ut  # every request acts as the one thread
+
     @syscall
     async def read(self, fh: int, off: int, size: int) -> bytes:
         raise Error(Egreg)  # what a server's crashed backend answers (lib9p: Eio) ...

@@ -8,7 +8,9 @@ Rule 1. Mode: DMDIR becomes S_IFDIR, everything else S_IFREG; the low nine bits 
         (``InodeTable.changed``: write, truncate, chmod, chown, rename, and creations and
         removals in a directory); changes made inside the node move only mtime.
 Rule 2. Owners: a 9P user or group name is the host user or group of that name where one
-        exists, else the mounting user's uid or gid (``Owners``, cached per name).
+        exists, else the mounting user's uid or gid (``Owners``, cached per name); but
+        ``none`` (what unknown callers act as, users.py) without a passwd entry shows as
+        the overflow uid/gid 65534, never as the mounter.
 Rule 3. Caching: a server file (type 'M') may use the page cache, with short attribute and
         entry timeouts (``TIMEOUT``); a servant's file (console, ctl/status files, pipes,
         network data, env) is direct_io and never cached, because its length says nothing
@@ -71,6 +73,9 @@ def file_info(fh: int, server: bool, stream: bool, keep: bool = False) -> pyfuse
     return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=stream)
 
 
+OVERFLOW = 65534  # Linux's overflowuid/overflowgid: the owner shown for ``none`` (Rule 2)
+
+
 class Owners:
     """9P user/group names to host ids (Rule 2)."""
 
@@ -86,7 +91,7 @@ class Owners:
             try:
                 uid = pwd.getpwnam(name).pw_uid
             except KeyError:
-                uid = self.uid
+                uid = OVERFLOW if name == "none" else self.uid
             self._uids[name] = uid
         return uid
 
@@ -110,7 +115,7 @@ class Owners:
             try:
                 gid = grp.getgrnam(name).gr_gid
             except KeyError:
-                gid = self.gid
+                gid = OVERFLOW if name == "none" else self.gid
             self._gids[name] = gid
         return gid
 

@@ -2,8 +2,10 @@
 
 ``syscall`` wraps every handler of ``Operations`` that reaches the name space:
 
-Rule 1. The handler's trio task is bound to the bridge's L4 thread first (``uctx.bind``), so
-        its ``lib`` calls are system calls of the view's LP49 process.
+Rule 1. The handler's trio task is bound to the bridge's L4 thread first (``uctx.bind``),
+        then to the thread of the process that acts for this request (``Bridge.actor``:
+        the caller's own LP49 user, users.py), so its ``lib`` calls are system calls of
+        that process, checked by the node as any program of that user.
 Rule 2. Failures become ``FUSEError`` in this one place: ``Error`` through the one table
         (``errno.errno_of``), an unknown inode ENOENT, an interrupted stream call EINTR.
         A ``FUSEError`` raised by the handler itself passes as is.
@@ -39,6 +41,10 @@ trace = logging.getLogger("lp49fs.fuse.trace")  # Rule 4
 
 class Bridge(Protocol):
     ut: uctx.UThread | None  # the bridge's main L4 thread, once serving
+
+    async def actor(self, op: str, args: tuple[object, ...]) -> uctx.UThread:
+        """The thread request ``op(*args)`` runs on (Rule 1)."""
+        ...
 
 
 B = TypeVar("B", bound=Bridge)
@@ -86,6 +92,7 @@ def syscall(f: Handler[B, P, R]) -> Handler[B, P, R]:
             uctx.on_syscall.set(lambda line: trace.debug("%d  %s", n, line))
         result: R
         try:
+            uctx.bind(await self.actor(op, args))
             if _t.on:  # lp49 trace (lp49fs.fuse.tracectl)
                 result = await tracectl.traced(self, f, args, kw)
             else:

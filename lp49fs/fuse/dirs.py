@@ -49,10 +49,13 @@ class DirOps(pyfuse3.Operations):
 
     def _init_dirs(self) -> None:
         self._dirs: dict[int, tuple[Node, list[Dir]]] = {}  # Rule 1 snapshots
-        self._dirfh = itertools.count(1 << 32)  # directory fhs never collide with fds
+        self._dirfh = itertools.count(1 << 32)  # directory fhs never collide with file fhs
 
     def _node(self, d: Dir, path: str, ino: int = 0, made: bool = False) -> Node:
         raise NotImplementedError  # ops.Operations
+
+    async def actor(self, op: str, args: tuple[object, ...]) -> uctx.UThread:
+        raise NotImplementedError  # ops.Operations (calls.py Rule 1)
 
     async def _listed(self, node: Node, d: Dir) -> Dir:
         """Rule 3: the entry ``d`` of ``node``'s directory as getattr would show it."""

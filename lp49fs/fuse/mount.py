@@ -42,6 +42,7 @@ from lp49fs.errors import Error
 from lp49fs.fuse import daemon, tracectl
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
+from lp49fs.fuse.users import CALLER
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
@@ -157,6 +158,7 @@ class NodeSession:
         else:
             await _start_node(node, self.cfg, supervisors)
         node.programs[BRIDGE] = self.operations.serve
+        node.programs[CALLER] = self.operations.callers.serve  # a caller's process (users.py)
         shown = await self._shown(node)
         # RFNOWAIT: the bridge is no child of the shown process, so a wait there returns
         await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],

@@ -13,7 +13,8 @@ Rules:
 1. Inodes: ``InodeTable`` (inodes.py) keys files by (type, dev, qid.path); handlers use the
    path an inode was last reached by.  Every lookup, create, mkdir and readdirplus entry
    counts one lookup; ``forget`` takes them back.
-2. Open files: the fh is the bridge's own LP49 fd (one fd table: at most 100 open at once).
+2. Open files: an fh names an LP49 fd of the process that opened it (Rule 9; each
+   process's fd table holds at most 100).
    Server files use the page cache, kept across opens while the file's qid.vers (as last
    seen by lookup, getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the
    previous open; servant files are direct_io, and streams are nonseekable and read with
@@ -43,6 +44,13 @@ Rules:
    allows where a file system does not support the type); ``mknod`` of a regular file is a
    create.
 
+9. Identity (users.py): a request with a ``RequestContext`` runs as the caller's own LP49
+   process (``Callers``: the passwd name of ctx.uid, ``none`` if unknown; the mounter and
+   root act as the bridge itself); ``read``, ``write`` and ``release`` run as the process
+   that opened the fh, since the fd is in its table.  fds are per process, so the same
+   fd number may be open in two callers' tables: the fh is the view's own number
+   (``_fh``), not the fd.
+
 Not supported: the types of Rule 8, xattrs, locks, fsync (answers ENOSYS); ``poll``
 reports readable and writable (9P has no readiness query).
 """
@@ -50,6 +58,7 @@ reports readable and writable (9P has no readiness query).
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import select
@@ -68,6 +77,7 @@ from lp49fs.fuse.calls import syscall
 from lp49fs.fuse.dirs import DirOps
 from lp49fs.fuse.inodes import InodeTable, Key, Node, join, key_of
 from lp49fs.fuse.intr import Interrupts
+from lp49fs.fuse.users import Callers
 from lp49fs.lib import uctx
 from lp49fs.ninep import DMDIR, OREAD, Dir
 from lp49fs.syscall import MAXIO
@@ -76,16 +86,18 @@ log = logging.getLogger(__name__)
 
 NAMEMAX = 255  # longest name of one path element, in bytes (NAME_MAX)
 UNSUPPORTED = errno.EPERM  # Rule 8: what symlink, link and mknod of a non-file answer
+FH_OPS = ("read", "write", "release")  # Rule 9: requests that carry an fh and no context
 
 
 @dataclass(slots=True)
 class OpenFile:
-    fd: int  # the bridge's LP49 fd (also the fh)
+    fd: int  # the opener's LP49 fd
     stream: bool  # read/write ignore the offset
     append: bool  # O_APPEND: every write goes to the current end
     pid: int  # the host thread that opened it: its signals interrupt stream calls (intr.py)
     path: str  # as opened (O_APPEND asks its length)
     key: Key  # the file's inode key (its ctime moves on each write)
+    ut: uctx.UThread  # the thread of the process whose fd it is (users.py Rule 4)
 
 
 class Operations(DirOps):
@@ -94,15 +106,17 @@ class Operations(DirOps):
     enable_writeback_cache = False
     enable_acl = False
 
-    def __init__(self, owners: Owners | None = None) -> None:
+    def __init__(self, owners: Owners | None = None, callers: Callers | None = None) -> None:
         super().__init__()
         self.inodes = InodeTable()
         self.owners = owners or Owners()
+        self.callers = callers or Callers()
         self.intr = Interrupts()
         self.ut: uctx.UThread | None = None  # the bridge's main thread, once serving
         self.pid = 0  # the bridge's LP49 pid
         self.ready = trio.Event()
         self._files: dict[int, OpenFile] = {}
+        self._fh = itertools.count(1)  # file fhs (directory fhs start at 1 << 32)
         self._init_dirs()
 
     # -- the LP49 process --------------------------------------------------------------
@@ -116,6 +130,15 @@ class Operations(DirOps):
             await nursery.start(self.intr.run)
             self.ready.set()
             await trio.sleep_forever()
+
+    async def actor(self, op: str, args: tuple[object, ...]) -> uctx.UThread:
+        """Rule 9: the caller's process for a request with a context, else the opener's."""
+        assert self.ut is not None
+        for a in args:
+            if isinstance(a, pyfuse3.RequestContext):
+                return await self.callers.thread(self.ut, a.uid)
+        f = self._files.get(args[0]) if op in FH_OPS and isinstance(args[0], int) else None
+        return f.ut if f is not None else self.ut
 
     def _attr(self, node: Node, d: Dir) -> pyfuse3.EntryAttributes:
         return attributes(d, node.ino, self.owners, self.inodes.ctime.get(node.key, 0))
@@ -199,6 +222,8 @@ class Operations(DirOps):
             d = replace(d, mtime=attr.st_mtime_ns // 1_000_000_000)
         if not d.is_null():
             f = self._files.get(fh) if fh is not None else None
+            if f is not None and f.ut is not uctx.current():
+                f = None  # another caller's fd: by name, as that caller
             await (lib.fwstat(f.fd, d) if f is not None else lib.wstat(node.path, d))
             self.inodes.changed(node.key)
         return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
@@ -259,13 +284,15 @@ class Operations(DirOps):
 
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
         append = bool(flags & os.O_APPEND)
-        self._files[fd] = OpenFile(fd, node.stream, append, pid, node.path, node.key)
+        fh = next(self._fh)
+        self._files[fh] = OpenFile(fd, node.stream, append, pid, node.path, node.key,
+                                   uctx.current())  # fmt: skip
         if flags & os.O_TRUNC:
             self.inodes.changed(node.key)
         cached = node.server and not node.empty
         keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
         node.openvers = node.vers if cached else -2
-        return file_info(fd, cached, node.stream, keep)
+        return file_info(fh, cached, node.stream, keep)
 
     @syscall
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:

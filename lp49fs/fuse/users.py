@@ -1,0 +1,157 @@
+"""Per-caller identity: each Linux uid using the view acts as its own LP49 user.
+
+The view is ``allow_other`` when mounted by root, so requests come from any host user.  A
+request must then be checked by the node exactly as a program of that user inside it would
+be.  ``Callers`` keeps one LP49 process per distinct caller:
+
+Rule 1. Names.  A caller's LP49 user is its passwd name (``pwd.getpwuid``); a uid the host
+        passwd does not know is ``none``.  There is no separate table: the host's passwd is
+        the one list of host users, and owner display (``attr.Owners``) maps names back
+        through the same passwd.
+Rule 2. Who is the bridge itself.  The mounting user's uid and root (uid 0) act as the
+        bridge process, i.e. as the node's own user (its host owner).  The host's
+        administrator already owns the mount process and everything the node holds, so
+        giving root less inside the view would protect nothing; any other uid never acts as
+        the host owner.
+Rule 3. Processes.  On a caller's first request the bridge spawns ``CALLER`` (RFPROC|RFFDG|
+        RFNOWAIT), which becomes the user (``lib.become``: cap(3), or ``none`` through
+        ``#c/user``) and then only lends its L4 thread to that caller's requests.  It is
+        kept for the life of the view; concurrent first requests of one uid wait for the
+        one spawn.
+Rule 3a. Name space.  A 9P server knows a user by the uname of the Tattach that made the
+        mount, so a process sharing the bridge's mounts would reach every server as the
+        host owner.  As in Plan 9, where a new user attaches afresh, the caller's process
+        copies the view's name space (RFNAMEG) and mounts each posted server (``/srv/X``
+        or ``#s/X`` in its ``/proc/N/ns``) again, as itself, at the same place with the
+        same flags (``reattach``).  Any other mount (an import's link to a remote) would
+        keep the host owner's identity, so a caller's process fails closed on it (Rule 5).
+        Servants (#c, #p, ...) check the process's user directly.  The cost: binds and
+        mounts made in the shown process after a caller's first request are not seen by
+        that caller (the mounter and root still see them live).
+Rule 4. Open files belong to the process that opened them (its fd table), so ``read``,
+        ``write`` and ``release`` run as the opener (``OpenFile.ut``), whoever sends them.
+Rule 5. A caller process that fails to become its user (a cap refused) or to attach again
+        is not used: the request answers EACCES and the failure is logged; the next
+        request tries again.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import pwd
+
+import pyfuse3
+import trio
+
+from lp49fs import lib
+from lp49fs.lib import uctx
+from lp49fs.ninep import ORDWR, OREAD
+
+log = logging.getLogger(__name__)
+
+CALLER = "fusecaller"  # the program name of a caller's process, as ps shows it
+MBEFORE, MAFTER, MCREATE, MCACHE = 1, 2, 4, 0x10  # mount flags (bind(1))
+NOBODY = "none"  # the LP49 user of a uid the host passwd does not know (Rule 1)
+
+
+def username(uid: int) -> str:
+    """Rule 1: the LP49 user of host ``uid``."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return NOBODY
+
+
+def remounts(ns: list[str]) -> list[tuple[str, str, int, str]]:
+    """Rule 3a: the (src, old, flag, spec) of each mount in ``ns`` (lines of /proc/N/ns).
+    A mount of anything but a posted server (an import's link) cannot be attached again as
+    the caller and would keep the host owner's identity: ValueError (never a request's
+    error: ``serve`` logs it and the caller fails closed)."""
+    out = []
+    for line in ns:
+        w = line.split()
+        if not w or w[0] != "mount":
+            continue
+        flags = w[1][1:] if w[1].startswith("-") else ""
+        args = w[2:] if w[1].startswith("-") else w[1:]
+        src, old, spec = args[0], args[1], args[2] if len(args) > 2 else ""
+        if not src.startswith(("/srv/", "#s/")):
+            raise ValueError(f"cannot attach {src} on {old} as another user")
+        flag = (MAFTER if "a" in flags else MBEFORE if "b" in flags else 0) | (
+            MCREATE if "c" in flags else 0) | (MCACHE if "C" in flags else 0)
+        out.append((src, old, flag, spec))
+    return out
+
+
+async def reattach() -> None:
+    """Rule 3a: copy the name space and mount each posted server again as this process's
+    user, so the server's own permission checks and owners are this user's."""
+    await lib.rfork(lib.RFNAMEG)
+    fd = await lib.open(f"#p/{await lib.getpid()}/ns", OREAD)
+    try:
+        lines = []
+        while line := (await lib.read(fd, 1024)).decode():  # one line per read
+            lines.append(line)
+    finally:
+        await lib.close(fd)
+    for src, old, flag, spec in remounts(lines):
+        if flag & (MAFTER | MBEFORE):
+            await lib.unmount(src, old)  # MREPL replaces the old mount by itself
+        srv = await lib.open(src, ORDWR)
+        try:
+            await lib.mount(srv, -1, old, flag, spec)
+        finally:
+            await lib.close(srv)
+
+
+class Callers:
+    """The caller processes of one view (module docstring)."""
+
+    def __init__(self, mounter: int | None = None) -> None:
+        self.mounter = os.getuid() if mounter is None else mounter
+        self._threads: dict[str, uctx.UThread] = {}
+        self._arrived: dict[str, trio.Event] = {}  # set once the user's process is up or failed
+
+    def own(self, uid: int) -> bool:
+        """Rule 2: does ``uid`` act as the bridge itself?"""
+        return uid in (0, self.mounter)
+
+    async def thread(self, bridge: uctx.UThread, uid: int) -> uctx.UThread:
+        """The L4 thread requests of ``uid`` run on (spawning its process on first use)."""
+        if self.own(uid):
+            return bridge
+        user = username(uid)
+        ut = self._threads.get(user)
+        if ut is not None:
+            return ut
+        arrived = self._arrived.get(user)
+        if arrived is None:
+            arrived = self._arrived[user] = trio.Event()
+            try:
+                await lib.spawn(CALLER, [CALLER, user], lib.RFPROC | lib.RFFDG | lib.RFNOWAIT)
+            except BaseException:
+                del self._arrived[user]
+                arrived.set()
+                raise
+        await arrived.wait()
+        ut = self._threads.get(user)
+        if ut is None:  # Rule 5: the next request tries again
+            self._arrived.pop(user, None)
+            raise pyfuse3.FUSEError(errno.EACCES)
+        return ut
+
+    async def serve(self, argv: list[str]) -> None:
+        """``CALLER``'s ``main``: become ``argv[1]``, then lend this thread for ever."""
+        user = argv[1]
+        try:
+            await lib.become(user)
+            await reattach()
+        except Exception as e:  # Rule 5: any refusal; the request says EACCES
+            log.warning("fuse: cannot act as %s: %s", user, e)
+            self._arrived[user].set()
+            return
+        self._threads[user] = uctx.current()
+        self._arrived[user].set()
+        await trio.sleep_forever()
