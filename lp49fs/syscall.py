@@ -39,6 +39,29 @@ HANDOFF = 2  # Mngr -> clerk: "the call in your slot is yours"
 
 BUFBASE = 0x4000_0000  # where the library puts thread k's buffer: BUFBASE + k * WINDOW
 
+# rfork(2) flags: which of the process's groups a new process shares, copies or clears
+RFNAMEG = 1 << 0  # copy the name space
+RFENVG = 1 << 1  # copy the environment
+RFFDG = 1 << 2  # copy the fd table
+RFNOTEG = 1 << 3  # new note group
+RFPROC = 1 << 4  # make a new process
+RFMEM = 1 << 5  # share data segments (accepted, meaningless here)
+RFNOWAIT = 1 << 6  # no wait record for the parent
+RFCNAMEG = 1 << 10  # empty name space
+RFCENVG = 1 << 11  # empty environment
+RFCFDG = 1 << 12  # empty fd table
+RFREND = 1 << 13  # new rendezvous group
+RFNOMNT = 1 << 14  # no more mounts, few # paths
+
+# bind(2)/mount(2) flags
+MREPL = 0x0000  # mount replaces object
+MBEFORE = 0x0001  # mount goes before others in union directory
+MAFTER = 0x0002  # mount goes after others in union directory
+MORDER = 0x0003  # mask for bits defining order of mounting
+MCREATE = 0x0004  # permit creation in mounted directory
+MCACHE = 0x0010  # cache some data
+MMASK = 0x0017  # all bits on
+
 
 class Sys(IntEnum):
     """System-call numbers (the IPC label).  Comment: words | strings | buffer -> result."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from lp49fs import lib
 from lp49fs.cmd._util import eprint, getflags, usage
 from lp49fs.errors import Error
+from lp49fs.lib import MAFTER, MBEFORE, MCACHE, MCREATE, MREPL
 
-MREPL, MBEFORE, MAFTER, MCREATE, MCACHE = 0, 1, 2, 4, 0x10
 USAGE = "bind [-abcCq] new old"
 
 

@@ -39,12 +39,12 @@ from dataclasses import dataclass
 
 from lp49fs import lib
 from lp49fs.errors import Error
+from lp49fs.lib import MAFTER, MBEFORE, MCACHE, MCREATE
 from lp49fs.ninep import ORDWR, OREAD, OTRUNC, OWRITE
 from lp49fs.servers.exportfs_net import importfs
 
 log = logging.getLogger(__name__)
 
-MREPL, MBEFORE, MAFTER, MCREATE, MCACHE = 0, 1, 2, 4, 0x10
 FLAGBITS = {"a": MAFTER, "b": MBEFORE, "c": MCREATE, "C": MCACHE}
 MAXDEPTH = 8  # nesting of ". file"
 

@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 from lp49fs.core.chan import Chan, Path, cclose, eqchantdqid, incref, mhkey
 from lp49fs.errors import Einconsistent, Enotmounted, Enotunion, Error
 from lp49fs.ninep import QTDIR
-
-MREPL = 0x0000  # mount replaces object
-MBEFORE = 0x0001  # mount goes before others in union directory
-MAFTER = 0x0002  # mount goes after others in union directory
-MORDER = 0x0003  # mask for bits defining order of mounting
-MCREATE = 0x0004  # permit creation in mounted directory
-MCACHE = 0x0010  # cache some data
-MMASK = 0x0017  # all bits on
+from lp49fs.syscall import MAFTER as MAFTER
+from lp49fs.syscall import MBEFORE as MBEFORE
+from lp49fs.syscall import MCACHE as MCACHE
+from lp49fs.syscall import MCREATE as MCREATE
+from lp49fs.syscall import MMASK as MMASK
+from lp49fs.syscall import MORDER as MORDER
+from lp49fs.syscall import MREPL as MREPL
 
 
 @dataclass(slots=True)

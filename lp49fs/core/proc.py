@@ -41,23 +41,22 @@ import trio
 from lp49fs.core.chan import Chan, Path, cclose, incref
 from lp49fs.core.mount import Pgrp
 from lp49fs.errors import Ebadarg, Ebadfd, Error
+from lp49fs.syscall import RFCENVG as RFCENVG
+from lp49fs.syscall import RFCFDG as RFCFDG
+from lp49fs.syscall import RFCNAMEG as RFCNAMEG
+from lp49fs.syscall import RFENVG as RFENVG
+from lp49fs.syscall import RFFDG as RFFDG
+from lp49fs.syscall import RFMEM as RFMEM
+from lp49fs.syscall import RFNAMEG as RFNAMEG
+from lp49fs.syscall import RFNOMNT as RFNOMNT
+from lp49fs.syscall import RFNOTEG as RFNOTEG
+from lp49fs.syscall import RFNOWAIT as RFNOWAIT
+from lp49fs.syscall import RFPROC as RFPROC
+from lp49fs.syscall import RFREND as RFREND
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
     from lp49fs.trace import TraceLog
-
-RFNAMEG = 1 << 0  # copy the name space
-RFENVG = 1 << 1  # copy the environment
-RFFDG = 1 << 2  # copy the fd table
-RFNOTEG = 1 << 3  # new note group
-RFPROC = 1 << 4  # make a new process
-RFMEM = 1 << 5  # share data segments
-RFNOWAIT = 1 << 6  # no wait record for the parent
-RFCNAMEG = 1 << 10  # empty name space
-RFCENVG = 1 << 11  # empty environment
-RFCFDG = 1 << 12  # empty fd table
-RFREND = 1 << 13  # new rendezvous group
-RFNOMNT = 1 << 14  # no more mounts, few # paths
 
 NNOTE = 5  # notes kept per process
 NFD = 100  # slots an fd table may grow to (Plan 9 DELTAFD grows; we cap)

@@ -46,13 +46,12 @@ import pyfuse3
 import trio
 
 from lp49fs import lib
-from lp49fs.lib import uctx
+from lp49fs.lib import MAFTER, MBEFORE, MCACHE, MCREATE, uctx
 from lp49fs.ninep import ORDWR, OREAD
 
 log = logging.getLogger(__name__)
 
 CALLER = "fusecaller"  # the program name of a caller's process, as ps shows it
-MBEFORE, MAFTER, MCREATE, MCACHE = 1, 2, 4, 0x10  # mount flags (bind(1))
 NOBODY = "none"  # the LP49 user of a uid the host passwd does not know (Rule 1)
 
 

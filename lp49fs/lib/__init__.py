@@ -71,3 +71,8 @@ from lp49fs.lib.sys import write as write
 from lp49fs.lib.sys import wstat as wstat
 from lp49fs.lib.uctx import errstr as errstr
 from lp49fs.lib.uctx import newthread as newthread
+from lp49fs.syscall import MAFTER as MAFTER
+from lp49fs.syscall import MBEFORE as MBEFORE
+from lp49fs.syscall import MCACHE as MCACHE
+from lp49fs.syscall import MCREATE as MCREATE
+from lp49fs.syscall import MREPL as MREPL

@@ -16,20 +16,19 @@ import trio
 
 from kernel.types import Msg, StringItem
 from lp49fs.lib.uctx import UThread, current, run
+from lp49fs.syscall import RFCENVG as RFCENVG
+from lp49fs.syscall import RFCFDG as RFCFDG
+from lp49fs.syscall import RFCNAMEG as RFCNAMEG
+from lp49fs.syscall import RFENVG as RFENVG
+from lp49fs.syscall import RFFDG as RFFDG
+from lp49fs.syscall import RFMEM as RFMEM
+from lp49fs.syscall import RFNAMEG as RFNAMEG
+from lp49fs.syscall import RFNOMNT as RFNOMNT
+from lp49fs.syscall import RFNOTEG as RFNOTEG
+from lp49fs.syscall import RFNOWAIT as RFNOWAIT
+from lp49fs.syscall import RFPROC as RFPROC
+from lp49fs.syscall import RFREND as RFREND
 from lp49fs.syscall import Sys
-
-RFNAMEG = 1 << 0  # copy the name space
-RFENVG = 1 << 1  # copy the environment
-RFFDG = 1 << 2  # copy the fd table
-RFNOTEG = 1 << 3  # new note group
-RFPROC = 1 << 4  # make a new process
-RFMEM = 1 << 5  # share data (accepted, meaningless here)
-RFNOWAIT = 1 << 6  # no wait record for the parent
-RFCNAMEG = 1 << 10  # empty name space
-RFCENVG = 1 << 11  # empty environment
-RFCFDG = 1 << 12  # empty fd table
-RFREND = 1 << 13  # new rendezvous group
-RFNOMNT = 1 << 14  # no more mounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ Kept apart from ``proc.py`` so the byte layouts can be pinned by table tests wit
 
 from __future__ import annotations
 
+from lp49fs.core.mount import MAFTER, MBEFORE, MCACHE, MCREATE
 from lp49fs.servants.cons import NUMSIZE, fixnum
 
 KNAMELEN = 28  # Plan 9 name field width
 STATSIZE = 2 * KNAMELEN + 12 + 9 * NUMSIZE  # 176
 
-MREPL, MBEFORE, MAFTER, MCREATE, MCACHE = 0, 1, 2, 4, 0x10
 
 
 def _field(s: str, width: int) -> bytes:
