@@ -11,11 +11,12 @@ import trio
 
 from lp49fs import lib
 from lp49fs.cmd import newns as ns
-from lp49fs.cmd.newns import MAFTER, MBEFORE, MCACHE, MCREATE, MREPL, Op
+from lp49fs.cmd.newns import Op
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.node.servers import ServerSpec, start_servers
+from lp49fs.syscall import MAFTER, MBEFORE, MCACHE, MCREATE, MREPL
 from tests.lib_helpers import node, run_as
 
 __all__ = ["node"]

@@ -5,11 +5,6 @@ from __future__ import annotations
 import pytest
 
 from lp49fs.servants.procfmt import (
-    MAFTER,
-    MBEFORE,
-    MCACHE,
-    MCREATE,
-    MREPL,
     STATSIZE,
     argstext,
     bindline,
@@ -20,6 +15,7 @@ from lp49fs.servants.procfmt import (
     status,
     waitline,
 )
+from lp49fs.syscall import MAFTER, MBEFORE, MCACHE, MCREATE, MREPL
 
 
 def test_status_layout() -> None:
