@@ -20,6 +20,7 @@ from lp49fs.servants.mnt import Mnt
 from lp49fs.servants.pipe import Pipe
 from lp49fs.servants.proc import Proc
 from lp49fs.servants.root import Root
+from lp49fs.servants.sd import Sd
 from lp49fs.servants.srv import Srv
 
 # module name -> servant class, for every servant that exists
@@ -33,10 +34,11 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "proc": Proc,
     "mnt": Mnt,
     "ip": Ip,
+    "sd": Sd,
 }
 
 # boot order
-CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip")
+CONFIG: tuple[str, ...] = ("root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "sd")
 
 
 def make_devtab(core: Core, config: tuple[str, ...] = CONFIG) -> list[Servant]:
