@@ -8,6 +8,7 @@ with a free interrupt line from ``alloc_irq``.
 
 from __future__ import annotations
 
+from hwsim.ata import NUNITS, AtaController, Unit
 from hwsim.bus import Bus
 from hwsim.irq import InterruptController
 from hwsim.ram import Ram
@@ -16,6 +17,7 @@ from hwsim.uart import Uart
 
 TIMER_IRQ = 0
 UART_IRQ = 4
+ATA_IRQS = (14, 15)  # PC primary and secondary ATA channels (sdC, sdD)
 
 
 class Machine:
@@ -39,3 +41,24 @@ class Machine:
             if n not in used:
                 return n
         raise IndexError("no free interrupt line")
+
+    def add_disk(self, path: str, readonly: bool = False) -> tuple[str, Unit]:
+        """Attach image ``path`` as the next free ATA unit: sdC0, sdC1, then sdD0, sdD1.
+
+        Channel C is bus slot ``ata0`` on line 14, D is ``ata1`` on line 15; a channel is
+        plugged on its first unit.  Returns the unit's Plan 9 name and the Unit."""
+        for ch, line in enumerate(ATA_IRQS):
+            name = f"ata{ch}"
+            if name not in self.bus.slots:
+                self.bus.plug(name, AtaController(self.irqc, line), line)
+            ctlr = self.bus.get(name)
+            assert isinstance(ctlr, AtaController)
+            for u in range(NUNITS):
+                if ctlr.units[u] is None:
+                    return f"sd{'CD'[ch]}{u}", ctlr.attach(u, path, readonly)
+        raise IndexError("no free ATA unit")
+
+    def close(self) -> None:
+        """Release host resources held by devices (the disks' image files)."""
+        for _, ctlr in self.bus.find(AtaController):
+            ctlr.close()

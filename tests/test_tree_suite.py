@@ -22,6 +22,7 @@ block or ignore the offset) and ``refuses`` (write checks replaced by "this must
 from __future__ import annotations
 
 import pathlib
+import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
@@ -186,6 +187,22 @@ async def row_cap() -> None:
     p = await fresh()
     unread = {"caphash": "write-only (0200)", "capuse": "write-only (0222)"}
     await check_tree(SysTree(p, "#¤"), {"": "dir", **files(unread)}, unread=unread)
+async def row_sd() -> None:
+    """#S with one 1 MiB disk and a partition written to its ctl, as fdisk -p would."""
+
+    async def body() -> None:
+        fd = await lib.open("#S/sdC0/ctl", OWRITE)
+        await lib.write(fd, b"part dos 64 2048\n")
+        await lib.close(fd)
+        unit = {f"sdC0/{f}": "file" for f in ("ctl", "raw", "data", "dos")}
+        await check_tree(LibTree("#S"), {"": "dir", "sdctl": "file", "sdC0": "dir", **unit})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        img = pathlib.Path(tmp) / "d.img"
+        img.write_bytes(bytes(range(256)) * 4096)
+        with trio.fail_after(GUARD):
+            async with nodeboot.boot(disks=(str(img),)) as node:
+                assert await run_as(node, body, timeout=GUARD) == ""
 
 
 async def test_eve_opens_a_file_with_group_rights() -> None:
@@ -250,6 +267,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "ip": row_ip,
     "cap": row_cap,
     "ether": row_ether,
+    "sd": row_sd,
 }
 
 

@@ -8,7 +8,9 @@
 3. the ``Core`` with its devtab (``lp49fs.servants.make_devtab``), the process manager and
    the Mngr thread in a new core space (clerks are added as calls arrive);
 4. the console driver thread: it receives the UART's interrupt IPC, calls
-   ``Cons.interrupt()``, and acknowledges by sending to the interrupt thread;
+   ``Cons.interrupt()``, and acknowledges by sending to the interrupt thread; likewise one
+   driver thread per ATA channel for ``#S`` (``disks`` are image paths, ``PATH:ro`` for
+   read-only, attached as sdC0, sdC1, sdD0 ...), after which ``#S`` probes its units;
 5. the kernel-side ``boot`` process: root ``#R``, the standard binds (``#c`` on /dev, ``#e`` on
    /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd) and fds 0, 1, 2 on /dev/cons.
 
@@ -26,6 +28,7 @@ where tests may put coroutine functions directly.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 import trio
 
 from hwsim import Machine
+from hwsim.ata import AtaController
 from hwsim.machine import UART_IRQ
 from kernel.kernel import Kernel, open_kernel
 from kernel.thread import Entry, Thread
@@ -52,7 +56,7 @@ from lp49fs.node import netboot
 from lp49fs.servants import CONFIG, make_devtab
 
 BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
-             ("#d", "/fd", 0), ("#I", "/net", 2))  # fmt: skip  # 2: MAFTER
+             ("#d", "/fd", 0), ("#I", "/net", 2), ("#S", "/dev", 2))  # fmt: skip  # 2: MAFTER
 SHUTDOWN_GRACE = 2.0  # seconds processes get to close their files at shutdown
 
 
@@ -117,6 +121,25 @@ class Node:
         return await self.wait(await self.spawn(prog, argv, **kw))  # type: ignore[arg-type]
 
 
+async def _intr(node: Node, thread: Thread, line: int, dc: str = "S") -> None:
+    """A device driver thread: interrupt IPC of ``line`` in, servant ``dc``'s interrupt(line),
+    acknowledge."""
+    irq = node.kernel.irq_threads[line].id
+    sv = node.core.devtab.get(dc)
+    while True:
+        await thread.receive(irq)
+        if sv is not None:
+            sv.interrupt(line)  # type: ignore[attr-defined]
+        await thread.send(irq, Msg())
+
+
+def attach_disks(machine: Machine, disks: tuple[str, ...]) -> None:
+    """Plug each image (``PATH`` or ``PATH:ro``) into the machine's ATA channels."""
+    for spec in disks:
+        path, ro = (spec[:-3], True) if spec.endswith(":ro") else (spec, False)
+        machine.add_disk(path, ro)
+
+
 async def _console(node: Node, thread: Thread) -> None:
     """The UART driver thread: interrupt IPC in, ``Cons.interrupt()``, acknowledge."""
     irq = node.kernel.irq_threads[UART_IRQ].id
@@ -139,6 +162,7 @@ async def boot(
     peer_timeout: float = PEER_TIMEOUT,
     nics: Sequence[str] = (),
     ips: Sequence[str] = (),
+    disks: tuple[str, ...] = (),
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
 
@@ -146,41 +170,52 @@ async def boot(
     ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core).
     """
     machine = Machine(ram_size=ram)
-    async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
-        hvm = Hvm(kernel)
-        hvm.start()
-        kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
-        core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
-        core.install(make_devtab(core, config))
-        loader = Loader(dict(programs or {}))
-        pm = ProcMgr(core, hvm, loader, nursery)
-        kernel.exit_hooks.append(pm.thread_died)
-        mngr = Mngr(pm, hvm)
-        loader.mngr = mngr.start(f"core-{sysname}")
-        bootp = newproc(core, await core.attach("R"), name="boot")
-        pm.adopt(bootp)
-        node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)
-        machine.uart.attach_output(node.console.extend)
-        drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
-        kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
-                              kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
-        plugged = netboot.plug_nics(node, nics, loader.mngr, nursery)
-        for new, old, flag in BOOTBINDS:
-            if new[1] in core.devtab:
-                await sysfile.bind(bootp, new, old, flag)
-        for n in range(len(plugged.nics)):
-            await sysfile.bind(bootp, f"#l{n}", "/net", 2)  # /net/etherN, MAFTER
-        for n, cidr in enumerate(ips):
-            await netboot.ipconfig(node, n, cidr)  # ADDR/LEN on ipifc n (own stack)
-        if "c" in core.devtab:
-            for _ in range(3):
-                await sysfile.open(bootp, "/dev/cons", ORDWR)
-        try:
-            yield node
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
-                await pm.shutdown()
-            core.shutdown()
-            kernel.exit_hooks.remove(pm.thread_died)
-            nursery.cancel_scope.cancel()
-            netboot.unplug(node, plugged)
+    try:
+        attach_disks(machine, disks)
+        async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
+            hvm = Hvm(kernel)
+            hvm.start()
+            kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
+            core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
+            core.install(make_devtab(core, config))
+            loader = Loader(dict(programs or {}))
+            pm = ProcMgr(core, hvm, loader, nursery)
+            kernel.exit_hooks.append(pm.thread_died)
+            mngr = Mngr(pm, hvm)
+            loader.mngr = mngr.start(f"core-{sysname}")
+            bootp = newproc(core, await core.attach("R"), name="boot")
+            pm.adopt(bootp)
+            node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)
+            machine.uart.attach_output(node.console.extend)
+            drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
+            kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
+                                  kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
+            for _, ctlr in machine.bus.find(AtaController):
+                drv = hvm.create_thread(loader.mngr, functools.partial(_intr, node, line=ctlr.line))
+                irqt = kernel.irq_threads[ctlr.line].id
+                kernel.thread_control(kernel.root, irqt, irqt, NILTHREAD, drv)
+            sd = core.devtab.get("S")
+            if sd is not None:
+                await sd.probe()  # type: ignore[attr-defined]
+            plugged = netboot.plug_nics(node, nics, loader.mngr, nursery)
+            for new, old, flag in BOOTBINDS:
+                if new[1] in core.devtab:
+                    await sysfile.bind(bootp, new, old, flag)
+            for n in range(len(plugged.nics)):
+                await sysfile.bind(bootp, f"#l{n}", "/net", 2)  # /net/etherN, MAFTER
+            for n, cidr in enumerate(ips):
+                await netboot.ipconfig(node, n, cidr)  # ADDR/LEN on ipifc n (own stack)
+            if "c" in core.devtab:
+                for _ in range(3):
+                    await sysfile.open(bootp, "/dev/cons", ORDWR)
+            try:
+                yield node
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
+                    await pm.shutdown()
+                core.shutdown()
+                kernel.exit_hooks.remove(pm.thread_died)
+                nursery.cancel_scope.cancel()
+                netboot.unplug(node, plugged)
+    finally:
+        machine.close()  # the disks' image files

@@ -23,6 +23,7 @@ from lp49fs.servants.mnt import Mnt
 from lp49fs.servants.pipe import Pipe
 from lp49fs.servants.proc import Proc
 from lp49fs.servants.root import Root
+from lp49fs.servants.sd import Sd
 from lp49fs.servants.srv import Srv
 
 # module name -> servant class, for every servant that exists
@@ -39,11 +40,12 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "cap": Cap,
     "ether": Ether,
     "inet": Inet,  # #I on the node's own IP stack, in place of "ip" (OWNSTACK)
+    "sd": Sd,
 }
 
 # boot order
 CONFIG: tuple[str, ...] = (
-    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "cap"
+    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "sd", "cap"
 )  # fmt: skip
 
 
