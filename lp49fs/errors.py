@@ -95,6 +95,7 @@ Enoauth = "authentication not required"
 Eaddrinuse = "address in use"  # announce of a port taken (own stack)
 Enoroute = "no route"  # no interface or route for the destination (own stack)
 Enotstopped = "process not stopped"  # #p ctl start/waitstop (port/devproc.c)
+Ewprotect = "write protected"  # #S: a write to a read-only unit (sdaoe/sdata)
 Efbig = "file too large"  # ramfs --maxfile
 Efull = "file system full"  # ramfs --maxsize
 Edevice = "device files are not served (u9fs --devices)"

@@ -107,6 +107,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoauth: _errno.EINVAL,
     E.Einvalcap: _errno.EPERM,
     E.Efbig: _errno.EFBIG,
+    E.Ewprotect: _errno.EROFS,
     E.Enotstopped: _errno.EINVAL,
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,

@@ -41,11 +41,10 @@ from hwsim.ata import (
     WRITE,
     AtaController,
 )
-from lp49fs.errors import Eio, Error
+from lp49fs.errors import Eio, Error, Ewprotect
 
 MAXSECT = 256  # sectors per command (count register 0)
 TIMEOUT = 10.0  # seconds to wait for a completion interrupt before giving up
-Ewprotect = "write protected"
 
 
 @dataclass(frozen=True, slots=True)
