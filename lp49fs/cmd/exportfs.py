@@ -10,7 +10,14 @@ process's name space (``lp49fs.servers.exportfs.ExportFs``) until the link ends.
 With ``-l addr`` (the node's export listener): announce ``addr`` (``tcp!*!17007``) on
 ``/net`` (``#I``), and for each call accepted run ``exportfs [-R] [-r root]`` as a new
 process, with its own copy of this name space and the call's data fd as fd 0
-(``exportfs_net.listen``); ``-k`` sets the keepalive period written to each call's ctl.
+(``exportfs_net.listen``); ``-k`` sets the keepalive period written to each call's ctl;
+``-c n`` caps the exportfs processes at once (``lib9p.limits.MAXCONNS`` by default: the next
+caller waits in the backlog).
+
+Bounds on one connection (the host servers' ``lib9p.limits``): ``-t secs`` ends a link
+silent that long (``IdleLink``, default ``IDLE``), and the TLS plus import handshake must be
+over within ``HANDSHAKE`` seconds, so a caller that connects and says nothing holds its
+exportfs process (and the listener's slot) only that long.
 
 Identity (docs/security.md).  ``-a authdir``: the link is first made mutual TLS 1.3 with the
 certificates of that authority (``lp49fs.auth.tls``; this node's certificate is
@@ -28,18 +35,22 @@ from __future__ import annotations
 
 import logging
 
+import trio
+
 from lp49fs import lib
 from lp49fs.auth.authority import NOBODY
 from lp49fs.auth.tls import ServerAuth
 from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
+from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
 from lp49fs.ninep import DMDIR
 from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
 from lp49fs.servers.exportfs_hs import Link
 
-USAGE = "usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr [-k secs]]"
+USAGE = ("usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-t idle]"
+         " [-l addr [-k secs] [-c maxconns]]")
 log = logging.getLogger("exportfs")
 
 
@@ -51,7 +62,7 @@ def parse(argv: list[str]) -> dict[str, str]:
         a = args.pop(0)
         if a in ("-R", "-N"):
             opts[a[1]] = ""
-        elif a in ("-r", "-l", "-k", "-m", "-a", "-X") and args:
+        elif a in ("-r", "-l", "-k", "-m", "-a", "-X", "-t", "-c") and args:
             opts[a[1]] = args.pop(0)
         else:
             raise Error(USAGE)
@@ -79,6 +90,7 @@ async def serve_link(
     authdir: str | None = None,
     none: bool = False,
     hide: str | None = None,
+    idle: float = IDLE,
 ) -> None:
     """One connection on ``fd``: TLS if asked, the handshake, then 9P until the link ends."""
     if hide is not None:
@@ -86,15 +98,18 @@ async def serve_link(
             await lib.unmount(None, hide)
         except Error:
             pass  # nothing mounted there: nothing to hide
-    link, user = await authenticate(lib.FdLink(fd), authdir, none)
-    fs = ExportFs(root, readonly=readonly, user=user)
+    with trio.move_on_after(HANDSHAKE) as bound:
+        link, user = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
+        fs = ExportFs(root, readonly=readonly, user=user)
 
-    async def check(tree: str) -> None:
-        d = await lib.stat(fs.path(treenames(tree)))
-        if not d.mode & DMDIR:
-            raise Error(f"'{tree}' {Enotdir}")
+        async def check(tree: str) -> None:
+            d = await lib.stat(fs.path(treenames(tree)))
+            if not d.mode & DMDIR:
+                raise Error(f"'{tree}' {Enotdir}")
 
-    link, tree = await exportfs_hs.accept(link, check)
+        link, tree = await exportfs_hs.accept(link, check)
+    if bound.cancelled_caught:
+        raise Error(f"handshake not done in {HANDSHAKE:g} s")
     if tree is not None:
         fs = ExportFs(fs.path(treenames(tree)), readonly=readonly, user=user)
     await serve(link, fs, msize=msize)
@@ -105,16 +120,20 @@ async def main(argv: list[str]) -> None:
         opts = parse(argv)
         msize = int(opts.get("m", LINK_MSIZE))
         period = float(opts.get("k", exportfs_net.KEEPALIVE))
+        idle, maxconns = float(opts.get("t", IDLE)), int(opts.get("c", MAXCONNS))
+        if idle <= 0 or maxconns < 1:
+            raise ValueError(opts)
     except (Error, ValueError):
         await fatal("exportfs", USAGE)
     root, readonly, authdir = opts.get("r", "/"), "R" in opts, opts.get("a")
     if "l" in opts:
-        child = ["exportfs", "-r", root, "-m", str(msize), *(["-R"] if readonly else [])]
+        child = ["exportfs", "-r", root, "-m", str(msize), "-t", f"{idle:g}"]
+        child += ["-R"] if readonly else []
         child += ["-a", authdir] if authdir is not None else ["-N"]
         child += ["-X", opts["X"]] if "X" in opts else []
-        await exportfs_net.listen(opts["l"], child, period)
+        await exportfs_net.listen(opts["l"], child, period, maxconns=maxconns)
         return
     try:
-        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"))
+        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"), idle)
     except Error as e:
         log.info("exportfs: %s", e.ename)

@@ -8,6 +8,8 @@
   like a hang-up, releasing every fid of the connection.  A client blocked waiting for a
   long reply (a read of /dev/cons) counts as idle too: the timeout is meant for dead or
   hostile clients, so its default is long.
+* ``HANDSHAKE`` bounds what comes before 9P on a connection (the node's exportfs: TLS and
+  the import handshake), so a caller that connects and stalls is dropped early.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import trio
 
 MAXCONNS = 256
 IDLE = 600.0  # seconds without a byte from the client
+HANDSHAKE = 30.0  # seconds for a connection's handshake (TLS, import) before 9P
 
 
 class IdleLink:

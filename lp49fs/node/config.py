@@ -11,6 +11,8 @@ Layout (every table and key is optional; what is missing comes from the default 
     export_net = false            # also export /net (lets clients dial from this node)
     peer_timeout = 10             # seconds a mounted server may stay silent while calls
                                   # wait; then a ping, and a hangup after as long again
+    maxconns = 256                # export connections served at once (more wait)
+    idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
     user = "glenda"               # whose certificate this node's dials present
@@ -48,6 +50,7 @@ from typing import Any
 
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
 from lp49fs.core.core import PEER_TIMEOUT
+from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
 DEFAULT_RAM = 16 << 20
 DEFAULT_NAME = "default"  # CONFIG naming the built-in node
@@ -102,6 +105,8 @@ class NodeConfig:
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     stack: str = ""  # own | host; "" = own when a NIC has an address, else host
+    maxconns: int = MAXCONNS  # export connections at once (exportfs -l -c)
+    idle: float = IDLE  # silence of an export connection before it is ended (exportfs -t)
     source: str = "<default>"  # where it came from, for messages
 
     def ipstack(self) -> str:
@@ -110,7 +115,8 @@ class NodeConfig:
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout"},
+    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
+             "maxconns", "idle"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics"},
     "network": {"ip", "stack"},
@@ -275,6 +281,8 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         peer_timeout=_seconds(node, "peer_timeout", f"{source}: node", cfg.peer_timeout),
+        maxconns=_count(node, "maxconns", f"{source}: node", cfg.maxconns),
+        idle=_seconds(node, "idle", f"{source}: node", cfg.idle),
         insecure=_bool(node, "insecure", f"{source}: node"),
         export_net=_bool(node, "export_net", f"{source}: node"),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
@@ -292,6 +300,13 @@ def _seconds(table: dict[str, Any], key: str, where: str, default: float) -> flo
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 3600:
         raise ConfigError(f"{where}.{key}: want seconds between 0 and 3600, got {v!r}")
     return float(v)
+
+
+def _count(table: dict[str, Any], key: str, where: str, default: int) -> int:
+    v = table.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= 65536:
+        raise ConfigError(f"{where}.{key}: want a count between 1 and 65536, got {v!r}")
+    return v
 
 
 def _readns(path: str, source: str) -> str:

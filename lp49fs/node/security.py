@@ -49,6 +49,7 @@ def export_argv(cfg: NodeConfig) -> list[str]:
     """The export listener's argv for ``cfg.listen`` (module docstring); ConfigError if refused."""
     assert cfg.listen
     hide = [] if cfg.export_net else ["-X", "/net"]  # Rule 4
+    hide += ["-c", str(cfg.maxconns), "-t", f"{cfg.idle:g}"]  # lib9p.limits
     if cfg.authdir:
         return ["exportfs", "-l", cfg.listen, "-a", os.path.abspath(cfg.authdir), *hide]
     if not cfg.insecure and not is_loopback(cfg.listen):

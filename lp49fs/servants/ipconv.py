@@ -52,6 +52,7 @@ from lp49fs.errors import (
     Error,
     Etimedout,
 )
+from lp49fs.transport import RUNOUT, AcceptBackoff
 
 UDPHDRSIZE = 52  # raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2]
 NOADDR = ("::", 0)
@@ -253,10 +254,15 @@ class Conv:
         async with self.acceptlock:
             if self.lsock is None:
                 raise Error(Enotannounced)
-            try:
-                return await self.lsock.accept()
-            except OSError as e:
-                raise Error(Ehungup if self.lsock is None else oserror_text(e)) from None
+            runout = AcceptBackoff(f"#I announce {self.lbind}")
+            while True:
+                try:
+                    return await self.lsock.accept()
+                except OSError as e:
+                    if self.lsock is not None and e.errno in RUNOUT:
+                        await runout.wait(e)  # out of descriptors: wait, never fail the listen
+                        continue
+                    raise Error(Ehungup if self.lsock is None else oserror_text(e)) from None
 
     def adopt(self, s: HostSock, owner: str) -> None:
         """Become the conversation of an accepted call."""

@@ -13,11 +13,11 @@ else.
 * ``importfs(host, tree, mtpt, flag, auth=)``: import as a library call: dialfd, with
   ``auth`` mutual TLS through a ``tlsclient`` process on a pipe (``tlsfd``), the importer's
   handshake (``exportfs_hs.request``), ``mount`` on ``mtpt``.
-* ``listen(addr, argv, period)``: ``announce``; then forever ``listen`` (blocks on
-  ``N/listen``), ``accept`` (the call's data fd), ``keepalive`` on the call's ctl, and a new
-  process running ``argv`` (an exportfs) with its own copy of the name space and the data
-  fd as its fd 0.  The listener then closes its copies of the call's fds: the conversation
-  lives while the exportfs holds fd 0 and ends (TCP FIN) when it exits.
+* ``listen(addr, argv, period, maxconns=)``: ``announce``; then forever ``listen`` (blocks
+  on ``N/listen``), ``accept`` (the call's data fd), ``keepalive`` on the call's ctl, and a
+  new process running ``argv`` (an exportfs) with its own copy of the name space and the
+  data fd as its fd 0.  The listener then closes its copies of the call's fds: the
+  conversation lives while the exportfs holds fd 0 and ends (TCP FIN) when it exits.
 
 Rules:
 1. A connection ends at either side: the peer's FIN or reset reads as end of file (the
@@ -26,7 +26,12 @@ Rules:
 2. Every conversation asks ``#I`` for keepalive with the period in milliseconds, so a
    silently broken link (no FIN, no reset: a cable pulled, a link down) is noticed by the
    host TCP stack in about one period (``#I`` Rule: ``keepalive ms``) and then reads fail.
-3. Errors are ``lp49fs.errors.Error`` with the failing call's text (``connection
+3. At most ``maxconns`` exportfs processes at once (``lib9p.limits.MAXCONNS`` by default, the
+   host servers' cap): each is a child the listener waits for (``wait``, in a reaper task),
+   and the next ``listen`` is not issued until one has exited, so the next caller waits in
+   the host's listen backlog.  The idle and handshake bounds are the exportfs's own
+   (``cmd/exportfs``: ``lib9p.limits.IdleLink``).
+4. Errors are ``lp49fs.errors.Error`` with the failing call's text (``connection
    refused``, ``can't translate address: ...``).
 """
 
@@ -40,6 +45,7 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import RFCFDG, RFNAMEG, RFNOWAIT, RFPROC
 from lp49fs.lib.dial import Enodial
+from lp49fs.lib9p.limits import MAXCONNS
 from lp49fs.ninep import OREAD
 
 from . import exportfs_hs
@@ -138,23 +144,54 @@ async def listen(
     argv: list[str],
     period: float = KEEPALIVE,
     *,
+    maxconns: int = MAXCONNS,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Announce ``addr`` and run ``argv`` (an exportfs) per incoming call (see above)."""
     actl, adir = await lib.announce(addr)
+    slots = _Slots(maxconns)
     try:
         bound = await _local(adir)
-        log.info("exportfs: listening on %s (%s)", bound, adir)
+        log.info("exportfs: listening on %s (%s, at most %d at once)", bound, adir, maxconns)
         task_status.started(bound)
-        while True:
-            lctl, ldir = await lib.listen(adir)
-            try:
-                await _connection(lctl, ldir, argv, period)
-            finally:
-                await lib.close(lctl)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(slots.reap)
+            while True:
+                await slots.sem.acquire()  # Rule 3: the next caller waits in the backlog
+                lctl, ldir = await lib.listen(adir)
+                try:
+                    if await _connection(lctl, ldir, argv, period):
+                        slots.started()
+                    else:
+                        slots.sem.release()
+                finally:
+                    await lib.close(lctl)
     finally:
         with trio.CancelScope(shield=True):
             await lib.close(actl)
+
+
+class _Slots:
+    """Rule 3: a semaphore of ``maxconns`` slots; ``reap`` frees one per exited exportfs."""
+
+    def __init__(self, maxconns: int) -> None:
+        self.sem = trio.Semaphore(maxconns)
+        self.live = 0
+        self.changed = trio.Event()
+
+    def started(self) -> None:
+        self.live += 1
+        self.changed.set()
+
+    async def reap(self) -> None:
+        while True:
+            while self.live == 0:
+                self.changed = trio.Event()
+                await self.changed.wait()
+            w = await lib.wait()
+            self.live -= 1
+            self.sem.release()
+            log.info("exportfs: pid %d done %r (%d live)", w.pid, w.msg, self.live)
 
 
 async def _local(d: str) -> str:
@@ -165,19 +202,22 @@ async def _local(d: str) -> str:
         await lib.close(fd)
 
 
-async def _connection(ctl: int, d: str, argv: list[str], period: float) -> None:
-    """One accepted call: its exportfs process, fd 0 = the call's data."""
+async def _connection(ctl: int, d: str, argv: list[str], period: float) -> bool:
+    """One accepted call: its exportfs process (a child to wait for), fd 0 = the call's
+    data; whether the process started."""
     try:
         data = await lib.accept(ctl, d)
     except Error as e:
         log.warning("exportfs: %s: accept: %s", d, e)
-        return
+        return False
     try:
         await _keepalive(ctl, period, d)
-        flags = RFPROC | RFCFDG | RFNAMEG | RFNOWAIT
+        flags = RFPROC | RFCFDG | RFNAMEG
         pid = await lib.spawn(argv[0], argv, flags, fds={0: data})
         log.info("exportfs: %s: served by pid %d", d, pid)
+        return True
     except Error as e:
         log.warning("exportfs: %s: cannot start exportfs: %s", d, e)
+        return False
     finally:
         await lib.close(data)

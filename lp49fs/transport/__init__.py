@@ -30,6 +30,8 @@ from ._dialstr import NINEP_PORT as NINEP_PORT
 from ._dialstr import Addr as Addr
 from ._dialstr import DialError as DialError
 from ._dialstr import parse as parse
+from ._socket import RUNOUT as RUNOUT
+from ._socket import AcceptBackoff as AcceptBackoff
 from ._socket import Listener as Listener
 from ._socket import SocketLink as SocketLink
 from ._socket import announce as announce

@@ -173,6 +173,26 @@ def _broken(e: OSError) -> Exception:
     return e
 
 
+RUNOUT = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)  # accept: out of resources
+
+
+class AcceptBackoff:
+    """Rule 4 for any accept loop (this Listener, ``#I``'s announced conversations): after
+    a failure in ``RUNOUT``, log and wait 0.05 s doubling to 2 s; ``reset`` on success."""
+
+    def __init__(self, what: object) -> None:
+        self.what = what
+        self.backoff = 0.0  # seconds of the current back-off (0: none)
+
+    async def wait(self, e: OSError) -> None:
+        self.backoff = min(2.0, max(0.05, self.backoff * 2))
+        log.warning("%s: accept: %s; retrying in %.2f s", self.what, e.strerror, self.backoff)
+        await trio.sleep(self.backoff)
+
+    def reset(self) -> None:
+        self.backoff = 0.0
+
+
 class Listener:
     """A listening socket; ``accept()`` returns the next connection as a SocketLink."""
 
@@ -181,13 +201,7 @@ class Listener:
         self.socket = sock
         self.addr = addr  # the bound address (the real port if 0 was announced)
         self.closed = False
-        self.backoff = 0.0  # seconds of the current EMFILE back-off (0: none)
-
-    async def _backoff(self, e: OSError) -> None:
-        """Rule 4: log, then wait 0.05 s doubling to 2 s, before accepting again."""
-        self.backoff = min(2.0, max(0.05, self.backoff * 2))
-        log.warning("%s: accept: %s; retrying in %.2f s", self.addr, e.strerror, self.backoff)
-        await trio.sleep(self.backoff)
+        self.runout = AcceptBackoff(addr)
 
     def __repr__(self) -> str:
         return f"<Listener {self.addr}>"
@@ -207,11 +221,11 @@ class Listener:
             except OSError as e:
                 if e.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue  # the client gave up before we accepted: take the next one
-                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    await self._backoff(e)  # out of descriptors: wait, never die
+                if e.errno in RUNOUT:
+                    await self.runout.wait(e)  # out of descriptors: wait, never die
                     continue
                 raise
-            self.backoff = 0.0
+            self.runout.reset()
             await trio.lowlevel.checkpoint()
             return SocketLink(conn)
 

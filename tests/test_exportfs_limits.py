@@ -1,0 +1,83 @@
+"""The node's export listener is bounded like the host servers (lib9p.limits): at most
+``maxconns`` exportfs processes at once (the next caller waits in the backlog), and a
+connection silent for ``idle`` seconds is ended, which frees its slot."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import struct
+
+from test_import import accepting, free_port, start
+
+from tests.waiting import wait_until
+
+TVERSION = 100
+
+
+def tversion() -> bytes:
+    body = struct.pack("<BHI", TVERSION, 0xFFFF, 8192) + struct.pack("<H", 6) + b"9P2000"
+    return struct.pack("<I", 4 + len(body)) + body
+
+
+def logtext(path: str) -> str:
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def closed(s: socket.socket) -> bool:
+    """Whether the server has hung up ``s`` (EOF or reset now, without waiting)."""
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_the_cap_holds_and_idle_callers_make_room(tmp_path: os.PathLike[str]) -> None:
+    port = free_port()
+    config = os.path.join(str(tmp_path), "node.toml")
+    with open(config, "w") as f:
+        f.write("[node]\nmaxconns = 2\nidle = 2\n")
+    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False, config=config)
+    socks: list[socket.socket] = []
+    try:
+        wait_until(lambda: accepting(port), "beta's exportfs")
+        for _ in range(2):  # two callers that say nothing hold both slots
+            socks.append(socket.create_connection(("127.0.0.1", port)))
+        third = socket.create_connection(("127.0.0.1", port))  # queued in the backlog
+        socks.append(third)
+        third.settimeout(60)
+        third.sendall(tversion())
+        reply = third.recv(4096)
+        assert reply[4] == TVERSION + 1 and b"9P2000" in reply  # served in the end
+        # ... but only once the two silent callers had been ended (idle), never alongside
+        assert all(closed(s) for s in socks[:2])
+    finally:
+        for s in socks:
+            s.close()
+        node.stop()
+
+
+def test_out_of_descriptors_the_listener_backs_off_and_lives(tmp_path: os.PathLike[str]) -> None:
+    port = free_port()
+    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False)
+    pid = node.proc.pid
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    try:
+        wait_until(lambda: accepting(port), "beta's exportfs")
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, old[1]))  # no fd can be made
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
+            c.sendall(tversion())  # waits in the backlog: #I's accept gets EMFILE
+            wait_until(lambda: "Too many open files" in logtext(node.log), "the log line")
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+            reply = c.recv(4096)  # served once descriptors are there again
+            assert reply[4] == TVERSION + 1
+        assert node.proc.poll() is None
+    finally:
+        if node.proc.poll() is None:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        node.stop()
