@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,3 +59,16 @@ def mounted(base: pathlib.Path, options: str = "") -> Iterator[pathlib.Path]:
         wait_until(lambda: not daemons(mnt), "the view's daemon to end", timeout=10)
         for pid in daemons(mnt):
             os.kill(pid, signal.SIGKILL)
+
+
+@contextmanager
+def scratch(view: pathlib.Path, name: str, mode: int | None = None) -> Iterator[pathlib.Path]:
+    """A fresh directory ``name`` in the view's /tmp (the node's ramfs), removed afterwards."""
+    d = view / "tmp" / name.replace("[", "_").replace("]", "")
+    d.mkdir()
+    if mode is not None:
+        os.chmod(d, mode)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d)

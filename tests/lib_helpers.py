@@ -16,6 +16,7 @@ import trio
 from lp49fs import lib
 from lp49fs.lib import RFFDG, RFPROC
 from lp49fs.node.boot import Node, boot
+from lp49fs.node.servers import start_servers, stop_servers
 from tests.waiting import await_until
 
 _n = [0]
@@ -25,6 +26,16 @@ _n = [0]
 async def node() -> AsyncIterator[Node]:
     async with boot(ram=8 << 20) as n:
         yield n
+
+
+@pytest.fixture
+async def rnode() -> AsyncIterator[Node]:
+    """A booted node with its servers running (ramfs posted and mounted on /tmp)."""
+    with trio.fail_after(30):  # a guard against a hang, never a timing assertion
+        async with boot() as n, trio.open_nursery() as nursery:
+            svs = await start_servers(n, nursery)
+            yield n
+            await stop_servers(n, svs)
 
 
 def program(node: Node, fn: Callable[[list[str]], Awaitable[Any]], name: str = "") -> str:

@@ -9,12 +9,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.conftest import skip_or_fail
 from tests.test_node_daemon import LP49, _start, _stop, notify_socket
+from tests.waiting import wait_until
 
 __all__ = ["notify_socket"]
 
@@ -41,11 +42,16 @@ def prompts(tmux: list[str]) -> int:
     return sum(1 for line in pane(tmux).splitlines() if line == "%" or line.startswith("% "))
 
 
-def until(pred: object, what: str, timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while not pred():  # type: ignore[operator]
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+def pressing(tmux: list[str], key: str, every: float) -> Callable[[], None]:
+    """A callable that sends ``key`` to the pane, at most once every ``every`` seconds."""
+    last = [-every]
+
+    def press() -> None:
+        if time.monotonic() - last[0] >= every:
+            subprocess.run([*tmux, "send-keys", "-t", "c", key], check=True)
+            last[0] = time.monotonic()
+
+    return press
 
 
 def test_ctl_c_interrupts_the_node_and_ctl_bracket_detaches(
@@ -59,29 +65,19 @@ def test_ctl_c_interrupts_the_node_and_ctl_bracket_detaches(
         console = " ".join([*LP49, "console", f"unix!{path}"])
         subprocess.run([*tmux, "new-session", "-d", "-s", "c", "-x", "100", "-y", "30",
                         console], check=True)
-        for _ in range(100):  # Enter until the client is attached and the shell answers
-            subprocess.run([*tmux, "send-keys", "-t", "c", "Enter"], check=True)
-            try:
-                until(lambda: prompts(tmux) > 0, "a prompt", 0.2)
-                break
-            except AssertionError:
-                continue
+        enter = pressing(tmux, "Enter", 0.2)  # until the client is attached and sh answers
+        wait_until(lambda: enter() or prompts(tmux) > 0, "a prompt")
         subprocess.run([*tmux, "send-keys", "-t", "c", "cat /dev/bintime | wc", "Enter"],
                        check=True)
-        until(lambda: "cat /dev/bintime | wc" in pane(tmux), "the echo of the line")
+        wait_until(lambda: "cat /dev/bintime | wc" in pane(tmux), "the echo of the line")
         seen = prompts(tmux)
-        for _ in range(20):  # ^C until the pipeline is gone and a new prompt shows
-            subprocess.run([*tmux, "send-keys", "-t", "c", "C-c"], check=True)
-            try:
-                until(lambda: prompts(tmux) > seen, "a new prompt", 1)
-                break
-            except AssertionError:
-                continue
+        ctlc = pressing(tmux, "C-c", 1)  # until the pipeline is gone and a new prompt shows
+        wait_until(lambda: ctlc() or prompts(tmux) > seen, "a new prompt")
         subprocess.run([*tmux, "send-keys", "-t", "c", "echo alive $status", "Enter"],
                        check=True)
-        until(lambda: "alive interrupted" in pane(tmux), "the shell's answer")
+        wait_until(lambda: "alive interrupted" in pane(tmux), "the shell's answer")
         subprocess.run([*tmux, "send-keys", "-t", "c", "C-]"], check=True)
-        until(lambda: subprocess.run([*tmux, "has-session", "-t", "c"],
+        wait_until(lambda: subprocess.run([*tmux, "has-session", "-t", "c"],
                                      capture_output=True).returncode != 0, "detach")
     finally:
         status, err = _stop(node)

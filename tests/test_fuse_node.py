@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import have_fuse, skip_or_fail
+from tests.fuse_view import daemons
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.fuse
@@ -60,19 +61,6 @@ def ls(path: pathlib.Path) -> list[str]:
     r = run(["ls", "-a", str(path)])
     assert r.returncode == 0, r.stderr
     return sorted(set(r.stdout.split()) - {".", ".."})
-
-
-def daemons(path: pathlib.Path) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = pathlib.Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(path).encode() in cmd and b"lp49" in cmd:
-                out.append(int(d))
-    return out
 
 
 @pytest.fixture(scope="module")

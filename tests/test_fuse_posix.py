@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fuse_view import mounted
+from tests.fuse_view import mounted, scratch
 
 pytestmark = pytest.mark.fuse
 
@@ -35,15 +35,8 @@ def view(base: pathlib.Path) -> Iterator[pathlib.Path]:
 @pytest.fixture
 def tmp(view: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[pathlib.Path]:
     """A fresh directory in the node's ramfs, removed afterwards."""
-    d = view / "tmp" / request.node.name.replace("[", "_").replace("]", "")
-    d.mkdir()
-    yield d
-    for dirpath, dirs, files in os.walk(d, topdown=False):
-        for f in files:
-            os.unlink(os.path.join(dirpath, f))
-        for sub in dirs:
-            os.rmdir(os.path.join(dirpath, sub))
-    d.rmdir()
+    with scratch(view, request.node.name) as d:
+        yield d
 
 
 def errno_of(f: object, *args: object) -> int:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import pathlib
 import pwd
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.fuse_view import mounted, run
+from tests.fuse_view import mounted, run, scratch
 
 pytestmark = pytest.mark.fuse
 
@@ -44,11 +43,8 @@ def view(base: pathlib.Path) -> Iterator[pathlib.Path]:
 
 @pytest.fixture
 def tmp(view: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[pathlib.Path]:
-    d = view / "tmp" / request.node.name
-    d.mkdir()
-    os.chmod(d, 0o777)
-    yield d
-    shutil.rmtree(d)
+    with scratch(view, request.node.name, 0o777) as d:
+        yield d
 
 
 def as_user(uid: int, script: str, cwd: pathlib.Path) -> tuple[int, str, str]:

@@ -7,29 +7,19 @@ import pathlib
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
-import pytest
 import trio
-from lib_helpers import start
+from lib_helpers import rnode, start
 from waiting import await_until, wait_until
 
 from lp49fs import lib
-from lp49fs.node.boot import Node, boot
+from lp49fs.node.boot import Node
 from lp49fs.node.kdb import LIMIT, command
-from lp49fs.node.servers import start_servers, stop_servers
+
+__all__ = ["rnode"]
 
 GUARD = 30  # seconds: a guard against a hang, never a timing assertion
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
-
-
-@pytest.fixture
-async def rnode() -> AsyncIterator[Node]:
-    with trio.fail_after(GUARD):
-        async with boot() as node, trio.open_nursery() as n:
-            svs = await start_servers(node, n)
-            yield node
-            await stop_servers(node, svs)
 
 
 async def test_commands_read_the_kernel_and_the_core(rnode: Node) -> None:

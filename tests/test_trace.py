@@ -11,29 +11,18 @@ import pathlib
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 
-import pytest
-import trio
-from lib_helpers import run_as
+from lib_helpers import rnode, run_as
 
 from kernel import trace as ktrace
 from lp49fs import lib, tracefmt
 from lp49fs import trace as t
 from lp49fs.ninep import OREAD
-from lp49fs.node.boot import Node, boot
-from lp49fs.node.servers import start_servers, stop_servers
+from lp49fs.node.boot import Node
+
+__all__ = ["rnode"]
 
 GUARD = 20  # seconds: a guard against a hang, never a timing assertion
-
-
-@pytest.fixture
-async def rnode() -> AsyncIterator[Node]:
-    with trio.fail_after(GUARD):
-        async with boot() as node, trio.open_nursery() as n:
-            svs = await start_servers(node, n)
-            yield node
-            await stop_servers(node, svs)
 
 
 def arrows(tr: t.Trace) -> list[tuple[str, str]]:

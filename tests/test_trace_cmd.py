@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import trio
-from lib_helpers import run_as
+from lib_helpers import rnode, run_as
 from sh_helpers import run, sh
 
 from kernel import trace as ktrace
@@ -14,19 +11,11 @@ from lp49fs import lib
 from lp49fs import trace as t
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
-from lp49fs.node.boot import Node, boot
-from lp49fs.node.servers import start_servers, stop_servers
+from lp49fs.node.boot import Node
+
+__all__ = ["rnode"]
 
 GUARD = 30  # seconds: a guard against a hang, never a timing assertion
-
-
-@pytest.fixture
-async def rnode() -> AsyncIterator[Node]:
-    with trio.fail_after(GUARD):
-        async with boot() as node, trio.open_nursery() as n:
-            svs = await start_servers(node, n)
-            yield node
-            await stop_servers(node, svs)
 
 
 async def test_trace_c_cat_shows_each_call_through_the_layers(rnode: Node) -> None:

@@ -359,9 +359,10 @@ class Servant(ABC):
 
 
 class Tabled(Servant):
-    """A servant that is only its ``dirtab``: walk/stat/open/dirread come from the helpers.
+    """A servant whose tree is its ``dirtab``/``gen``: attach, walk, stat and (unless the
+    subclass has its own) open come from the helpers; ``close`` does nothing by default.
 
-    Subclasses still define read/write for their files; ``close`` does nothing.
+    Subclasses still define read/write for their files.
     """
 
     async def attach(self, spec: str) -> Chan:

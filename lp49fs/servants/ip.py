@@ -30,14 +30,13 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.chan import COPEN, Chan
 from lp49fs.errors import Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants.dev import Dirtab, Servant, openmode, permits
+from lp49fs.servants.dev import Dirtab, Tabled, openmode, permits
 from lp49fs.servants.ipconv import Conv
 from lp49fs.servants.ipcs import Cs
 
@@ -88,7 +87,7 @@ CONVTAB = (("ctl", Q.CTL, 0o660), ("data", Q.DATA, 0o660), ("err", Q.ERR, 0o660)
 COUNTED = (Q.CTL, Q.DATA, Q.ERR)  # Rule 4
 
 
-class Ip(Servant):
+class Ip(Tabled):
     """``#I``: /net/cs, /net/tcp, /net/udp."""
 
     dc = "I"
@@ -167,15 +166,6 @@ class Ip(Servant):
         if t in (Q.CLONE, Q.STATS, Q.CONVDIR):
             return qid(p, 0, Q.PROTODIR)
         return qid(p, qconv(c.qid), Q.CONVDIR)
-
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
-
-    async def stat(self, c: Chan) -> Dir:
-        return self.devstat(c)
 
     # ---- open / close (Rules 2-4) ---------------------------------------------------------
 

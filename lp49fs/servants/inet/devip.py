@@ -22,14 +22,13 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.chan import COPEN, Chan
 from lp49fs.errors import Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants.dev import Dirtab, Servant, openmode, permits
+from lp49fs.servants.dev import Dirtab, Tabled, openmode, permits
 from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet.conv import Conv, Icmp, IcmpConv, Udp, UdpConv
 from lp49fs.servants.inet.stack import Ipifc, Stack
@@ -90,7 +89,7 @@ IFCTAB = (("ctl", Q.CTL, 0o664), ("local", Q.LOCAL, 0o444), ("status", Q.STATUS,
 COUNTED = (Q.CTL, Q.DATA, Q.ERR)
 
 
-class Inet(Servant):
+class Inet(Tabled):
     """``#I`` over the node's own IP stack."""
 
     dc = "I"
@@ -183,15 +182,6 @@ class Inet(Servant):
         if t in (Q.CLONE, Q.STATS, Q.CONVDIR):
             return qid(k, 0, Q.IFCDIR if k == 1 else Q.PROTODIR)
         return qid(k, qconv(c.qid), Q.CONVDIR)
-
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
-
-    async def stat(self, c: Chan) -> Dir:
-        return self.devstat(c)
 
     # ---- open / close -----------------------------------------------------------------------
 
