@@ -49,7 +49,7 @@ CCREATE = 0x0100  # made by create (not only a walk)
 
 
 class Dev(Protocol):
-    """What the core calls on a servant (lp49fs.servants.dev.Servant implements it)."""
+    """What the core calls on a servant (lp49fs.core.dev.Servant implements it)."""
 
     dc: ClassVar[str]
     name: ClassVar[str]

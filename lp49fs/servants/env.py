@@ -43,7 +43,7 @@ from lp49fs.errors import (
     Etoobig,
 )
 from lp49fs.ninep import DMDIR, ORCLOSE, OREAD, OTRUNC, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants.dev import Dirtab, Servant, openmode
+from lp49fs.core.dev import Dirtab, Servant, openmode
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

@@ -85,7 +85,7 @@ from lp49fs.ninep import (
     Twrite,
     Twstat,
 )
-from lp49fs.servants.dev import Servant, openmode
+from lp49fs.core.dev import Servant, openmode
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
-from lp49fs.servants.dev import Dirtab, Servant, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
