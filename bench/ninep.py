@@ -290,7 +290,7 @@ def main() -> int:
                 echo, nine = f"unix:{tmp}/echo", f"unix!{tmp}/ramfs"
                 nine_at = (socket.AF_UNIX, f"{tmp}/ramfs")
             procs.append(start([sys.executable, __file__, "--echo", echo]))
-            procs.append(start([sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", nine,
+            procs.append(start([sys.executable, "-m", "lp49fs.host.cli", "ramfs", "--listen", nine,
                                 "--msize", str(1 << 20)]))
             wait_for(*raw)
             wait_for(*nine_at)

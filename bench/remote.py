@@ -36,8 +36,8 @@ import trio
 
 from lp49fs import lib
 from lp49fs.auth.authority import NODES, USERS, Authority
-from lp49fs.demo.console import LP49, DemoError, wait_for
-from lp49fs.demo.netns import Hosts, can_netns, free_port
+from lp49fs.host.demo.console import LP49, DemoError, wait_for
+from lp49fs.host.demo.netns import Hosts, can_netns, free_port
 from lp49fs.ninep import OREAD, OTRUNC, OWRITE
 from lp49fs.node import servers
 from lp49fs.node.boot import boot

@@ -20,11 +20,11 @@ import pytest
 from lp49fs.core import sysfile
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
 from lp49fs.core.core import Core
+from lp49fs.core.dev import Servant
 from lp49fs.core.proc import Proc, newproc
 from lp49fs.errors import Eexist, Eisdir, Enonexist, Enotdir, Eperm, Error
 from lp49fs.ninep import DMDIR, OEXCL, OREAD, OTRUNC, OWRITE, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import make_devtab
-from lp49fs.core.dev import Servant
 
 
 async def err(coro: object) -> str:

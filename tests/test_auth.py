@@ -26,7 +26,7 @@ GUARD = 30.0  # hang guard only
 
 
 def lp49(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lp49fs.cli", *args],
+    return subprocess.run([sys.executable, "-m", "lp49fs.host.cli", *args],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import pytest
 from test_import import accepting, free_port, start
 
 from lp49fs.auth.authority import NODES, USERS, Authority
-from lp49fs.demo.console import LP49, NodeProc
+from lp49fs.host.demo.console import LP49, NodeProc
 from tests.waiting import wait_until
 
 

@@ -1,6 +1,6 @@
 """``lp49 9p``: output formats pinned against Plan 9's, and the verbs run for real.
 
-The verbs run as a subprocess (``python -m lp49fs.cli 9p ...``) against p9fs's py9p
+The verbs run as a subprocess (``python -m lp49fs.host.cli 9p ...``) against p9fs's py9p
 server, a 9P2000 server nobody here wrote; the issue's ramfs round trip is the same commands.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import peer_python
 
-from lp49fs.cmd9p import dirfmt, dirmode, lslines, lstime, netmkaddr, quote
+from lp49fs.host.cmd9p import dirfmt, dirmode, lslines, lstime, netmkaddr, quote
 from lp49fs.ninep import DMAPPEND, DMDIR, DMEXCL, Dir, Qid
 
 
@@ -68,7 +68,7 @@ def test_netmkaddr_defaults_to_tcp_9fs() -> None:
 
 
 def lp49_9p(addr: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    cmd = [sys.executable, "-m", "lp49fs.cli", "9p", "-a", addr, *args]
+    cmd = [sys.executable, "-m", "lp49fs.host.cli", "9p", "-a", addr, *args]
     return subprocess.run(cmd, input=stdin, capture_output=True, timeout=60, check=False)
 
 

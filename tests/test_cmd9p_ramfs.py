@@ -3,7 +3,7 @@
 ``ramfs_at`` starts ``lp49 ramfs --listen tcp!127.0.0.1!0`` (the kernel picks the port), reads
 its one ``ramfs: serving on ADDR`` line from stderr to learn the address actually bound, and
 kills the server afterwards.  ``tests/test_interop_clients.py`` uses it too.  The verbs run
-as ``python -m lp49fs.cli 9p -a ADDR ...`` exactly as a user would type them, and the output
+as ``python -m lp49fs.host.cli 9p -a ADDR ...`` exactly as a user would type them, and the output
 is compared with what Plan 9's ``9p`` prints for the same files (``%M``-style ``ls -l`` lines,
 fcallfmt's ``%D`` for ``stat``).
 """
@@ -19,13 +19,13 @@ from contextlib import contextmanager
 
 import pytest
 
-from lp49fs.cmd9p import lstime
+from lp49fs.host.cmd9p import lstime
 
 
 @contextmanager
 def ramfs_at(addr: str = "tcp!127.0.0.1!0", *extra: str) -> Iterator[str]:
     """Run ``lp49 ramfs --listen addr --owner glenda``; yields the bound dial string."""
-    argv = [sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", addr, "--owner", "glenda",
+    argv = [sys.executable, "-m", "lp49fs.host.cli", "ramfs", "--listen", addr, "--owner", "glenda",
             *extra]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -49,7 +49,7 @@ def ramfs_addr() -> Iterator[str]:
 
 
 def lp49_9p(addr: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    cmd = [sys.executable, "-m", "lp49fs.cli", "9p", "-a", addr, "-u", "ken", *args]
+    cmd = [sys.executable, "-m", "lp49fs.host.cli", "9p", "-a", addr, "-u", "ken", *args]
     return subprocess.run(cmd, input=stdin, capture_output=True, timeout=60, check=False)
 
 

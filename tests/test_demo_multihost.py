@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from lp49fs.demo.console import LP49, NodeProc
-from lp49fs.demo.netns import Hosts, NetnsError, sweep
+from lp49fs.host.demo.console import LP49, NodeProc
+from lp49fs.host.demo.netns import Hosts, NetnsError, sweep
 
 CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], 9), timeout=2)"
 

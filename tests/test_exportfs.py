@@ -13,8 +13,8 @@ from conftest import peer_python
 from test_import import accepting, free_port, start
 
 from hwsim.netif import TCP, HostSock
-from lp49fs.demo.console import NodeProc
 from lp49fs.errors import Ebadchar, Error
+from lp49fs.host.demo.console import NodeProc
 from lp49fs.ninep import Dir, Qid
 from lp49fs.servers import exportfs_hs as hs
 from lp49fs.servers.exportfs import QidMap, checkname, cleanroot, treenames

@@ -1,4 +1,4 @@
-"""The mount helper end to end: real FUSE mounts made by ``lp49fs.fuse.mount.main`` in
+"""The mount helper end to end: real FUSE mounts made by ``lp49fs.host.mount.main`` in
 subprocesses, real ``fusermount3 -u``, real signals, real ``mount(8)``.
 
 The node is not built yet, so ``mount.resolve`` refuses every SOURCE.  To test the daemon
@@ -30,8 +30,8 @@ import trio
 from waiting import wait_until  # not tests.waiting: this file also runs as a script
 
 from lp49fs.errors import Error
-from lp49fs.fuse import mount
 from lp49fs.fuse.options import MountArgs
+from lp49fs.host import mount
 
 HELLO = b"hello from lp49\n"
 HERE = pathlib.Path(__file__).resolve()

@@ -18,9 +18,9 @@ import subprocess
 import pyfuse3
 import pytest
 
-from lp49fs import hostlog
 from lp49fs.errors import Egreg, Error
 from lp49fs.fuse.calls import syscall
+from lp49fs.host import hostlog
 from tests.conftest import have_fuse, skip_or_fail
 from tests.fuse_view import LP49, run
 from tests.waiting import wait_until

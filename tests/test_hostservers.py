@@ -2,7 +2,7 @@
 own ``srv`` (dialled through ``#I``) and mounts it; supervised and stopped with the node.
 
 The node is a real ``lp49 node CONFIG --console unix!PATH`` subprocess driven through its
-console (``lp49fs.demo.console``); the served directory is checked on the Linux side.
+console (``lp49fs.host.demo.console``); the served directory is checked on the Linux side.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lp49fs.demo.console import LP49, NodeProc
+from lp49fs.host.demo.console import LP49, NodeProc
+from lp49fs.host.node import namespace
 from lp49fs.node.config import ConfigError, HostServerConf, parse
-from lp49fs.node.main import namespace
 from tests.waiting import wait_until
 
 CONFIG = """

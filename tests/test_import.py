@@ -3,7 +3,7 @@
 Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT --auth DIR`` (its exportfs
 listener, mutual TLS with an authority made per test); node ``alpha`` runs without one and
 imports with ``$auth`` set, so every link here is TLS (``tlsclient`` on alpha's side).
-Both are subprocesses driven through their unix-socket consoles by ``lp49fs.demo.console``
+Both are subprocesses driven through their unix-socket consoles by ``lp49fs.host.demo.console``
 (a scripted shell user), so every byte goes the whole way: alpha's
 ``import`` program dialling through its ``#I`` (``/net/tcp``), beta's listener announcing and
 accepting on its ``#I``, a per-connection ``exportfs`` process (fd 0 = the call's data file)
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from lp49fs.auth.authority import NODES, USERS, Authority
-from lp49fs.demo.console import LP49, Console, NodeProc
+from lp49fs.host.demo.console import LP49, Console, NodeProc
 from tests.waiting import DEADLINE, wait_until
 
 

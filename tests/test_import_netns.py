@@ -1,6 +1,6 @@
 """A silently broken link between two nodes: keepalive turns it into a hungup mount.
 
-Two node daemons in two network namespaces joined by a veth pair (``lp49fs.demo.netns``),
+Two node daemons in two network namespaces joined by a veth pair (``lp49fs.host.demo.netns``),
 with mutual TLS on the link (an authority made per test; the import runs through
 ``tlsclient``, whose relay sees the hang-up of the conversation beneath);
 node ``a`` imports ``b``'s ``/dev`` with a short keepalive (``import -k 2``) and blocks reading
@@ -20,8 +20,8 @@ import time
 import pytest
 
 from lp49fs.auth.authority import NODES, USERS, Authority
-from lp49fs.demo.console import NodeProc
-from lp49fs.demo.netns import Hosts, ip
+from lp49fs.host.demo.console import NodeProc
+from lp49fs.host.demo.netns import Hosts, ip
 
 PERIOD = 2  # import -k: seconds
 HUNGUP = "i/o on hungup channel"

@@ -17,7 +17,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("lp49fs", "kernel", "hwsim")
 
-LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.sdnotify", "lp49fs.hostlog"}  # + sd_notify, logging
+# + sd_notify, logging (host-side, but leaves that the FUSE daemon and the node share)
+LEAF = {"lp49fs", "lp49fs.errors", "lp49fs.host.sdnotify", "lp49fs.host.hostlog"}
 AUTH = {"lp49fs.auth"}  # the authority and TLS on links: above errors only
 PROTOCOL = LEAF | AUTH | {"lp49fs.ninep", "lp49fs.transport", "lp49fs.lib9p", "lp49fs.trace",
                           "lp49fs.tracefmt"}  # fmt: skip
@@ -29,9 +30,9 @@ RULES: dict[str, set[str]] = {
     "kernel": {"kernel", "hwsim"},
     "lp49fs": LEAF,  # lp49fs/__init__.py itself
     "lp49fs.errors": LEAF | {"lp49fs.ninep"},  # only for to_rerror/from_rerror
-    "lp49fs.sdnotify": LEAF,
+    "lp49fs.host.sdnotify": LEAF,
     "lp49fs.auth": LEAF | AUTH | {"lp49fs.ninep"},  # ninep: the Rerror to plain 9P
-    "lp49fs.hostlog": LEAF,
+    "lp49fs.host.hostlog": LEAF,
     "lp49fs.ninep": LEAF | {"lp49fs.ninep"},
     "lp49fs.transport": LEAF | AUTH | {"lp49fs.ninep"},
     "lp49fs.lib9p": PROTOCOL,
@@ -48,15 +49,15 @@ RULES: dict[str, set[str]] = {
     "lp49fs.servers": PROGRAM,
     "lp49fs.cmd": PROGRAM | {"lp49fs.cmd"},
     "lp49fs.fuse": PROGRAM | {"lp49fs.fuse"},
-    "lp49fs.fuse.mount": PROGRAM | {"lp49fs.fuse", "lp49fs.node"},  # boots a node to show
-    "lp49fs.cmd9p": PROTOCOL,  # the host-side 9P client CLI
     "lp49fs.node": set(),  # boot glue: everything (filled below)
-    "lp49fs.cli": set(),
-    "lp49fs.demo": {"lp49fs", "lp49fs.demo"},  # host-side glue: runs lp49 commands
+    "lp49fs.host": set(),  # the Linux side: lp49 and its subcommands (filled below)
+    "lp49fs.host.mount": PROGRAM | {"lp49fs.fuse", "lp49fs.node"},  # boots a node to show
+    "lp49fs.host.cmd9p": PROTOCOL,  # the host-side 9P client CLI
+    "lp49fs.host.demo": {"lp49fs", "lp49fs.host.demo"},  # host-side glue: runs lp49 commands
 }
 EVERYTHING = {"lp49fs", "kernel", "hwsim"}
 RULES["lp49fs.node"] = EVERYTHING
-RULES["lp49fs.cli"] = EVERYTHING
+RULES["lp49fs.host"] = EVERYTHING
 
 FORBIDDEN_EXTERNAL = {
     "lp49fs.ninep": {"trio", "socket", "asyncio", "selectors"},  # sans-IO

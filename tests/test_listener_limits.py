@@ -30,7 +30,7 @@ class Ramfs:
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        self.p = subprocess.Popen([sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen",
+        self.p = subprocess.Popen([sys.executable, "-m", "lp49fs.host.cli", "ramfs", "--listen",
                                    "tcp!127.0.0.1!0", *args], stderr=subprocess.PIPE,
                                   text=True, preexec_fn=limit)  # fmt: skip
         assert self.p.stderr is not None

@@ -129,11 +129,11 @@ def test_example_file_loads() -> None:
 def test_lp49_node_refuses_a_bad_file_with_one_line(tmp_path: pathlib.Path) -> None:
     f = tmp_path / "bad.toml"
     f.write_text("[hardware]\nram = 'lots'\n")
-    r = subprocess.run([sys.executable, "-m", "lp49fs.cli", "node", str(f)],
+    r = subprocess.run([sys.executable, "-m", "lp49fs.host.cli", "node", str(f)],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 1
     assert r.stderr == f"lp49 node: {f}: hardware.ram: want a positive size like 16M, got 'lots'\n"
-    r = subprocess.run([sys.executable, "-m", "lp49fs.cli", "node", "--console", "tty"],
+    r = subprocess.run([sys.executable, "-m", "lp49fs.host.cli", "node", "--console", "tty"],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 1
     assert r.stderr == "lp49 node: --console: 'tty' is not stdio, none or unix!PATH\n"

@@ -18,7 +18,7 @@ import pytest
 from tests.waiting import wait_until
 
 BIN = pathlib.Path(sys.executable).parent / "lp49"  # the console script
-LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.cli"]
+LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.host.cli"]
 SCRIPT = b"bind -a '#c' /dev; ls /srv; echo hello > /tmp/x; cat /tmp/x; ns\n"
 NS_EXPECTED = [
     "bind  '#c' /dev",

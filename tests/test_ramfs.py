@@ -200,7 +200,7 @@ async def test_dotdot_at_root_stays(tree: NinepTree) -> None:
 # --- the lp49 ramfs command ----------------------------------------------------------------
 async def start_ramfs(addr: str, nursery: trio.Nursery) -> tuple[trio.Process, str]:
     proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "lp49fs.cli", "ramfs", "--listen", addr, "--owner", "glenda"],
+        [sys.executable, "-m", "lp49fs.host.cli", "ramfs", "--listen", addr, "--owner", "glenda"],
         stderr=subprocess.PIPE,
     )
     assert proc.stderr is not None

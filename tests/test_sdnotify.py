@@ -1,4 +1,4 @@
-"""sd_notify(3) messages (lp49fs.sdnotify) received on real unix datagram sockets."""
+"""sd_notify(3) messages (lp49fs.host.sdnotify) received on real unix datagram sockets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lp49fs import sdnotify
+from lp49fs.host import sdnotify
 
 
 @pytest.fixture

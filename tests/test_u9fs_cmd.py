@@ -25,7 +25,7 @@ def u9fs_at(root: pathlib.Path, addr: str = "tcp!127.0.0.1!0", *extra: str) -> I
     tuple[str, subprocess.Popen[bytes]]
 ]:
     """Run ``lp49 u9fs --listen addr ROOT``; yields the bound dial string and the process."""
-    argv = [sys.executable, "-m", "lp49fs.cli", "u9fs", "--listen", addr, *extra, str(root)]
+    argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", addr, *extra, str(root)]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
@@ -81,7 +81,7 @@ async def test_lp49_u9fs_readonly(tmp_path: pathlib.Path) -> None:
 
 
 def test_lp49_u9fs_bad_dir(tmp_path: pathlib.Path) -> None:
-    argv = [sys.executable, "-m", "lp49fs.cli", "u9fs", "--listen", "tcp!127.0.0.1!0",
+    argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", "tcp!127.0.0.1!0",
             str(tmp_path / "missing")]
     done = subprocess.run(argv, capture_output=True, timeout=60, check=False)
     assert done.returncode == 1

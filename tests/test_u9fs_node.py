@@ -2,7 +2,7 @@
 
 ``lp49 u9fs --listen tcp!127.0.0.1!0 DIR`` runs as a host process; a node daemon
 (``lp49 node --console unix!PATH``) is driven through its console by
-``lp49fs.demo.console``: its shell runs ``srv tcp!127.0.0.1!PORT unix`` (an LP49 program
+``lp49fs.host.demo.console``: its shell runs ``srv tcp!127.0.0.1!PORT unix`` (an LP49 program
 dialling through ``#I``, posting the connection as /srv/unix) then ``mount -c /srv/unix /n``.
 Every change the shell makes is checked on the Linux side (``os.listdir``, file bytes), and
 every change made on Linux is seen by the shell.
@@ -18,12 +18,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from lp49fs.demo.console import LP49, NodeProc
+from lp49fs.host.demo.console import LP49, NodeProc
 
 
 def start_u9fs(root: pathlib.Path) -> tuple[subprocess.Popen[bytes], str]:
     """``lp49 u9fs`` on a port the kernel picks; the process and its bound dial string."""
-    argv = [sys.executable, "-m", "lp49fs.cli", "u9fs", "--listen", "tcp!127.0.0.1!0", str(root)]
+    argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", "tcp!127.0.0.1!0",
+            str(root)]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     assert proc.stderr is not None

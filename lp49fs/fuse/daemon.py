@@ -38,7 +38,7 @@ from typing import Any
 import pyfuse3
 import trio
 
-from lp49fs import sdnotify
+from lp49fs.host import sdnotify
 
 log = logging.getLogger(__name__)
 

@@ -95,7 +95,7 @@ class MountArgs:
     console: str | None = None  # console=WHERE: where the node's console goes
     debugcons: str | None = None  # debugcons=unix!PATH: the debug console (lp49fs.node.kdb)
     auth: str | None = None  # auth=DIR: TLS with that authority for a dialled SOURCE
-    log: str | None = None  # log=PATH: the daemon's log file (lp49fs.hostlog)
+    log: str | None = None  # log=PATH: the daemon's log file (lp49fs.host.hostlog)
 
 
 def classify_source(text: str) -> Source:

@@ -2,7 +2,7 @@
 
 Theory of operation.  A ``[[hostservers]]`` entry (``lp49fs.node.config.HostServerConf``)
 names an lp49 subcommand that serves 9P2000 on ``--listen ADDR``.  It is not an LP49 program,
-so the node daemon runs it as a host subprocess: ``python -m lp49fs.cli CMD --listen
+so the node daemon runs it as a host subprocess: ``python -m lp49fs.host.cli CMD --listen
 tcp!127.0.0.1!0 ARGS...``.  The server picks a free port and its first stderr line is
 ``CMD: serving [WHAT ]on ADDR`` with the address it bound.  The node then reaches it the way
 a user at the console would: it spawns the LP49 program ``srv -c ADDR NAME [MTPT]`` as a
@@ -60,7 +60,7 @@ class HostSpec:
 
     @classmethod
     def of(cls, conf: HostServerConf) -> HostSpec:
-        argv = (sys.executable, "-m", "lp49fs.cli", conf.cmd, "--listen", LISTEN, *conf.args)
+        argv = (sys.executable, "-m", "lp49fs.host.cli", conf.cmd, "--listen", LISTEN, *conf.args)
         return cls(conf.name, argv, conf.mount)
 
 

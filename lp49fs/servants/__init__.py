@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lp49fs.core.core import Core
+from lp49fs.core.dev import Servant
 from lp49fs.servants.cap import Cap
 from lp49fs.servants.cons import Cons
-from lp49fs.core.dev import Servant
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
 from lp49fs.servants.ether import Ether

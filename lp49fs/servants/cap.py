@@ -28,9 +28,9 @@ from enum import IntEnum
 
 from lp49fs.auth.cap import HASHLEN, caphash
 from lp49fs.core.chan import Chan
+from lp49fs.core.dev import Dirtab, Tabled
 from lp49fs.errors import Einvalcap, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
-from lp49fs.core.dev import Dirtab, Tabled
 
 MAXCAPS = 128
 

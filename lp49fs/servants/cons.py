@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from lp49fs.core.chan import COPEN, Chan
+from lp49fs.core.dev import Dirtab, Tabled
 from lp49fs.core.proc import pgrpnote
 from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
-from lp49fs.core.dev import Dirtab, Tabled
 from lp49fs.servants.kbd import Kbd
 
 if TYPE_CHECKING:

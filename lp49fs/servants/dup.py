@@ -15,10 +15,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 from lp49fs.core.chan import COPEN, Chan, cclose, incref
+from lp49fs.core.dev import Dirtab, Tabled, openmode
 from lp49fs.core.proc import procfdprint
 from lp49fs.errors import Ebadusefd, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OTRUNC, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Dirtab, Tabled, openmode
 
 
 class Q(IntEnum):

@@ -31,6 +31,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Walkqid
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import Egrp
 from lp49fs.errors import (
     Ebadarg,
@@ -43,7 +44,6 @@ from lp49fs.errors import (
     Etoobig,
 )
 from lp49fs.ninep import DMDIR, ORCLOSE, OREAD, OTRUNC, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Dirtab, Servant, openmode
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

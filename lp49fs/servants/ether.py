@@ -43,9 +43,9 @@ import trio
 
 from hwsim import nic as hw
 from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.servants.etherdrv import EtherDriver
 
 if TYPE_CHECKING:

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field, replace
 import trio
 
 from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
+from lp49fs.core.dev import Servant, openmode
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
@@ -85,7 +86,6 @@ from lp49fs.ninep import (
     Twrite,
     Twstat,
 )
-from lp49fs.core.dev import Servant, openmode
 
 log = logging.getLogger(__name__)
 

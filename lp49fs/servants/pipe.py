@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.errors import Ehungup, Eisdir, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Dirtab, Servant, openmode
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

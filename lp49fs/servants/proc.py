@@ -40,12 +40,12 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import Proc as ProcStruct
 from lp49fs.core.proc import ProcStop, postnote, procfdprint
 from lp49fs.errors import ERRMAX, Eisdir, Enochild, Enotstopped, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants import procfmt, proctrace
-from lp49fs.core.dev import Dirtab, Servant, openmode
 
 if TYPE_CHECKING:
     from lp49fs.core.mount import Mount

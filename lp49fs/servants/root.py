@@ -11,9 +11,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 from lp49fs.core.chan import Chan
+from lp49fs.core.dev import Dirtab, Tabled
 from lp49fs.errors import Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, Qid
-from lp49fs.core.dev import Dirtab, Tabled
 
 SKELETON = ("dev", "env", "net", "proc", "srv", "n", "mnt", "tmp", "bin", "fd", "boot", "root")
 

@@ -32,9 +32,9 @@ from collections.abc import Sequence
 
 from hwsim.ata import FLUSH, IDENTIFY, READ, AtaController
 from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.dev import Servant
 from lp49fs.errors import Ebadarg, Eio, Enonexist, Eperm, Error, Ewprotect
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Servant
 from lp49fs.servants.sdata import Ata
 from lp49fs.servants.sdunit import Part, SdUnit
 

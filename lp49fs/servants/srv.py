@@ -31,6 +31,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import CCEXEC, COPEN, CRCLOSE, Chan, Walkqid, cclose, incref
+from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import (
     Ebadarg,
     Ebadchar,
@@ -54,7 +55,6 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

@@ -26,9 +26,9 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan
+from lp49fs.core.dev import Dirtab, Tabled, openmode, permits
 from lp49fs.errors import Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.core.dev import Dirtab, Tabled, openmode, permits
 from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet.conv import Conv, Icmp, IcmpConv, Udp, UdpConv
 from lp49fs.servants.inet.stack import Ipifc, Stack

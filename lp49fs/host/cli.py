@@ -17,15 +17,16 @@ from collections.abc import Callable, Sequence
 
 # name -> (module, one-line help).  Each module has ``main(argv: list[str]) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "9p": ("lp49fs.cmd9p", "a 9P2000 client for scripts: ls, read, write, stat, create, rm"),
-    "ramfs": ("lp49fs.servers.ramfs_main", "serve an in-memory file tree over 9P2000"),
-    "u9fs": ("lp49fs.servers.u9fs_main", "serve a Linux directory over 9P2000"),
-    "node": ("lp49fs.node.main", "boot an LP49 node"),
-    "console": ("lp49fs.node.console", "attach this terminal to a running node's console"),
-    "mount": ("lp49fs.fuse.mount", "mount an LP49 name space on a Linux directory"),
+    "9p": ("lp49fs.host.cmd9p", "a 9P2000 client for scripts: ls, read, write, stat, create, rm"),
+    "ramfs": ("lp49fs.host.ramfs", "serve an in-memory file tree over 9P2000"),
+    "u9fs": ("lp49fs.host.u9fs", "serve a Linux directory over 9P2000"),
+    "node": ("lp49fs.host.node", "boot an LP49 node"),
+    "console": ("lp49fs.host.console", "attach this terminal to a running node's console"),
+    "mount": ("lp49fs.host.mount", "mount an LP49 name space on a Linux directory"),
     "trace": ("lp49fs.fuse.tracectl", "trace a Linux command's requests through a mounted node"),
-    "auth": ("lp49fs.auth.main", "keep an authority: init, add, node, list, revoke"),
-    "demo": ("lp49fs.demo.main", "scripted demos: multihost (three nodes, network namespaces)"),
+    "auth": ("lp49fs.host.auth", "keep an authority: init, add, node, list, revoke"),
+    "demo": ("lp49fs.host.demo.main",
+             "scripted demos: multihost (three nodes, network namespaces)"),
 }
 
 MOUNT_COMMAND = "mount"

@@ -10,9 +10,9 @@ length (``file too large``); sizes take K, M, G suffixes (``lp49fs.servers.ramda
 
 from __future__ import annotations
 
-from ._main import parse, parser, serve_main
-from .ramdata import MAXFILE, MAXSTORE
-from .ramfs import Ramfs
+from lp49fs.host.serve import parse, parser, serve_main
+from lp49fs.servers.ramdata import MAXFILE, MAXSTORE
+from lp49fs.servers.ramfs import Ramfs
 
 
 def main(argv: list[str]) -> int:

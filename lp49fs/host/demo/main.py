@@ -6,7 +6,7 @@ import importlib
 import sys
 
 DEMOS: dict[str, tuple[str, str]] = {
-    "multihost": ("lp49fs.demo.multihost", "three nodes importing each other's name spaces"),
+    "multihost": ("lp49fs.host.demo.multihost", "three nodes importing each other's name spaces"),
 }
 
 

@@ -1,7 +1,7 @@
 """``lp49 mount SOURCE DIR [-o OPTS] [-f] [-d]``: show an LP49 name space on a Linux directory.
 
 Also reached as ``mount.fuse.lp49 SOURCE DIR -o OPTS`` and ``lp49 SOURCE DIR -o OPTS`` (the
-forms mount(8) and mount.fuse3 run; ``lp49fs.cli`` routes them here), so ``mount -t
+forms mount(8) and mount.fuse3 run; ``lp49fs.host.cli`` routes them here), so ``mount -t
 fuse.lp49 default /mnt/lp49`` and the fstab line ``default /mnt/lp49 fuse.lp49
 defaults,_netdev 0 0`` work.
 
@@ -37,16 +37,16 @@ from typing import Any, Protocol
 import pyfuse3
 import trio
 
-from lp49fs import hostlog
 from lp49fs.errors import Error
 from lp49fs.fuse import daemon, tracectl
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER
+from lp49fs.host import hostlog
+from lp49fs.host.node import attach_console
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
-from lp49fs.node.main import attach_console
 from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)

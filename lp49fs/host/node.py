@@ -20,7 +20,7 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
    the namespace file, plus ``mount -c /srv/NAME MTPT`` for each host server with a mount,
    and runs ``sh -i`` on ``/dev/cons`` (``lp49fs.cmd.init``).
 6. When the console first shows the shell prompt, the boot time is logged and systemd gets
-   READY=1 (``lp49fs.sdnotify``; nothing happens outside systemd).
+   READY=1 (``lp49fs.host.sdnotify``; nothing happens outside systemd).
 7. SIGTERM or SIGINT: STOPPING=1; the supervisors and the console stop, then ``boot``'s
    orderly shutdown kills every process; the terminal is restored, the socket removed;
    exit status 0.
@@ -43,11 +43,11 @@ import trio
 
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
-from lp49fs import hostlog, sdnotify
+from lp49fs.host import hostlog, sdnotify
+from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import hostservers, kdb, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, check_network, load
-from lp49fs.node.console import terminal_mode, typed
 from lp49fs.node.netboot import NicError
 from lp49fs.node.security import auth_env, export_argv
 from lp49fs.servants import CONFIG, OWNSTACK

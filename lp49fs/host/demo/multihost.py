@@ -2,7 +2,7 @@
 
 Theory of operation.  The scenario of issue 6, as numbered steps (``STEPS``):
 
-1. hosts: three emulated hosts ``a``, ``b``, ``c`` (``lp49fs.demo.netns``): as root, Linux
+1. hosts: three emulated hosts ``a``, ``b``, ``c`` (``lp49fs.host.demo.netns``): as root, Linux
    network namespaces with veth links a-b and a-c only, so b cannot reach c; otherwise
    127.0.0.1 with one port per node.
 2. boot: an authority in the work directory (``lp49 auth``: user glenda, a node certificate
@@ -44,8 +44,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from lp49fs.demo.console import LP49, DemoError, NodeProc, wait_for
-from lp49fs.demo.netns import Hosts, NetnsError, can_netns, sweep
+from lp49fs.host.demo.console import LP49, DemoError, NodeProc, wait_for
+from lp49fs.host.demo.netns import Hosts, NetnsError, can_netns, sweep
 
 NAMES = ["a", "b", "c"]
 STOP_ORDER = ["b", "a", "c"]  # b imports from a, a from b and c (b's import of a ends first)

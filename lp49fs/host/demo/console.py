@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 
 BIN = pathlib.Path(sys.executable).parent / "lp49"
-LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.cli"]
+LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.host.cli"]
 
 
 class DemoError(Exception):

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.errors import Error
-
-from .authority import NODES, USERS, Authority
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

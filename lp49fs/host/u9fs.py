@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 
 from lp49fs.errors import Error
-
-from ._main import parse, parser, serve_main
-from .u9fs import U9fs
+from lp49fs.host.serve import parse, parser, serve_main
+from lp49fs.servers.u9fs import U9fs
 
 log = logging.getLogger("u9fs")
 
