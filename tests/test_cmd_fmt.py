@@ -11,7 +11,7 @@ from lp49fs.cmd._util import basename, dirname, splitflags
 from lp49fs.cmd.bind import MAFTER, MBEFORE, MCACHE, MCREATE, MREPL, mountflag
 from lp49fs.cmd.wc import wcline
 from lp49fs.ninep import DMAPPEND, DMAUTH, DMDIR, DMEXCL, Dir, Qid
-from lp49fs.servants.procfmt import status
+from lp49fs.servants.proc.fmt import status
 
 MODES = [
     (0o664, "--rw-rw-r--"),

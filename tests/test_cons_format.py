@@ -16,7 +16,7 @@ from lp49fs.servants.cons import (
     readstr,
     timetext,
 )
-from lp49fs.servants.kbd import LINELEN, Kbd
+from lp49fs.servants.cons.kbd import LINELEN, Kbd
 
 
 @pytest.mark.parametrize(

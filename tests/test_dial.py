@@ -20,7 +20,7 @@ from lp49fs.errors import Econrefused, Error, Etranslate
 from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.servants.ip import Ip
-from lp49fs.servants.ipcs import translate
+from lp49fs.servants.ip.cs import translate
 from tests.lib_helpers import node, run_as, start
 
 __all__ = ["node"]

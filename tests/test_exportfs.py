@@ -16,9 +16,8 @@ from hwsim.netif import TCP, HostSock
 from lp49fs.errors import Ebadchar, Error
 from lp49fs.host.demo.console import NodeProc
 from lp49fs.ninep import Dir, Qid
-from lp49fs.servers import exportfs_hs as hs
-from lp49fs.servers.exportfs import QidMap, checkname, cleanroot, treenames
-from lp49fs.servers.exportfs_net import keepalive_msg, netaddr
+from lp49fs.servers.exportfs import QidMap, checkname, cleanroot, hs, treenames
+from lp49fs.servers.exportfs.net import keepalive_msg, netaddr
 from lp49fs.transport import pipe_pair
 from tests.waiting import wait_until
 

@@ -224,8 +224,8 @@ def test_every_raised_string_has_a_row(where: str, ename: str) -> None:
 
 def test_host_error_texts() -> None:
     """The texts u9fs and #I make of a host errno map back to an errno (Rules 1, 3)."""
-    from lp49fs.servants import ipconv
-    from lp49fs.servers import u9fs_host
+    from lp49fs.servants.ip import conv as ipconv
+    from lp49fs.servers.u9fs import host as u9fs_host
 
     texts = [*ipconv._ERRNO.values(), *u9fs_host.ERRNO_ENAME.values()]
     for code in sorted(errno.errorcode):

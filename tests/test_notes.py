@@ -11,7 +11,7 @@ from lp49fs.errors import Error
 from lp49fs.host.console import typed
 from lp49fs.lib import RFCFDG, RFNOTEG, RFPROC
 from lp49fs.node.boot import Node
-from lp49fs.servants.kbd import Kbd
+from lp49fs.servants.cons.kbd import Kbd
 from tests.lib_helpers import node
 from tests.waiting import await_until
 

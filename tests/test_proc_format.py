@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lp49fs.servants.procfmt import (
+from lp49fs.servants.proc.fmt import (
     STATSIZE,
     argstext,
     bindline,

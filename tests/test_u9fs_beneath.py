@@ -18,7 +18,7 @@ from conformance import ninep_tree
 
 from lp49fs.errors import Edevice, Error
 from lp49fs.servers.u9fs import U9fs
-from lp49fs.servers.u9fs_beneath import open_beneath
+from lp49fs.servers.u9fs.beneath import open_beneath
 
 TRIES = 2000
 SECRET = b"outside the root"

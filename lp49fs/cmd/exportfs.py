@@ -1,7 +1,7 @@
 """exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr]: serve 9P.
 
 Without ``-l`` (one connection, Plan 9 exportfs): fd 0 is the link.  The import handshake
-(``lp49fs.servers.exportfs_hs``) comes first: the tree name, answered ``OK`` once it is a
+(``lp49fs.servers.exportfs.hs``) comes first: the tree name, answered ``OK`` once it is a
 directory under ``root``, then the ``impo`` line; or, if the first bytes are plain 9P2000,
 none at all (the attach name is then the tree).  Then every 9P request is relayed to this
 process's name space (``lp49fs.servers.exportfs.ExportFs``) until the link ends.
@@ -45,9 +45,10 @@ from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
 from lp49fs.ninep import DMDIR
-from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
-from lp49fs.servers.exportfs_hs import Link
+from lp49fs.servers.exportfs import hs as exportfs_hs
+from lp49fs.servers.exportfs import net as exportfs_net
+from lp49fs.servers.exportfs.hs import Link
 
 USAGE = ("usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-t idle]"
          " [-l addr [-k secs] [-c maxconns]]")

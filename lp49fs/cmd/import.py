@@ -23,7 +23,7 @@ from lp49fs.cmd._util import eprint
 from lp49fs.cmd.bind import mountflag
 from lp49fs.cmd.newns import getenv
 from lp49fs.errors import Error
-from lp49fs.servers import exportfs_net
+from lp49fs.servers.exportfs import net as exportfs_net
 
 USAGE = "usage: import [-abcC] [-k secs] [-A authdir] [-u user] host path [mtpt]"
 

@@ -27,7 +27,7 @@ Rules:
    happens when the line runs, so an earlier line's effect on ``#e`` is seen.
 4. A line that fails -- wrong operand count, unknown op, a refused system call -- is ignored
    silently and the next one runs (newns.c); it is logged at debug level.  ``import`` runs
-   ``lp49fs.servers.exportfs_net.importfs`` (dial, handshake, mount), failing the same way.
+   ``lp49fs.servers.exportfs.net.importfs`` (dial, handshake, mount), failing the same way.
 5. ``. file`` reads ``file`` in the current name space and runs it in place; nesting stops at
    ``MAXDEPTH`` levels so a file that includes itself ends.
 """
@@ -41,7 +41,7 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import MAFTER, MBEFORE, MCACHE, MCREATE
 from lp49fs.ninep import ORDWR, OREAD, OTRUNC, OWRITE
-from lp49fs.servers.exportfs_net import importfs
+from lp49fs.servers.exportfs.net import importfs
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """srv [-abcCq] [fd | net!host[!port]] name [mtpt]: post a channel as /srv/name (and mount it).
 
 With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
-through ``/net`` (``#I``; ``lp49fs.servers.exportfs_net.dialfd``) and posts the plain 9P
+through ``/net`` (``#I``; ``lp49fs.servers.exportfs.net.dialfd``) and posts the plain 9P
 connection, as Plan 9 does.  With ``$auth`` set (an authority directory) the connection is
 mutual TLS 1.3 first, as the caller's user (``exportfs_net.tlsfd``), and the plaintext pipe
 end is posted.
@@ -20,7 +20,7 @@ from lp49fs.cmd.bind import mountflag
 from lp49fs.cmd.newns import getenv
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OWRITE
-from lp49fs.servers.exportfs_net import NINEP_PORT, dialfd, netaddr, tlsfd
+from lp49fs.servers.exportfs.net import NINEP_PORT, dialfd, netaddr, tlsfd
 
 USAGE = "srv [-abcCq] [fd | net!host[!port]] name [mtpt]"
 

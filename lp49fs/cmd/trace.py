@@ -1,7 +1,7 @@
 """trace pid | trace -c cmd [arg ...]: watch system calls travel through the layers.
 
 After Plan 9's ratrace(1), on ``/proc/N/ctl`` ``trace`` and ``/proc/N/trace``
-(``lp49fs.servants.proctrace``).  ``trace pid`` turns tracing on for process ``pid`` and
+(``lp49fs.servants.proc.trace``).  ``trace pid`` turns tracing on for process ``pid`` and
 prints, on fd 2, each of its system calls as it finishes: every arrow between the layers
 (lib, the L4 message, Mngr, clerk, namec, the servant or ``#M`` and its 9P messages, the
 server) with the time since the call began, then the time spent in each layer.  It ends when

@@ -28,7 +28,7 @@ import trio
 
 from lp49fs.errors import Eaddrinuse, Ebadctl, Econinuse, Enotconn, Error
 from lp49fs.servants.inet import pkt
-from lp49fs.servants.ipconv import UDPHDRSIZE, parseaddr
+from lp49fs.servants.ip.conv import UDPHDRSIZE, parseaddr
 
 if TYPE_CHECKING:
     from lp49fs.servants.inet.stack import Stack

@@ -33,7 +33,7 @@ from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet.conv import Conv, Icmp, IcmpConv, Udp, UdpConv
 from lp49fs.servants.inet.stack import Ipifc, Stack
 from lp49fs.servants.inet.tcp import Tcp, TcpConv
-from lp49fs.servants.ipcs import Cs
+from lp49fs.servants.ip.cs import Cs
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

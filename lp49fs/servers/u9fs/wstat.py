@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from lp49fs.errors import Eexist, Efilename, Eperm, Error
 from lp49fs.ninep import DMDIR, Dir
 
-from .u9fs_host import goodname, groupid, oserror
+from .host import goodname, groupid, oserror
 
 if TYPE_CHECKING:
-    from .u9fs import U9File
+    from . import U9File
 
 IMMUTABLE = ("type", "dev", "uid", "muid")
 

@@ -37,8 +37,8 @@ from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Tabled, openmode, permits
 from lp49fs.errors import Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants.ipconv import Conv
-from lp49fs.servants.ipcs import Cs
+from lp49fs.servants.ip.conv import Conv
+from lp49fs.servants.ip.cs import Cs
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core

@@ -48,7 +48,7 @@ from lp49fs.lib.dial import Enodial
 from lp49fs.lib9p.limits import MAXCONNS
 from lp49fs.ninep import OREAD
 
-from . import exportfs_hs
+from . import hs as exportfs_hs
 
 log = logging.getLogger(__name__)
 

@@ -69,9 +69,9 @@ from lp49fs.errors import (
 from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
-from . import u9fs_wstat
-from .u9fs_beneath import open_beneath
-from .u9fs_host import Versions, dirof, goodname, oserror, qidof
+from . import wstat as u9fs_wstat
+from .beneath import open_beneath
+from .host import Versions, dirof, goodname, oserror, qidof
 
 OFLAGS = {OREAD: os.O_RDONLY, OWRITE: os.O_WRONLY, ORDWR: os.O_RDWR, OEXEC: os.O_RDONLY}
 

@@ -24,7 +24,7 @@ Rules
      manager (``Core.waitfor``, the same queue as the ``wait`` system call), blocking while
      a child is alive, and returns it as ``pid utime stime rtime msg`` (msg %q-quoted);
      ``no living children`` if no record can come.
-  7. ``trace`` (lp49fs.servants.proctrace): ctl ``trace`` toggles tracing of the process's
+  7. ``trace`` (lp49fs.servants.proc.trace): ctl ``trace`` toggles tracing of the process's
      system calls, ``trace 1``/``trace 0`` set it; a read of ``trace`` gives the next
      traced call as text, blocking until one ends; end of file once tracing is off.
   8. ``ctl stop`` halts the process at its next system call (state ``Stopped``), ``waitstop``
@@ -45,7 +45,8 @@ from lp49fs.core.proc import Proc as ProcStruct
 from lp49fs.core.proc import ProcStop, postnote, procfdprint
 from lp49fs.errors import ERRMAX, Eisdir, Enochild, Enotstopped, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
-from lp49fs.servants import procfmt, proctrace
+from lp49fs.servants.proc import fmt as procfmt
+from lp49fs.servants.proc import trace as proctrace
 
 if TYPE_CHECKING:
     from lp49fs.core.mount import Mount

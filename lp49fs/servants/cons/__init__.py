@@ -9,7 +9,7 @@ cooks back to the UART and queues finished lines.  A blocked ``/dev/cons`` reade
 trio ``Event`` that ``interrupt`` sets.
 
 Rules
-  1. Cooked mode (``lp49fs.servants.kbd``): a read returns at most one line; what does not
+  1. Cooked mode (``lp49fs.servants.cons.kbd``): a read returns at most one line; what does not
      fit stays for the next read; ^D on an empty line is a 0-byte read (end of file).
   2. Raw mode (``rawon`` written to ``consctl``, and only while a consctl stays open):
      every byte is delivered as it comes and nothing is echoed.
@@ -42,7 +42,7 @@ from lp49fs.core.dev import Dirtab, Tabled
 from lp49fs.core.proc import pgrpnote
 from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
-from lp49fs.servants.kbd import Kbd
+from lp49fs.servants.cons.kbd import Kbd
 
 if TYPE_CHECKING:
     from hwsim.uart import Uart
