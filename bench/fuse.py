@@ -1,7 +1,7 @@
 """FUSE view cost next to a minimal in-memory pyfuse3 file system, measured in one run.
 
 Usage: ``.venv/bin/python bench/fuse.py [N]``.  The script pins itself to CPU 0 before it
-starts anything (BASELINES.md: waking a process on the other vCPU costs 15-30 us here), so
+starts anything (waking a process on the other vCPU is a large part of a round trip), so
 both daemons inherit the mask.  Both file systems use the same options: 1 s entry and
 attribute timeouts, flush answered ENOSYS, direct_io for synthetic files, page cache without
 keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/lib9p_dispatch.py [--rounds N]
 
-A ramfs server runs in a child process (pinned with the client to CPU 0, as in BASELINES.md)
+A ramfs server runs in a child process (pinned with the client to CPU 0)
 in one of two modes: ``inline`` (ramfs as shipped: ``mayblock = False``, requests answered
 in the reader task) and ``task`` (the same ramfs with ``mayblock = True``: one task and
 cancel scope per request).  A blocking-socket client measures, over TCP loopback:

@@ -8,13 +8,13 @@ Prints, for TCP and a unix socket, measured in one run:
 * MB/s of large sequential reads at msize 8 KiB, 64 KiB and 1 MiB;
 
 each next to a raw trio ping-pong of the same message sizes (non-blocking sockets driven by
-``wait_readable``/``wait_writable`` in a separate echo process: the fastest trio transport in
-BASELINES.md), with the ratio.  Every figure, 9P and raw, is the median of ``RUNS`` runs of
+``wait_readable``/``wait_writable`` in a separate echo process: the fastest trio transport),
+with the ratio.  Every figure, 9P and raw, is the median of ``RUNS`` runs of
 ``--seconds`` each, 9P and raw alternating (one raw run alone varies by a third).  Then
 microseconds per encode/decode of Tread/Rread/Twrite with the shipped codec.  The 9P server
 is ``lp49 ramfs --listen --msize 1048576`` in its own process (it must offer the msize asked
 for, or the large-read rows would silently measure 8 KiB reads).  Everything is pinned to
-CPU ``--cpu`` (default 0; -1 does not pin), as in BASELINES.md.  MB/s counts the bytes that
+CPU ``--cpu`` (default 0; -1 does not pin).  MB/s counts the bytes that
 came back, not the bytes asked for.  This is a script, never a test: nothing here asserts a
 time.
 """

@@ -1,7 +1,7 @@
 """L4 X.2 value types: ThreadId, MsgTag, Msg, Fpage, typed items, Acceptor, error codes.
 
 Theory of operation: these are plain values, shared by every other kernel module and by user
-code.  Their layouts follow REFERENCE.md §5 (32-bit X.2 as implemented by L4Ka::Pistachio);
+code.  Their layouts follow the L4 X.2 reference manual (32-bit, as implemented by L4Ka::Pistachio);
 each type can give its raw word (``raw``) and be rebuilt from it (``from_raw``), but the model
 passes the Python values themselves, not words.
 
@@ -122,13 +122,6 @@ class Fpage:
 
 NILPAGE = Fpage(0, 0, 0)
 COMPLETE = Fpage(0, ADDRESS_BITS, RWX)  # CompleteAddressSpace
-
-
-def page_fpages(addr: int, length: int, rights: int = RWX) -> list[Fpage]:
-    """The 4 KiB fpages covering ``[addr, addr+length)`` (how a library sends a buffer)."""
-    first = addr >> PAGE_BITS
-    last = (addr + max(length, 1) - 1) >> PAGE_BITS
-    return [Fpage(v << PAGE_BITS, PAGE_BITS, rights) for v in range(first, last + 1)]
 
 
 # -- typed items and the receive window (REFERENCE §5.2) --

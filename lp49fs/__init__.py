@@ -1,6 +1,6 @@
 """lp49fs: LP49 (an L4 microkernel with Plan 9 servants, servers and 9P2000) in Python.
 
-The layers, bottom up (DESIGN.md §1): ``hwsim`` (emulated hardware) ← ``kernel`` (the L4
+The layers, bottom up (README.md draws them): ``hwsim`` (emulated hardware) ← ``kernel`` (the L4
 model) ← ``lp49fs.hvm`` and ``lp49fs.core`` ← ``lp49fs.servants``; programs
 (``lp49fs.cmd``, ``lp49fs.servers``, ``lp49fs.fuse``) reach the core only through
 ``lp49fs.lib``.  ``lp49fs.ninep`` is 9P2000 itself, sans-IO, and depends on nothing else.

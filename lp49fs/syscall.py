@@ -1,6 +1,6 @@
 """The system-call interface shared by the user library and the core: numbers and layouts.
 
-Theory of operation (DESIGN.md §2): a system call is one L4 IPC ``call`` from a process's
+Theory of operation: a system call is one L4 IPC ``call`` from a process's
 thread to the core's Mngr thread.  This module is the contract both sides read; it holds no
 code that runs, only the numbers and the message layouts, so ``lp49fs.lib`` (user side) and
 ``lp49fs.core`` (kernel side) can agree without importing each other.
@@ -98,8 +98,3 @@ class Sys(IntEnum):
     ERRSTR = 30  # (reserved: errstr is kept by the library)
     INTERRUPT = 31  # tid -> (that thread's system call, if in progress, fails interrupted)
     NOTIFY = 32  # on -> (on: notes interrupt the caller's calls and wait in /proc/N/note)
-
-
-BUFCALLS = frozenset(
-    {Sys.READ, Sys.PREAD, Sys.WRITE, Sys.PWRITE, Sys.STAT, Sys.FSTAT, Sys.WSTAT, Sys.FWSTAT}
-)

@@ -7,7 +7,7 @@ mechanics this module doubles as the helper: run as a script it calls ``mount.ma
 ``boot-fails.toml`` fails while "booting", after the mount was made.
 
 No test here touches a mount from a trio event loop: they are plain functions, and every
-mount lives in another process (NOTES.md).
+mount lives in another process.
 """
 
 from __future__ import annotations

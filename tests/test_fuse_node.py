@@ -10,7 +10,7 @@ unix socket (``-o console=unix!PATH``):
 Commands typed with ``lp49 console unix!PATH`` change the shell's name space; the ``sh`` view
 shows a bind at once (the bridge shares the shell's name space group), the ``boot`` view never
 does, and after ``rfork n`` the shell's further binds are its own.  Every file-system access
-runs in a subprocess (NOTES.md).
+runs in a subprocess.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The FUSE view end to end: ``lp49 mount default DIR`` driven by real programs.
 
 One mount per module (a detached daemon, as people run it); every file-system access happens
-in a subprocess, never on the test's event loop (NOTES.md).  The last test unmounts and checks
+in a subprocess, never on the test's event loop.  The last test unmounts and checks
 that no process is left.
 """
 

@@ -1,4 +1,4 @@
-"""Imports go one way (DESIGN.md §1, STYLE.md pattern 13).
+"""Imports go one way (the layers of README.md).
 
 Every module of the project falls under exactly one rule below (the longest matching prefix).
 A rule lists the project packages that the module may import; stdlib and third-party imports

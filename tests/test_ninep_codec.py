@@ -1,7 +1,7 @@
 """9P2000 codec: golden bytes, malformed frames, both codecs agreeing, round trips, Framer.
 
 The golden table follows go-p9p: (description, tag, message, bytes), the bytes written as
-byte groups in wire order with a comment naming each group (REFERENCE.md §1).  Every
+byte groups in wire order with a comment naming each group (intro(5)).  Every
 vector is encoded by both codecs, decoded whole, fed one byte at a time through the Framer,
 and fed with trailing data.
 """
@@ -31,7 +31,7 @@ def h(*groups: str) -> bytes:
 
 
 GOLDEN: list[tuple[str, int, P.Message, bytes]] = [
-    ("Tversion 8192 9P2000 (REFERENCE.md example)", P.NOTAG, P.Tversion(8192, "9P2000"),
+    ("Tversion 8192 9P2000 (version(5) example)", P.NOTAG, P.Tversion(8192, "9P2000"),
      h("13000000", "64", "ffff", "00200000", "0600", "395032303030")),
     #  size 19    type tag NOTAG  msize 8192  len 6   "9P2000"
     ("Rversion", P.NOTAG, P.Rversion(8192, "9P2000"),
@@ -320,7 +320,7 @@ def test_trace_of_a_bad_frame_says_why() -> None:
 
 
 def test_codec_declares_only_little_endian_types() -> None:
-    """STYLE.md pattern 3: only ``...ul`` integers in the construct table."""
+    """Only ``...ul`` integers in the construct table."""
     import re
 
     src = (pathlib.Path(_codec.__file__)).read_text()

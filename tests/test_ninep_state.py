@@ -1,4 +1,4 @@
-"""ServerConn and ClientConn rules (REFERENCE.md §1.5), one test per rule, over NinepPair."""
+"""ServerConn and ClientConn rules (intro(5), flush(5) ...), one test per rule, over NinepPair."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The systemd units in systemd/: ``systemd-analyze verify`` passes with no warning at all.
 
-``verify`` exits 0 on unknown keys and only warns on stderr (NOTES.md), so any output on
+``verify`` exits 0 on unknown keys and only warns on stderr, so any output on
 stderr fails.  It also checks that ExecStart's program exists (the /usr/local/bin/lp49 link
 made by scripts/setup.sh) and that the mount unit's name matches ``Where=``.
 """

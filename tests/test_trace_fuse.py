@@ -3,7 +3,7 @@
 The daemon is ``lp49 mount default DIR`` (a real node, ramfs on /tmp); the trace command runs
 ``cat`` as a Linux process, the daemon traces the FUSE requests of that pid only, and the
 printed sequence must reach from the FUSE request down to Ramfs and back.  Every file-system
-access runs in a subprocess (NOTES.md).
+access runs in a subprocess.
 """
 
 from __future__ import annotations

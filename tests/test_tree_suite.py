@@ -1,9 +1,9 @@
 """One tree-behaviour suite over every servant of ``lp49fs.servants.CONFIG`` and every server.
 
-DESIGN.md §3/§7 and STYLE.md pattern 14: the same ``check_tree`` (and ``check_rw`` where the
-tree is writable) from ``tests/conformance.py`` runs over each row below, each row naming the
-tree it expects.  The servant rows are driven from the registry: a servant added to CONFIG
-without a row here fails ``test_servant`` with a message saying what to add.
+The same ``check_tree`` (and ``check_rw`` where the tree is writable) from
+``tests/conformance.py`` runs over each row below, each row naming the tree it expects.  The
+servant rows are driven from the registry: a servant added to CONFIG without a row here fails
+``test_servant`` with a message saying what to add.
 
 How each row reaches its tree:
 
@@ -59,7 +59,7 @@ CONS_UNREAD = {
     "consctl": "write-only (mode 0220): opening it for reading is refused",
 }
 PROC_UNREAD = {
-    "ns": "one line per read, whatever the offset (REFERENCE.md §2.6)",
+    "ns": "one line per read, whatever the offset (Plan 9 proc(3))",
     "wait": "a read blocks until a child exits",
     "note": "a read takes the oldest note, whatever the offset",
     "ctl": "write-only in practice: Plan 9's procread has no Qctl case (Egreg)",
@@ -108,7 +108,7 @@ async def row_env() -> None:
     await check_tree(tree, {"": "dir", "home": "file", "empty": "file"})
     await check_rw(tree, "", refuses={
         "mkdir": "#e is one flat directory of variables",
-        "holes": "writing beyond a variable's end is an error (REFERENCE.md §3.2)",
+        "holes": "writing beyond a variable's end is an error (Plan 9 env(3))",
         "wstat": "variables have no changeable attributes (Plan 9 devenv uses devwstat)",
     })  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""u9fs confinement against a Linux-side attacker (u9fs Rules 7, 8; ``u9fs_beneath``).
+"""u9fs confinement against a Linux-side attacker (u9fs Rules 7, 8; ``u9fs.beneath``).
 
 A thread keeps swapping a served directory for a symlink to a directory outside the root
 while a 9P client walks into it and reads, a bounded number of times: no read may ever

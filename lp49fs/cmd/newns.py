@@ -1,6 +1,6 @@
 """newns/addns: build a name space from a Plan 9 namespace file (namespace(6), libauth newns.c).
 
-A namespace file is a list of name-space operations, one per line (REFERENCE.md §2.5):
+A namespace file is a list of name-space operations, one per line (Plan 9 namespace(6)):
 
     mount [-abcC] srvfile old [spec]     bind [-abcC] new old     unmount [new] old
     cd dir     clear     . file     import [-abc] host [path] mtpt
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FLAGBITS = {"a": MAFTER, "b": MBEFORE, "c": MCREATE, "C": MCACHE}
 MAXDEPTH = 8  # nesting of ". file"
 
-# The name space every node gets unless its config names another file (REFERENCE.md §2.4).
+# The name space every node gets unless its config names another file (Plan 9's /lib/namespace).
 DEFAULT_NAMESPACE = """\
 # lp49fs default name space (namespace(6) syntax)
 bind #c /dev

@@ -17,7 +17,7 @@ Rules:
 2. ``cclone`` makes a new, unopened Chan on the same file: the servant walk with no names.
 3. ``path`` is a ``Path``: the name as evaluated (``/dev/cons``, ``#c/cons``) plus, for each
    element, the mount point Chan that was crossed to reach it (or None).  ``namec`` uses those
-   crossings to make ``..`` lexical (REFERENCE.md §2.2); nothing else interprets them.
+   crossings to make ``..`` lexical (as Plan 9's namec does); nothing else interprets them.
 4. ``eqchantdqid`` is file identity for the mount table: type, dev and qid.path; qid.vers is
    ignored, so a directory that changes stays the same mount point.
 

@@ -1,6 +1,6 @@
 """The Mngr thread and its clerk pool: where every system call of every process arrives.
 
-Theory of operation (DESIGN.md §2, steps 4-8): the Mngr is one L4 thread in the core's
+Theory of operation: the Mngr is one L4 thread in the core's
 space.  Its loop is
 
 1. take an idle clerk from the pool (make a new clerk thread if none is idle and the pool is

@@ -5,7 +5,7 @@ qid.vers ignored), to an ``Mhead``: the mounted-on Chan (``from_``) and the orde
 ``Mount`` members.  The list order *is* the union order: a lookup tries members first to last,
 and a union directory read reads them in that order.
 
-Rules (REFERENCE.md §2.1):
+Rules (Plan 9 bind(2)):
 
 1. Both ends are directories or both are files, else ``inconsistent mount``; -a/-b only on
    directories.

@@ -40,7 +40,7 @@ from lp49fs.errors import (
     Enoattach,
     Error,
 )
-from lp49fs.ninep import OCEXEC, OEXEC, ORDWR, OREAD, OTRUNC, OWRITE, Dir, decode_dirs
+from lp49fs.ninep import OCEXEC, ORDWR, OREAD, OTRUNC, OWRITE, Dir, decode_dirs
 
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
@@ -366,7 +366,6 @@ async def readall(p: Proc, fd: int, chunk: int = 8192) -> bytes:
     return bytes(out)
 
 
-OMODES = (OREAD, OWRITE, ORDWR, OEXEC)  # the four base open modes
 __all__ = [
     "bind", "chdir", "close", "create", "dirread", "dup", "fd2path", "fdtochan", "fstat",
     "fwstat", "mount", "open", "pread", "pwrite", "read", "readall", "remove", "seek", "stat",

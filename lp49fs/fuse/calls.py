@@ -11,7 +11,7 @@ Rule 2. Failures become ``FUSEError`` in this one place: ``Error`` through the o
         A ``FUSEError`` raised by the handler itself passes as is.
 Rule 3. Every EIO is logged at WARNING with the request and the error string behind it,
         so a daemon whose stdio is /dev/null still says what went wrong (its log file,
-        syslog or the journal; ``mount.py`` sets the handler up).
+        syslog or the journal; ``lp49fs.host.mount`` sets the handler up).
 Rule 4. With ``-o debug`` (logger ``lp49fs.fuse.trace`` at DEBUG) each request is traced:
         its name and arguments, each system call it made with the result or error
         (``lib.uctx.on_syscall``), and the reply or errno, one line each.

@@ -1,4 +1,4 @@
-"""Plan 9 error strings to Linux errno: the one ``ENAME_TO_ERRNO`` table (STYLE.md pattern 5).
+"""Plan 9 error strings to Linux errno: the one ``ENAME_TO_ERRNO`` table.
 
 LP49 reports failures as strings (``Error.ename``); Linux wants a number.  The FUSE bridge
 raises ``pyfuse3.FUSEError(errno_of(err))`` and nothing else in the project turns an error

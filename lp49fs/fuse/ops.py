@@ -1,4 +1,4 @@
-"""The FUSE view: one pyfuse3 ``Operations`` class that is an LP49 process (STYLE.md pattern 11).
+"""The FUSE view: one pyfuse3 ``Operations`` class that is an LP49 process.
 
 Theory of operation.  The bridge is an ordinary LP49 program: ``Operations.serve`` is the
 ``main`` of process N (spawned by the node, sharing the name space of the process the mount

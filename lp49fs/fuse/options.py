@@ -2,7 +2,7 @@
 
 Three shapes reach ``parse_argv``, all ``SOURCE DIR`` plus flags in any order:
 
-* ``lp49 mount SOURCE DIR [-o OPTS]... [-f] [-d]``  (people; ``cli.py`` strips ``mount``)
+* ``lp49 mount SOURCE DIR [-o OPTS]... [-f] [-d]``  (people; ``host/cli.py`` strips ``mount``)
 * ``mount.fuse.lp49 SOURCE DIR [-n] [-s] [-v] -o OPTS``  (mount(8) through /sbin)
 * ``lp49 SOURCE DIR -o OPTS``  (mount.fuse3, when /sbin/mount.fuse.lp49 is missing)
 
@@ -79,13 +79,13 @@ class SourceKind(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Source:
     kind: SourceKind
-    text: str  # as given (a config path is made absolute by mount.py, before chdir /)
+    text: str  # as given (a config path is made absolute by host/mount.py, before chdir /)
 
 
 @dataclass(frozen=True, slots=True)
 class MountArgs:
     source: Source
-    mountpoint: str  # as given; mount.py makes it absolute
+    mountpoint: str  # as given; host/mount.py makes it absolute
     foreground: bool  # -f, -d or -o debug
     debug: bool  # -d or -o debug: libfuse traces requests on stderr
     fuse_options: tuple[str, ...]  # for pyfuse3.init, in command-line order

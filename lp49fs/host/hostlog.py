@@ -1,6 +1,6 @@
 """Where a host-side daemon's log goes: a file, syslog (the journal), or stderr.
 
-A mount daemon's stdio is /dev/null once it has detached (NOTES.md), so what it has to say
+A mount daemon's stdio is /dev/null once it has detached, so what it has to say
 must go somewhere a person can read later:
 
 Rule 1. ``log=PATH`` (mount) or ``--log PATH`` (node): lines are appended to PATH with a UTC

@@ -43,10 +43,6 @@ def _s(text: str) -> _S:
     return _S(b)
 
 
-def _words(r: _Msg) -> tuple[int, ...]:
-    return r.words
-
-
 async def _simple(label: Sys, words: tuple[int, ...] = (), *names: str) -> tuple[int, ...]:
     msg = _Msg(label, words, tuple(_s(n) for n in names))
 

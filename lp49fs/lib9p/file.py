@@ -15,9 +15,10 @@ walk) and go-p9p (the session verbs), without fid numbers or bytes anywhere:
   packs whole stat entries into each Tread, so backends never see directory offsets.
 * A failure is ``raise Error(ename)``; the client receives that text in an Rerror.
 * ``mayblock``: False promises that no method waits for anything (a RAM tree); the framework
-  then answers the request in its reader task, which is about 40 us cheaper than a task per
-  request.  A File that may block (a pipe, a proxy, a device) keeps True, and each of its
-  requests runs in its own task and cancel scope, so Tflush can cancel it.
+  then answers the request in its reader task, which is cheaper than a task per request
+  (``bench/lib9p_dispatch.py``).  A File that may block (a pipe, a proxy, a device) keeps
+  True, and each of its requests runs in its own task and cancel scope, so Tflush can
+  cancel it.
 
 ``NotImplementedFile`` refuses everything with ``Error(Eperm)`` (as Plan 9's dev.c does);
 ``ReadOnlyFile`` allows opening for reading only.  Subclass one and override what you serve.

@@ -7,22 +7,20 @@ Theory of operation (one connection = one nursery):
   request's cancel scope; a ``Req`` goes through ``DISPATCH[type(msg)]`` to a handler that
   calls the backend and returns the R-message (or raises ``Error``).
 * A request on a File with ``mayblock = False`` (e.g. ramfs) runs **inline** in the reader:
-  no task is spawned, so it costs a function call (BASELINES.md: a task per request costs
-  about 40 us).  Any other request runs in **its own task** inside its own ``CancelScope``,
-  registered in ``scopes`` before the task starts, so a Tflush (or a Tversion) that
-  arrives at any time can cancel it; a cancelled request answers "interrupted", which
-  ServerConn drops in favour of the Rflush (flush(5)).
+  no task is spawned, so it costs a function call, not a task.  Any other request runs in
+  **its own task** inside its own ``CancelScope``, registered in ``scopes`` before the task
+  starts, so a Tflush (or a Tversion) that arrives at any time can cancel it; a cancelled
+  request answers "interrupted", which ServerConn drops in favour of the Rflush (flush(5)).
 * Replies are appended to ``out`` as parts (``ServerConn.respond_parts``: an Rread's header
   and data stay separate buffers) and sent by one sender at a time (``sending``): the
   reader sends the answers of a whole batch of inline requests in one send before it waits
   for more input (no task switch); a request task wakes the **writer** task, which sends
   whatever is queued.  A link with ``send_parts`` (``SocketLink``) gathers the parts in
   one ``sendmsg`` when they add up to GATHER_MIN bytes or more, so a 1 MiB Rread is never
-  joined to its header; smaller batches, and any other link, get them joined (for a
-  27-byte Rread, join + send costs 1.6 us and sendmsg of the two parts 2.6 us).  No lock
-  per send (BASELINES.md: 5x better), and replies to pipelined requests leave in batches.
-  ``bench/lib9p_dispatch.py`` measures the inline choice: inline is 1.8-2.3x faster than
-  a task per request with one request outstanding, 2.5-2.9x with 16 pipelined.
+  joined to its header; smaller batches, and any other link, get them joined (for a small
+  Rread, join + send is cheaper than sendmsg of the two parts).  No lock per send, and
+  replies to pipelined requests leave in batches.  ``bench/lib9p_dispatch.py`` measures the
+  inline choice against a task per request.
 * A link with ``receive_into`` is read straight into ServerConn's Framer buffer
   (``recv_buffer``/``received``), and frames are decoded from views of it: a request's
   bytes are copied once (Twrite data), not received into a fresh bytes object first.

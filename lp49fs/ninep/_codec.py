@@ -5,7 +5,7 @@
 own four bytes.  Every integer is a little-endian ``...ul`` type, every string is
 ``PascalString(Int16ul, "utf8")``, every array is prefixed by a 2-byte count, and a stat entry
 is ``Prefixed(Int16ul, ...)``; in Rstat/Twstat that entry is wrapped in one more ``n[2]``,
-so the length appears twice (REFERENCE.md §1.3), and the entry must fill ``n`` exactly.
+so the length appears twice (stat(5)), and the entry must fill ``n`` exactly.
 
 This table is the reference: the hand-written fast paths in ``_fast.py`` (hot messages) and
 ``_faststat.py`` (stat entries, stat and wstat) must produce and accept exactly the same

@@ -3,7 +3,7 @@
 Everything here is a plain ``int`` or ``str`` so that the fast codec can use it without
 indirection.  The message type numbers (``TVERSION`` ... ``RWSTAT``) are the wire values of
 the ``type[1]`` byte; an R-message is always its T-message plus one, and ``Terror`` (106)
-does not exist on the wire.  See REFERENCE.md §1.1-1.4.
+does not exist on the wire.  See intro(5) and stat(5).
 """
 
 from __future__ import annotations

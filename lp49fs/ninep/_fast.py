@@ -1,8 +1,8 @@
 """Hand-written struct codec for the hot messages: walk, open, read, write, clunk, remove.
 
-These twelve messages carry nearly all 9P traffic, so they skip construct (about 15 us per
+These twelve messages carry nearly all 9P traffic, so they skip construct (much slower per
 message) and use precompiled ``struct.Struct`` objects that pack the header and the fixed
-body in one call (well under 1 us).  Decoders build the frozen messages with ``_make``'s
+body in one call.  Decoders build the frozen messages with ``_make``'s
 ``__init__``-free constructors and read small fields straight from the bytes.
 ``ENCODERS`` and ``DECODERS`` map a message class, or the wire type byte, to a function,
 and include the stat messages of ``_faststat.py``; ``_wire.py`` falls back to the construct

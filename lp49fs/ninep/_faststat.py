@@ -1,10 +1,10 @@
 """Hand-written struct codec for stat entries and the Tstat/Rstat/Twstat/Rwstat messages.
 
-A stat entry (REFERENCE.md §1.3) is 43 fixed bytes, ``size[2]`` through ``length[8]`` plus
+A stat entry (stat(5)) is 43 fixed bytes, ``size[2]`` through ``length[8]`` plus
 the name's ``len[2]``, then ``name`` and three more ``len[2]``-prefixed strings (uid, gid,
 muid); ``size`` counts the bytes after itself.  ``DIRHEAD`` packs or unpacks the fixed part
 in one call, so one entry costs a few struct calls and four UTF-8 conversions instead of a
-construct parse (about 100 us).  ``decode_dirs`` walks many entries in one buffer (the data
+construct parse.  ``decode_dirs`` walks many entries in one buffer (the data
 of a directory read) without slicing it per entry.
 
 In Rstat and Twstat the entry is wrapped in one more ``n[2]``: Plan 9's ``statcheck``

@@ -1,6 +1,6 @@
 """Boot one node inside a trio nursery: hardware, kernel, root task, core, Mngr, first process.
 
-``async with boot() as node:`` builds, in order (DESIGN.md §1, bottom up):
+``async with boot() as node:`` builds, in order (the layers of README.md, bottom up):
 
 1. the ``hwsim`` Machine and the ``kernel`` on it (``open_kernel``);
 2. HVM, the root task (``lp49fs.hvm.Hvm``: frames, the Pager, thread and space creation);

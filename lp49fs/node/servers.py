@@ -1,6 +1,6 @@
 """Servers inside the node: start them as LP49 processes, mount them, restart them.
 
-Theory of operation (DESIGN.md §5): a server is an LP49 program that posts its end of a pipe
+Theory of operation: a server is an LP49 program that posts its end of a pipe
 in ``/srv`` and serves 9P on the other end (``lp49fs.cmd.ramfs.serveposted``).  At boot,
 ``start_servers`` spawns each configured server as a child of the boot process, waits until
 its ``/srv`` entry appears, and mounts it in the boot name space (the default name space:

@@ -18,7 +18,7 @@ Rules
      file, which answers a directory create with a file qid).
   3. read returns the bytes at the offset (0 bytes at or past the end); write stores at the
      offset and extends the value, but writing *beyond* the end (offset > length) is an error
-     (REFERENCE.md §3.2), as is a value longer than ``MAXENVSIZE``.  OTRUNC empties the value.
+     (Plan 9 env(3)), as is a value longer than ``MAXENVSIZE``.  OTRUNC empties the value.
   4. A Chan on a variable removed meanwhile gets ``file does not exist``.
 """
 

@@ -1,6 +1,6 @@
 """#S sd: the machine's ATA disks as files (Plan 9 ``devsd.c`` with ``sdata.c``).
 
-Tree (REFERENCE.md §3.6)::
+Tree (Plan 9 sd(3))::
 
     #S/sdctl              one line per controller: sdC ata port 0x1f0 irq 14 units 2
     #S/sdC0/ctl           inquiry, config, geometry and part lines; write part/delpart

@@ -3,8 +3,8 @@
 Why: a 9P server at msize 1 MiB holds two ~1 MiB objects at once per Rread (the file's data
 and the encoded frame).  glibc's dynamic thresholds then trim the heap top (more than
 M_TRIM_THRESHOLD free) after every reply and grow it again for the next, so every frame
-page-faults fresh memory: measured here, ``hdr + fresh 1 MiB data`` costs about 730 us per
-frame, against 35 us when the memory is reused (bench/ninep.py's 1 MiB row was 8% of raw).
+page-faults fresh memory, many times the cost of a frame whose memory is reused
+(``bench/ninep.py``'s 1 MiB row shows it against the raw socket).
 
 What: ``tune_malloc()`` calls ``mallopt`` once: M_MMAP_THRESHOLD = 32 MiB (the largest msize
 we accept is far below) and M_TRIM_THRESHOLD = 64 MiB, so freed frames go back to the heap

@@ -1,9 +1,10 @@
 """Byte-stream links over non-blocking sockets, driven directly by trio's I/O waits.
 
-Why not ``trio.SocketStream``: on this machine (BASELINES.md, Networking) a SocketStream
-costs about 17 us per message per side, while a plain non-blocking socket whose caller waits
-with ``trio.lowlevel.wait_readable``/``wait_writable`` only when the kernel says EAGAIN costs
-about 2 us.  9P is a small-message protocol, so the link is the cheap one.
+Why not ``trio.SocketStream``: it wraps every socket call in layers (checkpoints before and
+after, conflict detection, ``send_all``'s loop), while a plain non-blocking socket whose
+caller waits with ``trio.lowlevel.wait_readable``/``wait_writable`` only when the kernel says
+EAGAIN is one system call per message in the common case.  9P is a small-message protocol,
+so the link is the cheap one.
 
 Rules:
 

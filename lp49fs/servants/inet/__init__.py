@@ -4,6 +4,6 @@ Bottom up, one idea per module: ``pkt`` (Ethernet, ARP, IPv4, ICMP, UDP formats 
 checksum), ``stack`` (interfaces, ARP, routes, IPv4 in and out), ``conv`` (conversations,
 ICMP echo, UDP), ``tcpseg`` (TCP segments), ``tcb`` (one TCP connection: the RFC 9293 state
 machine, retransmission, windows), ``tcp`` (demultiplexing, listeners, ``/net/tcp/N``) and
-``devip`` (the ``#I`` file tree, the servant ``Inet``).  ``servants/ip.py`` is the other
+``devip`` (the ``#I`` file tree, the servant ``Inet``).  ``servants/ip`` is the other
 ``#I``: the same files over host sockets.
 """

@@ -1,13 +1,13 @@
 """#I on the own stack: the file tree of Plan 9's devip.c over ``stack``, ``conv`` and ``tcp``.
 
-``lp49 node --stack own`` puts this servant at ``#I`` instead of ``servants/ip.py`` (the
+``lp49 node --stack own`` puts this servant at ``#I`` instead of ``servants/ip`` (the
 host-socket stack); ``bind -a '#I' /net`` then shows::
 
     cs arp iproute                       connection server, ARP cache, routes
     ipifc/ clone stats 0/{ctl,status,local}
     icmp/ udp/ tcp/ clone stats N/{ctl,data,err,listen,local,remote,status}
 
-The conversation files behave as ``servants/ip.py`` documents (clone, listen, inuse, the
+The conversation files behave as ``servants/ip`` documents (clone, listen, inuse, the
 last close), so ``dial``, ``announce``/``listen``, ``import`` and exportfs run unchanged.
 
 Rules

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 The tree, as ``bind -a '#I' /net`` shows it::
 
-    cs                                   the connection server (ipcs.py)
+    cs                                   the connection server (cs.py)
     tcp/ udp/                            one directory per protocol
         clone stats                      open clone -> the ctl of a new conversation
         0/ 1/ ...                        conversations: ctl data err listen local remote status

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A ``Conv`` is Plan 9's ``Conv`` (ip.h) reduced to what a host socket needs.  The servant
-(``ip.py``) owns the table of conversations and the file tree; this module owns what one
+(``servants/ip``) owns the table of conversations and the file tree; this module owns what one
 conversation does: parse and run a ctl message, move data, and describe itself in
 ``local``, ``remote``, ``status`` and ``err``.  The host socket is the device
 (``hwsim.netif.HostSock``); this is its driver half.

@@ -10,7 +10,7 @@ Rules
   1. Qid paths: ``pid << QSHIFT | Q``; the ``#p`` root is path 0.  A Chan on a process that
      has exited gets ``process exited``.
   2. ``status`` is the 176-byte record; real time is measured from ``Proc.start``.
-  3. ``ns`` returns **one line per read** (REFERENCE.md §2.6), mounts in mountid order, then
+  3. ``ns`` returns **one line per read** (Plan 9 proc(3)), mounts in mountid order, then
      ``cd <dot>``, then 0 bytes.  The lines are taken at the first read of an open Chan.
      A line is a ``mount`` only when the mounted Chan is a mount's root (path ``#M``, as
      Plan 9's devproc checks); any other Chan -- a directory of a mounted server too -- is a

@@ -1,6 +1,7 @@
 """The text formats of #p (Plan 9 devproc.c), as pure functions of plain values.
 
-Kept apart from ``proc.py`` so the byte layouts can be pinned by table tests without a core:
+Kept apart from the servant (``__init__.py``) so the byte layouts can be pinned by table tests
+without a core:
 
 * ``status``: 176 bytes = name (27 chars, blank padded to 28), user (28), state (11 + blank),
   then nine 12-byte numbers: user, sys, real ms; children's user, sys, real ms; memory KB;

@@ -34,8 +34,8 @@ Rules:
    authenticated (``user`` set), an attach by another uname is refused; on an
    unauthenticated link the process is ``none`` whatever uname says.
 
-What lives elsewhere: the import handshake (``exportfs_hs``), network glue
-(``exportfs_net``), the program (``lp49fs.cmd.exportfs``).
+What lives elsewhere: the import handshake (``hs``), network glue
+(``net``), the program (``lp49fs.cmd.exportfs``).
 """
 
 from __future__ import annotations

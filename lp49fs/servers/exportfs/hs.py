@@ -1,4 +1,4 @@
-"""The import <-> exportfs handshake (REFERENCE.md §4), both sides, on any link.
+"""The import <-> exportfs handshake (Plan 9 exportfs(4), import(4)), both sides, on any link.
 
 Exporter side, ``accept(link)`` (Plan 9 exportfs without ``-r``/``-S``):
 

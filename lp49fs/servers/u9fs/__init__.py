@@ -1,6 +1,6 @@
 """u9fs: a Linux directory served over 9P2000 (Plan 9's u9fs(4), as a host process).
 
-Layers: ``u9fs_host.py`` turns ``os.stat_result`` into Dirs and errno into Plan 9 text;
+Layers: ``host.py`` turns ``os.stat_result`` into Dirs and errno into Plan 9 text;
 ``U9File`` is one fid's view of one host file (its root-relative path, an open fd);
 ``U9Special`` is the same for FIFOs and devices, whose I/O may wait; ``U9fs`` is the
 FileServer.  All access uses the server process's own host identity: the attach ``uname``
@@ -18,18 +18,17 @@ Rules:
    is not stopped (Linux offers openat2 RESOLVE_BENEATH, which Python does not expose).
 2. Blocking.  Regular files and directories on a local disk answer in microseconds, so
    their Files say ``mayblock = False`` and call the host directly from lib9p's reader
-   task.  Measured here (CPU 0, page cache warm): pread of 16 B or 8 KiB costs 0.4 us
-   direct and 65 us through ``trio.to_thread``, 1 MiB 41 vs 138 us; a 9P Tread over a
-   pipe costs about 95 us p50 inline and 140 us with a task per request, the same as
-   ramfs inline.  FIFOs and character/block devices may wait forever: ``U9Special`` has
-   ``mayblock = True`` (a task per request, so Tflush works) and runs open/read/write in
-   a worker thread that is abandoned on cancel: a flushed read's thread stays blocked
-   until the FIFO or device delivers, and those bytes are lost.
+   task: a pread in a worker thread (``trio.to_thread``) costs far more than the read
+   itself, and a task per request more than an inline answer.  FIFOs and character/block
+   devices may wait forever: ``U9Special`` has ``mayblock = True`` (a task per request, so
+   Tflush works) and runs open/read/write in a worker thread that is abandoned on cancel:
+   a flushed read's thread stays blocked until the FIFO or device delivers, and those
+   bytes are lost.
 3. Open.  OREAD/OWRITE/ORDWR map to O_RDONLY/O_WRONLY/O_RDWR; OEXEC is a read that needs
    execute permission (``os.access``); OTRUNC is O_TRUNC; ORCLOSE checks at open that the
    parent is writable and removes the file when the fid is clunked (an approximation, as
    in the original: a crash of the server leaves the file).  Directories open OREAD only.
-4. Create follows REFERENCE.md §1.5: the file's permissions are ``perm & (~0666 |
+4. Create follows open(5): the file's permissions are ``perm & (~0666 |
    dir.perm & 0666)`` (directories: 0777), set exactly (the umask does not apply), and the
    group is the directory's group when the host allows.  DMAPPEND, DMEXCL and DMTMP have
    no Linux equivalent and are dropped.
@@ -39,10 +38,10 @@ Rules:
    Rename stays within the directory and refuses an existing name (a check, then
    rename(2): a Linux-side create in between would be overwritten).  uid, muid, type, dev,
    qid and DMDIR cannot change.  An all-don't-touch wstat fsyncs an open file.
-6. Versions: see ``u9fs_host`` Rule 2; every write, create, truncation and wstat here
+6. Versions: see ``host`` Rule 2; every write, create, truncation and wstat here
    bumps the file's count so qid.vers changes even within one kernel clock tick.
 7. Opens (files, and directories for reading) resolve beneath the root's fd
-   (``u9fs_beneath``: openat2 RESOLVE_BENEATH, or an O_NOFOLLOW walk), which closes the
+   (``beneath``: openat2 RESOLVE_BENEATH, or an O_NOFOLLOW walk), which closes the
    walk/open race of Rule 1 for reads and writes; a name swapped for an escaping symlink
    is "file does not exist".  Create, remove and wstat still use paths.
 8. FIFOs, sockets and device files are refused at open unless ``--devices``.
@@ -286,7 +285,7 @@ class U9File(NotImplementedFile):
         return dirof(self.hoststat(), name, self.fs.rootdev, self.fs.versions)
 
     async def wstat(self, d: Dir) -> None:
-        """Rule 5 (the work is in ``u9fs_wstat``)."""
+        """Rule 5 (the work is in ``wstat``)."""
         if d.is_null():
             if self.fd >= 0:
                 os.fsync(self.fd)

@@ -1,6 +1,6 @@
 """The host half of u9fs: Linux stat results as 9P Dirs, errno as Plan 9 error text.
 
-Nothing here keeps state about clients; ``u9fs.py`` builds its Files on these helpers.
+Nothing here keeps state about clients; ``__init__.py`` builds its Files on these helpers.
 
 Rules:
 

@@ -1,4 +1,4 @@
-"""u9fs wstat: check every requested change, then apply them with undo (u9fs.py Rule 5).
+"""u9fs wstat: check every requested change, then apply them with undo (u9fs Rule 5).
 
 ``apply(file, d, cur)`` takes the File, the Twstat entry and the file's current Dir.  It
 first refuses, before touching anything, what 9P or the host cannot do: uid, muid, type,
