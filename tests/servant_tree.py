@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
 from lp49fs.core import sysfile
-from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
+from lp49fs.core.chan import COPEN, Chan, cclose
 from lp49fs.core.core import Core
 from lp49fs.core.dev import Servant
 from lp49fs.core.proc import Proc, newproc
@@ -63,9 +62,6 @@ class Ram(Servant):
             raise Error(Enonexist)
         return n
 
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
     def gen(self, c: Chan, i: int) -> Dir | None:
         kids = list(self.node(c).children.values())
         if i >= len(kids):
@@ -78,9 +74,6 @@ class Ram(Servant):
 
     def _dir(self, c: Chan, n: Node) -> Dir:
         return self.devdir(c, n.qid, n.name, len(n.data), self.core.eve, n.perm)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
 
     async def stat(self, c: Chan) -> Dir:
         n = self.node(c)
@@ -107,9 +100,6 @@ class Ram(Servant):
         c.mode = omode & 3
         c.flag |= COPEN
         return c
-
-    async def close(self, c: Chan) -> None:
-        return None
 
     async def read(self, c: Chan, count: int, offset: int) -> bytes:
         if c.isdir():

@@ -26,7 +26,12 @@ trip, and a pipe read blocks):
   whole stat entries (``devdirread``).  ``wstat(c, d)`` changes the stat.
 * ``reset()``, ``init()`` run in CONFIG order at boot, ``shutdown()`` at halt.
 
-Defaults (dev.c): ``create``, ``remove`` and ``wstat`` refuse with ``Error(Eperm)``.
+Defaults (dev.c).  A servant is a tree and what its files read and write: ``attach``,
+``walk``, ``stat`` and ``open`` default to the table-driven helpers ``devattach``,
+``devwalk``, ``devstat`` and ``devopen`` below, ``close`` does nothing, and ``create``,
+``remove`` and ``wstat`` refuse with ``Error(Eperm)``.  Only ``read`` and ``write`` must be
+written by every servant; one overrides another method only to add to it (``#|``'s attach
+makes a new pipe, ``#c``'s open counts consctl opens) or to replace the tree (``#M``).
 
 Directory tables use **one** generator rule: ``gen(c, i)`` returns the i-th child of the
 directory ``c`` as a ``Dir`` (None past the end), and ``parent(c)`` returns the qid of ``c``'s
@@ -157,23 +162,23 @@ class Servant(ABC):
 
     # ---- the method table --------------------------------------------------------------------
 
-    @abstractmethod
-    async def attach(self, spec: str) -> Chan: ...
+    async def attach(self, spec: str) -> Chan:
+        return self.devattach(spec)
 
-    @abstractmethod
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid: ...
+    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
+        return self.devwalk(c, names)
 
-    @abstractmethod
-    async def stat(self, c: Chan) -> Dir: ...
+    async def stat(self, c: Chan) -> Dir:
+        return self.devstat(c)
 
-    @abstractmethod
-    async def open(self, c: Chan, omode: int) -> Chan: ...
+    async def open(self, c: Chan, omode: int) -> Chan:
+        return self.devopen(c, omode)
 
     async def create(self, c: Chan, name: str, omode: int, perm: int) -> Chan:
         raise Error(Eperm)
 
-    @abstractmethod
-    async def close(self, c: Chan) -> None: ...
+    async def close(self, c: Chan) -> None:
+        return None
 
     @abstractmethod
     async def read(self, c: Chan, count: int, offset: int) -> bytes: ...
@@ -357,25 +362,3 @@ class Servant(ABC):
         c.offset = 0
         return c
 
-
-class Tabled(Servant):
-    """A servant whose tree is its ``dirtab``/``gen``: attach, walk, stat and (unless the
-    subclass has its own) open come from the helpers; ``close`` does nothing by default.
-
-    Subclasses still define read/write for their files.
-    """
-
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
-
-    async def stat(self, c: Chan) -> Dir:
-        return self.devstat(c)
-
-    async def open(self, c: Chan, omode: int) -> Chan:
-        return self.devopen(c, omode)
-
-    async def close(self, c: Chan) -> None:
-        return None

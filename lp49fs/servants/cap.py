@@ -28,7 +28,7 @@ from enum import IntEnum
 
 from lp49fs.auth.cap import HASHLEN, caphash
 from lp49fs.core.chan import Chan
-from lp49fs.core.dev import Dirtab, Tabled
+from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.errors import Einvalcap, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
 
@@ -48,7 +48,7 @@ DIRTAB = (
 )
 
 
-class Cap(Tabled):
+class Cap(Servant):
     """The cap servant (module docstring)."""
 
     dc = "¤"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from lp49fs.core.chan import COPEN, Chan, cclose, incref
-from lp49fs.core.dev import Dirtab, Tabled, openmode
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import procfdprint
 from lp49fs.errors import Ebadusefd, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OTRUNC, QTDIR, QTFILE, Dir, Qid
@@ -37,7 +37,7 @@ def qidfd(q: Qid) -> tuple[int, bool]:
     return (q.path - 1) // 2, q.path % 2 == 0
 
 
-class Dup(Tabled):
+class Dup(Servant):
     """``#d``: N and Nctl per open fd of the caller."""
 
     dc = "d"

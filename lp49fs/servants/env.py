@@ -25,12 +25,11 @@ Rules
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Walkqid
+from lp49fs.core.chan import COPEN, CRCLOSE, Chan
 from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import Egrp
 from lp49fs.errors import (
@@ -138,9 +137,6 @@ class Env(Servant):
         name = names[i]
         qid = self.tab(eg).qid(name)
         return self.devdir(c, qid, name, len(eg.env[name]), self.core.eve, 0o666)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
 
     async def stat(self, c: Chan) -> Dir:
         if c.isdir():

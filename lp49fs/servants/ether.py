@@ -34,7 +34,6 @@ Rules
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from hwsim import nic as hw
-from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
@@ -215,12 +214,6 @@ class Ether(Servant):
         if ctlrno not in self.ctlrs:
             raise Error(f"#l{spec}: no such ether controller")
         return self.devattach(spec, ctlrno)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
-
-    async def stat(self, c: Chan) -> Dir:
-        return self.devstat(c)
 
     # ---- open / close (Rule 5) --------------------------------------------------------------
 

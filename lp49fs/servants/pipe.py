@@ -31,14 +31,13 @@ of every Chan of a pipe is its ``PipeState``.
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import trio
 
-from lp49fs.core.chan import COPEN, Chan, Walkqid
+from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.errors import Ehungup, Eisdir, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
@@ -192,12 +191,6 @@ class Pipe(Servant):
 
     def parent(self, c: Chan) -> Qid:
         return Qid(QTDIR, 0, self._st(c).n << QSHIFT | Q.DIR)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
-
-    async def stat(self, c: Chan) -> Dir:
-        return self.devstat(c)
 
     async def open(self, c: Chan, omode: int) -> Chan:
         if c.isdir():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from lp49fs.core.chan import Chan
-from lp49fs.core.dev import Dirtab, Tabled
+from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.errors import Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, Qid
 
@@ -28,7 +28,7 @@ DIRTAB = (
 )
 
 
-class Root(Tabled):
+class Root(Servant):
     """``#R``: the skeleton directories; everything but walk/stat/open/read refuses."""
 
     dc = "R"

@@ -25,12 +25,11 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from lp49fs.core.chan import CCEXEC, COPEN, CRCLOSE, Chan, Walkqid, cclose, incref
+from lp49fs.core.chan import CCEXEC, COPEN, CRCLOSE, Chan, cclose, incref
 from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import (
     Ebadarg,
@@ -108,16 +107,10 @@ class Srv(Servant):
 
     # ---- the method table --------------------------------------------------------------------
 
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
     def gen(self, c: Chan, i: int) -> Dir | None:
         if c.qid.path != Q.DIR or i >= len(self.entries):
             return None
         return self._dir(c, list(self.entries.values())[i])
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
 
     async def stat(self, c: Chan) -> Dir:
         if c.isdir():

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Tabled
+from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.core.proc import pgrpnote
 from lp49fs.errors import Ebadarg, Eisdir, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Qid
@@ -144,7 +144,7 @@ class ConsState:
     notepg: int = 0  # note group of the last reader: where DEL posts interrupt (Rule 6)
 
 
-class Cons(Tabled):
+class Cons(Servant):
     """``#c``: console i/o on the machine's UART and the system's small text files."""
 
     dc = "c"

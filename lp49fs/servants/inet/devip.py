@@ -26,7 +26,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Tabled, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.inet import pkt
@@ -89,7 +89,7 @@ IFCTAB = (("ctl", Q.CTL, 0o664), ("local", Q.LOCAL, 0o444), ("status", Q.STATUS,
 COUNTED = (Q.CTL, Q.DATA, Q.ERR)
 
 
-class Inet(Tabled):
+class Inet(Servant):
     """``#I`` over the node's own IP stack."""
 
     dc = "I"

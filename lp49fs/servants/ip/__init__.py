@@ -34,7 +34,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Tabled, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.ip.conv import Conv
@@ -87,7 +87,7 @@ CONVTAB = (("ctl", Q.CTL, 0o660), ("data", Q.DATA, 0o660), ("err", Q.ERR, 0o660)
 COUNTED = (Q.CTL, Q.DATA, Q.ERR)  # Rule 4
 
 
-class Ip(Tabled):
+class Ip(Servant):
     """``#I``: /net/cs, /net/tcp, /net/udp."""
 
     dc = "I"

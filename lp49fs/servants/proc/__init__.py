@@ -35,11 +35,10 @@ Rules
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from lp49fs.core.chan import COPEN, Chan, Walkqid, cclose
+from lp49fs.core.chan import COPEN, Chan, cclose
 from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import Proc as ProcStruct
 from lp49fs.core.proc import ProcStop, postnote, procfdprint
@@ -137,12 +136,6 @@ class Proc(Servant):
         if qkind(c.qid) in (Q.DIR, Q.PDIR):
             return DIRTAB[0].qid
         return Qid(QTDIR, 0, qpid(c.qid) << QSHIFT | Q.PDIR)
-
-    async def attach(self, spec: str) -> Chan:
-        return self.devattach(spec)
-
-    async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
-        return self.devwalk(c, names)
 
     async def stat(self, c: Chan) -> Dir:
         if c.qid.path != Q.DIR:
