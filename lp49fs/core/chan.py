@@ -20,6 +20,9 @@ Rules:
    crossings to make ``..`` lexical (as Plan 9's namec does); nothing else interprets them.
 4. ``eqchantdqid`` is file identity for the mount table: type, dev and qid.path; qid.vers is
    ignored, so a directory that changes stays the same mount point.
+5. A reference held across calls that may fail is held by ``closeonerror(c)``: if the block
+   fails in any way (an Error, a cancellation), the reference it holds then is dropped and
+   the failure goes on; Plan 9 writes ``if(waserror()){ cclose(c); nexterror(); }``.
 
 The servant object is reached through ``c.sv`` (Plan 9's ``devtab[c->type]``); the core does
 not import ``lp49fs.servants`` (layering), so ``sv`` is typed by the ``Dev`` protocol below,
@@ -169,6 +172,38 @@ async def cclose(c: Chan | None, *, clunked: bool = False) -> None:
     finally:
         c.flag |= CFREE
         await cclose(umc)
+
+
+class Held:
+    """The reference a ``closeonerror`` block holds (Rule 5); ``c`` is the Chan it is on.
+
+        async with closeonerror(c) as h:
+            ...                    # a failure here drops h.c and goes on
+            await h.replace(nc)    # now the block holds nc; the old reference is dropped
+        return h.c                 # success: the reference passes to the caller
+    """
+
+    __slots__ = ("c",)
+
+    def __init__(self, c: Chan) -> None:
+        self.c = c
+
+    async def replace(self, nc: Chan) -> None:
+        """Hold ``nc`` (a reference the caller made) instead; drop the one held so far."""
+        old, self.c = self.c, nc
+        await cclose(old)
+
+    async def __aenter__(self) -> Held:
+        return self
+
+    async def __aexit__(self, etype: type[BaseException] | None, *_: object) -> None:
+        if etype is not None:
+            await cclose(self.c)
+
+
+def closeonerror(c: Chan) -> Held:
+    """Hold the reference ``c`` for an ``async with`` block that drops it if it fails."""
+    return Held(c)
 
 
 async def cclone(c: Chan) -> Chan:

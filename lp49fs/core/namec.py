@@ -40,7 +40,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from lp49fs import trace as _t
-from lp49fs.core.chan import CCREATE, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
+from lp49fs.core.chan import (
+    CCREATE,
+    CRCLOSE,
+    Chan,
+    Held,
+    Path,
+    Walkqid,
+    cclone,
+    cclose,
+    closeonerror,
+    incref,
+)
 from lp49fs.core.mount import MCREATE, Mhead, domount, findmount, undomount
 from lp49fs.errors import (
     Ebadchar,
@@ -125,77 +136,86 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
     ``c.path``.  On failure raises ``WalkError`` with the number of elements consumed.
     The loop (Plan 9: port/chan.c:/^walk), for each batch of at most MAXWELEM names:
 
-    1. ``..`` is walked alone and lexically: from the mount point the last element
-       crossed (``undomount``), so ``P/..`` is P without its last element.
-    2. Otherwise cross a mount point at ``c`` (unless ``nomount``): ``c`` becomes the first
-       union member and the element records the crossing.
-    3. Walk the batch on ``c``; if the first name fails, try the other union members in
-       order (the first that walks wins: earlier members shadow later ones).
+    1. ``..`` is walked alone and lexically (``_dotdot``): from the mount point the last
+       element crossed (``undomount``), so ``P/..`` is P without its last element.
+    2. Otherwise cross a mount point at ``c`` (``_cross``, unless ``nomount``): ``c`` becomes
+       the first union member and the element records the crossing.
+    3. Walk the batch (``_batch``) on ``c``; if the first name fails, try the other union
+       members in order (``_unionwalk``: the first that walks wins, earlier members shadow
+       later ones).
     4. If an intermediate qid is a mount point, stop there and continue from its first
-       member (the next batch restarts at it); else take what the walk reached, or fail.
+       member (``_arrive``; the next batch restarts at it); else take what the walk
+       reached, or fail.
     """
-    pg = p.pgrp
     path = c.path
     nhave = 0
     crossedmh: Mhead | None = None  # the union step 4 crossed into (c is its first member)
-    try:
+    async with closeonerror(c) as h:
         while nhave < len(names):
             if names[nhave] == "..":  # step 1
                 crossedmh = None
-                nc = await _dotdot(c, path)
+                await h.replace(await _dotdot(h.c, path))
                 path = path.dotdot()
-                await cclose(c)
-                c = nc
                 nhave += 1
                 continue
             mh, crossedmh = crossedmh, None
             if not nomount and mh is None:  # step 2
-                crossed, mh = domount(pg, c)
-                if mh is not None:
-                    if _t.on:
-                        _t.ev("namec", "namec", f"mount table: {path.s}: union of {len(mh.mounts)}")
-                    path = _crossed(path, mh.from_)
-                    await cclose(c)
-                    c = crossed
-            ntry = min(len(names) - nhave, MAXWELEM)
-            if ".." in names[nhave : nhave + ntry]:
-                ntry = names.index("..", nhave) - nhave
-            batch = names[nhave : nhave + ntry]
-            wq, wc = await _unionwalk(c, mh, batch, nhave)  # step 3
-            n = len(wq.qids)
-            nmh: Mhead | None = None
-            stop = -1
-            if not nomount:  # step 4
-                for i, q in enumerate(wq.qids[: ntry - 1]):
-                    nmh = _findmountq(p, wc, q)
-                    if nmh is not None:
-                        stop = i
-                        break
+                mh, path = await _cross(p, h, path)
+            batch = _batch(names, nhave)
+            wq, wc = await _unionwalk(h.c, mh, batch, nhave)  # step 3
+            nc, n, crossedmh = await _arrive(p, wq, wc, batch, nhave, nomount)  # step 4
+            for i in range(n):
+                mtpt = crossedmh.from_ if crossedmh is not None and i == n - 1 else None
+                path = path.addelem(batch[i], mtpt)
+            await h.replace(nc)
+            nhave += n
+    h.c.path = path
+    return h.c
+
+
+async def _cross(p: Proc, h: Held, path: Path) -> tuple[Mhead | None, Path]:
+    """Step 2: if ``h.c`` is a mount point, go on from its union's first member (``h`` holds
+    it instead); the last element of the returned path records the crossing."""
+    crossed, mh = domount(p.pgrp, h.c)
+    if mh is None:
+        return None, path
+    if _t.on:
+        _t.ev("namec", "namec", f"mount table: {path.s}: union of {len(mh.mounts)}")
+    await h.replace(crossed)
+    return mh, _crossed(path, mh.from_)
+
+
+def _batch(names: Sequence[str], nhave: int) -> Sequence[str]:
+    """Step 3's names: at most MAXWELEM from ``nhave`` on, and none past the next ``..``."""
+    ntry = min(len(names) - nhave, MAXWELEM)
+    if ".." in names[nhave : nhave + ntry]:
+        ntry = names.index("..", nhave) - nhave
+    return names[nhave : nhave + ntry]
+
+
+async def _arrive(
+    p: Proc, wq: Walkqid, wc: Chan, batch: Sequence[str], nhave: int, nomount: bool
+) -> tuple[Chan, int, Mhead | None]:
+    """Step 4: (the Chan reached, names consumed, the union crossed into at the end or None).
+
+    ``wq`` is the walk of ``batch`` on ``wc``, the union member that walked.
+    """
+    if not nomount:
+        for i, q in enumerate(wq.qids[: len(batch) - 1]):
+            nmh = _findmountq(p, wc, q)
             if nmh is not None:
                 if _t.on:
-                    _t.ev("namec", "namec", f"mount table: {batch[stop]} is a mount point")
+                    _t.ev("namec", "namec", f"mount table: {batch[i]} is a mount point")
                 if wq.clone is not None:
                     await cclose(wq.clone)
-                nc = incref(nmh.mounts[0].to)
-                n = stop + 1
-                crossedmh = nmh
-            elif wq.clone is None:
-                last = wq.qids[-1] if wq.qids else None
-                if last is None or last.type & QTDIR:
-                    raise WalkError(Edoesnotexist, nhave + n + 1)
-                raise WalkError(Enotdir, nhave + n)
-            else:
-                nc = wq.clone
-            for i in range(n):
-                path = path.addelem(batch[i], nmh.from_ if nmh is not None and i == n - 1 else None)
-            await cclose(c)
-            c = nc
-            nhave += n
-    except BaseException:
-        await cclose(c)
-        raise
-    c.path = path
-    return c
+                return incref(nmh.mounts[0].to), i + 1, nmh
+    if wq.clone is None:
+        n = len(wq.qids)
+        last = wq.qids[-1] if wq.qids else None
+        if last is None or last.type & QTDIR:
+            raise WalkError(Edoesnotexist, nhave + n + 1)
+        raise WalkError(Enotdir, nhave + n)
+    return wq.clone, len(wq.qids), None
 
 
 def _crossed(path: Path, frm: Chan) -> Path:
@@ -279,16 +299,14 @@ async def namec_mh(
     except WalkError as e:
         raise Error(f"'{nm.prefix(e.nerror)}' {e.ename}") from None
     mh: Mhead | None = None
-    try:
+    async with closeonerror(c) as h:  # each consumes the reference only if it succeeds
         if amode in (Aaccess, Abind, Aopen):
-            c, mh = await _crossfinal(p, c, nomount)
+            h.c, mh = await _crossfinal(p, h.c, nomount)
         else:
-            c = await cunique(c)
-        if amode == Atodir and not c.isdir():
+            h.c = await cunique(h.c)
+        if amode == Atodir and not h.c.isdir():
             raise Error(Enotdir)
-    except BaseException:
-        await cclose(c)
-        raise
+    c = h.c
     if amode == Aopen:
         c = await _open(c, mh, omode)
     elif amode == Acreate:
@@ -300,12 +318,10 @@ async def namec_mh(
 
 async def _open(c: Chan, mh: Mhead | None, omode: int) -> Chan:
     """Open ``c`` (consumed); union directories remember their head for unionread."""
-    try:
+    async with closeonerror(c) as h:  # open consumes c only if it succeeds
         o = c.sv.open(c, omode & ~OCEXEC)
-        c = await (_t.svcall("namec", c, f"open {omode}", o) if _t.on else o)
-    except BaseException:
-        await cclose(c)
-        raise
+        h.c = await (_t.svcall("namec", c, f"open {omode}", o) if _t.on else o)
+    c = h.c
     if omode & ORCLOSE:
         c.flag |= CRCLOSE
     if mh is not None and c.isdir() and len(mh.mounts) > 1:
@@ -324,13 +340,11 @@ async def _create(p: Proc, c: Chan, name: str, omode: int, perm: int, nomount: b
         await cclose(c)
         raise Error(Eexist)
     mh = None if nomount else findmount(p.pgrp, c)
-    try:
-        e = await walk(p, incref(c), [name], nomount)
-    except WalkError:
-        e = None
-    except BaseException:
-        await cclose(c)
-        raise
+    async with closeonerror(c):
+        try:
+            e: Chan | None = await walk(p, incref(c), [name], nomount)
+        except WalkError:
+            e = None
     if e is not None:
         await cclose(c)
         if omode & OEXCL:
@@ -348,11 +362,8 @@ async def _create(p: Proc, c: Chan, name: str, omode: int, perm: int, nomount: b
         dirc = await cclone(c)
     path = c.path.addelem(name)
     await cclose(c)
-    try:
+    async with closeonerror(dirc):
         nc = await dirc.sv.create(dirc, name, omode & ~(OCEXEC | OEXCL), perm)
-    except BaseException:
-        await cclose(dirc)
-        raise
     nc.path = path
     nc.flag |= CCREATE
     if omode & ORCLOSE:
@@ -367,11 +378,8 @@ async def _crossfinal(p: Proc, c: Chan, nomount: bool) -> tuple[Chan, Mhead | No
         crossed, mh = domount(p.pgrp, c)
         if mh is not None:
             path = c.path
-            try:
-                nc = await cunique(crossed)  # may fail: a #M clone is a 9P walk
-            except BaseException:
-                await cclose(crossed)  # the caller still owns c
-                raise
+            async with closeonerror(crossed):  # a #M clone is a 9P walk; c stays the caller's
+                nc = await cunique(crossed)
             await cclose(c)
             c = nc
             c.path = path
