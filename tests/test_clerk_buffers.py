@@ -12,7 +12,8 @@ from kernel.types import PAGE_SIZE, Msg, R, W
 from lp49fs import lib
 from lp49fs.errors import Ebadarg, Error
 from lp49fs.lib.sys import mapitem
-from lp49fs.lib.uctx import UThread, current, run
+from lp49fs.lib.uctx import UThread, current
+from lp49fs.lib.workers import run
 from lp49fs.ninep import ORDWR
 from lp49fs.node.boot import Node
 from lp49fs.syscall import Sys

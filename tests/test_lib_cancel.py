@@ -1,7 +1,7 @@
 """Cancelling a system call that runs on a borrowed worker, and many blocked calls at once.
 
 The path under test: a task of a process (not the thread's own task) borrows a worker
-(``uctx.run``); cancelling the task interrupts the call in the core (``Sys.INTERRUPT`` ->
+(``workers.run``); cancelling the task interrupts the call in the core (``Sys.INTERRUPT`` ->
 the clerk's cancel scope), and the worker is idle again only once its IPC is over.
 """
 
@@ -41,11 +41,12 @@ async def test_cancelled_pipe_read_is_interrupted_and_loses_no_data(node: Node) 
 
         async with trio.open_nursery() as nursery:  # a task other than the thread's own
             nursery.start_soon(reader)
-            await await_until(lambda: got and got[0].busy and got[0].thread.id in node.mngr.serving,
+            await await_until(lambda: got and got[0].state is uctx.CALLING
+                              and got[0].thread.id in node.mngr.serving,
                               "the read to reach a clerk")
             nursery.cancel_scope.cancel()
         worker = got[0]
-        await await_until(lambda: not worker.busy and worker in up.idle,
+        await await_until(lambda: worker.state is uctx.IDLE and worker in up.idle,
                           "the core to end the call and the worker to come back by itself")
         assert up.idle.count(worker) == 1
         assert worker.thread.id not in node.mngr.serving
@@ -129,9 +130,9 @@ async def test_a_hundred_blocked_reads_do_not_stall_a_stat(node: Node) -> None:
             await await_until(lambda: len(results) >= 2, "two readers to get a byte each")
             nursery.cancel_scope.cancel()  # the other 98 are interrupted in the core
         assert sorted(x for x in results if isinstance(x, bytes)) == [b"a", b"b"]
-        await await_until(lambda: sum(1 for w_ in up.idle if not w_.busy) >= up.nthreads - 2,
+        await await_until(lambda: sum(w_.state is uctx.IDLE for w_ in up.idle) >= up.nthreads - 2,
                           "the interrupted workers to be idle again")
-        assert not any(w_.busy for w_ in up.idle)
+        assert all(w_.state is uctx.IDLE for w_ in up.idle)
         await lib.write(w, b"z")
         assert await lib.read(r, 10) == b"z"
 
@@ -179,7 +180,7 @@ async def test_fuse_interrupt_cancels_a_console_read_and_the_next_line_is_kept(
 async def test_cancel_while_a_worker_is_being_made_keeps_the_process_alive(node: Node) -> None:
     """A task cancelled while ``worker()`` waits for NEWTHREAD (it holds ``UProc.lock``)
     used to re-acquire the lock in ``interrupt`` and die with RuntimeError (exportfs
-    processes on connection churn); uctx Rule 4.  The cancel lands after k checkpoints, so
+    processes on connection churn); workers Rule 4.  The cancel lands after k checkpoints, so
     some k hit the NEWTHREAD wait; afterwards the process still makes calls."""
 
     async def body() -> None:

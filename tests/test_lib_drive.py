@@ -1,4 +1,4 @@
-"""A task that is not an L4 thread's own drives an idle worker thread itself (uctx.drive).
+"""A task that is not an L4 thread's own drives an idle worker thread itself (workers.drive).
 
 The IPC of a borrowed system call parks and wakes the borrowing task (``kernel.thread``
 Rule 1), so no hand-off to the worker's own task happens; a call cut short after the Mngr
@@ -7,12 +7,13 @@ took it leaves the worker owing a reply, which its own task absorbs before the w
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from kernel.ipc import RECEIVING, SENDING
 from kernel.types import Msg
 from lp49fs import lib
-from lp49fs.lib import uctx
+from lp49fs.lib import uctx, workers
 from lp49fs.node.boot import Node
 from tests.lib_helpers import node, run_as
 
@@ -30,7 +31,7 @@ async def test_borrowing_task_drives_the_worker_ipc(node: Node) -> None:
             own = w.sleeper  # the worker's own task, parked for jobs
             await lib.stat("/dev/null")
             seen.extend((w.thread.task, trio.lowlevel.current_task(), own))
-            assert up.idle[-1] is w and not w.busy and w.job is None
+            assert up.idle[-1] is w and w.state is uctx.IDLE and w.job is None
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(child)
@@ -57,7 +58,8 @@ async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
             with trio.fail_after(10):  # wait for the condition (the read waits in a clerk)
-                while not (used and used[0].busy and used[0].thread.state is RECEIVING):
+                while not (used and used[0].state is uctx.CALLING
+                           and used[0].thread.state is RECEIVING):
                     await trio.sleep(0.005)
             worker = used[0]
             nursery.cancel_scope.cancel()
@@ -65,7 +67,7 @@ async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node
         with trio.fail_after(5):  # absorbed the interrupted reply, then idle again
             while worker not in up.idle:
                 await trio.sleep(0.005)
-        assert worker.thread.id not in node.mngr.serving and not worker.owed
+        assert worker.thread.id not in node.mngr.serving and worker.state is not uctx.OWING
         await lib.write(w, b"x")
 
         async def again() -> None:  # the same worker serves the next borrowed call correctly
@@ -92,7 +94,7 @@ async def test_cut_while_sending_owes_nothing(node: Node) -> None:
                 await ut.thread.call(th.id, Msg(1))  # calls itself: never received
 
             try:
-                await uctx.drive(worker, op)
+                await workers.drive(worker, op)
             except BaseException as e:
                 box.append(e)
                 raise
@@ -103,8 +105,23 @@ async def test_cut_while_sending_owes_nothing(node: Node) -> None:
                 while th.state is not SENDING:
                     await trio.sleep(0.005)
             nursery.cancel_scope.cancel()
-        assert th.cut is SENDING and not worker.owed and not worker.busy and worker.job is None
+        assert th.cut is SENDING and worker.state is uctx.IDLE and worker.job is None
         up.release(worker)
         assert worker in up.idle
+
+    assert await run_as(node, body) == ""
+
+
+
+async def test_a_worker_state_change_the_table_lacks_is_refused(node: Node) -> None:
+    async def body() -> None:
+        ut = uctx.current()  # the program's own thread, between two of its calls
+        assert ut.state is uctx.IDLE
+        with pytest.raises(AssertionError, match="END while IDLE"):
+            ut.step(uctx.WEvent.END)
+        with pytest.raises(AssertionError, match="CUT while IDLE"):
+            ut.step(uctx.WEvent.CUT)
+        assert ut.state is uctx.IDLE  # a refused event changes nothing
+        await lib.stat("/dev/null")  # and the thread still makes calls
 
     assert await run_as(node, body) == ""

@@ -3,10 +3,11 @@
 Programs (``lp49fs.cmd``, servers, the FUSE bridge) reach the core only through this
 package.  Every call is one IPC ``call`` to the core's Mngr thread (``lp49fs.syscall`` has the
 numbers and message layouts); errors raise ``lp49fs.errors.Error`` and are kept for
-``errstr()``.  Modules: ``uctx`` (who am I, buffers, the call itself, worker threads),
-``sys`` (file calls), ``proc`` (process calls), ``link`` (an fd as a 9P link), ``runtime``
-(the entries the process manager starts), ``dial`` (dial(2) over ``/net``),
-``auth`` (becoming another user through cap(3)).
+``errstr()``.  Modules: ``uctx`` (who am I, buffers, the call itself, worker states),
+``workers`` (which thread runs a call: a task's own or a borrowed worker), ``sys`` (file
+calls), ``proc`` (process calls), ``link`` (an fd as a 9P link), ``runtime`` (the entries
+the process manager starts), ``dial`` (dial(2) over ``/net``), ``auth`` (becoming another
+user through cap(3)).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from lp49fs.lib.sys import unmount as unmount
 from lp49fs.lib.sys import write as write
 from lp49fs.lib.sys import wstat as wstat
 from lp49fs.lib.uctx import errstr as errstr
-from lp49fs.lib.uctx import newthread as newthread
+from lp49fs.lib.workers import newthread as newthread
 from lp49fs.syscall import MAFTER as MAFTER
 from lp49fs.syscall import MBEFORE as MBEFORE
 from lp49fs.syscall import MCACHE as MCACHE

@@ -15,7 +15,8 @@ from typing import NoReturn
 import trio
 
 from kernel.types import Msg, StringItem
-from lp49fs.lib.uctx import UThread, current, run
+from lp49fs.lib.uctx import UThread, current
+from lp49fs.lib.workers import run
 from lp49fs.syscall import RFCENVG as RFCENVG
 from lp49fs.syscall import RFCFDG as RFCFDG
 from lp49fs.syscall import RFCNAMEG as RFCNAMEG

@@ -21,7 +21,8 @@ from kernel.thread import Thread
 from kernel.types import ThreadId
 from lp49fs.errors import Error
 from lp49fs.lib.proc import exits
-from lp49fs.lib.uctx import bind, uproc_of, worker_loop
+from lp49fs.lib.uctx import bind
+from lp49fs.lib.workers import uproc_of, worker_loop
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Plan 9 libc's file system calls, each one L4 IPC ``call`` to the core's Mngr.
 
 Every function builds the message of its ``Sys`` number (layouts in ``lp49fs.syscall``) and
-runs it on an L4 thread of the calling process (``uctx.run``).  Names travel as StringItems;
+runs it on an L4 thread of the calling process (``workers.run``).  Names travel as StringItems;
 data travels through the thread's own buffer: ``write`` stores the bytes there and sends the
 pages as a MapItem (R), ``read`` sends the pages (R|W) and loads what the core stored.
 Failures raise ``Error(ename)`` with the Plan 9 string, also kept for ``errstr()``.
@@ -14,7 +14,8 @@ from kernel.types import Item as _Item
 from kernel.types import Msg as _Msg
 from kernel.types import StringItem as _S
 from lp49fs.errors import Error
-from lp49fs.lib.uctx import UThread, run
+from lp49fs.lib.uctx import UThread
+from lp49fs.lib.workers import run
 from lp49fs.ninep import Dir, decode_dirs, encode_dir
 from lp49fs.syscall import MAXIO, MAXSTR, Sys
 
