@@ -17,7 +17,9 @@ How the mark gets around (no layer passes it by hand):
   in ``pending`` so the server that receives the same message on the other end of the link
   adopts the trace for its handling (``served``, ``answered``);
 * the hook sites are ``if _t.on: _t.ev(...)``: with tracing off they cost one attribute
-  check.
+  check;
+* a trace's ``watch`` is told one line per system call the activity makes (``libcall``):
+  the FUSE view's ``-o debug`` log is such a reader, so the library has one hook, this one.
 
 Rules:
 1. ``on`` mirrors ``kernel.trace.on`` and is set while ``users`` > 0 (``enable``/``disable``
@@ -33,7 +35,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 import kernel.trace as _k
@@ -65,11 +67,17 @@ class Trace:
     """One traced activity: its events in order, and whom to tell when it ends."""
 
     def __init__(
-        self, title: str, log: TraceLog | None = None, caller: int = 0, home: str = "FUSE"
+        self,
+        title: str,
+        log: TraceLog | None = None,
+        caller: int = 0,
+        home: str = "FUSE",
+        watch: Callable[[str], None] | None = None,
     ) -> None:
         self.title = title
         self.home = home  # the lane of the program whose calls go into lib
         self.log = log  # where the finished trace goes (None: the maker keeps it)
+        self.watch = watch  # told one line per system call of the activity (``libcall``)
         self.caller = caller  # for a traced system call: the calling thread's id
         self.events: list[Event] = []
         self.done = False
@@ -235,18 +243,38 @@ def answered(tag: int, reply: object, who: str) -> None:
         _k.mark.set(None)
 
 
-def libcall(msg: Msg) -> str:
-    """A program calls the library: an arrow from wherever control is (returned) to lib."""
+async def libcall(msg: Msg, aw: Awaitable[Msg]) -> Msg:
+    """Await system call ``msg`` (``aw``, the library's IPC to the Mngr) under the running
+    task's trace: an arrow from the program to lib and one back with the reply, and the
+    trace's ``watch`` told ``call -> result`` (the FUSE view's ``-o debug`` lines)."""
     m = _k.mark.get()
     if not isinstance(m, Trace):
-        return ""
-    m.add(m.home, "lib", fmtmsg(msg, "Mngr").split(" ", 1)[0])
-    return m.home
+        return await aw
+    back = m.home
+    m.add(back, "lib", callname(msg))
+    r = await aw
+    m.add("lib", back, fmtmsg(r, back))
+    if m.watch is not None:
+        m.watch(f"{callname(msg)} -> {_result(r)}")
+    return r
 
 
-def libret(back: str, r: Msg) -> None:
-    if back:
-        ev("lib", back, fmtmsg(r, back))
+def _result(r: Msg) -> str:
+    """A reply as the ``watch`` lines give it: its words, or the error it carries."""
+    if r.label != ERR:
+        return str(r.words)
+    item = r.items[0] if r.items else None
+    return f"error {item.data.decode() if isinstance(item, StringItem) else '?'!r}"
+
+
+def callname(msg: Msg) -> str:
+    """``open('/x', 0)``-style text of a system call message: its strings, then its words."""
+    try:
+        name = Sys(msg.label).name.lower()
+    except ValueError:
+        name = f"sys{msg.label}"
+    args = [repr(i.data.decode(errors="replace")) for i in msg.items if isinstance(i, StringItem)]
+    return f"{name}({', '.join([*args, *map(str, msg.words)])})"
 
 
 def svlane(dc: str) -> str:

@@ -17,6 +17,7 @@ from lib_helpers import rnode, run_as
 from kernel import trace as ktrace
 from lp49fs import lib, tracefmt
 from lp49fs import trace as t
+from lp49fs.errors import Error
 from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
 
@@ -98,6 +99,31 @@ async def test_a_ramfs_read_goes_through_every_layer(rnode: Node) -> None:
     assert {"lib", "L4", "Mngr", "clerk", "namec", "#M", "9P", "server"} <= spent.keys()
     assert all(v >= 0 for v in spent.values())
     assert tr.done and not ktrace.on and not t.pending
+
+
+async def test_a_watch_reads_each_system_call_off_the_trace(rnode: Node) -> None:
+    lines: list[str] = []
+
+    async def body() -> None:
+        fd = await lib.open("/dev/sysname", OREAD)
+        await lib.close(fd)
+        try:
+            await lib.stat("/nonexistent")
+        except Error:
+            pass
+
+    tr = t.Trace("watched", watch=lines.append)
+    tok = t.begin(tr)
+    t.enable()
+    try:
+        assert await run_as(rnode, body) == ""
+    finally:
+        t.disable()
+        t.end(tr, tok)
+    assert lines[0].startswith("open('/dev/sysname', 0) -> (") and lines[1].startswith("close(")
+    assert lines[2].startswith("stat('/nonexistent'")
+    assert lines[2].endswith("-> error \"'/nonexistent' does not exist\"")
+    assert len(lines) == 3 and not t.on
 
 
 async def test_untraced_calls_leave_no_events_and_tracing_is_off(rnode: Node) -> None:

@@ -13,8 +13,9 @@ Rule 3. Every EIO is logged at WARNING with the request and the error string beh
         so a daemon whose stdio is /dev/null still says what went wrong (its log file,
         syslog or the journal; ``lp49fs.host.mount`` sets the handler up).
 Rule 4. With ``-o debug`` (logger ``lp49fs.fuse.trace`` at DEBUG) each request is traced:
-        its name and arguments, each system call it made with the result or error
-        (``lib.uctx.on_syscall``), and the reply or errno, one line each.
+        its name and arguments, each system call it made with the result or error, and the
+        reply or errno, one line each.  The system calls come from ``lp49fs.trace``: the
+        request runs under a ``Trace`` whose ``watch`` logs them (the library has one hook).
 """
 
 from __future__ import annotations
@@ -89,11 +90,12 @@ def syscall(f: Handler[B, P, R]) -> Handler[B, P, R]:
         n = next(_seq) if tracing else 0
         if tracing:
             trace.debug("%d> %s(%s)", n, op, ", ".join(_short(a) for a in args))
-            uctx.on_syscall.set(lambda line: trace.debug("%d  %s", n, line))
         result: R
         try:
             uctx.bind(await self.actor(op, args))
-            if _t.on:  # lp49 trace (lp49fs.fuse.tracectl)
+            if tracing:
+                result = await _watched(self, f, n, op, args, kw)
+            elif _t.on:  # lp49 trace (lp49fs.fuse.tracectl)
                 result = await tracectl.traced(self, f, args, kw)
             else:
                 result = await f(self, *args, **kw)
@@ -119,3 +121,17 @@ def syscall(f: Handler[B, P, R]) -> Handler[B, P, R]:
         return result
 
     return handler
+
+
+async def _watched(self: B, f: Handler[B, P, R], n: int, op: str, args: tuple[object, ...],
+                   kw: dict[str, Any]) -> R:  # fmt: skip
+    """Rule 4: run request ``n`` under a Trace that logs each system call it makes."""
+    tr = _t.Trace(f"FUSE {op}", watch=lambda line: trace.debug("%d  %s", n, line))
+    _t.enable()
+    tok = _t.begin(tr)
+    try:
+        r: R = await tracectl.traced(self, f, args, kw)  # lp49 trace too, if it asks
+        return r
+    finally:
+        _t.end(tr, tok)
+        _t.disable()

@@ -113,7 +113,8 @@ async def traced(ops: Any, f: Callable[..., Coroutine[Any, Any, Any]], args: tup
     if log is None:
         return await f(ops, *args, **kw)
     what = _describe(ops, f, args)
-    tr = _t.Trace(f"FUSE {what}", log)
+    outer = _t.current()  # the -o debug trace, if any: its watch sees these calls too
+    tr = _t.Trace(f"FUSE {what}", log, watch=outer.watch if outer is not None else None)
     tr.add("Linux", "FUSE", f"{what} from pid {pid}")
     tok = _t.begin(tr)
     try:

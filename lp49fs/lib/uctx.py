@@ -32,7 +32,6 @@ OWING     a driven call was cut after the Mngr took it: the thread's own task ab
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
@@ -43,15 +42,13 @@ from kernel.thread import Thread
 from kernel.types import NILPAGE, PAGE_SIZE, Acceptor, IpcError, Msg, StringItem
 from lp49fs import trace as _t
 from lp49fs.errors import Ebadarg, Eintr, Error
-from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW, Sys
+from lp49fs.syscall import BUFBASE, ERR, MAXSTR, WINDOW
 
 if TYPE_CHECKING:
     from lp49fs.lib.workers import Job, UProc
 
 _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
-# A tracer of the calling task's system calls (the FUSE view's -o debug): one line per call.
-on_syscall: ContextVar[Callable[[str], None] | None] = ContextVar("lp49_on_syscall", default=None)
 
 
 class WState(enum.Enum):
@@ -130,25 +127,18 @@ class UThread:
             raise Error(Eintr)
         th = self.thread
         th.cut = INACTIVE
-        back = _t.libcall(msg) if _t.on else ""
         try:  # a cancellation propagates; th.cut says where it cut the IPC (workers Rule 3)
-            r = await th.call(self.uproc.mngr, msg)
+            ipc = th.call(self.uproc.mngr, msg)
+            r = await (_t.libcall(msg, ipc) if _t.on else ipc)  # every watcher is a trace
         except IpcError as e:  # refused by the kernel (a string too long ...): a bad argument
             ename = Ebadarg if th.alive else Eintr  # deleted under the call: interrupted
             _errstr.set(ename)
             raise Error(ename) from e
-        if _t.on:
-            _t.libret(back, r)
-        tracer = on_syscall.get()
         if r.label == ERR:
             item = r.items[0]
             ename = item.data.decode() if isinstance(item, StringItem) else "?"
             _errstr.set(ename)
-            if tracer is not None:
-                tracer(f"{_callname(msg)} -> error {ename!r}")
             raise Error(ename)
-        if tracer is not None:
-            tracer(f"{_callname(msg)} -> {r.words}")
         return r
 
 
@@ -164,16 +154,6 @@ def current() -> UThread:
 def bind(ut: UThread) -> None:
     """Make the calling task (an L4 thread's own task) run as ``ut``."""
     _ut.set(ut)
-
-
-def _callname(msg: Msg) -> str:
-    """``open('/x', 0)``-style text of a system call message, for ``on_syscall``."""
-    try:
-        name = Sys(msg.label).name.lower()
-    except ValueError:
-        name = f"sys{msg.label}"
-    args = [repr(i.data.decode(errors="replace")) for i in msg.items if isinstance(i, StringItem)]
-    return f"{name}({', '.join([*args, *map(str, msg.words)])})"
 
 
 def errstr() -> str:
