@@ -90,7 +90,7 @@ class Sys(IntEnum):
     RFORK = 22  # flags -> 0
     SPAWN = 23  # flags, (childfd, parentfd)* | prog, argv(NUL-joined) -> pid
     EXITS = 24  # | msg -> (no reply)
-    WAIT = 25  # -> pid, ms | msg
+    WAIT = 25  # -> pid, utime, stime, rtime (ms) | msg
     SLEEP = 26  # ms ->
     POSTNOTE = 27  # pid | note ->
     GETPID = 28  # -> pid

@@ -345,8 +345,8 @@ async def _exits(c: Clerk, pi: PInfo, m: Msg) -> Msg:
 
 
 async def _wait(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    pid, ms, msg = await c.mngr.procmgr.wait(pi)
-    return Msg(OK, (pid, ms), (StringItem(msg.encode()),))
+    w = await c.mngr.procmgr.wait(pi)
+    return Msg(OK, (w.pid, w.utime, w.stime, w.rtime), (StringItem(w.msg.encode()),))
 
 
 async def _sleep(c: Clerk, pi: PInfo, m: Msg) -> Msg:

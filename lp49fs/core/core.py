@@ -24,6 +24,7 @@ from lp49fs.errors import Ebadsharp, Error
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
 
+KMESGSIZE = 16 * 1024  # bytes of #c/kmesg, as Plan 9's kmesg buffer
 PEER_TIMEOUT = 10.0  # seconds: a frozen mounted server fails waiting calls within twice this
 
 
@@ -50,8 +51,13 @@ class Core:
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
-        # the next exited child's (pid, ms, msg) of a process, blocking (/proc/N/wait)
-        self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, str]]] | None = None
+        # the next exited child's (pid, utime, stime, rtime, msg) of a process, blocking
+        # (/proc/N/wait)
+        self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, int, int, str]]] | None = None
+        # the CPU's counters for #c/sysstat, set by the boot: (interrupts, system calls,
+        # page faults) so far
+        self.counters: Callable[[], tuple[int, int, int]] | None = None
+        self.kmesg = bytearray()  # what the node printed, the newest KMESGSIZE bytes
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:
@@ -75,6 +81,12 @@ class Core:
         if sv is None:
             raise Error(Ebadsharp)
         return sv
+
+    def kmesgputs(self, data: bytes) -> None:
+        """Keep ``data`` in ``#c/kmesg``: the newest KMESGSIZE bytes the node printed."""
+        self.kmesg += data
+        if len(self.kmesg) > KMESGSIZE:
+            del self.kmesg[: len(self.kmesg) - KMESGSIZE]
 
     def newpid(self) -> int:
         pid = self._nextpid

@@ -62,6 +62,10 @@ NNOTE = 5  # notes kept per process
 NFD = 100  # slots an fd table may grow to (Plan 9 DELTAFD grows; we cap)
 
 up: ContextVar[Proc | None] = ContextVar("up", default=None)
+# whose CPU times the running task's steps are charged to as sys time: set with ``up`` and,
+# unlike it, left set after the call, so a clerk's step that ended a call still counts for
+# that call's process (lp49fs.core.cputime Rule 1)
+charged: ContextVar[Times | None] = ContextVar("lp49_charged", default=None)
 
 
 class Fgrp:
@@ -126,6 +130,17 @@ class Egrp:
         self.ref -= 1
 
 
+@dataclass(slots=True)
+class Times:
+    """CPU seconds of a process and of its exited children (``lp49fs.core.cputime``)."""
+
+    user: float = 0.0
+    sys: float = 0.0
+    cuser: float = 0.0
+    csys: float = 0.0
+    creal: float = 0.0
+
+
 @dataclass(slots=True, eq=False)
 class Proc:
     """One LP49 process, as the core sees it."""
@@ -147,6 +162,7 @@ class Proc:
     stop: ProcStop | None = None  # /proc/N/ctl stop asked, until start (Rule 5)
     state: str = "Ready"  # status text: Running, or the system call it is in (Pread ...)
     start: float = field(default_factory=time.monotonic)  # for real time in status
+    times: Times = field(default_factory=Times)  # CPU time used (lp49fs.core.cputime)
     exited: bool = False
     tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
 
@@ -154,6 +170,7 @@ class Proc:
     def running(self) -> Iterator[Proc]:
         """Make this process ``up`` for the duration of a system call (Rule 3)."""
         token = up.set(self)
+        charged.set(self.times)
         try:
             yield self
         finally:

@@ -20,9 +20,9 @@ Rules:
    the main thread and the ``sys`` thread (see ``lp49fs.lib.uctx``).  With RFCFDG and no
    ``fds``, the child still gets the parent's 0, 1 and 2.
 2. ``exits`` runs once per process: it interrupts the process's other system calls, closes
-   its fds and groups (``pexit``), leaves a ``Waitmsg`` (pid, ms, msg) for the parent (unless
-   RFNOWAIT), deletes every thread (so the caller of exits never sees a reply) and marks
-   the PInfo ``done``.
+   its fds and groups (``pexit``), leaves a ``Waitmsg`` (pid, user, sys and real ms, msg;
+   ``lp49fs.core.cputime``) for the parent (unless RFNOWAIT), deletes every thread (so the
+   caller of exits never sees a reply) and marks the PInfo ``done``.
 4. Wait records: each exited child leaves one ``Waitmsg`` in its parent's ``waitq``; the
    system call ``wait`` and a read of ``/proc/N/wait`` (through ``Core.waitfor``) both take
    the oldest one, blocking while a child lives; with no child and no record they fail with
@@ -46,7 +46,6 @@ Rules:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -55,6 +54,7 @@ import trio
 
 from kernel.thread import Thread
 from kernel.types import ThreadId
+from lp49fs.core import cputime
 from lp49fs.core.chan import cclose, incref
 from lp49fs.core.core import Core
 from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
@@ -79,10 +79,13 @@ class Hvm(Protocol):
 
 
 class Waitmsg(NamedTuple):
-    """Plan 9's Waitmsg: an exited child's pid, real time in ms, and exit string."""
+    """Plan 9's Waitmsg: an exited child's pid, its user, sys and real time in ms (with its
+    own children's), and its exit string."""
 
     pid: int
-    ms: int
+    utime: int
+    stime: int
+    rtime: int
     msg: str
 
 
@@ -122,6 +125,7 @@ class ProcMgr:
         self.closing = False  # Rule 5: the node is going down
         core.notify = self.note
         core.waitfor = self.waitfor
+        cputime.meter()  # the node's processes are charged for the CPU they use
 
     def adopt(self, p: Proc) -> PInfo:
         """Record a Proc with no L4 threads of its own (the boot process, a test's parent)."""
@@ -149,7 +153,7 @@ class ProcMgr:
                 for cfd, pfd in want.items():
                     await _dupin(child, cfd, parent, pfd, strict=fds is not None)
             child.args = [prog, *argv[1:]] if argv else [prog]
-            entry = self.loader.image(prog, argv, child.pid)
+            entry = cputime.owned(child.times, self.loader.image(prog, argv, child.pid))
         except BaseException:
             await pexit(child)
             raise
@@ -166,7 +170,8 @@ class ProcMgr:
 
     def add_thread(self, pi: PInfo) -> ThreadId:
         """A new L4 thread in ``pi``'s space running the library's thread entry."""
-        tid = self.hvm.create_thread(pi.threads[0], self.loader.thread_image(pi.proc.pid))
+        entry = cputime.owned(pi.proc.times, self.loader.thread_image(pi.proc.pid))
+        tid = self.hvm.create_thread(pi.threads[0], entry)
         pi.threads.append(tid)
         self.bytid[tid] = pi
         return tid
@@ -180,14 +185,15 @@ class ProcMgr:
             if cs is not current:
                 cs.cancel()
         p = pi.proc
-        ms = int((time.monotonic() - p.start) * 1000)
         with trio.CancelScope(shield=True):
             await pexit(p, msg)
         ppi = self.bypid.get(p.ppid)
+        waited = ppi is not None and not pi.flags & RFNOWAIT  # an RFNOWAIT child has no parent
+        times = cputime.exited(p, ppi.proc if waited and ppi is not None else None)
         if ppi is not None:
             ppi.children.discard(p.pid)
             if not pi.flags & RFNOWAIT:
-                ppi.waitq.append(Waitmsg(p.pid, ms, msg))
+                ppi.waitq.append(Waitmsg(p.pid, *times, msg))
             woken, ppi.waited = ppi.waited, trio.Event()
             woken.set()
         for tid in pi.threads:

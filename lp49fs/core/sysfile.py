@@ -31,7 +31,7 @@ from lp49fs import trace as _t
 from lp49fs.core.chan import CCEXEC, Chan, Dev, cclose, incref
 from lp49fs.core.mount import MCACHE, MMASK, MORDER, cmount, cunmount
 from lp49fs.core.namec import Aaccess, Abind, Acreate, Amount, Aopen, Aremove, Atodir, namec_mh
-from lp49fs.core.proc import NFD, up
+from lp49fs.core.proc import NFD, charged, up
 from lp49fs.errors import (
     Ebadarg,
     Ebadfd,
@@ -63,6 +63,7 @@ def syscall(
     @wraps(f)
     async def call(p: Proc, /, *args: P.args, **kw: P.kwargs) -> R:
         token = up.set(p)  # Proc.running() without a generator context manager per call
+        charged.set(p.times)
         try:
             return await f(p, *args, **kw)
         finally:

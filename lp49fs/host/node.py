@@ -43,6 +43,7 @@ import trio
 
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
+from lp49fs.core.core import Core
 from lp49fs.host import hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import hostservers, kdb, servers
@@ -126,6 +127,17 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
     return cfg, args.verbose, args.log
 
 
+class Kmesg(logging.Handler):
+    """The daemon's log lines also go to its node's ``#c/kmesg`` (the node's log)."""
+
+    def __init__(self, core: Core) -> None:
+        super().__init__(logging.INFO)
+        self.core = core
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.core.kmesgputs(f"{record.name}: {record.getMessage()}\n".encode())
+
+
 class PromptWatch:
     """Sets ``seen`` the first time the UART output ends with the shell prompt."""
 
@@ -180,6 +192,7 @@ async def run(cfg: NodeConfig, t0: float) -> None:
         async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
                         ips=cfg.ips, peer_timeout=cfg.peer_timeout) as node, \
                 trio.open_nursery() as nursery:  # fmt: skip
+            logging.getLogger("lp49fs").addHandler(Kmesg(node.core))  # one node a daemon
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
             if cfg.debugcons.startswith("unix!"):  # lp49fs.node.kdb

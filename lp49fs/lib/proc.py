@@ -34,11 +34,14 @@ from lp49fs.syscall import Sys
 
 @dataclass(frozen=True, slots=True)
 class Waitmsg:
-    """What ``wait`` returns: the child's pid, its run time (ms) and its exit string."""
+    """What ``wait`` returns: the child's pid, its real time (ms), its exit string, and its
+    user and sys CPU time (ms; all three count its own children too), as Plan 9's."""
 
     pid: int
     time: int
     msg: str
+    utime: int = 0
+    stime: int = 0
 
 
 async def _words(label: Sys, words: tuple[int, ...] = (), *strings: str) -> tuple[int, ...]:
@@ -79,7 +82,8 @@ async def wait() -> Waitmsg:
         r = await ut.call(Msg(Sys.WAIT))
         item = r.items[0]
         assert isinstance(item, StringItem)
-        return Waitmsg(r.words[0], r.words[1], item.data.decode())
+        pid, utime, stime, rtime = r.words
+        return Waitmsg(pid, rtime, item.data.decode(), utime, stime)
 
     return await run(op)
 

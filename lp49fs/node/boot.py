@@ -183,6 +183,7 @@ async def boot(
             kernel.exit_hooks.append(pm.thread_died)
             mngr = Mngr(pm, hvm)
             loader.mngr = mngr.start(f"core-{sysname}")
+            core.counters = lambda: (sum(machine.irqc.count), mngr.calls, hvm.faults_served)
             bootp = newproc(core, await core.attach("R"), name="boot")
             pm.adopt(bootp)
             node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)

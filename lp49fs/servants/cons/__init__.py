@@ -22,6 +22,12 @@ Rules
      that last read ``cons`` (the shell at its prompt, and so the foreground commands it
      started, which share its group; background jobs have groups of their own).  Plan 9's
      rio does the same for a window's process group.
+  7. ``kmesg`` holds the newest 16 KiB the console printed (``Core.kmesgputs``; the node
+     daemon adds its log lines), read at any offset; ``cputime`` is the caller's six times
+     in ms (user, sys, real, then its exited children's; ``lp49fs.core.cputime``);
+     ``sysstat`` is one line for the node's one CPU, Plan 9's ten numbers: cpu, context
+     switches, interrupts, system calls, page faults, tlb faults, tlb purges, load (the
+     ready tasks, x 1000), idle %, interrupt %.
 
 ``pid``, ``ppid`` and ``user`` answer for the calling process (``up``); sysname, hostowner
 and the clock offset are per node, kept in this servant instance.
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from lp49fs.core import cputime
 from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.core.proc import pgrpnote
@@ -107,6 +114,9 @@ class Q(IntEnum):
     TIME = 12
     USER = 13
     ZERO = 14
+    CPUTIME = 15
+    KMESG = 16
+    SYSSTAT = 17
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -118,14 +128,17 @@ DIRTAB = (
     _f("bintime", Q.BINTIME, 24, 0o664),
     _f("cons", Q.CONS, 0, 0o660),
     _f("consctl", Q.CONSCTL, 0, 0o220),
+    _f("cputime", Q.CPUTIME, 6 * NUMSIZE, 0o444),
     _f("drivers", Q.DRIVERS, 0, 0o444),
     _f("hostowner", Q.HOSTOWNER, 0, 0o664),
+    _f("kmesg", Q.KMESG, 0, 0o440),
     _f("null", Q.NULL, 0, 0o666),
     _f("osversion", Q.OSVERSION, 0, 0o444),
     _f("pid", Q.PID, NUMSIZE, 0o444),
     _f("ppid", Q.PPID, NUMSIZE, 0o444),
     _f("random", Q.RANDOM, 0, 0o444),
     _f("sysname", Q.SYSNAME, 0, 0o664),
+    _f("sysstat", Q.SYSSTAT, 0, 0o444),
     _f("time", Q.TIME, TIMELEN, 0o664),
     _f("user", Q.USER, 0, 0o666),
     _f("zero", Q.ZERO, 0, 0o444),
@@ -189,7 +202,8 @@ class Cons(Servant):
         self.st.input = trio.Event()
 
     def print(self, data: bytes) -> None:
-        """Put ``data`` on the console (Rule 4)."""
+        """Put ``data`` on the console (Rule 4), and in ``kmesg`` (Rule 7)."""
+        self.core.kmesgputs(data)
         uart = self._uart()
         if uart is None:
             self.st.dropped += len(data)
@@ -259,7 +273,19 @@ class Cons(Servant):
             return b"2000"
         if q == Q.DRIVERS:
             return "".join(f"#{d.dc} {d.name}\n" for d in self.core.devtab.values()).encode()
+        if q == Q.KMESG:
+            return bytes(self.core.kmesg)
+        if q == Q.CPUTIME:
+            return b"".join(fixnum(v) for v in (cputime.ms(p) if p else (0,) * 6))
+        if q == Q.SYSSTAT:
+            return self._sysstat()
         return b""  # null, consctl
+
+    def _sysstat(self) -> bytes:
+        counters = self.core.counters
+        intr, calls, faults = counters() if counters is not None else (0, 0, 0)
+        load = 1000 * trio.lowlevel.current_statistics().tasks_runnable  # the ready queue
+        return b"".join(fixnum(v) for v in cputime.sysstat(intr, calls, faults, load)) + b"\n"
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
         q = c.qid.path

@@ -34,10 +34,10 @@ Rules
 
 from __future__ import annotations
 
-import time
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from lp49fs.core import cputime
 from lp49fs.core.chan import COPEN, Chan, cclose
 from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.core.proc import Proc as ProcStruct
@@ -183,8 +183,7 @@ class Proc(Servant):
         return text[offset : offset + count]
 
     def status(self, p: ProcStruct) -> bytes:
-        real = int((time.monotonic() - p.start) * 1000)
-        return procfmt.status(p.name, p.user, p.state, (0, 0, real, 0, 0, 0), 0, 10, 10)
+        return procfmt.status(p.name, p.user, p.state, cputime.ms(p), 0, 10, 10)
 
     def fdtext(self, p: ProcStruct) -> bytes:
         lines = [p.dot.path.s + "\n"]
@@ -226,8 +225,8 @@ class Proc(Servant):
         """The next wait record of ``p`` (Rule 6)."""
         if self.core.waitfor is None:  # no process manager: no records can come
             raise Error(Enochild)
-        pid, ms, msg = await self.core.waitfor(p)
-        return procfmt.waitline(pid, 0, 0, ms, msg)
+        pid, utime, stime, rtime, msg = await self.core.waitfor(p)
+        return procfmt.waitline(pid, utime, stime, rtime, msg)
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
         if c.isdir():
