@@ -62,6 +62,18 @@ SCRIPTS = [
     ("echo `{echo a}^.c", "a.c\n"),
     # $#x, $x(n), $"x
     ("x=(a b c); echo $#x $x(2) $x(3 1); echo $\"x", "3 b c a\na b c\n"),
+    # ranges
+    ("x=(a b c d e); echo $x(2-4); echo $x(4-); echo $x(1 5-)", "b c d\nd e\na e\n"),
+    # here documents
+    ("cat <<EOF\nhello\n  world\nEOF\necho after", "hello\n  world\nafter\n"),
+    ("x=(th ere); cat <<EOF\nhi $x.\nEOF", "hi th ere.\n"),
+    ("x=there; cat <<'EOF'\nhi $x\nEOF", "hi $x\n"),
+    ("cat <<A; cat <<B\na\nA\nb\nB", "a\nb\n"),
+    ("wc -l <<EOF | cat\n1\n2\nEOF", "      2\n"),
+    # |[n]: another fd into the pipe
+    ("cat /nonexistent |[2] wc -l", "      1\n"),
+    ("{echo err >[1=2]} |[2] cat", "err\n"),
+    ("{echo x; echo err >[1=2]} |[2] wc -l; echo $status", "x\n      1\n\n"),
     # eval, shift
     ("eval echo '$x' x=1; x=2; eval 'echo $x'", "x=1\n2\n"),
     ("fn s {shift; echo $*}; s a b c", "b c\n"),
@@ -165,3 +177,8 @@ async def test_errors_in_loops_do_not_end_the_shell(node: Node) -> None:
     assert r.out == "a\nb\nend\n"
     assert r.err.count("nosuch: file does not exist") == 2
     assert "null list in concatenation" in r.err
+
+
+async def test_a_here_document_cannot_go_to_a_child_shell(node: Node) -> None:
+    r = await sh(node, "{cat <<EOF} | cat\nin a block\nEOF\necho next")
+    assert r.err == "sh: here document in a command run as its own shell\n" and r.out == "next\n"

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lp49fs.cmd._rclex import RcSyntax
+
 KEYWORDS = frozenset({"for", "in", "while", "if", "not", "switch", "fn", "~", "!", "@"})
 GLOBCHARS = "*?["  # the characters that make a word a pattern (rc(1) "Patterns")
 
@@ -57,10 +59,12 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class Redir:
-    op: str  # "<", ">", ">>", "<>", "dup" (>[n=m]) or "close" (>[n=])
+    op: str  # "<", ">", ">>", "<>", "<<", "dup" (>[n=m]) or "close" (>[n=])
     fd: int  # the command's fd being redirected
     target: Word | None = None  # file name for < > >> <>
     fd2: int = -1  # dup: the fd copied onto fd
+    here: str = ""  # <<: the here document's text
+    raw: bool = False  # <<'word': no $ substitution in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ Unit = Simple | Block | If | IfNot | For | While | Switch | Fn | Match | Sub
 class Pipeline:
     cmds: tuple[Unit, ...]  # cmds[i] stdout -> cmds[i+1] stdin
     bang: bool = False  # ! cmd: status inverted
+    fds: tuple[tuple[int, int], ...] = ()  # per pipe (left fd, right fd) if not all (1, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +162,12 @@ def fmt_andor(a: AndOr) -> str:
 
 
 def fmt_pipe(p: Pipeline) -> str:
-    s = " | ".join(fmt_unit(c) for c in p.cmds)
+    s = fmt_unit(p.cmds[0])
+    for i, c in enumerate(p.cmds[1:]):
+        left, right = p.fds[i] if p.fds else (1, 0)
+        bar = "|" if (left, right) == (1, 0) else f"|[{left}]" if right == 0 else (
+            f"|[{left}={right}]")
+        s += f" {bar} {fmt_unit(c)}"
     return "! " + s if p.bang else s
 
 
@@ -189,6 +199,8 @@ def fmt_unit(u: Unit) -> str:
 
 
 def _fmt_redir(r: Redir) -> str:
+    if r.op == "<<":  # its text would have to follow the line this one is part of
+        raise RcSyntax("here document in a command run as its own shell")
     if r.op == "dup":
         return f">[{r.fd}={r.fd2}]"
     if r.op == "close":

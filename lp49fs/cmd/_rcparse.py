@@ -59,7 +59,7 @@ from lp49fs.cmd._rcast import (
 )
 from lp49fs.cmd._rclex import Incomplete, RcSyntax, Token, lex
 
-REDIRS = ("<", ">", ">>", "<>")
+REDIRS = ("<", ">", ">>", "<>", "<<")
 WORDSTART = ("word", "var", "(", "=", "`")
 
 
@@ -147,11 +147,13 @@ class _Parser:
             self.take()
             return Pipeline((Sub(self.pipeline()),))
         cmds = [self.unit()]
+        fds: list[tuple[int, int]] = []
         while self.peek().kind == "|":
-            self.take()
+            fds.append(_pipefds(self.take()))
             self.skip("\n")
             cmds.append(self.unit())
-        return Pipeline(tuple(cmds))
+        plain = all(f == (1, 0) for f in fds)
+        return Pipeline(tuple(cmds), fds=() if plain else tuple(fds))
 
     def unit(self) -> Unit:
         kw = self.keyword()
@@ -241,7 +243,7 @@ class _Parser:
 
     def redir(self) -> Redir:
         t = self.take()
-        fd = 0 if t.kind in ("<", "<>") else 1
+        fd = 0 if t.kind in ("<", "<>", "<<") else 1
         spec = t.value
         if spec:
             left, eq, right = spec.partition("=")
@@ -250,6 +252,8 @@ class _Parser:
             fd = int(left)
             if eq:
                 return Redir("close", fd) if not right else Redir("dup", fd, fd2=int(right))
+        if t.kind == "<<":
+            return Redir("<<", fd, here=t.body, raw=t.quoted)
         return Redir(t.kind, fd, self.word())
 
     def word(self) -> Word:
@@ -303,6 +307,16 @@ class _Parser:
         if t.kind == "eof":
             raise Incomplete(f"{what} expected at end of input")
         raise RcSyntax(f"{what} expected, not {_show(t)}")
+
+
+def _pipefds(t: Token) -> tuple[int, int]:
+    """(left fd, right fd) of a ``|`` token: ``|`` (1, 0), ``|[n]`` (n, 0), ``|[n=m]`` (n, m)."""
+    if not t.value:
+        return 1, 0
+    left, eq, right = t.value.partition("=")
+    if not left.isdigit() or (eq and not right.isdigit()):
+        raise RcSyntax(f"bad pipe |[{t.value}]")
+    return int(left), int(right) if eq else 0
 
 
 def _show(t: Token) -> str:

@@ -21,6 +21,7 @@ shell's theory of operation stays in one place (``_rcexec``'s Rules 2, 3, 4 and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ NOTEKILLED = "interrupt"  # the note DEL posts, and the exit string of a process
 if TYPE_CHECKING:
     from lp49fs.cmd._rcbuiltin import Builtin
 
+
+_HEREVAR = re.compile(r"\$([A-Za-z0-9_*]+)")  # $name in a here document
 
 class Procs:
     """The process-making half of ``Shell``; ``Shell`` provides the abstract parts."""
@@ -86,12 +89,12 @@ class Procs:
             fds = dict(self.fds)
             opened: list[int] = []
             if infd is not None:
-                fds[0] = infd
+                fds[p.fds[i - 1][1] if p.fds else 0] = infd
                 opened.append(infd)
                 infd = None
             if i < len(p.cmds) - 1:
                 r, w = await lib.pipe()
-                fds[1] = w
+                fds[p.fds[i][0] if p.fds else 1] = w
                 opened.append(w)
                 infd = r
             try:
@@ -159,6 +162,11 @@ class Procs:
                 raise Error(f">[{r.fd}={r.fd2}]: fd not open")
             fds[r.fd] = fds[r.fd2]
             return
+        if r.op == "<<":
+            fd = await self.heredoc(r)
+            opened.append(fd)
+            fds[r.fd] = fd
+            return
         assert r.target is not None
         names = await self.words((r.target,))
         if len(names) != 1:
@@ -177,6 +185,29 @@ class Procs:
             raise Error(f"{name}: {e.ename}") from None
         opened.append(fd)
         fds[r.fd] = fd
+
+    async def heredoc(self, r: Redir) -> int:
+        """The read end of a pipe holding here document ``r`` ($name substituted unless its
+        word was quoted); at most what the pipe holds, since nobody reads it yet."""
+        text = r.here
+        if not r.raw:
+            parts = _HEREVAR.split(text)  # text, name, text, name ... text
+            for k in range(1, len(parts), 2):
+                parts[k] = " ".join(await self.getvar(parts[k]))
+            text = "".join(parts)
+        data = text.encode()
+        rd, wr = await lib.pipe()
+        try:
+            if len(data) > await lib.iounit(wr):
+                raise Error("here document too long")
+            if data:
+                await lib.write(wr, data)
+        except BaseException:
+            await close_quietly(rd)
+            raise
+        finally:
+            await close_quietly(wr)
+        return rd
 
     async def collect(self, pids: list[int], foreground: bool = True) -> list[str]:
         """Wait until every pid in ``pids`` has exited; their exit strings in order.

@@ -102,17 +102,24 @@ def _piece(p: Piece, lookup: Lookup, backq: Backqs | None) -> list[str]:
     if p.index is not None:
         picked: list[str] = []
         for sub in map(unglob, expand_all(p.index, lookup, backq)):
-            if not sub.isdigit():
-                raise RcError(f"bad subscript {sub!r}")
-            k = int(sub)
-            if 1 <= k <= len(value):
-                picked.append(value[k - 1])
+            picked += [value[k - 1] for k in _subscript(sub, len(value)) if 1 <= k <= len(value)]
         value = picked
     if p.mod == "#":
         return [str(len(value))]
     if p.mod == '"':
         return [" ".join(value)]
     return value
+
+
+def _subscript(sub: str, n: int) -> range:
+    """The element numbers of one subscript of a list of ``n``: ``k``, ``k-m`` or ``k-`` (to
+    the end), as rc's ``$x(2-4)`` and ``$x(3-)``."""
+    first, dash, last = sub.partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        raise RcError(f"bad subscript {sub!r}")
+    if not dash:
+        return range(int(first), int(first) + 1)
+    return range(int(first), (int(last) if last else n) + 1)
 
 
 def envencode(value: list[str]) -> bytes:

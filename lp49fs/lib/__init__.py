@@ -56,6 +56,7 @@ from lp49fs.lib.sys import fprint as fprint
 from lp49fs.lib.sys import fstat as fstat
 from lp49fs.lib.sys import fwstat as fwstat
 from lp49fs.lib.sys import getwd as getwd
+from lp49fs.lib.sys import iounit as iounit
 from lp49fs.lib.sys import mount as mount
 from lp49fs.lib.sys import open as open
 from lp49fs.lib.sys import pipe as pipe

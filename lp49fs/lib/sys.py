@@ -197,6 +197,18 @@ async def fd2path(fd: int) -> str:
     return await _string(Sys.FD2PATH, (fd,))
 
 
+async def iounit(fd: int) -> int:
+    """The most bytes one read or write of ``fd`` moves at once, 0 if unknown (Plan 9
+    iounit(2): field 7 of the fd's line in ``#d/Nctl``); for a pipe, what its queue holds."""
+    ctl = await open(f"#d/{fd}ctl", 0)
+    try:
+        line = (await read(ctl, 256)).decode()
+    finally:
+        await close(ctl)
+    f = line.split()
+    return int(f[7]) if len(f) > 7 and f[7].isdigit() else 0
+
+
 async def dirread(fd: int) -> list[Dir]:
     """One read's worth of directory entries; [] at the end."""
     return decode_dirs(await read(fd, DIRREAD))
