@@ -52,7 +52,10 @@ async def test_user_time_in_cputime_status_and_the_wait_record(node: Node) -> No
         status = await readtext(f"/proc/{await lib.getpid()}/status")
         assert len(own) == 6 and own[0] >= 0.9 * spent[0] * 1000 and own[1] > 0
         assert int(status.split()[3]) >= own[0]  # the status record's user ms
-        assert psline("5", status) is not None
+        memkb = int(status.split()[9])
+        assert memkb >= 4  # its buffer pages at least, 4 KiB each
+        line = psline("5", status)
+        assert line is not None and f" {memkb}K " in line
 
     async def parent() -> None:
         pid = await lib.spawn(program(node, child), [], lib.RFFDG | lib.RFPROC)

@@ -57,6 +57,7 @@ class Core:
         # the CPU's counters for #c/sysstat, set by the boot: (interrupts, system calls,
         # page faults) so far
         self.counters: Callable[[], tuple[int, int, int]] | None = None
+        self.memkb: Callable[[Proc], int] | None = None  # memory of a process, KiB (status)
         self.kmesg = bytearray()  # what the node printed, the newest KMESGSIZE bytes
         self._nextpid = 1
 

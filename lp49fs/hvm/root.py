@@ -128,6 +128,11 @@ class Hvm:
         sid = self._space_of.get(tid)
         return 0 if sid is None else self.nthreads.get(sid, 0)
 
+    def space_kb(self, tid: ThreadId) -> int:
+        """KiB of the frames the space of thread ``tid`` holds (0: gone or not HVM's)."""
+        sid = self._space_of.get(tid)
+        return 0 if sid is None else len(self.frames.by_owner.get(sid, ())) * PAGE_SIZE // 1024
+
     @property
     def nspaces(self) -> int:
         """Live address spaces HVM created."""

@@ -121,6 +121,12 @@ class Node:
         return await self.wait(await self.spawn(prog, argv, **kw))  # type: ignore[arg-type]
 
 
+def _memkb(pm: ProcMgr, hvm: Hvm, pid: int) -> int:
+    """KiB of the frames that process ``pid``'s address space holds (``/proc/N/status``)."""
+    pi = pm.bypid.get(pid)
+    return hvm.space_kb(pi.threads[0]) if pi is not None and pi.threads else 0
+
+
 async def _intr(node: Node, thread: Thread, line: int, dc: str = "S") -> None:
     """A device driver thread: interrupt IPC of ``line`` in, servant ``dc``'s interrupt(line),
     acknowledge."""
@@ -184,6 +190,7 @@ async def boot(
             mngr = Mngr(pm, hvm)
             loader.mngr = mngr.start(f"core-{sysname}")
             core.counters = lambda: (sum(machine.irqc.count), mngr.calls, hvm.faults_served)
+            core.memkb = lambda p: _memkb(pm, hvm, p.pid)
             bootp = newproc(core, await core.attach("R"), name="boot")
             pm.adopt(bootp)
             node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)

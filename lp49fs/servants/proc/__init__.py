@@ -183,7 +183,8 @@ class Proc(Servant):
         return text[offset : offset + count]
 
     def status(self, p: ProcStruct) -> bytes:
-        return procfmt.status(p.name, p.user, p.state, cputime.ms(p), 0, 10, 10)
+        memkb = self.core.memkb(p) if self.core.memkb is not None else 0
+        return procfmt.status(p.name, p.user, p.state, cputime.ms(p), memkb, 10, 10)
 
     def fdtext(self, p: ProcStruct) -> bytes:
         lines = [p.dot.path.s + "\n"]
