@@ -13,6 +13,7 @@ PROGRAMS: dict[str, str] = {
     "cat": "lp49fs.cmd.cat",
     "cp": "lp49fs.cmd.cp",
     "date": "lp49fs.cmd.date",
+    "dossrv": "lp49fs.cmd.dossrv",
     "echo": "lp49fs.cmd.echo",
     "exportfs": "lp49fs.cmd.exportfs",
     "fdisk": "lp49fs.cmd.fdisk",

@@ -1,0 +1,154 @@
+"""dossrv against the Linux FAT tools, FAT12, FAT16 and FAT32 each: images made by mkfs.fat
+and filled by mtools are read back byte for byte; what dossrv writes is fsck.fat-clean and
+reads back the same through mtools."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import random
+
+import pytest
+from dos_helpers import fsck, mget, mkfat, mnames, mput, mtools, served, slurp
+
+from lp49fs.errors import Eexist, Efull, Elongname, Enotempty, Error
+from lp49fs.lib9p import clientfid as cf
+from lp49fs.ninep import DMDIR, OREAD, OWRITE, Dir
+
+FATS = (12, 16, 32)
+LONG = "A rather long file name, with spaces & unicode ü — 長い名前.txt"
+
+
+@pytest.fixture(params=FATS, ids=[f"fat{n}" for n in FATS])
+def img(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> pathlib.Path:
+    return mkfat(tmp_path / "fat.img", request.param)
+
+
+def blob(n: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+async def test_reads_what_mtools_wrote(img: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    files = {"SHORT.TXT": blob(100), LONG: blob(70000, 2), "lower.c": b"int x;\n",
+             "sub/deeper/In Deep.bin": blob(300000, 3), "sub/EMPTY": b""}  # fmt: skip
+    mtools("mmd", img, "::sub", "::sub/deeper")
+    for name, data in files.items():
+        mput(img, name, data, tmp_path)
+    async with served(img) as t:
+        assert {d.name for d in await t.listdir("")} == {"SHORT.TXT", LONG, "lower.c", "sub"}
+        assert {d.name for d in await t.listdir("sub")} == {"deeper", "EMPTY"}
+        for name, data in files.items():
+            st = await t.stat(name)
+            assert st.length == len(data) and st.name == name.rsplit("/", 1)[-1]
+            assert await slurp(t, name) == data
+        assert await t.read("sub/deeper/in deep.bin", 123457, 5) == files[
+            "sub/deeper/In Deep.bin"
+        ][123457:123462]  # names are case-insensitive
+        assert (await t.stat("sub")).mode & DMDIR
+
+
+async def test_writes_that_fsck_and_mtools_accept(img: pathlib.Path) -> None:
+    big = blob(1 << 20, 4)
+    async with served(img) as t:
+        await t.create("dir", DMDIR | 0o755)
+        await t.create("dir/inner dir", DMDIR | 0o755)
+        await t.create(f"dir/inner dir/{LONG}", 0o644)
+        await t.write(f"dir/inner dir/{LONG}", big)
+        await t.create("README", 0o644)
+        await t.write("README", b"hello\n")
+        await t.create("x" * 255, 0o644)
+        await t.write("x" * 255, b"longest")
+        for i in range(40):  # more entries than one cluster of the directory holds
+            await t.create(f"dir/file number {i}", 0o644)
+            await t.write(f"dir/file number {i}", blob(i * 97, i))
+        with pytest.raises(Error) as e:
+            await t.create("readme", 0o644)  # case-insensitive
+        assert e.value == Error(Eexist)
+        with pytest.raises(Error) as e:
+            await t.create("y" * 256, 0o644)
+        assert e.value == Error(Elongname)
+        with pytest.raises(Error):
+            await t.create("bad:name", 0o644)
+    fsck(img)
+    assert mget(img, f"dir/inner dir/{LONG}") == big
+    assert mget(img, "README") == b"hello\n" and mget(img, "x" * 255) == b"longest"
+    assert mnames(img, "dir") == {"inner dir", *(f"file number {i}" for i in range(40))}
+    for i in range(40):
+        assert mget(img, f"dir/file number {i}") == blob(i * 97, i)
+
+
+async def test_truncate_rename_remove(img: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    mput(img, "keep.txt", b"k" * 5000, tmp_path)
+    null = Dir.nulldir()
+    async with served(img) as t:
+        await t.create("f", 0o644)
+        await t.write("f", blob(50000))
+        await t.wstat("f", dataclasses.replace(null, length=10))  # down
+        await t.wstat("f", dataclasses.replace(null, length=9000))  # up: zeros
+        assert await slurp(t, "f") == blob(50000)[:10] + bytes(8990)
+        q = (await t.stat("f")).qid.path
+        await t.wstat("f", dataclasses.replace(null, name="a much longer name than before"))
+        assert (await t.stat("a much longer name than before")).qid.path == q
+        await t.wstat("a much longer name than before", dataclasses.replace(null, name="F2"))
+        await t.wstat("keep.txt", dataclasses.replace(null, mtime=946684800))  # 2000-01-01
+        await t.wstat("keep.txt", dataclasses.replace(null, mode=0o444))
+        assert (await t.stat("keep.txt")).mode & 0o777 == 0o444
+        with pytest.raises(Error):
+            await t.write("keep.txt", b"no")
+        await t.create("d", DMDIR | 0o755)
+        await t.create("d/g", 0o644)
+        with pytest.raises(Error) as e:
+            await t.remove("d")
+        assert e.value == Error(Enotempty)
+        await t.remove("d/g")
+        await t.remove("d")
+        await t.create("gone", 0o644)
+        await t.write("gone", blob(20000))
+        await t.remove("gone")
+    fsck(img)
+    assert mnames(img) == {"keep.txt", "F2"}
+    assert mget(img, "F2") == blob(50000)[:10] + bytes(8990)
+    assert "2000-01-01" in mtools("mdir", img, "::keep.txt")
+    assert " R " in mtools("mattrib", img, "::keep.txt") or "R" in mtools(
+        "mattrib", img, "::keep.txt"
+    ).split("::")[0]
+
+
+async def test_full_disk(tmp_path: pathlib.Path) -> None:
+    """Writing until the volume is full gives the Plan 9 'file system full'; what was
+    acknowledged is there, and the volume stays clean."""
+    img = mkfat(tmp_path / "small.img", 12, 1 << 20)
+    chunk = blob(4096, 5)  # one Twrite each: each is acknowledged or refused whole
+    done = 0
+    async with served(img) as t:
+        await t.create("big", 0o644)
+        async with await cf.open_path(t.root, "big", OWRITE) as fid:
+            with pytest.raises(Error) as e:
+                while True:
+                    await fid.write(chunk, done)
+                    done += len(chunk)
+        assert e.value == Error(Efull)
+        assert (await t.stat("big")).length == done > 0
+        await t.create("small", 0o644)  # an entry still fits, but no data
+        with pytest.raises(Error):
+            await t.write("small", chunk)
+    fsck(img)
+    assert mget(img, "big") == chunk * (done // len(chunk))
+
+
+async def test_many_entries_and_open_fids(img: pathlib.Path) -> None:
+    """A directory of 600 entries (several clusters of slots) lists whole; a removed file
+    read through an open fid says the file is gone, and stat still answers."""
+    async with served(img) as t:
+        await t.create("many", DMDIR | 0o755)
+        for i in range(600):
+            await t.create(f"many/entry-{i:04d}.dat", 0o644)
+        assert len(await t.listdir("many")) == 600
+        await t.create("f", 0o644)
+        fid = await cf.open_path(t.root, "f", OREAD)
+        await t.remove("f")
+        with pytest.raises(Error):
+            await fid.read(10, 0)
+        await fid.clunk()
+    fsck(img)
+    assert len(mnames(img, "many")) == 600
