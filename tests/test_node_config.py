@@ -152,3 +152,10 @@ def test_disks(tmp_path: pathlib.Path) -> None:
         with pytest.raises(ConfigError) as info:
             parse(text, "x.toml")
         assert message in str(info.value)
+
+
+def test_floppy(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "n.toml"
+    f.write_text('[hardware]\nfloppy = "fd.img:ro"\n')
+    assert load(str(f)).floppy == str(tmp_path / "fd.img:ro")
+    assert load(None).floppy == ""

@@ -207,6 +207,21 @@ async def row_sd() -> None:
                 assert await run_as(node, body, timeout=GUARD) == ""
 
 
+async def row_floppy() -> None:
+    """#f with a 1.44 MB image in drive 0."""
+    from hwsim.fdc import DISKSIZE
+
+    async def body() -> None:
+        await check_tree(LibTree("#f"), {"": "dir", "fd0disk": "file", "fd0ctl": "file"})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        img = pathlib.Path(tmp) / "fd.img"
+        img.write_bytes(bytes(DISKSIZE))
+        with trio.fail_after(GUARD):
+            async with nodeboot.boot(floppy=str(img)) as node:
+                assert await run_as(node, body, timeout=GUARD) == ""
+
+
 async def test_eve_opens_a_file_with_group_rights() -> None:
     """Plan 9 devpermcheck: the owner gets the owner bits, the host owner (eve) the group
     bits, everybody else the other bits; so eve may read /proc/N/args (0660) of a process
@@ -270,6 +285,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "cap": row_cap,
     "ether": row_ether,
     "sd": row_sd,
+    "floppy": row_floppy,
 }
 
 

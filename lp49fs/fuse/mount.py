@@ -144,7 +144,7 @@ class NodeSession:
         try:
             with trio.CancelScope(shield=True) as scope:
                 async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout,
-                                disks=cfg.disks) as node, \
+                                disks=cfg.disks, floppy=cfg.floppy) as node, \
                         trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()

@@ -18,6 +18,7 @@ Layout (every table and key is optional; what is missing comes from the default 
     user = "glenda"               # whose certificate this node's dials present
     [hardware]
     ram = "16M"                   # bytes, or a number with K, M or G
+    floppy = "fd.img"             # a 1.44 MB image in floppy drive 0 (#f); "fd.img:ro"
     [console]
     attach = "stdio"              # stdio | unix!PATH | none
     [[servers]]                   # each: a program that posts /srv/srvname
@@ -109,6 +110,7 @@ class NodeConfig:
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     disks: tuple[str, ...] = ()  # image files, PATH or PATH:ro, as sdC0, sdC1, sdD0 ...
+    floppy: str = ""  # a 1.44 MB image (PATH or PATH:ro) in floppy drive 0; "" none
     stack: str = ""  # own | host; "" = own when a NIC has an address, else host
     maxconns: int = MAXCONNS  # export connections at once (exportfs -l -c)
     idle: float = IDLE  # silence of an export connection before it is ended (exportfs -t)
@@ -123,7 +125,7 @@ KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
              "maxconns", "idle"},
     "auth": {"dir", "user"},
-    "hardware": {"ram", "nics"},
+    "hardware": {"ram", "nics", "floppy"},
     "network": {"ip", "stack"},
     "console": {"attach"},
 }
@@ -315,6 +317,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         ips=(ips,) if isinstance(ips, str) else tuple(str(i) for i in ips),
         stack=_str(net, "stack", f"{source}: network") or "",
         disks=disks,
+        floppy=_path(_str(hw, "floppy", f"{source}: hardware"), base) or "",
         source=source,
     )
     return check_network(cfg, source)

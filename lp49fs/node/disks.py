@@ -18,6 +18,9 @@ Theory of operation (Plan 9's boot and ``/rc/bin/termrc`` do the same with ``fdi
    (the default node's custom).  Every mount goes into the boot name space (the FUSE view
    shows it), and ``start`` returns the same mounts as namespace-file lines for init.
 
+A floppy drive's ``#f`` gets ``bind -a #f /dev`` in init's name space (the boot name space
+has it from ``boot``).
+
 Rules: the boot glue uses core system calls on the boot process only (``servers`` Rule 1);
 a unit whose fdisk fails keeps only ``data`` (logged); a server that cannot be mounted is
 logged and the boot goes on.
@@ -108,11 +111,13 @@ async def start(
     node: Node, nursery: trio.Nursery, *, cdrive: bool = True
 ) -> tuple[list[Supervised], str]:
     """Steps 1-3 for every unit: the supervised servers, and init's namespace lines."""
+    fd = node.core.devtab.get("f")
+    floppy = "bind -a #f /dev\n" if fd is not None and getattr(fd, "ctlr", None) else ""
     parts = [part for u in units(node) for part in await fdisk(node, u)]
     served = [x for x in parts if x.family in PARTSERVERS
               and runnable(node, PARTSERVERS[x.family][0])]  # fmt: skip
     if not served:
-        return [], ""
+        return [], floppy
     families = dict.fromkeys(x.family for x in served)
     specs = tuple(ServerSpec(PARTSERVERS[f][1], PARTSERVERS[f][0],
                              (PARTSERVERS[f][0], PARTSERVERS[f][1])) for f in families)  # fmt: skip
@@ -133,4 +138,4 @@ async def start(
             log.warning("mount /srv/%s %s %s: %s", srv, old, spec, e.ename)
             continue
         lines.append(f"mount -c /srv/{srv} {old} {spec}")
-    return svs, "".join(line + "\n" for line in lines)
+    return svs, floppy + "".join(line + "\n" for line in lines)

@@ -96,6 +96,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="IMAGE[:ro]",
         help="a raw disk image as the next unit, sdC0, sdC1 ... (repeatable; docs/storage.md)",
     )
+    ap.add_argument("--floppy", metavar="IMAGE[:ro]", help="a 1.44 MB image in floppy drive 0")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--log", metavar="PATH", help="append the log to PATH (default: stderr)")
     return ap.parse_args(argv)
@@ -129,6 +130,8 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
         cfg = check_network(cfg, "lp49 node")
     if args.disk:
         cfg = dataclasses.replace(cfg, disks=cfg.disks + tuple(args.disk))
+    if args.floppy:
+        cfg = dataclasses.replace(cfg, floppy=args.floppy)
     if cfg.nics:  # init's name space shows the cards beside #I
         binds = "".join(f"bind -a #l{n} /net\n" for n in range(len(cfg.nics)))
         cfg = dataclasses.replace(cfg, namespace=cfg.namespace + binds)
@@ -189,7 +192,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             return
         own = cfg.ipstack() == "own"
         async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
-                        ips=cfg.ips, peer_timeout=cfg.peer_timeout, disks=cfg.disks) as node, \
+                        ips=cfg.ips, peer_timeout=cfg.peer_timeout, disks=cfg.disks,
+                        floppy=cfg.floppy) as node, \
                 trio.open_nursery() as nursery:  # fmt: skip
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
