@@ -9,11 +9,14 @@ import pathlib
 import random
 
 import pytest
-from dos_helpers import fsck, mget, mkfat, mnames, mput, mtools, served, slurp
+from dos_helpers import HostDisk, fsck, mget, mkfat, mnames, mput, mtools, served, slurp
 
-from lp49fs.errors import Eexist, Efull, Elongname, Enotempty, Error
+from lp49fs.errors import Ebadfs, Ecorrupt, Eexist, Efull, Elongname, Enotempty, Error
 from lp49fs.lib9p import clientfid as cf
 from lp49fs.ninep import DMDIR, OREAD, OWRITE, Dir
+from lp49fs.servers.dos import dirent as de
+from lp49fs.servers.dos.bpb import parse
+from lp49fs.servers.dos.vol import Volume
 
 FATS = (12, 16, 32)
 LONG = "A rather long file name, with spaces & unicode ü — 長い名前.txt"
@@ -152,3 +155,28 @@ async def test_many_entries_and_open_fids(img: pathlib.Path) -> None:
         await fid.clunk()
     fsck(img)
     assert len(mnames(img, "many")) == 600
+
+
+async def test_bad_volumes_are_refused(tmp_path: pathlib.Path) -> None:
+    """A boot sector that is not FAT's is refused; a chain that loops fails the read
+    (``corrupt FAT chain``), the server still answers, and nothing is written."""
+    junk = tmp_path / "junk.img"
+    junk.write_bytes(blob(1 << 20))
+    with pytest.raises(Error) as e:
+        await Volume.open(HostDisk(str(junk)))
+    assert e.value == Error(Ebadfs)
+    good = mkfat(tmp_path / "good.img", 16)
+    mput(good, "loop.bin", blob(20000), tmp_path)
+    raw = bytearray(good.read_bytes())
+    bpb = parse(bytes(raw[:512]), len(raw))
+    (ent,) = de.scan(raw[bpb.rootdir : bpb.rootdir + bpb.rootents * 32])
+    second = int.from_bytes(raw[bpb.fat + 2 * ent.cluster : bpb.fat + 2 * ent.cluster + 2],
+                            "little")  # fmt: skip
+    raw[bpb.fat + 2 * second : bpb.fat + 2 * second + 2] = second.to_bytes(2, "little")
+    good.write_bytes(bytes(raw))  # the file's second cluster now points at itself
+    async with served(good) as t:
+        with pytest.raises(Error) as e:
+            await slurp(t, "loop.bin")
+        assert e.value == Error(Ecorrupt)
+        assert [d.name for d in await t.listdir("")] == ["loop.bin"]
+    assert good.read_bytes() == bytes(raw)

@@ -93,7 +93,13 @@ class Dossrv:
                 if len(self.volumes) >= MAXVOLS:
                     raise Error(Etoomany)
                 disk = await self.opener(path)
-                vol = await Volume.open(disk)
+                try:
+                    vol = await Volume.open(disk)
+                except Error:
+                    close = getattr(disk, "close", None)
+                    if close is not None:
+                        await close()
+                    raise
                 s = self.volumes[path] = Served(vol, trio.Lock(),
                                                 bool(getattr(disk, "readonly", False)))  # fmt: skip
         return DosFile(s, s.vol.root, Client(uname))

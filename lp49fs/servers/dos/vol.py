@@ -32,6 +32,7 @@ from lp49fs.servers.dos.bpb import FAT32, Bpb, parse
 from lp49fs.servers.dos.fat import Fat
 
 MAXFILE = 0xFFFFFFFF
+ZCHUNK = 1 << 20  # bytes of zeros written at a time
 
 
 class Disk(Protocol):
@@ -189,14 +190,26 @@ class Volume:
         old = n.dent.size
         if end > old:
             await self.grow(n, end)
-        if offset > old:  # Rule 1: the gap reads as zeros
-            data, offset = bytes(offset - old) + data, old
+        if offset > old:
+            await self.zero(n, old, offset)  # Rule 1: the gap reads as zeros
         pos = 0
         for o, c in self.runs(self.chain(n), offset, len(data)):
             await self.write(o, data[pos : pos + c])
             pos += c
+        await self.setsize(n, max(old, end), mtime)
+
+    async def zero(self, n: Node, start: int, stop: int) -> None:
+        """Zeros in bytes ``[start, stop)`` of ``n``'s clusters, ZCHUNK at a time (so a
+        length wstat of gigabytes never holds gigabytes)."""
+        for pos in range(start, stop, ZCHUNK):
+            count = min(ZCHUNK, stop - pos)
+            for o, c in self.runs(self.chain(n), pos, count):
+                await self.write(o, bytes(c))
+
+    async def setsize(self, n: Node, size: int, mtime: int) -> None:
+        """The FAT, then the entry with the new length (Rule 1's last two steps)."""
         await self.fat.flush(self.write)
-        n.dent.size = max(old, end)
+        n.dent.size = size
         n.dent.mtime = mtime
         n.vers += 1
         await self.putdent(n)
@@ -204,7 +217,9 @@ class Volume:
     async def truncate(self, n: Node, size: int, mtime: int) -> None:
         old = n.dent.size
         if size > old:
-            await self.writefile(n, old, bytes(size - old), mtime)
+            await self.grow(n, size)
+            await self.zero(n, old, size)
+            await self.setsize(n, size, mtime)
             return
         cs = self.bpb.clustersize
         have = self.chain(n)
