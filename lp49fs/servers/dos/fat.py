@@ -22,7 +22,6 @@ Rules:
 
 from __future__ import annotations
 
-import itertools
 import struct
 from array import array
 from collections.abc import Awaitable, Callable
@@ -54,6 +53,7 @@ class Fat:
             self.free = sum(1 for n in range(2, self.max) if self.get(n) == 0)
         self.hint = 2  # where alloc looks first
         self.fsinfo_dirty = False
+        self.fsinfo = bytearray()  # the FSInfo sector as read (FAT32), rewritten whole
 
     def get(self, n: int) -> int:
         if self.words is not None:
@@ -104,18 +104,49 @@ class Fat:
         n = self.hint
         while len(got) < count:
             n = self._nextfree(n)
-            got.append(n)
-            n += 1
-        for a, b in itertools.pairwise(got):
-            self.set(a, b)
+            k = self._freerun(n, count - len(got))
+            got.extend(range(n, n + k))
+            n += k
+        self._link(got)
         if got:
-            self.set(got[-1], self.eoc | 7 if self.bpb.fattype != FAT32 else 0x0FFFFFFF)
             if after:
                 self.set(after, got[0])
             self.free -= count
             self.hint = got[-1] + 1
             self.fsinfo_dirty = True
         return got
+
+    def _freerun(self, n: int, most: int) -> int:
+        """How many clusters from ``n`` (free) on are free, up to ``most``."""
+        if self.words is None:
+            k = 1
+            while k < most and n + k < self.max and self.get(n + k) == 0:
+                k += 1
+            return k
+        seg = self.words[n : min(n + most, self.max)].tobytes()
+        return (len(seg) - len(seg.lstrip(b"\0"))) // self.words.itemsize or 1
+
+    def _link(self, got: list[int]) -> None:
+        """Each cluster of ``got`` points at the next, the last is the end of the chain."""
+        end = 0x0FFFFFFF if self.bpb.fattype == FAT32 else self.eoc | 7
+        i = 0
+        while i < len(got):
+            j = i + 1
+            while j < len(got) and got[j] == got[j - 1] + 1:
+                j += 1
+            a, b = got[i], got[j - 1]  # a run a..b of consecutive clusters
+            if self.words is not None and b > a:
+                w = self.words
+                w[a:b] = array(w.typecode, range(a + 1, b + 1))  # free entries: high bits 0
+                size = w.itemsize
+                self.raw[a * size : b * size] = w[a:b].tobytes()
+                ss = self.bpb.secsize
+                self.dirty.update(range(a * size // ss, (b * size - 1) // ss + 1))
+            else:
+                for c in range(a, b):
+                    self.set(c, c + 1)
+            self.set(b, got[j] if j < len(got) else end)
+            i = j
 
     def _nextfree(self, start: int) -> int:
         for lo, hi in ((max(start, 2), self.max), (2, self.max)):
@@ -146,8 +177,9 @@ class Fat:
             for copy in range(b.nfats):
                 await write(b.fat + copy * b.fatsize + run[0] * ss, data)
         self.dirty.clear()
-        if self.fsinfo_dirty and b.fsinfo:
-            await write(b.fsinfo + FSI_FREE, struct.pack("<II", self.free, self.hint))
+        if self.fsinfo_dirty and b.fsinfo and self.fsinfo:
+            struct.pack_into("<II", self.fsinfo, FSI_FREE, self.free, self.hint)
+            await write(b.fsinfo, bytes(self.fsinfo))
         self.fsinfo_dirty = False
 
 

@@ -78,9 +78,10 @@ class Volume:
         bpb = parse(await disk.read(0, 512), disk.size)
         fat = Fat(bpb, await disk.read(bpb.fat, bpb.fatsize))
         if bpb.fsinfo:
-            fsi = await disk.read(bpb.fsinfo, 512)
+            fsi = await disk.read(bpb.fsinfo, bpb.secsize)
             if fsi[:4] != b"RRaA" or fsi[484:488] != b"rrAa":
                 bpb = fat.bpb = dataclasses.replace(bpb, fsinfo=0)
+            fat.fsinfo = bytearray(fsi)
         return cls(disk, bpb, fat)
 
     def newpath(self) -> int:
@@ -107,19 +108,21 @@ class Volume:
         return n.chain
 
     def runs(self, clusters: list[int], start: int, count: int) -> list[tuple[int, int]]:
-        """(disk offset, length) pieces for bytes ``[start, start+count)`` of a chain."""
-        cs = self.bpb.clustersize
+        """(disk offset, length) pieces for bytes ``[start, start+count)`` of a chain, one
+        per run of consecutive clusters."""
+        cs, data = self.bpb.clustersize, self.bpb.data
         out: list[tuple[int, int]] = []
         pos, end = start, start + count
+        last = (end - 1) // cs  # index of the last cluster needed
+        ci = pos // cs
         while pos < end:
-            ci = pos // cs
-            off = self.bpb.cluster(clusters[ci]) + pos % cs
-            n = min(end - pos, cs - pos % cs)
-            if out and out[-1][0] + out[-1][1] == off:
-                out[-1] = (out[-1][0], out[-1][1] + n)
-            else:
-                out.append((off, n))
+            cj = ci + 1
+            while cj <= last and clusters[cj] == clusters[cj - 1] + 1:
+                cj += 1
+            n = min(end, cj * cs) - pos
+            out.append((data + (clusters[ci] - 2) * cs + pos % cs, n))
             pos += n
+            ci = cj
         return out
 
     # ---- directories (contents cached, see dirs.py for changes) ----------------------
@@ -141,16 +144,20 @@ class Volume:
         return n.buf
 
     async def writeslots(self, n: Node, first: int, data: bytes) -> None:
-        """Put ``data`` (whole 32-byte slots) at slot ``first`` of directory ``n``."""
+        """Put ``data`` (whole 32-byte slots) at slot ``first`` of directory ``n``.  The
+        whole sectors around them go out (the cache holds them), so ``#S`` writes without
+        reading first."""
         buf = await self.loaddir(n)
-        buf[first * 32 : first * 32 + len(data)] = data
+        lo = first * 32
+        buf[lo : lo + len(data)] = data
+        ss = self.bpb.secsize
+        lo, hi = lo - lo % ss, min(len(buf), -(-(lo + len(data)) // ss) * ss)
         if self.fixedroot(n):
-            await self.write(self.bpb.rootdir + first * 32, data)
+            await self.write(self.bpb.rootdir + lo, bytes(buf[lo:hi]))
             return
-        for off, cnt in self.runs(self.chain(n), first * 32, len(data)):
-            await self.write(off, bytes(buf[first * 32 : first * 32 + cnt]))
-            first += cnt // 32
-            data = data[cnt:]
+        for off, cnt in self.runs(self.chain(n), lo, hi - lo):
+            await self.write(off, bytes(buf[lo : lo + cnt]))
+            lo += cnt
 
     async def child(self, d: Node, name: str) -> Node | None:
         """The Node of entry ``name`` of directory ``d``, or None."""
