@@ -11,7 +11,9 @@ Theory of operation (Plan 9's boot and ``/rc/bin/termrc`` do the same with ``fdi
    ``PARTSERVERS`` maps a family to the server program and its ``/srv`` name; one server
    per family serves every partition of it (the attach spec names the partition file).  A
    family whose program is not in the program table is left alone, so ext2 support is one
-   line in that table and a program.  Servers are supervised (``servers.supervise``).
+   line in that table and a program.  The contract for such a program: it is started as
+   ``PROG SRVNAME``, posts ``/srv/SRVNAME``, and takes the partition file as the attach
+   spec.  Servers are supervised (``servers.supervise``).
 3. Mount points: ``/n`` of the root is a fixed skeleton directory, so a ramfs posted as
    ``/srv/n`` is mounted on it first, and ``/n/<unit><part>`` (``/n/sdC0dos``) is made in it
    for every served partition; the first ``dos`` partition is also ``/n/c`` when asked
