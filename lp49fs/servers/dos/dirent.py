@@ -19,15 +19,18 @@ Rules:
 3. ``valid`` refuses what no FAT can hold: empty, ``.``/``..``, a control character or one of
    ``"*/:<>?\\|``, a trailing space or dot, more than 255 UTF-16 units.
 4. A new name that is already a valid upper-case 8.3 name gets only a short entry; any
-   other gets long-name slots and a generated short name ``BASIS~N.EXT`` unique in its
-   directory (``shortname``).
+   other gets long-name slots and a generated short name ``BASIS~N.EXT`` (N 1-4, then a
+   hash of the long name, ``BAXXXX~1``, so a directory of thousands of similar names does
+   not try thousands of tails) unique in its directory (``shortname``).
 5. Times are local time, 2-second resolution, 1980-2107, as DOS keeps them.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 import time
+import zlib
 from dataclasses import dataclass
 
 from lp49fs.errors import Ebadchar, Elongname, Error
@@ -111,10 +114,11 @@ def shortname(name: str, taken: set[bytes]) -> bytes:
         stem, ext = name.upper(), ""
     base = "".join(c if c in SHORTOK else "_" for c in stem if c not in " .") or up[:8] or "_"
     ext = "".join(c if c in SHORTOK else "_" for c in ext if c not in " .")[:3]
-    for n in range(1, 1000000):
-        tail = f"~{n}"
-        cand = (base[: 8 - len(tail)] + tail).ljust(8) + ext.ljust(3)
-        raw = cand.encode("ascii")
+    h = zlib.crc32(name.encode("utf-8")) & 0xFFFF
+    cands = itertools.chain((base[:6] + f"~{n}" for n in range(1, 5)),
+                            (base[:2] + f"{(h + k) & 0xFFFF:04X}~1" for k in range(0x10000)))
+    for cand in cands:  # ~1..~4, then a hash of the name, as Windows does past four
+        raw = (cand.ljust(8) + ext.ljust(3)).encode("ascii")
         if raw not in taken:
             return raw
     raise Error(Elongname)

@@ -29,12 +29,15 @@ MAXSLOTS = 65536
 async def freeslots(v: Volume, d: Node, need: int) -> int:
     """Index of ``need`` consecutive free slots of ``d``, growing it if needed (Rule 1)."""
     buf = await v.loaddir(d)
-    run = 0
-    for i in range(len(buf) // 32):
+    run, lowest = 0, -1
+    for i in range(d.freehint, len(buf) // 32):
         if buf[i * 32] in (de.FREE, de.END):
+            lowest = i if lowest < 0 else lowest
             run += 1
             if run == need:
-                return i - need + 1
+                first = i - need + 1
+                d.freehint = first + need if lowest == first else lowest
+                return first
         else:
             run = 0
     per = v.bpb.clustersize // 32
@@ -49,6 +52,7 @@ async def freeslots(v: Volume, d: Node, need: int) -> int:
     first = len(buf) // 32 - run
     have.extend(new)
     buf.extend(bytes(grow * v.bpb.clustersize))
+    d.freehint = first + need if lowest in (-1, first) else lowest
     return first
 
 
@@ -61,14 +65,15 @@ async def addent(v: Volume, d: Node, name: str, attr: int, cluster: int, size: i
         raise Error(Eexist)
     short = de.plainshort(name)
     slots: list[bytes] = []
-    if short is None or short in {e.short for e in d.ents.values()}:
-        short = de.shortname(name, {e.short for e in d.ents.values()})
+    if short is None or short in d.shorts:
+        short = de.shortname(name, d.shorts)
         slots = de.lfnslots(name, short)
     first = await freeslots(v, d, len(slots) + 1)
     raw = b"".join(slots) + de.pack(short, attr, cluster, size, mtime, mtime)
     await v.writeslots(d, first, raw)
     ent = de.Dent(name, short, attr, cluster, size, mtime, mtime, first, first + len(slots))
     d.ents[de.key(name)] = ent
+    d.shorts.add(short)
     d.vers += 1
     return ent
 
@@ -80,7 +85,9 @@ async def dropent(v: Volume, d: Node, ent: de.Dent) -> None:
         buf[i * 32] = de.FREE
     await v.writeslots(d, ent.first, bytes(buf[ent.first * 32 : (ent.index + 1) * 32]))
     del d.ents[de.key(ent.name)]
+    d.shorts.discard(ent.short)
     d.kids.pop(ent.index, None)
+    d.freehint = min(d.freehint, ent.first)
     d.vers += 1
 
 

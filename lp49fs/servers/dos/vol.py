@@ -58,6 +58,8 @@ class Node:
     ents: dict[str, de.Dent] = field(default_factory=dict)  # a directory's entries by key
     kids: dict[int, Node] = field(default_factory=dict)  # Nodes made, by short-entry index
     chain: list[int] | None = None  # its clusters, once walked
+    shorts: set[bytes] = field(default_factory=set)  # a directory's short names in use
+    freehint: int = 0  # a directory has no free slot below this index
 
     @property
     def isdir(self) -> bool:
@@ -139,6 +141,7 @@ class Volume:
             for d in de.scan(n.buf):
                 if not fat32:
                     d.cluster &= 0xFFFF
+                n.shorts.add(d.short)
                 if d.name not in (".", ".."):
                     n.ents[de.key(d.name)] = d
         return n.buf
