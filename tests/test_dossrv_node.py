@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pathlib
 import random
+import signal
 import socket
 import subprocess
 
@@ -125,3 +126,44 @@ def test_lp49_node_disk_flag(tmp_path: pathlib.Path) -> None:
         status, err = _stop(p)
     assert status == 0 and "Traceback" not in err, err
     fsck(img, P1 * 512)
+
+
+def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
+    """The node daemon is killed with SIGKILL while a loop copies a file again and again
+    onto the FAT partition; after ``fsck.fat -a`` every copy that the loop had finished
+    (its cat returned, so each write and the close were acknowledged) has its exact bytes."""
+    img = twofat(tmp_path)
+    src = random.Random(8).randbytes(150000)
+    mput(part(img, P1), "SRC", src, tmp_path)
+    path = tmp_path / "cons"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(30)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    p = _start(["--console", f"unix!{path}", "--disk", str(img)], env=env)
+    try:
+        assert notify.recv(4096).split(b"\n")[0] == b"READY=1"
+        with _connect(path) as s:
+            loop = " ".join(str(i) for i in range(1, 200))
+            s.sendall(f"for(i in {loop}) {{ cat /n/c/src >/n/c/copy$i; echo done $i }}\n".encode())
+            out = _read_until(s, b"done 6\r\n", timeout=60)
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=20)
+    finally:
+        notify.close()
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f is not None:
+                f.close()
+    done = [int(x.split()[1]) for x in out.decode().split("\r\n") if x.startswith("done ")]
+    assert done[:6] == [1, 2, 3, 4, 5, 6]
+    partfile = tmp_path / "p1.img"
+    with img.open("rb") as f:
+        f.seek(P1 * 512)
+        partfile.write_bytes(f.read(40960 * 512))
+    subprocess.run(["fsck.fat", "-a", str(partfile)], capture_output=True)  # repair, if needed
+    fsck(partfile)
+    for i in done:
+        assert mget(partfile, f"copy{i}") == src, i
