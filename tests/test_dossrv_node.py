@@ -16,6 +16,7 @@ from dos_helpers import MTOOLS, fsck, mget, mput
 from lib_helpers import run_as
 from sh_helpers import sh
 from test_node_daemon import _connect, _read_until, _start, _stop
+from waiting import await_until
 
 from lp49fs import lib
 from lp49fs.errors import Error, Ewprotect
@@ -167,3 +168,26 @@ def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
     fsck(partfile)
     for i in done:
         assert mget(partfile, f"copy{i}") == src, i
+
+
+async def test_a_killed_dossrv_is_restarted_and_mounted_again(tmp_path: pathlib.Path) -> None:
+    img = twofat(tmp_path)
+    mput(part(img, P1), "KEEP.TXT", b"still here\n", tmp_path)
+
+    async def body() -> None:
+        fd = await lib.open("/n/c/keep.txt", OREAD)
+        assert await lib.read(fd, 100) == b"still here\n"
+        await lib.close(fd)
+        fd = await lib.open("/n/sdC0dos1", OREAD)
+        await lib.dirreadall(fd)
+        await lib.close(fd)
+
+    async with boot(disks=(str(img),)) as node, trio.open_nursery() as nursery:
+        svs, _ = await disks.start(node, nursery)
+        (dos,) = [sv for sv in svs if sv.spec.prog == "dossrv"]
+        assert await run_as(node, body, timeout=30) == ""
+        node.procmgr.note(node.procmgr.bypid[dos.pid].proc, "kill")
+        await await_until(lambda: dos.starts == 2 and dos.up.is_set(), "dossrv restarted")
+        assert await run_as(node, body, timeout=30) == ""
+        await stop_servers(node, svs)
+        nursery.cancel_scope.cancel()

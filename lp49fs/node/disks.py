@@ -25,7 +25,8 @@ has it from ``boot``).
 
 Rules: the boot glue uses core system calls on the boot process only (``servers`` Rule 1);
 a unit whose fdisk fails keeps only ``data`` (logged); a server that cannot be mounted is
-logged and the boot goes on.
+logged and the boot goes on.  The mounts belong to the server's supervisor
+(``ServerSpec.more``), so a server that crashed and was restarted is mounted again.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ import trio
 
 from lp49fs.cmd import PROGRAMS
 from lp49fs.core import sysfile
-from lp49fs.core.mount import MCREATE, MREPL
 from lp49fs.core.proc import RFFDG, RFPROC
 from lp49fs.errors import Error
-from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
+from lp49fs.ninep import DMDIR, OREAD, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.node.servers import ServerSpec, Supervised, start_servers
 
@@ -100,15 +100,6 @@ def runnable(node: Node, prog: str) -> bool:
     return prog in PROGRAMS or prog in node.programs
 
 
-async def _mount(node: Node, srvname: str, old: str, spec: str) -> None:
-    p = node.bootproc
-    fd = await sysfile.open(p, f"/srv/{srvname}", ORDWR)
-    try:
-        await sysfile.mount(p, fd, -1, old, MREPL | MCREATE, spec)
-    finally:
-        await sysfile.close(p, fd)
-
-
 async def start(
     node: Node, nursery: trio.Nursery, *, cdrive: bool = True
 ) -> tuple[list[Supervised], str]:
@@ -120,24 +111,27 @@ async def start(
               and runnable(node, PARTSERVERS[x.family][0])]  # fmt: skip
     if not served:
         return [], floppy
-    families = dict.fromkeys(x.family for x in served)
-    specs = tuple(ServerSpec(PARTSERVERS[f][1], PARTSERVERS[f][0],
-                             (PARTSERVERS[f][0], PARTSERVERS[f][1])) for f in families)  # fmt: skip
-    svs = await start_servers(node, nursery, (MNTSRV, *specs))
-    mounts: list[tuple[str, str, str]] = []  # (srvname, old, spec)
-    for x in served:
-        mounts.append((PARTSERVERS[x.family][1], f"/n/{x.unit}{x.name}", x.file))
+    svs = await start_servers(node, nursery, (MNTSRV,))
+    mounts: dict[str, list[tuple[str, str]]] = {}  # family -> its (old, spec) mounts
     dos = [x for x in served if x.family == "dos"]
     if cdrive and dos:
-        mounts.insert(0, ("dos", "/n/c", dos[0].file))
+        mounts["dos"] = [("/n/c", dos[0].file)]
+    for x in served:
+        mounts.setdefault(x.family, []).append((f"/n/{x.unit}{x.name}", x.file))
     lines = [f"mount -c /srv/{MNTSRV.srvname} /n"]
-    for srv, old, spec in mounts:
-        try:
-            await sysfile.close(node.bootproc, await sysfile.create(
-                node.bootproc, old, OREAD, DMDIR | 0o777))  # fmt: skip
-            await _mount(node, srv, old, spec)
-        except Error as e:
-            log.warning("mount /srv/%s %s %s: %s", srv, old, spec, e.ename)
-            continue
-        lines.append(f"mount -c /srv/{srv} {old} {spec}")
+    for family, pairs in mounts.items():
+        prog, srv = PARTSERVERS[family]
+        made = []
+        for old, spec in pairs:
+            try:  # the mount point, in the ramfs on /n
+                await sysfile.close(node.bootproc, await sysfile.create(
+                    node.bootproc, old, OREAD, DMDIR | 0o777))  # fmt: skip
+            except Error as e:
+                log.warning("mount point %s: %s", old, e.ename)
+                continue
+            made.append((old, spec))
+            lines.append(f"mount -c /srv/{srv} {old} {spec}")
+        # the supervisor mounts them, and mounts them again after a restart
+        svs += await start_servers(node, nursery, (ServerSpec(srv, prog, (prog, srv),
+                                                              more=tuple(made)),))  # fmt: skip
     return svs, floppy + "".join(line + "\n" for line in lines)
