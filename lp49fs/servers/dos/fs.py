@@ -11,8 +11,9 @@ Rules:
    the only shared state).
 2. FAT has no owners: every file shows the attaching user as uid, gid and muid, with mode
    0666 (0444 when the read-only attribute is set) or DMDIR|0777.  A mode wstat that clears
-   every write bit sets the read-only attribute; one with a write bit clears it.  A
-   read-only file refuses opening for writing, truncation and length wstat (Eperm).
+   every write bit of a file sets the read-only attribute; one with a write bit clears it
+   (a directory's mode stays).  A read-only file refuses opening for writing, truncation
+   and length wstat (Eperm).
 3. wstat is all-or-nothing: every field is checked before any change is made; the
    changeable fields are name (within the directory), length (files), mode (Rule 2) and
    mtime; uid, gid and muid may only be "changed" to what they are.  A null wstat is a
@@ -243,7 +244,7 @@ class DosFile(NotImplementedFile):
         async with self.s.lock:
             if resize:
                 await v.truncate(n, d.length, int(time.time()))
-            if "mode" in touched:
+            if "mode" in touched and not n.isdir:  # Rule 2: files only
                 ro = 0 if d.mode & 0o222 else de.ATTR_RO
                 n.dent.attr = n.dent.attr & ~de.ATTR_RO | ro
             if "mtime" in touched:

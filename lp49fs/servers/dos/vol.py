@@ -255,5 +255,6 @@ class Volume:
         raw = bytearray(de.pack(d.short, d.attr, d.cluster, 0 if d.isdir else d.size, d.mtime,
                                 d.mtime))  # fmt: skip
         raw[12:18] = old[12:18]  # NTRes and the creation time stay
-        raw[18:20] = old[18:20]  # and the access date
+        adate = de.dostime(d.atime)[0] if d.atime else int.from_bytes(old[18:20], "little")
+        raw[18:20] = adate.to_bytes(2, "little")  # the access date (a day, in FAT)
         await self.writeslots(p, d.index, bytes(raw))
