@@ -201,3 +201,23 @@ async def test_a_directory_of_1000_long_names(tmp_path: pathlib.Path) -> None:
         assert (await t.stat(f"big dir/{names[999]}")).length == 0
     fsck(img)
     assert mnames(img, "big dir") == set(names[:20] + names[50:])
+
+
+async def test_fids_per_attach_are_bounded(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAXFILES live Files on one attach a walk is refused; clunking frees a place."""
+    from lp49fs.errors import Etoomany
+    from lp49fs.servers.dos import fs as dosfs
+
+    monkeypatch.setattr(dosfs, "MAXFILES", 6)
+    img = mkfat(tmp_path / "fat.img", 12)
+    async with served(img) as t:
+        fids = [await t.root.walk([]) for _ in range(5)]  # the attach fid is the sixth
+        with pytest.raises(Error) as e:
+            await t.root.walk([])
+        assert e.value == Error(Etoomany)
+        await fids.pop().clunk()
+        fids.append(await t.root.walk([]))
+        for f in fids:
+            await f.clunk()
