@@ -71,6 +71,8 @@ async def test_boot_serves_both_partitions(tmp_path: pathlib.Path) -> None:
         r = await sh(node, "mkdir /n/c/tree /n/c/tree/sub; echo hi >/n/c/tree/sub/file; "
                            "ls /n/c/tree/sub; cat /n/sdC0dos/tree/sub/file")  # fmt: skip
         assert (r.out, r.status) == ("/n/c/tree/sub/file\nhi\n", ""), r
+        r = await sh(node, "dossrv")  # /srv/dos is taken: a running server is never replaced
+        assert r.err == "dossrv: /srv/dos: file already exists\n", r
         await stop_servers(node, svs)
         nursery.cancel_scope.cancel()
     fsck(img, P1 * 512)

@@ -26,4 +26,4 @@ async def main(argv: list[str]) -> None:
         default, args = args[1], args[2:]
     if len(args) > 1 or (args and args[0].startswith("-")):
         await usage(USAGE)
-    await serveposted(args[0] if args else "dos", Dossrv(opendisk, default))
+    await serveposted(args[0] if args else "dos", Dossrv(opendisk, default), prog="dossrv")
