@@ -19,7 +19,7 @@ from lp49fs.lib9p import clientfid as cf
 from lp49fs.ninep import OREAD
 from lp49fs.servers.dos.fs import Dossrv
 
-MTOOLS = {**os.environ, "MTOOLS_SKIP_CHECK": "1", "MTOOLS_NO_VFAT": "", "LC_ALL": "C.UTF-8"}
+MTOOLS = {**os.environ, "MTOOLS_SKIP_CHECK": "1", "LC_ALL": "C.UTF-8"}
 SIZES = {12: 4 << 20, 16: 32 << 20, 32: 64 << 20}  # image bytes that give each FAT type
 
 
