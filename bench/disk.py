@@ -69,6 +69,7 @@ async def through_dossrv(img: pathlib.Path, mib: int, small: int) -> dict[str, f
         await lib.close(fd)
         times["read"] = time.perf_counter() - t
         assert got == mib * MiB, got
+        print(f"  dossrv: write {times['write']:.2f} s, read {times['read']:.2f} s", flush=True)
         fd = await lib.create("/n/c/small", OREAD, DMDIR | 0o777)
         await lib.close(fd)
         t = time.perf_counter()
@@ -124,31 +125,32 @@ def floors(tmp: pathlib.Path, img: pathlib.Path, mib: int, small: int) -> dict[s
     return out
 
 
+def report(label: str, mine: float, floor: float, what: str) -> None:
+    print(f"{label:<28}{mine:>12.1f}{floor:>12.1f}{mine / floor:>8.3f}  {what}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mib", type=int, default=16, help="size of the sequential file (MiB)")
     ap.add_argument("--small", type=int, default=200, help="small files to create")
     ap.add_argument("--fat", type=int, choices=(16, 32), default=32)
     args = ap.parse_args()
+    mb, small = args.mib, args.small
+    print(f"FAT{args.fat}, {mb} MiB sequential in {PIECE >> 10} KiB pieces, "
+          f"{small} files of 1 KiB in one directory")  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         tmp = pathlib.Path(d)
         img = tmp / "disk.img"
-        make_image(img, args.mib, args.fat)
-        dos = trio.run(through_dossrv, img, args.mib, args.small)
-        base = floors(tmp, img, args.mib, args.small)
-    mb = args.mib
-    print(f"FAT{args.fat}, {mb} MiB sequential in {PIECE >> 10} KiB pieces, "
-          f"{args.small} files of 1 KiB")  # fmt: skip
+        make_image(img, mb, args.fat)
+        dos = trio.run(through_dossrv, img, mb, small)
+        base = floors(tmp, img, mb, small)
     print(f"{'row':<28}{'dossrv':>12}{'floor':>12}{'ratio':>8}  floor is")
-    rows = (("sequential write MB/s", "write", "write", "os.pwrite of a file"),
-            ("sequential read MB/s", "read", "read", "os.pread of a file"),
-            ("sequential write MB/s", "write", "mcopy write", "mcopy"),
-            ("sequential read MB/s", "read", "mtype read", "mtype"))  # fmt: skip
-    for label, mine, floor, what in rows:
-        a, b = mb / dos[mine], mb / base[floor]
-        print(f"{label:<28}{a:>12.1f}{b:>12.1f}{a / b:>8.3f}  {what}")
-    a, b = args.small / dos["small"], args.small / base["mcopy small"]
-    print(f"{'small creates /s':<28}{a:>12.1f}{b:>12.1f}{a / b:>8.3f}  mcopy -s of the files")
+    report("sequential write MB/s", mb / dos["write"], mb / base["write"], "os.pwrite of a file")
+    report("sequential read MB/s", mb / dos["read"], mb / base["read"], "os.pread of a file")
+    report("sequential write MB/s", mb / dos["write"], mb / base["mcopy write"], "mcopy")
+    report("sequential read MB/s", mb / dos["read"], mb / base["mtype read"], "mtype")
+    report("small creates /s", small / dos["small"], small / base["mcopy small"],
+           "mcopy -s of the files")  # fmt: skip
 
 
 if __name__ == "__main__":
