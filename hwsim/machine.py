@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hwsim.ata import NUNITS, AtaController, Unit
 from hwsim.bus import Bus
+from hwsim.fdc import Drive, FloppyController
 from hwsim.irq import InterruptController
 from hwsim.ram import Ram
 from hwsim.timer import Timer
@@ -18,6 +19,7 @@ from hwsim.uart import Uart
 TIMER_IRQ = 0
 UART_IRQ = 4
 ATA_IRQS = (14, 15)  # PC primary and secondary ATA channels (sdC, sdD)
+FDC_IRQ = 6  # the PC floppy controller
 
 
 class Machine:
@@ -58,7 +60,18 @@ class Machine:
                     return f"sd{'CD'[ch]}{u}", ctlr.attach(u, path, readonly)
         raise IndexError("no free ATA unit")
 
+    def add_floppy(self, path: str, readonly: bool = False) -> Drive:
+        """Put the 1.44 MB image ``path`` in drive 0 of the floppy controller (bus slot
+        ``fdc0``, line 6, plugged on first use)."""
+        if "fdc0" not in self.bus.slots:
+            self.bus.plug("fdc0", FloppyController(self.irqc, FDC_IRQ), FDC_IRQ)
+        fdc = self.bus.get("fdc0")
+        assert isinstance(fdc, FloppyController)
+        return fdc.attach(0, path, readonly)
+
     def close(self) -> None:
         """Release host resources held by devices (the disks' image files)."""
         for _, ctlr in self.bus.find(AtaController):
             ctlr.close()
+        for _, fdc in self.bus.find(FloppyController):
+            fdc.close()

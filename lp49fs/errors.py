@@ -100,6 +100,12 @@ Efbig = "file too large"  # ramfs --maxfile
 Efull = "file system full"  # ramfs --maxsize
 Edevice = "device files are not served (u9fs --devices)"
 Einvalcap = "invalid capability"  # #¤ capuse of a capability not in caphash (devcap.c)
+Elongname = "file name too long"  # lib: a path past MAXSTR; dossrv: a name past 255 chars
+
+# dossrv (the FAT server)
+Ebadfs = "not a FAT file system"  # a boot sector dossrv refuses (servers/dos/bpb.py)
+Ecorrupt = "corrupt FAT chain"  # a cluster chain that loops or leaves the volume
+Etoomany = "too many files in use"  # dossrv: its bound on volumes, or on one attach's fids
 
 
 class Error(Exception):

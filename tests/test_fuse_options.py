@@ -169,3 +169,12 @@ def test_every_known_option_lands_in_exactly_one_heap(items: list[str]) -> None:
     assert list(fuse) == [o for o in items if o in LIBFUSE_FLAGS or o.startswith("fsname=")]
     assert set(ours) == {o.partition("=")[0] for o in items if o[:4] in ("pid=", "msiz")}
     assert not set(fuse) & DROP
+
+
+def test_disks_repeat_in_both_forms() -> None:
+    a = parse_argv(["--disk", "a.img", "default", "/mnt", "-o", "disk=b.img:ro,ro,disk=c.img"])
+    assert a.disks == ("a.img", "b.img:ro", "c.img")
+    assert a.fuse_options == ("ro",)
+    assert parse_argv(["default", "/mnt"]).disks == ()
+    with pytest.raises(MountError):
+        parse_argv(["default", "/mnt", "--disk"])

@@ -137,3 +137,25 @@ def test_lp49_node_refuses_a_bad_file_with_one_line(tmp_path: pathlib.Path) -> N
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 1
     assert r.stderr == "lp49 node: --console: 'tty' is not stdio, none or unix!PATH\n"
+
+
+def test_disks(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "n.toml"
+    f.write_text('[[disks]]\nimage = "a.img"\n[[disks]]\nimage = "/abs/b.img"\nreadonly = true\n')
+    assert load(str(f)).disks == (str(tmp_path / "a.img"), "/abs/b.img:ro")
+    assert load(None).disks == ()
+    for text, message in (("disks = 1", "disks must be an array of tables"),
+                          ("[[disks]]\nreadonly = true", "disks[0]: image is required"),
+                          ("[[disks]]\nimage = 'a'\nro = 1", "disks[0]: unknown key 'ro'"),
+                          ("[[disks]]\nimage = 'a'\nreadonly = 1",
+                           "disks[0].readonly: want true or false")):  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            parse(text, "x.toml")
+        assert message in str(info.value)
+
+
+def test_floppy(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "n.toml"
+    f.write_text('[hardware]\nfloppy = "fd.img:ro"\n')
+    assert load(str(f)).floppy == str(tmp_path / "fd.img:ro")
+    assert load(None).floppy == ""

@@ -10,7 +10,8 @@ How each row reaches its tree:
 * servants: ``SysTree`` (system calls of a test process of a bare core with the whole CONFIG
   devtab), on ``#x`` or, for ``#|`` whose every attach is a new pipe, on a directory the pipe
   was bound to once; ``#M`` is ramfs mounted on ``/tmp`` of a booted node, by ``LibTree``.
-* servers: ramfs and u9fs (on a temp dir) served in process over a pipe (``ninep_tree``), and
+* servers: ramfs, u9fs (on a temp dir) and dossrv (on a FAT image) served in process over a
+  pipe (``ninep_tree``), and
   exportfs of a booted node's ``/tmp`` (an ``exportfs -r /tmp`` program on a pipe, the 9P
   client inside the node speaking over the other end).
 
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import pytest
 import trio
 from conformance import EOF_PROBE, NinepTree, check_rw, check_tree, ninep_session, ninep_tree
+from dos_helpers import fsck, mkfat, mput, mtools, served
 from lib_helpers import run_as
 from lib_tree import LibTree
 from servant_tree import SysTree, boot
@@ -205,6 +207,21 @@ async def row_sd() -> None:
                 assert await run_as(node, body, timeout=GUARD) == ""
 
 
+async def row_floppy() -> None:
+    """#f with a 1.44 MB image in drive 0."""
+    from hwsim.fdc import DISKSIZE
+
+    async def body() -> None:
+        await check_tree(LibTree("#f"), {"": "dir", "fd0disk": "file", "fd0ctl": "file"})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        img = pathlib.Path(tmp) / "fd.img"
+        img.write_bytes(bytes(DISKSIZE))
+        with trio.fail_after(GUARD):
+            async with nodeboot.boot(floppy=str(img)) as node:
+                assert await run_as(node, body, timeout=GUARD) == ""
+
+
 async def test_eve_opens_a_file_with_group_rights() -> None:
     """Plan 9 devpermcheck: the owner gets the owner bits, the host owner (eve) the group
     bits, everybody else the other bits; so eve may read /proc/N/args (0660) of a process
@@ -268,6 +285,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "cap": row_cap,
     "ether": row_ether,
     "sd": row_sd,
+    "floppy": row_floppy,
 }
 
 
@@ -305,6 +323,22 @@ async def test_u9fs(tmp_path: pathlib.Path) -> None:
         await check_tree(tree, RAMFS_TREE)
         await check_rw(tree, "")
         await check_rw(tree, "d")
+
+
+@pytest.mark.parametrize("fattype", [12, 32])
+async def test_dossrv(tmp_path: pathlib.Path, fattype: int) -> None:
+    """dossrv on an image made by mkfs.fat and filled by mtools; FAT keeps one read-only bit
+    for the permissions, so ``modes``."""
+    img = mkfat(tmp_path / "fat.img", fattype)
+    mtools("mmd", img, "::d")
+    mput(img, "f", b"dos", tmp_path)
+    mput(img, "d/g", b"", tmp_path)
+    modes = {"modes": "FAT keeps only a read-only attribute (0444 or 0666)"}
+    async with served(img) as tree:
+        await check_tree(tree, RAMFS_TREE)
+        await check_rw(tree, "", refuses=modes)
+        await check_rw(tree, "d", refuses=modes)
+    fsck(img)
 
 
 async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None:

@@ -24,26 +24,27 @@ from lp49fs.servers.ramfs import MSIZE, Ramfs
 USAGE = "usage: ramfs [-S srvname]"
 
 
-async def post(name: str, fd: int) -> None:
+async def post(name: str, fd: int, prog: str = "ramfs") -> None:
     """Post ``fd`` as ``/srv/name`` (create + write of the fd number, as srv(3) says)."""
     path = f"/srv/{name}"
     try:
         sfd = await lib.create(path, OWRITE, 0o666)
     except Error as e:
-        await fatal("ramfs", f"{path}: {e.ename}")
+        await fatal(prog, f"{path}: {e.ename}")
     try:
         await lib.write(sfd, str(fd).encode())
     finally:
         await lib.close(sfd)
 
 
-async def serveposted(name: str, fs: FileServer, msize: int = MSIZE) -> None:
+async def serveposted(name: str, fs: FileServer, msize: int = MSIZE, prog: str = "ramfs") -> None:
     """Serve ``fs`` on a pipe whose other end is posted as ``/srv/name``; returns at EOF.
 
-    ``msize`` is the largest message size the server agrees to (the client may ask less).
+    ``msize`` is the largest message size the server agrees to (the client may ask less);
+    ``prog`` names the server in its one-line refusal of a taken name.
     """
     client, server = await lib.pipe()
-    await post(name, client)
+    await post(name, client, prog)
     await lib.close(client)
     link = lib.FdLink(server)
     try:

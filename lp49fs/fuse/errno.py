@@ -112,13 +112,16 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
+    E.Elongname: _errno.ENAMETOOLONG,
+    E.Ebadfs: _errno.EINVAL,
+    E.Ecorrupt: _errno.EIO,
+    E.Etoomany: _errno.EMFILE,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and
 # the 9P client), each a class of its own.
 LITERALS: dict[str, int] = {
     "no free file descriptors": _errno.EMFILE,  # core/proc.py
-    "file name too long": _errno.ENAMETOOLONG,  # lib: a path past MAXSTR
     "too many threads": _errno.EAGAIN,  # lib: a process's worker threads
     "bad time control": _errno.EINVAL,  # #c
     "no free conversations": _errno.ENFILE,  # #I

@@ -12,8 +12,9 @@ Rule 1. ``DROP`` options (and ``x-*``, ``X-*``, ``comment=*``) belong to mount(8
         systemd and are discarded: libfuse would refuse them.
 Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``debugcons=WHERE``,
         ``auth=DIR``: the authority for a TLS import of a dialled SOURCE, docs/security.md;
-        ``log=PATH``) choose what the view shows and where the daemon logs; a malformed
-        value, a missing value or ``pid`` with ``proc`` is an error.
+        ``log=PATH``; ``disk=IMAGE[:ro]``, repeatable, also ``--disk IMAGE``: a disk for a
+        booted node, docs/storage.md) choose what the view shows and where the daemon logs;
+        a malformed value, a missing value or ``pid`` with ``proc`` is an error.
 Rule 3. ``LIBFUSE_FLAGS`` and ``LIBFUSE_KEYED`` (checked against libfuse 3.14) go to
         ``pyfuse3.init`` in their order.  Anything else is an "unknown mount option" here,
         with one clear line, instead of libfuse's two-line refusal after the fact.
@@ -42,7 +43,7 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth", "log"})
+OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth", "log", "disk"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -59,7 +60,7 @@ LIBFUSE_KEYED = frozenset({"fsname", "subtype", "max_read"})
 DIAL_NETS = ("tcp", "net", "unix")  # lp49fs.transport dials these
 IGNORED_FLAGS = frozenset({"-n", "-s", "-v"})  # mount(8): no mtab, sloppy, verbose
 
-USAGE = "usage: lp49 mount SOURCE DIR [-o OPTIONS] [-f] [-d]"
+USAGE = "usage: lp49 mount [--disk IMAGE]... SOURCE DIR [-o OPTIONS] [-f] [-d]"
 
 
 class MountError(Exception):
@@ -96,6 +97,7 @@ class MountArgs:
     debugcons: str | None = None  # debugcons=unix!PATH: the debug console (lp49fs.node.kdb)
     auth: str | None = None  # auth=DIR: TLS with that authority for a dialled SOURCE
     log: str | None = None  # log=PATH: the daemon's log file (lp49fs.host.hostlog)
+    disks: tuple[str, ...] = ()  # disk=IMAGE[:ro] / --disk IMAGE: the booted node's disks
 
 
 def classify_source(text: str) -> Source:
@@ -140,7 +142,7 @@ def filter_options(items: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str
         if key in OURS:
             if not eq or not value:
                 raise MountError(f"option {key} needs a value: {key}=...")
-            ours[key] = value
+            ours[key] = ours[key] + "\n" + value if key == "disk" and key in ours else value
         elif item in LIBFUSE_FLAGS:
             fuse.append(item)
         elif key in LIBFUSE_KEYED:
@@ -169,6 +171,11 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
                 items += split_option_string(value)
         elif arg.startswith("-o") and len(arg) > 2:
             items += split_option_string(arg[2:])
+        elif arg == "--disk":
+            value = next(args, None)
+            if value is None:
+                raise MountError(f"--disk needs an image file; {USAGE}", status=2)
+            items.append(f"disk={value}")
         elif arg == "-f":
             foreground = True
         elif arg == "-d":
@@ -199,4 +206,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         debugcons=ours.get("debugcons"),
         auth=ours.get("auth"),
         log=ours.get("log"),
+        disks=tuple(ours["disk"].split("\n")) if "disk" in ours else (),
     )

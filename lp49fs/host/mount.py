@@ -45,7 +45,7 @@ from lp49fs.fuse.users import CALLER
 from lp49fs.host import hostlog
 from lp49fs.host.node import attach_console
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
-from lp49fs.node import config, kdb, servers
+from lp49fs.node import config, disks, kdb, servers
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.security import export_argv
 
@@ -94,6 +94,13 @@ def resolve(args: MountArgs) -> Session:
         raise MountError(f"SOURCE {src.text!r}: only tcp! and net! addresses can be imported")
     if args.console == "stdio":
         raise MountError("option console=stdio: a mount daemon has no terminal (use unix!PATH)")
+    if args.disks:
+        if src.kind is SourceKind.DIAL:
+            raise MountError("option disk=: only a node booted here (default, a config) has disks")
+        for spec in args.disks:
+            if not os.path.isfile(spec.removesuffix(":ro")):
+                raise MountError(f"option disk={spec}: no such image file")
+        cfg = dataclasses.replace(cfg, disks=cfg.disks + args.disks)
     return NodeSession(args, cfg)
 
 
@@ -136,7 +143,8 @@ class NodeSession:
         cfg, console = self.cfg, self.args.console or "none"
         try:
             with trio.CancelScope(shield=True) as scope:
-                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
+                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout,
+                                disks=cfg.disks, floppy=cfg.floppy) as node, \
                         trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()
@@ -192,7 +200,8 @@ async def _start_node(node: Node, cfg: config.NodeConfig, nursery: trio.Nursery)
         servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount) for s in cfg.servers
     )
     await servers.start_servers(node, nursery, specs)
-    await node.spawn("init", ["init", "-n", cfg.namespace])
+    _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
+    await node.spawn("init", ["init", "-n", cfg.namespace + diskns])
     if cfg.listen:
         await node.spawn("exportfs", export_argv(cfg))
 
@@ -217,8 +226,10 @@ def absolute(args: MountArgs) -> MountArgs:
     if dbg is not None and dbg.startswith("unix!") and len(dbg) > 5:
         dbg = "unix!" + os.path.abspath(dbg[5:])
     log = os.path.abspath(args.log) if args.log is not None else None
+    dsk = tuple(os.path.abspath(d[:-3]) + ":ro" if d.endswith(":ro") else os.path.abspath(d)
+                for d in args.disks)  # fmt: skip
     return dataclasses.replace(args, source=source, console=console, debugcons=dbg, log=log,
-                               mountpoint=os.path.abspath(args.mountpoint))  # fmt: skip
+                               mountpoint=os.path.abspath(args.mountpoint), disks=dsk)  # fmt: skip
 
 
 def check_mountpoint(path: str) -> None:

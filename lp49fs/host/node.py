@@ -13,7 +13,9 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
    client gets the output); ``none`` leaves it unplugged.
 4. ``servers.start_servers`` starts, posts and supervises the configured servers;
    ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
-   processes and posts each with the LP49 ``srv`` program.
+   processes and posts each with the LP49 ``srv`` program; ``disks.start`` runs ``fdisk -p``
+   on each ``--disk`` unit, starts dossrv for its FAT partitions and mounts them on ``/n``
+   (the first at ``/n/c``), in the boot name space and in init's.
 5. With an authority (``--auth``, ``[auth]``), ``$auth`` and ``$authuser`` are set in the
    boot environment, which every process inherits, so ``import`` and ``srv`` use TLS.
    ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
@@ -46,7 +48,7 @@ from hwsim.uart import Uart
 from lp49fs.core.core import Core
 from lp49fs.host import hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
-from lp49fs.node import hostservers, kdb, servers
+from lp49fs.node import disks, hostservers, kdb, servers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, check_network, load
 from lp49fs.node.netboot import NicError
@@ -88,6 +90,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=("own", "host"),
         help="the IP stack /net shows (default: own if a NIC has an address)",
     )
+    ap.add_argument(
+        "--disk",
+        action="append",
+        default=[],
+        metavar="IMAGE[:ro]",
+        help="a raw disk image as the next unit, sdC0, sdC1 ... (repeatable; docs/storage.md)",
+    )
+    ap.add_argument("--floppy", metavar="IMAGE[:ro]", help="a 1.44 MB image in floppy drive 0")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--log", metavar="PATH", help="append the log to PATH (default: stderr)")
     return ap.parse_args(argv)
@@ -119,6 +129,10 @@ def configure(argv: list[str]) -> tuple[NodeConfig, bool, str | None]:
         nics, ips = cfg.nics + tuple(args.nic), cfg.ips + tuple(args.ip)
         cfg = dataclasses.replace(cfg, nics=nics, ips=ips, stack=args.stack or cfg.stack)
         cfg = check_network(cfg, "lp49 node")
+    if args.disk:
+        cfg = dataclasses.replace(cfg, disks=cfg.disks + tuple(args.disk))
+    if args.floppy:
+        cfg = dataclasses.replace(cfg, floppy=args.floppy)
     if cfg.nics:  # init's name space shows the cards beside #I
         binds = "".join(f"bind -a #l{n} /net\n" for n in range(len(cfg.nics)))
         cfg = dataclasses.replace(cfg, namespace=cfg.namespace + binds)
@@ -190,7 +204,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             return
         own = cfg.ipstack() == "own"
         async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
-                        ips=cfg.ips, peer_timeout=cfg.peer_timeout) as node, \
+                        ips=cfg.ips, peer_timeout=cfg.peer_timeout, disks=cfg.disks,
+                        floppy=cfg.floppy) as node, \
                 trio.open_nursery() as nursery:  # fmt: skip
             logging.getLogger("lp49fs").addHandler(Kmesg(node.core))  # one node a daemon
             prompt = PromptWatch(node.machine.uart)
@@ -203,9 +218,10 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             )
             await servers.start_servers(node, nursery, specs)
             await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
             if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
                 await node.run("sh", ["sh", "-c", auth_env(cfg)])
-            pid = await node.spawn("init", ["init", "-n", namespace(cfg)])
+            pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
             if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
                 xpid = await node.spawn("exportfs", export_argv(cfg))

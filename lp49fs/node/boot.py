@@ -10,9 +10,11 @@
 4. the console driver thread: it receives the UART's interrupt IPC, calls
    ``Cons.interrupt()``, and acknowledges by sending to the interrupt thread; likewise one
    driver thread per ATA channel for ``#S`` (``disks`` are image paths, ``PATH:ro`` for
-   read-only, attached as sdC0, sdC1, sdD0 ...), after which ``#S`` probes its units;
+   read-only, attached as sdC0, sdC1, sdD0 ...), after which ``#S`` probes its units; and one
+   for the floppy controller (``floppy``: a 1.44 MB image), after which ``#f`` resets it;
 5. the kernel-side ``boot`` process: root ``#R``, the standard binds (``#c`` on /dev, ``#e`` on
-   /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd) and fds 0, 1, 2 on /dev/cons.
+   /env, ``#p`` on /proc, ``#s`` on /srv, ``#d`` on /fd, ``#S`` and ``#f`` after ``#c`` on
+   /dev) and fds 0, 1, 2 on /dev/cons.
 
 Between 4 and 5, ``nics`` (``tap:NAME``/``hub:PATH``) become cards, ``#l`` controllers and
 their driver threads (``lp49fs.node.netboot``).
@@ -38,6 +40,7 @@ import trio
 
 from hwsim import Machine
 from hwsim.ata import AtaController
+from hwsim.fdc import FloppyController
 from hwsim.machine import UART_IRQ
 from kernel.kernel import Kernel, open_kernel
 from kernel.thread import Entry, Thread
@@ -56,7 +59,8 @@ from lp49fs.node import netboot
 from lp49fs.servants import CONFIG, make_devtab
 
 BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/srv", 4),
-             ("#d", "/fd", 0), ("#I", "/net", 2), ("#S", "/dev", 2))  # fmt: skip  # 2: MAFTER
+             ("#d", "/fd", 0), ("#I", "/net", 2), ("#S", "/dev", 2),
+             ("#f", "/dev", 2))  # fmt: skip  # 2: MAFTER
 SHUTDOWN_GRACE = 2.0  # seconds processes get to close their files at shutdown
 
 
@@ -169,15 +173,19 @@ async def boot(
     nics: Sequence[str] = (),
     ips: Sequence[str] = (),
     disks: tuple[str, ...] = (),
+    floppy: str = "",
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
 
     ``boottime`` pins the servants' file times (default: the wall clock at boot);
-    ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core).
+    ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core);
+    ``floppy`` is a 1.44 MB image (``PATH[:ro]``) for drive 0 of the floppy controller (#f).
     """
     machine = Machine(ram_size=ram)
     try:
         attach_disks(machine, disks)
+        if floppy:
+            machine.add_floppy(floppy.removesuffix(":ro"), floppy.endswith(":ro"))
         async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
             hvm = Hvm(kernel)
             hvm.start()
@@ -202,9 +210,15 @@ async def boot(
                 drv = hvm.create_thread(loader.mngr, functools.partial(_intr, node, line=ctlr.line))
                 irqt = kernel.irq_threads[ctlr.line].id
                 kernel.thread_control(kernel.root, irqt, irqt, NILTHREAD, drv)
-            sd = core.devtab.get("S")
-            if sd is not None:
-                await sd.probe()  # type: ignore[attr-defined]
+            for _, fdc in machine.bus.find(FloppyController):
+                drv = hvm.create_thread(loader.mngr,
+                                        functools.partial(_intr, node, line=fdc.line, dc="f"))
+                irqt = kernel.irq_threads[fdc.line].id
+                kernel.thread_control(kernel.root, irqt, irqt, NILTHREAD, drv)
+            for dc in ("S", "f"):
+                sv = core.devtab.get(dc)
+                if sv is not None:
+                    await sv.probe()  # type: ignore[attr-defined]
             plugged = netboot.plug_nics(node, nics, loader.mngr, nursery)
             for new, old, flag in BOOTBINDS:
                 if new[1] in core.devtab:

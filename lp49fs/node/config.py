@@ -18,6 +18,7 @@ Layout (every table and key is optional; what is missing comes from the default 
     user = "glenda"               # whose certificate this node's dials present
     [hardware]
     ram = "16M"                   # bytes, or a number with K, M or G
+    floppy = "fd.img"             # a 1.44 MB image in floppy drive 0 (#f); "fd.img:ro"
     [console]
     attach = "stdio"              # stdio | unix!PATH | none
     [[servers]]                   # each: a program that posts /srv/srvname
@@ -30,13 +31,17 @@ Layout (every table and key is optional; what is missing comes from the default 
     cmd = "u9fs"                  # u9fs or ramfs; the node adds --listen tcp!127.0.0.1!0
     args = ["/srv/share"]         # its arguments
     mount = "/n"                  # mount -c it there, in the boot and init name spaces
+    [[disks]]                     # each: a raw image file as the next ATA unit (sdC0, sdC1 ...)
+    image = "disk.img"            # relative to the config file; partitioned with an MBR
+    readonly = false              # the unit refuses writes (docs/storage.md)
 
 Rules:
 1. ``load(path)`` and ``parse(text)`` either return a complete ``NodeConfig`` or raise
    ``ConfigError`` whose message is one line naming the file and the key: a TOML syntax
    error, an unknown table or key (typos must not pass silently), a value of the wrong type.
 2. ``[[servers]]`` present replaces the default server list (an empty list is allowed:
-   ``servers = []`` at top level means none).  ``[[hostservers]]`` adds to none.
+   ``servers = []`` at top level means none).  ``[[hostservers]]`` and ``[[disks]]`` add to
+   none.
 3. The config module only reads and checks; nothing here boots or touches the host.
 """
 
@@ -104,6 +109,8 @@ class NodeConfig:
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
+    disks: tuple[str, ...] = ()  # image files, PATH or PATH:ro, as sdC0, sdC1, sdD0 ...
+    floppy: str = ""  # a 1.44 MB image (PATH or PATH:ro) in floppy drive 0; "" none
     stack: str = ""  # own | host; "" = own when a NIC has an address, else host
     maxconns: int = MAXCONNS  # export connections at once (exportfs -l -c)
     idle: float = IDLE  # silence of an export connection before it is ended (exportfs -t)
@@ -118,11 +125,12 @@ KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
              "maxconns", "idle"},
     "auth": {"dir", "user"},
-    "hardware": {"ram", "nics"},
+    "hardware": {"ram", "nics", "floppy"},
     "network": {"ip", "stack"},
     "console": {"attach"},
 }
 SERVER_KEYS = {"srvname", "prog", "args", "mount"}
+DISK_KEYS = {"image", "readonly"}
 HOSTSERVER_KEYS = {"name", "cmd", "args", "mount"}
 
 
@@ -238,13 +246,27 @@ def _hostserver(entry: object, i: int, src: str) -> HostServerConf:
     return HostServerConf(name, cmd, tuple(args), mount)
 
 
+def _disk(entry: object, i: int, src: str, base: str) -> str:
+    """One ``[[disks]]`` entry as ``boot``'s disk spec: ``PATH`` or ``PATH:ro``."""
+    where = f"{src}: disks[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(entry) - DISK_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    image = _str(entry, "image", where)
+    if not image:
+        raise ConfigError(f"{where}: image is required")
+    return os.path.join(base, image) + (":ro" if _bool(entry, "readonly", where) else "")
+
+
 def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     """A ``NodeConfig`` from TOML ``text``; relative namespace paths resolve under ``base``."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: invalid TOML: {e}") from None
-    unknown = set(doc) - set(KEYS) - {"servers", "hostservers"}
+    unknown = set(doc) - set(KEYS) - {"servers", "hostservers", "disks"}
     if unknown:
         raise ConfigError(f"{source}: unknown table or key {sorted(unknown)[0]!r}")
     node = _table(doc, "node", source)
@@ -267,6 +289,10 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     if not isinstance(hostservers, list):
         raise ConfigError(f"{source}: hostservers must be an array of tables [[hostservers]]")
     hosts = tuple(_hostserver(e, i, source) for i, e in enumerate(hostservers))
+    disklist = doc.get("disks", [])
+    if not isinstance(disklist, list):
+        raise ConfigError(f"{source}: disks must be an array of tables [[disks]]")
+    disks = tuple(_disk(e, i, source, base) for i, e in enumerate(disklist))
     attach = _str(cons, "attach", f"{source}: console")
     net = _table(doc, "network", source)
     nics, ips = hw.get("nics", []), net.get("ip", [])
@@ -290,6 +316,8 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         nics=tuple(str(n) for n in nics),
         ips=(ips,) if isinstance(ips, str) else tuple(str(i) for i in ips),
         stack=_str(net, "stack", f"{source}: network") or "",
+        disks=disks,
+        floppy=_path(_str(hw, "floppy", f"{source}: hardware"), base) or "",
         source=source,
     )
     return check_network(cfg, source)

@@ -49,6 +49,11 @@ class ServerSpec:
     old: str | None = None  # where the boot name space mounts it (None: not mounted)
     flag: int = MREPL | MCREATE  # mount flags
     spec: str = ""  # attach name
+    more: tuple[tuple[str, str], ...] = ()  # further (old, spec) mounts of it, same flags
+
+    def mounts(self) -> list[tuple[str, str]]:
+        """Every (old, spec) the boot name space mounts it on, made again after a restart."""
+        return ([(self.old, self.spec)] if self.old is not None else []) + list(self.more)
 
 
 DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs"), "/tmp"),)
@@ -81,14 +86,19 @@ async def _posted(node: Node, name: str, timeout: float) -> bool:
 
 
 async def _mount(node: Node, s: ServerSpec) -> None:
-    if s.old is None:
-        return
     p = node.bootproc
-    fd = await sysfile.open(p, f"/srv/{s.srvname}", ORDWR)
-    try:
-        await sysfile.mount(p, fd, -1, s.old, s.flag, s.spec)
-    finally:
-        await sysfile.close(p, fd)
+    for old, spec in s.mounts():
+        fd = await sysfile.open(p, f"/srv/{s.srvname}", ORDWR)
+        try:
+            await sysfile.mount(p, fd, -1, old, s.flag, spec)
+        finally:
+            await sysfile.close(p, fd)
+
+
+async def _withdraw_all(node: Node, s: ServerSpec) -> None:
+    for old, _ in s.mounts()[1:]:
+        await withdraw(node, s.srvname, old)
+    await withdraw(node, s.srvname, s.mounts()[0][0] if s.mounts() else None)
 
 
 async def withdraw(node: Node, srvname: str, old: str | None) -> None:
@@ -149,12 +159,12 @@ async def supervise(
         if sv.stopping:
             sv.pid = 0
             b.state = "stopped"
-            await withdraw(node, s.srvname, s.old)
+            await _withdraw_all(node, s)
             return
         why = f"pid {sv.pid} exited {msg!r}"
         sv.pid = 0
         sv.up = trio.Event()
-        await withdraw(node, s.srvname, s.old)
+        await _withdraw_all(node, s)
         await b.restart(why)
 
 

@@ -17,6 +17,7 @@ from lp49fs.servants.cons import Cons
 from lp49fs.servants.dup import Dup
 from lp49fs.servants.env import Env
 from lp49fs.servants.ether import Ether
+from lp49fs.servants.floppy import Floppy
 from lp49fs.servants.inet.devip import Inet
 from lp49fs.servants.ip import Ip
 from lp49fs.servants.mnt import Mnt
@@ -41,11 +42,13 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "ether": Ether,
     "inet": Inet,  # #I on the node's own IP stack, in place of "ip" (OWNSTACK)
     "sd": Sd,
+    "floppy": Floppy,
 }
 
 # boot order
 CONFIG: tuple[str, ...] = (
-    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "sd", "cap"
+    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "sd", "floppy",
+    "cap",
 )  # fmt: skip
 
 
