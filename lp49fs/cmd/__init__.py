@@ -15,6 +15,7 @@ PROGRAMS: dict[str, str] = {
     "date": "lp49fs.cmd.date",
     "echo": "lp49fs.cmd.echo",
     "exportfs": "lp49fs.cmd.exportfs",
+    "ext2srv": "lp49fs.cmd.ext2srv",
     "import": "lp49fs.cmd.import",
     "init": "lp49fs.cmd.init",
     "kill": "lp49fs.cmd.kill",

@@ -112,6 +112,9 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
+    E.Eext2bad: _errno.EUCLEAN,
+    E.Eext2feature: _errno.EOPNOTSUPP,
+    E.Eext2special: _errno.EPERM,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

@@ -1,0 +1,135 @@
+"""The partition as blocks: a disk opened through the name space and a metadata cache.
+
+``FdDisk`` is the partition file (``/dev/sdC0/linux``) opened by the server process: every
+read and write is a pread/pwrite system call, which ``#S`` turns into ATA commands, so the
+server sees the disk only as LP49 lets any program see it.  Calls are cut to ``MAXIO``.
+
+``Cache`` keeps metadata blocks (bitmaps, descriptor blocks, inode tables, indirect blocks,
+directories) as bytearrays.  File data does not pass through it (``read_run`` and
+``write_run`` go straight to the disk, a run of adjacent blocks in one call).
+
+Rules:
+
+1. Write-through per operation: a change marks its block dirty with a *rank*; ``flush``
+   (called at the end of every 9P request that changed something, before the reply) writes
+   the dirty blocks in rank order: bitmaps, descriptors and the superblock first, then
+   indirect blocks, inode tables and directories last.  So a crash between two writes
+   leaves at worst allocated blocks or inodes nobody points at (e2fsck frees them), never
+   an entry or a pointer to something unallocated.
+2. Between requests the cache is trimmed to ``limit`` clean blocks (least recently used go
+   first; ``trim``); dirty and pinned blocks (the descriptor table, whose records stay live)
+   stay.  Nothing is dropped during a request, so a bytearray got from ``get`` stays the
+   cached block until the request ends.  A freed block is dropped (``forget``), so a block that
+   changes from metadata to file data is never written back stale.
+3. A short read or write of the partition is ``Error(Eio)``; nothing is retried.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Protocol
+
+from lp49fs import lib
+from lp49fs.errors import Eio, Error
+from lp49fs.syscall import MAXIO
+
+BITMAP, DESC, SUPER, INDIRECT, ITABLE, DIRECTORY = range(6)  # flush ranks (Rule 1)
+LIMIT = 4096  # clean blocks kept (16 MiB of 4 KiB blocks)
+
+
+class Disk(Protocol):
+    size: int  # bytes
+    readonly: bool
+
+    async def pread(self, offset: int, n: int) -> bytes: ...
+
+    async def pwrite(self, offset: int, data: bytes) -> None: ...
+
+
+class FdDisk:
+    """A partition file opened by this process (``lp49fs.lib`` calls only)."""
+
+    def __init__(self, fd: int, size: int, readonly: bool) -> None:
+        self.fd, self.size, self.readonly = fd, size, readonly
+
+    async def pread(self, offset: int, n: int) -> bytes:
+        parts = []
+        done = 0
+        while done < n:
+            piece = await lib.pread(self.fd, min(MAXIO, n - done), offset + done)
+            if not piece:
+                raise Error(f"{Eio}: short read at byte {offset + done}")
+            parts.append(piece)
+            done += len(piece)
+        return b"".join(parts)
+
+    async def pwrite(self, offset: int, data: bytes) -> None:
+        if await lib.pwrite(self.fd, data, offset) != len(data):
+            raise Error(f"{Eio}: short write at byte {offset}")
+
+
+class Cache:
+    """Blocks of size ``bs`` of ``disk`` (Rules 1-3)."""
+
+    def __init__(self, disk: Disk, bs: int, limit: int = LIMIT) -> None:
+        self.disk, self.bs, self.limit = disk, bs, limit
+        self.blocks: OrderedDict[int, bytearray] = OrderedDict()
+        self.dirty: dict[int, int] = {}  # block -> rank
+        self.extra: dict[int, tuple[int, bytearray | memoryview]] = {}  # byte ranges (the superblock)
+        self.pinned: set[int] = set()  # never trimmed (the descriptor table)
+
+    async def get(self, blk: int) -> bytearray:
+        b = self.blocks.get(blk)
+        if b is None:
+            b = bytearray(await self.disk.pread(blk * self.bs, self.bs))
+            self.blocks[blk] = b
+        else:
+            self.blocks.move_to_end(blk)
+        return b
+
+    def new(self, blk: int, rank: int) -> bytearray:
+        """A block just allocated for metadata: zeros, dirty."""
+        b = self.blocks[blk] = bytearray(self.bs)
+        self.dirty[blk] = rank
+        return b
+
+    def mark(self, blk: int, rank: int) -> None:
+        self.dirty[blk] = min(rank, self.dirty.get(blk, rank))
+
+    def mark_range(self, offset: int, raw: bytearray | memoryview) -> None:
+        """Write ``raw`` at byte ``offset`` with the descriptors (the superblock)."""
+        self.extra[offset] = (SUPER, raw)
+
+    def forget(self, blk: int) -> None:
+        self.blocks.pop(blk, None)
+        self.dirty.pop(blk, None)
+
+    async def flush(self) -> None:
+        """Write every dirty block in rank order (Rule 1)."""
+        jobs = [(rank, blk * self.bs, blk) for blk, rank in self.dirty.items()]
+        jobs += [(rank, off, -1) for off, (rank, _) in self.extra.items()]
+        for _rank, off, blk in sorted(jobs):
+            data = self.blocks[blk] if blk >= 0 else self.extra[off][1]
+            await self.disk.pwrite(off, bytes(data))
+            if blk >= 0:
+                del self.dirty[blk]
+        self.extra.clear()
+
+    def trim(self) -> None:
+        """Drop clean blocks down to the limit; only between requests, so a block a request
+        is changing is never dropped under it."""
+        if len(self.blocks) <= self.limit:
+            return
+        for blk in list(self.blocks):
+            if len(self.blocks) <= self.limit:
+                break
+            if blk not in self.dirty and blk not in self.pinned:
+                del self.blocks[blk]
+
+    async def read_run(self, blk: int, n: int) -> bytes:
+        """``n`` adjacent data blocks from ``blk`` (straight from the disk)."""
+        return await self.disk.pread(blk * self.bs, n * self.bs)
+
+    async def write_run(self, blk: int, data: bytes) -> None:
+        """Whole data blocks from ``blk``; ``len(data)`` is a multiple of the block size."""
+        await self.disk.pwrite(blk * self.bs, data)
