@@ -31,10 +31,11 @@ ENV = {**os.environ, "LC_ALL": "C"}
 
 
 def tool(*argv: str, input: bytes | None = None, ok: tuple[int, ...] = (0,)) -> str:
-    """Run an e2fsprogs tool; its stdout+stderr, after checking the exit status."""
+    """Run an e2fsprogs tool; its stdout, after checking the exit status."""
     r = subprocess.run(argv, input=input, capture_output=True, env=ENV, check=False)
-    out = (r.stdout + r.stderr).decode(errors="replace")
-    assert r.returncode in ok, f"{argv} exited {r.returncode}:\n{out}"
+    out = r.stdout.decode(errors="replace")
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode in ok, f"{argv} exited {r.returncode}:\n{out}{err}"
     return out
 
 
@@ -94,6 +95,14 @@ async def unmount_ext2(pid: int, where: str = "/mnt", srv: str = "ext2") -> None
             return
 
 
+async def in_node(img: pathlib.Path, body: Callable[[], Awaitable[None]],
+                  timeout: float = GUARD) -> None:  # fmt: skip
+    """Run ``body`` as an LP49 process of a node with ``img`` as sdC0."""
+    with trio.fail_after(timeout):
+        async with boot(ram=16 << 20, disks=(str(img),)) as node:
+            assert await run_as(node, body, timeout=timeout) == ""
+
+
 async def served(img: pathlib.Path, body: Callable[[], Awaitable[None]],
                  spec: str = "/dev/sdC0/data", timeout: float = GUARD) -> None:  # fmt: skip
     """Run ``body`` in a node whose /mnt is ext2srv serving ``img``."""
@@ -105,9 +114,7 @@ async def served(img: pathlib.Path, body: Callable[[], Awaitable[None]],
         finally:
             await unmount_ext2(pid)
 
-    with trio.fail_after(timeout):
-        async with boot(ram=16 << 20, disks=(str(img),)) as node:
-            assert await run_as(node, proc, timeout=timeout) == ""
+    await in_node(img, proc, timeout)
 
 
 async def readfile(path: str) -> bytes:

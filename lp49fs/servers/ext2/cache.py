@@ -75,7 +75,7 @@ class Cache:
         self.disk, self.bs, self.limit = disk, bs, limit
         self.blocks: OrderedDict[int, bytearray] = OrderedDict()
         self.dirty: dict[int, int] = {}  # block -> rank
-        self.extra: dict[int, tuple[int, bytearray | memoryview]] = {}  # byte ranges (the superblock)
+        self.extra: dict[int, tuple[int, bytearray | memoryview]] = {}  # the superblock
         self.pinned: set[int] = set()  # never trimmed (the descriptor table)
 
     async def get(self, blk: int) -> bytearray:
