@@ -5,10 +5,10 @@ through the server in a booted node; trees written through the server are checke
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import random
-import dataclasses
 import subprocess
 
 import pytest
@@ -208,7 +208,7 @@ async def test_journal_and_extents(tmp_path: pathlib.Path, kind: str, want: str)
 
     async def body() -> None:
         if want == "refused":
-            with pytest.raises(Error, match="unsupported ext2 feature: .*extent"):
+            with pytest.raises(Error, match=r"unsupported ext2 feature: .*extent"):
                 await mount_ext2()
             return
         pid = await mount_ext2()
