@@ -10,9 +10,10 @@ How each row reaches its tree:
 * servants: ``SysTree`` (system calls of a test process of a bare core with the whole CONFIG
   devtab), on ``#x`` or, for ``#|`` whose every attach is a new pipe, on a directory the pipe
   was bound to once; ``#M`` is ramfs mounted on ``/tmp`` of a booted node, by ``LibTree``.
-* servers: ramfs and u9fs (on a temp dir) served in process over a pipe (``ninep_tree``), and
+* servers: ramfs and u9fs (on a temp dir) served in process over a pipe (``ninep_tree``),
   exportfs of a booted node's ``/tmp`` (an ``exportfs -r /tmp`` program on a pipe, the 9P
-  client inside the node speaking over the other end).
+  client inside the node speaking over the other end), and ext2srv as a program of a node
+  serving an mke2fs image on its disk, mounted on ``/mnt`` (then ``e2fsck -fn`` is clean).
 
 Where a tree legitimately differs from the generic expectations the row says so through the
 suite's documented options, with the reason: ``unread`` (files not probed past EOF: reads
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import pytest
 import trio
 from conformance import EOF_PROBE, NinepTree, check_rw, check_tree, ninep_session, ninep_tree
+from ext2_helpers import fsck, mkimage, served
 from lib_helpers import run_as
 from lib_tree import LibTree
 from servant_tree import SysTree, boot
@@ -320,6 +322,21 @@ async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None
             await body(tree)
 
     await in_node(client)
+
+
+async def test_ext2srv(tmp_path: pathlib.Path) -> None:
+    """ext2srv serving an image made by mke2fs, on sdC0 of a booted node, mounted on /mnt."""
+    img = mkimage(tmp_path / "e.img", 8 << 20, 1024)
+
+    async def body() -> None:
+        await ramfs_files("/mnt")
+        tree = LibTree("/mnt")
+        await check_tree(tree, {**RAMFS_TREE, "lost+found": "dir"})
+        await check_rw(tree, "")
+        await check_rw(tree, "d")
+
+    await served(img, body)
+    fsck(img)
 
 
 async def test_exportfs_of_a_nodes_tmp() -> None:

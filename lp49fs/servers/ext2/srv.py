@@ -60,7 +60,9 @@ class Ext2srv:
         fs = self.mounts.get(spec)
         if fs is None:
             fs = self.mounts[spec] = await self.opener(spec)
-        return E2File(self, fs, ROOTINO, ROOTINO, uname, QTDIR)
+        async with fs.op():
+            root = await fs.iget(ROOTINO)
+        return E2File(self, fs, ROOTINO, ROOTINO, uname, QTDIR)._child(root, ROOTINO)
 
     def name(self, n: int) -> str:
         return self.users.get(n, str(n))
@@ -227,8 +229,7 @@ class E2File(NotImplementedFile):
         if name is None:
             raise Error(Enonexist)
         cur = self._dir(i, name)
-        owner = self.hasperm(i, 0) and (self.uname == self.srv.owner
-                                         or self.srv.number(self.uname) == uid_of(i))
+        owner = self.uname == self.srv.owner or self.srv.number(self.uname) == uid_of(i)
         for f in ("type", "dev", "uid", "muid"):
             if f in touched and getattr(d, f) != getattr(cur, f):
                 raise Error(Eperm)
