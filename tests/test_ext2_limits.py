@@ -3,6 +3,7 @@ removed while open, the users table; each image is checked by e2fsck -fn afterwa
 
 from __future__ import annotations
 
+import os
 import pathlib
 import random
 import subprocess
@@ -161,3 +162,41 @@ async def test_owners_are_names_from_the_users_table(tmp_path: pathlib.Path) -> 
         await unmount_ext2(pid)
 
     await in_node(img, body)
+
+
+async def test_triple_indirect_and_large_files(tmp_path: pathlib.Path) -> None:
+    """A byte at 70 MiB of a 1 KiB-block image goes through the triple indirect block (past
+    12 + 256 + 65,536 blocks); one at 5 GiB of a 4 KiB-block image sets ``large_file`` and
+    ``size_high``.  e2fsck, debugfs and the kernel agree on both."""
+    small = mkimage(tmp_path / "s.img", 8 * MiB, 1024, "-O", "^large_file")
+    big = mkimage(tmp_path / "b.img", 16 * MiB, 4096, "-O", "^large_file")
+    cases = ((small, 70 * MiB + 5), (big, 5 << 30))
+    for img, off in cases:
+
+        async def body(off: int = off) -> None:
+            fd = await lib.create("/mnt/sparse", ORDWR, 0o644)
+            await lib.pwrite(fd, b"far away", off)
+            await lib.pwrite(fd, b"near", 100)
+            await lib.close(fd)
+            assert (await lib.stat("/mnt/sparse")).length == off + 8
+            fd = await lib.open("/mnt/sparse", OREAD)
+            assert await lib.pread(fd, 12, off - 4) == bytes(4) + b"far away"
+            assert await lib.pread(fd, 8, 98) == b"\0\0near\0\0"
+            await lib.close(fd)
+
+        await served(img, body)
+        fsck(img)
+        out = debugfs(img, "stat /sparse", "dump_extents /sparse")
+        assert f"Size: {off + 8}" in out
+        mnt = tmp_path / f"k{off}"
+        mnt.mkdir()
+        subprocess.run(["mount", "-o", "loop,ro", "-t", "ext2", str(img), str(mnt)], check=True)
+        try:
+            with open(mnt / "sparse", "rb") as f:
+                assert os.fstat(f.fileno()).st_size == off + 8
+                assert os.pread(f.fileno(), 8, off) == b"far away"
+                assert os.pread(f.fileno(), 4, 100) == b"near"
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+    assert "large_file" in tool("dumpe2fs", "-h", str(big))
+    assert "large_file" not in tool("dumpe2fs", "-h", str(small))
