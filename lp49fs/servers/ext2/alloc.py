@@ -10,7 +10,8 @@ Rules:
    superblock's, and marks the three dirty (``cache`` ranks: bitmaps, descriptors and the
    superblock are written before anything that points at what they allocate).
 2. A block goes near ``goal`` (the block before it in the file, or the inode's group), so
-   files stay contiguous and data runs are read in one call.  A file's inode goes in its
+   files stay contiguous and data runs are read in one call; ``alloc_run`` takes a whole
+   run of a write's blocks in one pass over the bitmap.  A file's inode goes in its
    directory's group; a new directory's in the group with the most free inodes.
 3. No free bit left -> ``Error(Efull)``, and nothing has changed.  A count that disagrees
    with its bitmap, or freeing what is already free, is ``Error(Eext2bad)`` before the bit
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from lp49fs.errors import Eext2bad, Efull, Error
 
-from .cache import BITMAP
+from .cache import ALLOC
 
 if TYPE_CHECKING:
     from .fs import Ext2
@@ -46,31 +47,47 @@ def group_blocks(fs: Ext2, g: int) -> int:
 
 async def alloc_block(fs: Ext2, goal: int) -> int:
     """A free block near ``goal``, now marked used (Rules 1-3)."""
-    sb = fs.sb
-    if sb.free_blocks_count == 0:
+    got = await alloc_run(fs, goal, 1)
+    if not got:
         raise Error(Efull)
-    bpg = sb.blocks_per_group
-    goal = min(max(goal - sb.first_data_block, 0), sb.blocks_count - sb.first_data_block - 1)
-    g0 = goal // bpg
-    for k in range(fs.ngroups + 1):
-        g = (g0 + k) % fs.ngroups
+    return got[0]
+
+
+async def alloc_run(fs: Ext2, goal: int, n: int) -> list[int]:
+    """Up to ``n`` free blocks from ``goal`` on, adjacent where the bitmap allows, now used;
+    fewer (maybe none) only when the disk is full (the caller decides: Rule 3)."""
+    sb = fs.sb
+    fdb, bpg, total = sb.first_data_block, sb.blocks_per_group, sb.blocks_count
+    out: list[int] = []
+    goal = min(max(goal - fdb, 0), total - fdb - 1)
+    g0, tried = goal // bpg, 0
+    g = g0
+    while len(out) < n and tried <= fs.ngroups and sb.free_blocks_count:
         gd = fs.gd[g]
         if gd.free_blocks_count == 0:
+            g, tried = (g + 1) % fs.ngroups, tried + 1
             continue
         bm = await fs.cache.get(gd.block_bitmap)
-        n = group_blocks(fs, g)
-        i = first_zero(bm, goal % bpg if k == 0 else 0, n)
+        nbits = group_blocks(fs, g)
+        i = first_zero(bm, goal % bpg if g == g0 and tried == 0 else 0, nbits)
         if i < 0:
-            i = first_zero(bm, 0, n)
+            i = first_zero(bm, 0, nbits)
         if i < 0:
             raise Error(f"{Eext2bad}: group {g} counts free blocks its bitmap does not have")
-        bm[i // 8] |= 1 << (i % 8)
-        fs.cache.mark(gd.block_bitmap, BITMAP)
-        gd.free_blocks_count -= 1
-        sb.free_blocks_count -= 1
+        run = 0
+        want = min(n - len(out), gd.free_blocks_count)
+        while run < want and i + run < nbits and not bm[(i + run) // 8] & (1 << ((i + run) % 8)):
+            bm[(i + run) // 8] |= 1 << ((i + run) % 8)
+            run += 1
+        fs.cache.mark(gd.block_bitmap, ALLOC)
+        gd.free_blocks_count -= run
+        sb.free_blocks_count -= run
         fs.counts_changed(g)
-        return sb.first_data_block + g * bpg + i
-    raise Error(Efull)
+        base = fdb + g * bpg + i
+        out += range(base, base + run)
+        goal = i + run + g * bpg
+        g0, tried = g, 0
+    return out
 
 
 async def free_block(fs: Ext2, blk: int) -> None:
@@ -83,7 +100,7 @@ async def free_block(fs: Ext2, blk: int) -> None:
     if not bm[i // 8] & (1 << (i % 8)):
         raise Error(f"{Eext2bad}: block {blk} freed twice")
     bm[i // 8] &= ~(1 << (i % 8)) & 0xFF
-    fs.cache.mark(gd.block_bitmap, BITMAP)
+    fs.cache.mark(gd.block_bitmap, ALLOC)
     fs.cache.forget(blk)
     gd.free_blocks_count += 1
     sb.free_blocks_count += 1
@@ -111,7 +128,7 @@ async def alloc_inode(fs: Ext2, parent: int, isdir: bool) -> int:
         if i < 0:
             raise Error(f"{Eext2bad}: group {g} counts free inodes its bitmap does not have")
         bm[i // 8] |= 1 << (i % 8)
-        fs.cache.mark(gd.inode_bitmap, BITMAP)
+        fs.cache.mark(gd.inode_bitmap, ALLOC)
         gd.free_inodes_count -= 1
         sb.free_inodes_count -= 1
         if isdir:
@@ -129,7 +146,7 @@ async def free_inode(fs: Ext2, ino: int, isdir: bool) -> None:
     if not bm[i // 8] & (1 << (i % 8)):
         raise Error(f"{Eext2bad}: inode {ino} freed twice")
     bm[i // 8] &= ~(1 << (i % 8)) & 0xFF
-    fs.cache.mark(gd.inode_bitmap, BITMAP)
+    fs.cache.mark(gd.inode_bitmap, ALLOC)
     gd.free_inodes_count += 1
     sb.free_inodes_count += 1
     if isdir:

@@ -87,6 +87,52 @@ async def bmap(fs: Ext2, inode: Inode, lblk: int, alloc_goal: int = -1) -> tuple
     return blk, fresh
 
 
+async def lookup(fs: Ext2, inode: Inode, first: int, n: int) -> list[int]:
+    """Disk blocks (0 for holes) of logical blocks ``first .. first+n-1``; each indirect
+    block on the way is read and unpacked once per call."""
+    tables: dict[int, tuple[int, ...]] = {}
+    out = []
+    for lb in range(first, first + n):
+        steps = path(fs.apb, lb)
+        blk = _check(fs, inode.block(steps[0]), inode.ino)
+        for idx in steps[1:]:
+            if not blk:
+                break
+            t = tables.get(blk)
+            if t is None:
+                t = tables[blk] = struct.unpack_from(f"<{fs.apb}I", await fs.cache.get(blk))
+            blk = _check(fs, t[idx], inode.ino)
+        out.append(blk)
+    return out
+
+
+async def install(fs: Ext2, inode: Inode, lblk: int, blk: int) -> None:
+    """Point logical block ``lblk`` (a hole) at the allocated data block ``blk``, allocating
+    the indirect blocks on the way (next to ``blk``); ``i_blocks`` counts ``blk`` too."""
+    steps = path(fs.apb, lblk)
+    if len(steps) == 1:
+        inode.setblock(steps[0], blk)
+        inode.blocks += fs.bs // 512
+        return
+    table = inode.block(steps[0])
+    if not table:
+        table = await _new(fs, inode, blk, True)
+        inode.setblock(steps[0], table)
+    for depth, idx in enumerate(steps[1:], start=2):
+        raw = await fs.cache.get(table)
+        if depth == len(steps):
+            struct.pack_into("<I", raw, 4 * idx, blk)
+            fs.cache.mark(table, INDIRECT)
+            inode.blocks += fs.bs // 512
+            return
+        nxt = _check(fs, struct.unpack_from("<I", raw, 4 * idx)[0], inode.ino)
+        if not nxt:
+            nxt = await _new(fs, inode, blk, True)
+            struct.pack_into("<I", raw, 4 * idx, nxt)
+            fs.cache.mark(table, INDIRECT)
+        table = nxt
+
+
 async def truncate(fs: Ext2, inode: Inode, keep: int) -> None:
     """Rule 3: free logical blocks ``>= keep`` and indirect blocks left empty."""
     for i in range(NDIR):

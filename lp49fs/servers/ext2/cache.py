@@ -12,10 +12,11 @@ Rules:
 
 1. Write-through per operation: a change marks its block dirty with a *rank*; ``flush``
    (called at the end of every 9P request that changed something, before the reply) writes
-   the dirty blocks in rank order: bitmaps, descriptors and the superblock first, then
-   indirect blocks, inode tables and directories last.  So a crash between two writes
-   leaves at worst allocated blocks or inodes nobody points at (e2fsck frees them), never
-   an entry or a pointer to something unallocated.
+   the dirty blocks in rank order: the allocation state (bitmaps, descriptors, the
+   superblock's block) first, then indirect blocks, inode tables and directories last;
+   adjacent blocks of a rank (or of consecutive ranks) go in one write.  So a crash
+   between two writes leaves at worst allocated blocks or inodes nobody points at (e2fsck
+   frees them), never an entry or a pointer to something unallocated.
 2. Between requests the cache is trimmed to ``limit`` clean blocks (least recently used go
    first; ``trim``); dirty and pinned blocks (the descriptor table, whose records stay live)
    stay.  Nothing is dropped during a request, so a bytearray got from ``get`` stays the
@@ -33,7 +34,7 @@ from lp49fs import lib
 from lp49fs.errors import Eio, Error
 from lp49fs.syscall import MAXIO
 
-BITMAP, DESC, SUPER, INDIRECT, ITABLE, DIRECTORY = range(6)  # flush ranks (Rule 1)
+ALLOC, INDIRECT, ITABLE, DIRECTORY = range(4)  # flush ranks (Rule 1)
 LIMIT = 4096  # clean blocks kept (16 MiB of 4 KiB blocks)
 
 
@@ -75,7 +76,6 @@ class Cache:
         self.disk, self.bs, self.limit = disk, bs, limit
         self.blocks: OrderedDict[int, bytearray] = OrderedDict()
         self.dirty: dict[int, int] = {}  # block -> rank
-        self.extra: dict[int, tuple[int, bytearray | memoryview]] = {}  # the superblock
         self.pinned: set[int] = set()  # never trimmed (the descriptor table)
 
     async def get(self, blk: int) -> bytearray:
@@ -96,24 +96,24 @@ class Cache:
     def mark(self, blk: int, rank: int) -> None:
         self.dirty[blk] = min(rank, self.dirty.get(blk, rank))
 
-    def mark_range(self, offset: int, raw: bytearray | memoryview) -> None:
-        """Write ``raw`` at byte ``offset`` with the descriptors (the superblock)."""
-        self.extra[offset] = (SUPER, raw)
-
     def forget(self, blk: int) -> None:
         self.blocks.pop(blk, None)
         self.dirty.pop(blk, None)
 
     async def flush(self) -> None:
-        """Write every dirty block in rank order (Rule 1)."""
-        jobs = [(rank, blk * self.bs, blk) for blk, rank in self.dirty.items()]
-        jobs += [(rank, off, -1) for off, (rank, _) in self.extra.items()]
-        for _rank, off, blk in sorted(jobs):
-            data = self.blocks[blk] if blk >= 0 else self.extra[off][1]
-            await self.disk.pwrite(off, bytes(data))
-            if blk >= 0:
-                del self.dirty[blk]
-        self.extra.clear()
+        """Write every dirty block in rank order (Rule 1); blocks that follow each other in
+        that order and on the disk go in one write."""
+        jobs = sorted((rank, blk) for blk, rank in self.dirty.items())
+        runs: list[list[int]] = []
+        for _rank, blk in jobs:
+            if runs and runs[-1][-1] + 1 == blk:
+                runs[-1].append(blk)
+            else:
+                runs.append([blk])
+        for run in runs:
+            await self.disk.pwrite(run[0] * self.bs, b"".join(self.blocks[b] for b in run))
+            for b in run:
+                del self.dirty[b]
 
     def trim(self) -> None:
         """Drop clean blocks down to the limit; only between requests, so a block a request

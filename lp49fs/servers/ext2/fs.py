@@ -29,7 +29,7 @@ import trio
 from lp49fs.errors import Eext2bad, Error, Ewprotect
 
 from . import alloc, layout
-from .cache import DESC, INDIRECT, ITABLE, Cache, Disk
+from .cache import ALLOC, INDIRECT, ITABLE, Cache, Disk
 from .layout import GDSIZE, GroupDesc, Inode, Superblock
 
 S_IFMT, S_IFDIR, S_IFREG, S_IFLNK = 0xF000, 0x4000, 0x8000, 0xA000
@@ -49,6 +49,7 @@ class Ext2:
         self.filetype = bool(sb.rev_level >= 1 and sb.feature_incompat & layout.INCOMPAT_FILETYPE)
         self.why_ro = why_ro or ("the partition is read-only" if disk.readonly else "")
         self.gd: list[GroupDesc] = []
+        self.sbblk = 0  # the cached block holding the superblock
         self.lock = trio.Lock()
         self.vers: dict[int, int] = {}
         self.opens: dict[int, int] = {}  # ino -> open fids (removed files live on)
@@ -67,6 +68,10 @@ class Ext2:
         sb = Superblock(bytearray(await disk.pread(layout.SBOFF, layout.SBSIZE)))
         why = layout.check(sb, disk.size)
         fs = cls(disk, sb, why)
+        fs.sbblk, off = divmod(layout.SBOFF, fs.bs)  # the superblock lives in a cached block
+        raw = await fs.cache.get(fs.sbblk)
+        fs.cache.pinned.add(fs.sbblk)
+        fs.sb = Superblock(memoryview(raw)[off : off + layout.SBSIZE])
         first = sb.first_data_block + 1
         for g in range(fs.ngroups):
             blk, off = divmod(g * GDSIZE, fs.bs)
@@ -92,15 +97,15 @@ class Ext2:
             try:
                 yield
             finally:
-                if self.cache.dirty or self.cache.extra:
+                if self.cache.dirty:
                     with trio.CancelScope(shield=True):
                         await self.cache.flush()
                 self.cache.trim()
 
     def counts_changed(self, g: int) -> None:
         """Group ``g``'s descriptor and the superblock changed (alloc Rule 1)."""
-        self.cache.mark(self.sb.first_data_block + 1 + g * GDSIZE // self.bs, DESC)
-        self.cache.mark_range(layout.SBOFF, self.sb.raw)
+        self.cache.mark(self.sb.first_data_block + 1 + g * GDSIZE // self.bs, ALLOC)
+        self.cache.mark(self.sbblk, ALLOC)
 
     # --- inodes -----------------------------------------------------------------------
     def _where(self, ino: int) -> tuple[int, int]:
@@ -132,7 +137,7 @@ class Ext2:
             inode.size_high = n >> 32
             if n >= 1 << 31 and not self.sb.feature_ro_compat & layout.RO_LARGE_FILE:
                 self.sb.feature_ro_compat |= layout.RO_LARGE_FILE
-                self.cache.mark_range(layout.SBOFF, self.sb.raw)
+                self.cache.mark(self.sbblk, ALLOC)
 
     def changed(self, inode: Inode, data: bool = True) -> None:
         """A change to the inode (``data``: its contents, so mtime too; Rule 3)."""

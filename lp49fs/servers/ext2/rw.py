@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lp49fs.errors import Efbig, Efull, Error
 
+from . import alloc
 from . import bmap as bm
 from .layout import Inode
 
@@ -48,7 +49,7 @@ async def read(fs: Ext2, inode: Inode, offset: int, count: int) -> bytes:
         return b""
     count = min(count, size - offset)
     first, last = offset // fs.bs, (offset + count - 1) // fs.bs
-    blocks = [(await bm.bmap(fs, inode, lb))[0] for lb in range(first, last + 1)]
+    blocks = await bm.lookup(fs, inode, first, last - first + 1)
     parts = []
     for _i, blk, n in _runs(blocks):
         parts.append(bytes(n * fs.bs) if blk == 0 else await fs.cache.read_run(blk, n))
@@ -65,22 +66,19 @@ async def write(fs: Ext2, inode: Inode, offset: int, data: bytes) -> int:
         raise Error(Efbig)
     bs = fs.bs
     first, last = offset // bs, (offset + len(data) - 1) // bs
-    blocks: list[int] = []
-    fresh: list[bool] = []
-    goal = inode.block(0) or fs.gd[(inode.ino - 1) // fs.sb.inodes_per_group].block_bitmap
-    try:
-        for lb in range(first, last + 1):
-            if lb > 0 and not blocks:
-                prev = (await bm.bmap(fs, inode, lb - 1))[0]
-                goal = prev + 1 if prev else goal
-            blk, new = await bm.bmap(fs, inode, lb, goal)
-            blocks.append(blk)
-            fresh.append(new)
-            goal = blk + 1
-    except Error as e:
-        if e.ename != Efull or not blocks or first * bs + len(blocks) * bs <= offset:
-            raise
-        data = data[: first * bs + len(blocks) * bs - offset]
+    blocks = await bm.lookup(fs, inode, first, last - first + 1)
+    fresh = [False] * len(blocks)
+    holes = [k for k, b in enumerate(blocks) if not b]
+    if holes:
+        got = await _fill(fs, inode, first, blocks, holes)
+        for k in holes[:got]:
+            fresh[k] = True
+        if got < len(holes):  # Rule 3: cut at the first block not had
+            cut = holes[got]
+            if cut == 0 or first * bs + cut * bs <= offset:
+                raise Error(Efull)
+            blocks, fresh = blocks[:cut], fresh[:cut]
+            data = data[: first * bs + cut * bs - offset]
     size = fs.size(inode)
     buf = bytearray()
     head = offset - first * bs
@@ -103,6 +101,27 @@ async def write(fs: Ext2, inode: Inode, offset: int, data: bytes) -> int:
     fs.changed(inode)
     await fs.iput(inode)
     return len(data)
+
+
+async def _fill(fs: Ext2, inode: Inode, first: int, blocks: list[int],
+                holes: list[int]) -> int:  # fmt: skip
+    """Allocate and install the ``holes`` of ``blocks`` (logical ``first + k``), in place;
+    how many were filled (fewer only when the disk filled up)."""
+    k0 = holes[0]
+    prev = blocks[k0 - 1] if k0 else (await bm.lookup(fs, inode, first - 1, 1))[0] if first else 0
+    goal = prev + 1 if prev else fs.gd[(inode.ino - 1) // fs.sb.inodes_per_group].inode_table
+    new = await alloc.alloc_run(fs, goal, len(holes))
+    for j, blk in enumerate(new):
+        try:
+            await bm.install(fs, inode, first + holes[j], blk)
+        except Error as e:
+            if e.ename != Efull:
+                raise
+            for spare in new[j:]:
+                await alloc.free_block(fs, spare)
+            return j
+        blocks[holes[j]] = blk
+    return len(new)
 
 
 async def resize(fs: Ext2, inode: Inode, length: int) -> None:
