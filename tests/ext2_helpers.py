@@ -63,6 +63,13 @@ def fsck(img: pathlib.Path) -> str:
 async def mount_ext2(spec: str = "/dev/sdC0/data", where: str = "/mnt", srv: str = "ext2",
                      args: tuple[str, ...] = ()) -> int:  # fmt: skip
     """Start ext2srv (posting /srv/``srv``) and mount ``spec`` on ``where``; ext2srv's pid."""
+    pid = await start_ext2(srv, args)
+    await attach(spec, where, srv)
+    return pid
+
+
+async def start_ext2(srv: str = "ext2", args: tuple[str, ...] = ()) -> int:
+    """Start ext2srv and wait until /srv/``srv`` is posted; its pid."""
     pid = await lib.spawn("ext2srv", ["ext2srv", "-S", srv, *args], RFPROC | RFFDG)
 
     async def posted() -> bool:
@@ -73,12 +80,16 @@ async def mount_ext2(spec: str = "/dev/sdC0/data", where: str = "/mnt", srv: str
             return False
 
     await await_until(posted, "ext2srv to post itself")
+    return pid
+
+
+async def attach(spec: str, where: str = "/mnt", srv: str = "ext2") -> None:
+    """Mount the running ext2srv's partition ``spec`` on ``where``."""
     fd = await lib.open(f"/srv/{srv}", ORDWR)
     try:
         await lib.mount(fd, -1, where, MREPL | MCREATE, spec)
     finally:
         await lib.close(fd)
-    return pid
 
 
 async def unmount_ext2(pid: int, where: str = "/mnt", srv: str = "ext2") -> None:

@@ -17,6 +17,7 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OTRUNC, OWRITE, Dir
 from tests.ext2_helpers import (
+    attach,
     cat,
     debugfs,
     fsck,
@@ -25,6 +26,8 @@ from tests.ext2_helpers import (
     mount_ext2,
     readfile,
     served,
+    start_ext2,
+    tool,
     unmount_ext2,
     writefile,
 )
@@ -192,14 +195,18 @@ async def test_revision_0_image(tmp_path: pathlib.Path) -> None:
     assert cat(img, "/old/new") == b"rev 0" * 1000
 
 
-@pytest.mark.parametrize(("kind", "want"), [("ext3", "read-only"), ("ext4", "refused")])
-async def test_journal_and_extents(tmp_path: pathlib.Path, kind: str, want: str) -> None:
-    """ext3 (a journal, compat) is served read-only; ext4 (extents, 64bit: incompat) is
-    refused at attach with the feature names; the server keeps serving."""
+REFUSED = {"ext4": r"unsupported ext2 feature: .*extent", "8k": "block size 8192"}
+
+
+@pytest.mark.parametrize("kind", ["ext3", "ext4", "8k"])
+async def test_journal_extents_and_big_blocks(tmp_path: pathlib.Path, kind: str) -> None:
+    """ext3 (a journal, compat) is served read-only; ext4 (extents, 64bit: incompat) and
+    8 KiB blocks are refused at attach with the reason; the server keeps serving."""
     img = tmp_path / "j.img"
     with open(img, "wb") as f:
         f.truncate(16 * MiB)
-    subprocess.run(["mke2fs", "-q", "-F", "-t", kind, str(img)], check=True)
+    how = ["-t", "ext2", "-b", "8192"] if kind == "8k" else ["-t", kind]
+    subprocess.run(["mke2fs", "-q", "-F", *how, str(img)], check=True, capture_output=True)
     src = tmp_path / "s"
     src.write_bytes(b"journalled")
     if kind == "ext3":
@@ -207,8 +214,8 @@ async def test_journal_and_extents(tmp_path: pathlib.Path, kind: str, want: str)
     before = img.read_bytes()
 
     async def body() -> None:
-        if want == "refused":
-            with pytest.raises(Error, match=r"unsupported ext2 feature: .*extent"):
+        if kind in REFUSED:
+            with pytest.raises(Error, match=REFUSED[kind]):
                 await mount_ext2()
             return
         pid = await mount_ext2()
@@ -224,18 +231,28 @@ async def test_journal_and_extents(tmp_path: pathlib.Path, kind: str, want: str)
 
 
 async def test_corrupt_images_are_refused_and_nothing_is_written(tmp_path: pathlib.Path) -> None:
-    img = mkimage(tmp_path / "c.img", 8 * MiB, 1024)
-    raw = bytearray(img.read_bytes())
-    raw[1024 + 56 : 1024 + 58] = b"\0\0"  # the magic number
-    img.write_bytes(raw)
-    before = bytes(raw)
+    """The whole disk has no ext2 magic (zeros: the attach fails); a partition at 8 MiB
+    holds a good image, and the same server then serves it."""
+    img = tmp_path / "c.img"
+    img.write_bytes(bytes(16 * MiB))
+    tool("mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-E", f"offset={8 * MiB}",
+         str(img), "8192k")  # fmt: skip
+    before = img.read_bytes()[: 8 * MiB]
 
     async def body() -> None:
+        pid = await start_ext2()
         with pytest.raises(Error, match="corrupt ext2 file system: no ext2 magic"):
-            await mount_ext2()
+            await attach("/dev/sdC0/data")
+        fd = await lib.open("/dev/sdC0/ctl", OWRITE)
+        await lib.write(fd, f"part good {8 * MiB // 512} {16 * MiB // 512}\n".encode())
+        await lib.close(fd)
+        await attach("/dev/sdC0/good")
+        await writefile("/mnt/f", b"served")
+        assert await readfile("/mnt/f") == b"served"
+        await unmount_ext2(pid)
 
     await in_node(img, body)
-    assert img.read_bytes() == before
+    assert img.read_bytes()[: 8 * MiB] == before
 
 
 async def test_a_corrupt_directory_is_an_error_and_left_alone(tmp_path: pathlib.Path) -> None:

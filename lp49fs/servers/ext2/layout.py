@@ -171,8 +171,10 @@ def check(sb: Superblock, size: int) -> str:
     """
     if sb.magic != MAGIC:
         raise Error(f"{Eext2bad}: no ext2 magic number")
-    if sb.rev_level > 1 or not 0 <= sb.log_block_size <= 6:
+    if sb.rev_level > 1 or sb.log_block_size > 31:
         raise Error(f"{Eext2bad}: revision {sb.rev_level}, block size code {sb.log_block_size}")
+    if sb.log_block_size > 2:
+        raise Error(f"{Eext2feature}: block size {1024 << sb.log_block_size}")
     bs = block_size(sb)
     isz = inode_size(sb)
     if sb.first_data_block != (1 if bs == 1024 else 0):
