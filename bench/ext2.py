@@ -29,6 +29,7 @@ import time
 import trio
 
 from lp49fs import lib
+from lp49fs.errors import Error
 from lp49fs.lib import MCREATE, MREPL, RFFDG, RFPROC
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
 from lp49fs.node.boot import Node, boot
@@ -45,13 +46,12 @@ async def timed(rows: dict[str, float], name: str, fn: object) -> None:
 async def inside(args: argparse.Namespace, rows: dict[str, float]) -> None:
     """The measurements that run as an LP49 process."""
     pid = await lib.spawn("ext2srv", ["ext2srv", "/dev/sdC0/data"], RFPROC | RFFDG)
-    while True:
+    while True:  # the /srv entry is made first, then its fd written: wait until it opens
         try:
-            await lib.stat("/srv/ext2")
+            fd = await lib.open("/srv/ext2", ORDWR)
             break
-        except Exception:
+        except Error:
             await trio.sleep(0.01)
-    fd = await lib.open("/srv/ext2", ORDWR)
     await lib.mount(fd, -1, "/mnt", MREPL | MCREATE, "")
     await lib.close(fd)
     n, chunk = args.mib * MiB, args.chunk

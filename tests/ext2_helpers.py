@@ -72,9 +72,9 @@ async def start_ext2(srv: str = "ext2", args: tuple[str, ...] = ()) -> int:
     """Start ext2srv and wait until /srv/``srv`` is posted; its pid."""
     pid = await lib.spawn("ext2srv", ["ext2srv", "-S", srv, *args], RFPROC | RFFDG)
 
-    async def posted() -> bool:
+    async def posted() -> bool:  # the entry is made, then its fd written: open it
         try:
-            await lib.stat(f"/srv/{srv}")
+            await lib.close(await lib.open(f"/srv/{srv}", ORDWR))
             return True
         except Error:
             return False
@@ -107,10 +107,10 @@ async def unmount_ext2(pid: int, where: str = "/mnt", srv: str = "ext2") -> None
 
 
 async def in_node(img: pathlib.Path, body: Callable[[], Awaitable[None]],
-                  timeout: float = GUARD) -> None:  # fmt: skip
-    """Run ``body`` as an LP49 process of a node with ``img`` as sdC0."""
+                  timeout: float = GUARD, ro: bool = False) -> None:  # fmt: skip
+    """Run ``body`` as an LP49 process of a node with ``img`` as sdC0 (``:ro`` if ``ro``)."""
     with trio.fail_after(timeout):
-        async with boot(ram=16 << 20, disks=(str(img),)) as node:
+        async with boot(ram=16 << 20, disks=(f"{img}:ro" if ro else str(img),)) as node:
             assert await run_as(node, body, timeout=timeout) == ""
 
 

@@ -200,3 +200,27 @@ async def test_triple_indirect_and_large_files(tmp_path: pathlib.Path) -> None:
             subprocess.run(["umount", str(mnt)], check=True)
     assert "large_file" in tool("dumpe2fs", "-h", str(big))
     assert "large_file" not in tool("dumpe2fs", "-h", str(small))
+
+
+@pytest.mark.parametrize("how", ["disk", "flag"])
+async def test_a_read_only_disk_or_r_serves_read_only(tmp_path: pathlib.Path, how: str) -> None:
+    """A ``:ro`` disk (its partition files mode 0440) or ``ext2srv -r``: reads work, every
+    change is ``write protected`` with the reason, and the image is untouched."""
+    img = mkimage(tmp_path / "r.img", 8 * MiB, 1024)
+    src = tmp_path / "s"
+    src.write_bytes(b"kept")
+    debugfs(img, f"write {src} a", "mkdir d")
+    before = img.read_bytes()
+
+    async def body() -> None:
+        pid = await mount_ext2(args=("-r",) if how == "flag" else ())
+        assert await readfile("/mnt/a") == b"kept"
+        for change in (lambda: writefile("/mnt/b", b"x"), lambda: lib.remove("/mnt/a"),
+                       lambda: lib.open("/mnt/a", ORDWR),
+                       lambda: lib.create("/mnt/d/e", OREAD, DMDIR | 0o755)):  # fmt: skip
+            with pytest.raises(Error, match="write protected"):
+                await change()
+        await unmount_ext2(pid)
+
+    await in_node(img, body, ro=how == "disk")
+    assert img.read_bytes() == before

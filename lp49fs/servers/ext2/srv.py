@@ -8,7 +8,8 @@ rename); every method is one ``Ext2.op``.
 
 Rules:
 
-1. Qids: path = inode number, vers = ``Ext2.vers`` (fs Rule 3), type from the mode.
+1. Qids: path = generation << 32 | inode number (so a freed and reused inode is a new
+   file to 9P), vers = ``Ext2.vers`` (fs Rule 3), type from the mode.
    Directories show length 0; a symbolic link is a read-only file holding its target;
    devices, fifos and sockets are listed but opening one is ``Error(Eext2special)``.
 2. Owners are names: ``users`` maps numbers to names (``-u`` file, users(6) lines
@@ -76,6 +77,11 @@ class Ext2srv:
         return int(name) if name.isdecimal() and int(name) < 1 << 32 else NOBODY
 
 
+def qpath(i: Inode) -> int:
+    """Rule 1: a reused inode number gets a new qid path (its generation differs)."""
+    return i.generation << 32 | i.ino
+
+
 def uid_of(i: Inode) -> int:
     return i.uid | i.uid_high << 16
 
@@ -91,11 +97,12 @@ class E2File(NotImplementedFile):
                  qtype: int) -> None:  # fmt: skip
         self.srv, self.fs, self.ino, self.parent, self.uname = srv, fs, ino, parent, uname
         self.qtype = qtype
+        self.qpath = ino  # generation << 32 | ino, once the inode has been read (Rule 1)
         self.omode = -1
 
     @property
     def qid(self) -> Qid:
-        return Qid(self.qtype, self.fs.vers.get(self.ino, 0) & 0xFFFFFFFF, self.ino)
+        return Qid(self.qtype, self.fs.vers.get(self.ino, 0) & 0xFFFFFFFF, self.qpath)
 
     def hasperm(self, i: Inode, need: int) -> bool:
         if self.uname == self.srv.owner:
@@ -107,10 +114,14 @@ class E2File(NotImplementedFile):
     def _child(self, inode: Inode, parent: int) -> E2File:
         qt = QTDIR if inode.mode & S_IFMT == S_IFDIR else 0
         self.fs.vers.setdefault(inode.ino, inode.mtime)
-        return E2File(self.srv, self.fs, inode.ino, parent, self.uname, qt)
+        f = E2File(self.srv, self.fs, inode.ino, parent, self.uname, qt)
+        f.qpath = qpath(inode)
+        return f
 
     async def clone(self) -> File:
-        return E2File(self.srv, self.fs, self.ino, self.parent, self.uname, self.qtype)
+        f = E2File(self.srv, self.fs, self.ino, self.parent, self.uname, self.qtype)
+        f.qpath = self.qpath
+        return f
 
     async def walk1(self, name: str) -> E2File:
         async with self.fs.op():
@@ -212,7 +223,7 @@ class E2File(NotImplementedFile):
         vers = self.fs.vers.setdefault(i.ino, i.mtime) & 0xFFFFFFFF
         length = 0 if kind == S_IFDIR else self.fs.size(i)
         uid, gid = self.srv.name(uid_of(i)), self.srv.name(gid_of(i))
-        return Dir(0, 0, Qid(qt, vers, i.ino), mode, i.atime, i.mtime, length, name,
+        return Dir(0, 0, Qid(qt, vers, qpath(i)), mode, i.atime, i.mtime, length, name,
                    uid, gid, uid)  # fmt: skip
 
     async def wstat(self, d: Dir) -> None:
