@@ -125,6 +125,13 @@ class Inode(Record):
         super().__init__(raw)
         object.__setattr__(self, "ino", ino)  # the inode number (not on disk)
 
+    def owner(self) -> int:
+        """The 32-bit uid (low and high halves)."""
+        return self.uid | self.uid_high << 16
+
+    def group(self) -> int:
+        return self.gid | self.gid_high << 16
+
     def block(self, i: int) -> int:
         """i_block[i]: 0-11 direct, 12 indirect, 13 double, 14 triple."""
         v: int = struct.unpack_from("<I", self.raw, 40 + 4 * i)[0]

@@ -16,9 +16,8 @@ Rules:
    ``id:name:...``), other numbers show as decimal strings.  A name that is neither is
    ``nobody`` (65534) on the disk.  The server's owner acts as the image's root: every
    permission holds for it; anyone else gets the owner, group or other bits of the mode.
-3. wstat is checked whole before anything changes (ramfs Rule 4); it can rename within the
-   directory, change length, permission bits, mtime, atime and gid.  A wstat that changes
-   nothing (all don't-touch) is a sync: every earlier reply already followed the write.
+3. wstat (``wstat.apply``) is checked whole before anything changes; a wstat that changes
+   nothing (all don't-touch) is a sync: every earlier reply already followed its writes.
 4. What one client can make the server spend is bounded: a request is at most one msize of
    data; sparse writes and length changes allocate only the blocks written; the cache and
    the directory indexes have fixed limits (``cache.LIMIT``, ``dirent.KEEP``).
@@ -33,7 +32,7 @@ from lp49fs.errors import Eext2special, Eisdir9p, Enonexist, Enotdir9p, Enotfoun
 from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, QTDIR, Dir, Qid
 
-from . import dirent, ops, rw
+from . import dirent, ops, rw, wstat
 from .fs import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Ext2
 from .layout import ROOTINO, Inode
 
@@ -82,14 +81,6 @@ def qpath(i: Inode) -> int:
     return i.generation << 32 | i.ino
 
 
-def uid_of(i: Inode) -> int:
-    return i.uid | i.uid_high << 16
-
-
-def gid_of(i: Inode) -> int:
-    return i.gid | i.gid_high << 16
-
-
 class E2File(NotImplementedFile):
     """One fid: inode ``ino`` reached from directory ``parent`` (Rules 1-3)."""
 
@@ -108,7 +99,7 @@ class E2File(NotImplementedFile):
         if self.uname == self.srv.owner:
             return True
         me = self.srv.number(self.uname)
-        bits = i.mode >> 6 if me == uid_of(i) else i.mode >> 3 if me == gid_of(i) else i.mode
+        bits = i.mode >> 6 if me == i.owner() else i.mode >> 3 if me == i.group() else i.mode
         return bits & need == need
 
     def _child(self, inode: Inode, parent: int) -> E2File:
@@ -171,7 +162,7 @@ class E2File(NotImplementedFile):
             else:
                 kind, bits = S_IFREG, perm & (~0o666 | d.mode) & 0o777
             uid = self.srv.number(self.uname)
-            i = await ops.create(self.fs, d, name, kind | bits, uid, gid_of(d))
+            i = await ops.create(self.fs, d, name, kind | bits, uid, d.group())
             f = self._child(i, self.ino)
             f._opened(mode)
             return f
@@ -189,7 +180,7 @@ class E2File(NotImplementedFile):
             out = []
             for _lb, e in await dirent.entries(self.fs, d):
                 if e.name not in (".", ".."):
-                    out.append(self._dir(await self.fs.iget(e.ino), e.name))
+                    out.append(self.dir(await self.fs.iget(e.ino), e.name))
             return out
 
     async def write(self, offset: int, data: bytes) -> int:
@@ -200,7 +191,7 @@ class E2File(NotImplementedFile):
         async with self.fs.op():
             i = await self.fs.iget(self.ino)
             name = await self.name()
-            return self._dir(i, str(self.ino) if name is None else name)
+            return self.dir(i, str(self.ino) if name is None else name)
 
     async def name(self) -> str | None:
         """This file's name in its directory; None once removed (a fid may outlive it)."""
@@ -212,7 +203,7 @@ class E2File(NotImplementedFile):
                 return name
         return None
 
-    def _dir(self, i: Inode, name: str) -> Dir:
+    def dir(self, i: Inode, name: str) -> Dir:
         kind = i.mode & S_IFMT
         mode = i.mode & 0o777
         if kind == S_IFDIR:
@@ -222,7 +213,7 @@ class E2File(NotImplementedFile):
         qt = QTDIR if kind == S_IFDIR else 0
         vers = self.fs.vers.setdefault(i.ino, i.mtime) & 0xFFFFFFFF
         length = 0 if kind == S_IFDIR else self.fs.size(i)
-        uid, gid = self.srv.name(uid_of(i)), self.srv.name(gid_of(i))
+        uid, gid = self.srv.name(i.owner()), self.srv.name(i.group())
         return Dir(0, 0, Qid(qt, vers, qpath(i)), mode, i.atime, i.mtime, length, name,
                    uid, gid, uid)  # fmt: skip
 
@@ -231,52 +222,7 @@ class E2File(NotImplementedFile):
         async with self.fs.op(write=bool(touched)):
             if not touched:
                 return  # Rule 3: a sync
-            await self._wstat(d, touched)
-
-    async def _wstat(self, d: Dir, touched: set[str]) -> None:
-        fs = self.fs
-        i = await fs.iget(self.ino)
-        name = await self.name()
-        if name is None:
-            raise Error(Enonexist)
-        cur = self._dir(i, name)
-        owner = self.uname == self.srv.owner or self.srv.number(self.uname) == uid_of(i)
-        for f in ("type", "dev", "uid", "muid"):
-            if f in touched and getattr(d, f) != getattr(cur, f):
-                raise Error(Eperm)
-        if "qid" in touched and (d.qid.type, d.qid.path) != (cur.qid.type, cur.qid.path):
-            raise Error(Eperm)
-        p = await fs.iget(self.parent)
-        rename = "name" in touched and d.name != cur.name
-        if rename:
-            ops.check_name(d.name)
-            if self.ino == ROOTINO or not self.hasperm(p, AWRITE):
-                raise Error(Eperm)
-        if "length" in touched:
-            if (cur.mode & DMDIR and d.length != 0) or not self.hasperm(i, AWRITE):
-                raise Error(Eperm)
-            if i.mode & S_IFMT == S_IFLNK:
-                raise Error(Eperm)
-        if "mode" in touched and (not owner or (d.mode ^ cur.mode) & DMDIR):
-            raise Error(Eperm)
-        if {"mtime", "atime", "gid"} & touched and not owner:
-            raise Error(Eperm)
-        if rename:
-            await ops.rename(fs, p, cur.name, d.name)
-            i = await fs.iget(self.ino)
-        if "length" in touched and i.mode & S_IFMT == S_IFREG and d.length != fs.size(i):
-            await rw.resize(fs, i, d.length)
-        if "mode" in touched:
-            i.mode = (i.mode & ~0o777) | (d.mode & 0o777)
-        if "mtime" in touched:
-            i.mtime = d.mtime
-        if "atime" in touched:
-            i.atime = d.atime
-        if "gid" in touched:
-            g = self.srv.number(d.gid)
-            i.gid, i.gid_high = g & 0xFFFF, g >> 16
-        fs.changed(i, data=False)
-        await fs.iput(i)
+            await wstat.apply(self, d, touched)
 
     async def remove(self) -> None:
         async with self.fs.op(write=True):
