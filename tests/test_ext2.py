@@ -85,25 +85,31 @@ async def test_reads_what_debugfs_wrote(tmp_path: pathlib.Path, bs: int) -> None
         src = tmp_path / name.replace("/", "_")
         src.write_bytes(data)
         reqs.append(f"write {src} {name[1:]}")
-    reqs += ["symlink d/link /d/c", "sif /b uid 1000", "sif /b gid 100", "sif /b mode 0100600"]
+    longtarget = "/d/" + "t" * 100  # past the 60 bytes kept in the inode: a block of its own
+    reqs += ["symlink d/link /d/c", f"symlink longlink {longtarget}", "sif /b uid 1000",
+             "sif /b gid 100", "sif /b mode 0100600"]  # fmt: skip
     debugfs(img, *reqs)
     seen: dict[str, object] = {}
 
     async def body() -> None:
-        seen["tree"] = await tree("/mnt")
         seen["b"] = await lib.stat("/mnt/b")
         seen["link"] = await lib.stat("/mnt/d/link")
         with pytest.raises(Error):
             await lib.open("/mnt/d/link", OWRITE)
         seen["far"] = await lib.pread(await lib.open("/mnt/d/e/big", OREAD), 10, 1 << 30)
+        seen["tree"] = await tree("/mnt")
+        await lib.remove("/mnt/d/link")  # a fast symlink: its i_block is text, not blocks
+        await lib.remove("/mnt/longlink")
 
     await served(img, body)
+    fsck(img)
     got = seen["tree"]
     assert isinstance(got, dict)
     for name, data in files.items():
         assert got[name] == data, name
     assert got["/d"] is None and got["/d/e"] is None and got["/empty"] is None
     assert got["/d/link"] == b"/d/c"  # a symlink reads as its target
+    assert got["/longlink"] == longtarget.encode()
     assert "/lost+found" in got
     b = seen["b"]
     assert isinstance(b, Dir) and (b.uid, b.gid, b.mode & 0o777) == ("1000", "100", 0o600)

@@ -224,3 +224,38 @@ async def test_a_read_only_disk_or_r_serves_read_only(tmp_path: pathlib.Path, ho
 
     await in_node(img, body, ro=how == "disk")
     assert img.read_bytes() == before
+
+
+async def test_a_hashed_directory_is_kept_readable(tmp_path: pathlib.Path) -> None:
+    """``e2fsck -D`` gives a 300-entry directory an htree index (``dir_index``); ext2srv reads
+    it linearly, and when it changes the directory it drops the index flag, which leaves a
+    directory that e2fsck and the kernel both read in full."""
+    img = mkimage(tmp_path / "h.img", 8 * MiB, 1024)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    debugfs(img, "mkdir big", *(f"write {empty} big/file{k:04d}" for k in range(300)))
+    tool("e2fsck", "-fyD", str(img), ok=(0, 1))
+    assert "Flags: 0x1000" in debugfs(img, "stat big")  # EXT2_INDEX_FL
+    names = {f"file{k:04d}" for k in range(300)}
+
+    async def body() -> None:
+        for k in range(0, 300, 15):
+            await lib.remove(f"/mnt/big/file{k:04d}")
+            names.discard(f"file{k:04d}")
+        for k in range(20):
+            await writefile(f"/mnt/big/new{k}", b"n")
+            names.add(f"new{k}")
+        fd = await lib.open("/mnt/big", OREAD)
+        assert {d.name for d in await lib.dirreadall(fd)} == names
+        await lib.close(fd)
+
+    await served(img, body)
+    fsck(img)
+    assert "Flags: 0x0" in debugfs(img, "stat big")
+    mnt = tmp_path / "k"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop,ro", "-t", "ext2", str(img), str(mnt)], check=True)
+    try:
+        assert set(os.listdir(mnt / "big")) == names
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

@@ -126,6 +126,12 @@ class Ext2:
         raw[off : off + self.isz] = inode.raw
         self.cache.mark(blk, ITABLE)
 
+    def fast_symlink(self, inode: Inode) -> bool:
+        """A symbolic link whose target sits in ``i_block`` itself (no data blocks: only an
+        extended attribute block, if any, is counted in ``i_blocks``)."""
+        xattr = self.bs // 512 if inode.file_acl else 0
+        return inode.mode & S_IFMT == S_IFLNK and inode.blocks == xattr
+
     def size(self, inode: Inode) -> int:
         if inode.mode & S_IFMT == S_IFREG and self.sb.rev_level >= 1:
             return inode.size | inode.size_high << 32

@@ -81,7 +81,9 @@ async def release(fs: Ext2, ino: int) -> None:
 
 
 async def destroy(fs: Ext2, inode: Inode) -> None:
-    await rw.resize(fs, inode, 0)
+    """Free an unlinked inode and its blocks (a fast symlink's i_block is text: kept)."""
+    if not fs.fast_symlink(inode):
+        await rw.resize(fs, inode, 0)
     await fs.free_inode(inode)
     fs.dirs.pop(inode.ino, None)
 

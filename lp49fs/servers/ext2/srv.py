@@ -170,7 +170,7 @@ class E2File(NotImplementedFile):
     async def read(self, offset: int, count: int) -> bytes:
         async with self.fs.op():
             i = await self.fs.iget(self.ino)
-            if i.mode & S_IFMT == S_IFLNK and not i.blocks:
+            if self.fs.fast_symlink(i):
                 return bytes(i.raw[40 : 40 + i.size])[offset : offset + count]
             return await rw.read(self.fs, i, offset, count)
 
