@@ -40,6 +40,9 @@ def nochange(**fields: object) -> Dir:
     return dataclasses.replace(Dir.nulldir(), **fields)  # type: ignore[arg-type]
 
 
+SPECIAL = ("tty", "fifo")  # device nodes made by debugfs mknod: opening them is refused
+
+
 async def tree(root: str) -> dict[str, bytes | None]:
     """path -> contents (None for a directory) of everything under ``root``."""
     out: dict[str, bytes | None] = {}
@@ -55,6 +58,8 @@ async def tree(root: str) -> dict[str, bytes | None]:
             if d.mode & DMDIR:
                 out[p] = None
                 await walk(p)
+            elif d.name in SPECIAL:
+                out[p] = b""
             else:
                 out[p] = await readfile(f"{root}{p}")
 
@@ -87,7 +92,8 @@ async def test_reads_what_debugfs_wrote(tmp_path: pathlib.Path, bs: int) -> None
         reqs.append(f"write {src} {name[1:]}")
     longtarget = "/d/" + "t" * 100  # past the 60 bytes kept in the inode: a block of its own
     reqs += ["symlink d/link /d/c", f"symlink longlink {longtarget}", "sif /b uid 1000",
-             "sif /b gid 100", "sif /b mode 0100600"]  # fmt: skip
+             "sif /b gid 100", "sif /b mode 0100600", "cd /d", "mknod tty c 4 64", "cd /",
+             "mknod fifo p"]
     debugfs(img, *reqs)
     seen: dict[str, object] = {}
 
@@ -100,6 +106,10 @@ async def test_reads_what_debugfs_wrote(tmp_path: pathlib.Path, bs: int) -> None
         seen["tree"] = await tree("/mnt")
         await lib.remove("/mnt/d/link")  # a fast symlink: its i_block is text, not blocks
         await lib.remove("/mnt/longlink")
+        with pytest.raises(Error, match="special file not served"):
+            await lib.open("/mnt/d/tty", OREAD)
+        await lib.remove("/mnt/d/tty")  # i_block holds the device number, not blocks
+        await lib.remove("/mnt/fifo")
 
     await served(img, body)
     fsck(img)
@@ -110,6 +120,7 @@ async def test_reads_what_debugfs_wrote(tmp_path: pathlib.Path, bs: int) -> None
     assert got["/d"] is None and got["/d/e"] is None and got["/empty"] is None
     assert got["/d/link"] == b"/d/c"  # a symlink reads as its target
     assert got["/longlink"] == longtarget.encode()
+    assert got["/d/tty"] == b"" and got["/fifo"] == b""  # listed, never opened: see tree()
     assert "/lost+found" in got
     b = seen["b"]
     assert isinstance(b, Dir) and (b.uid, b.gid, b.mode & 0o777) == ("1000", "100", 0o600)

@@ -126,6 +126,12 @@ class Ext2:
         raw[off : off + self.isz] = inode.raw
         self.cache.mark(blk, ITABLE)
 
+    def has_blocks(self, inode: Inode) -> bool:
+        """Does ``i_block`` hold block pointers?  Not for a fast symlink (text) nor for a
+        device, fifo or socket (device numbers, or nothing)."""
+        kind = inode.mode & S_IFMT
+        return kind in (S_IFREG, S_IFDIR) or (kind == S_IFLNK and not self.fast_symlink(inode))
+
     def fast_symlink(self, inode: Inode) -> bool:
         """A symbolic link whose target sits in ``i_block`` itself (no data blocks: only an
         extended attribute block, if any, is counted in ``i_blocks``)."""

@@ -81,8 +81,8 @@ async def release(fs: Ext2, ino: int) -> None:
 
 
 async def destroy(fs: Ext2, inode: Inode) -> None:
-    """Free an unlinked inode and its blocks (a fast symlink's i_block is text: kept)."""
-    if not fs.fast_symlink(inode):
+    """Free an unlinked inode and its blocks (``Ext2.has_blocks``)."""
+    if fs.has_blocks(inode):
         await rw.resize(fs, inode, 0)
     await fs.free_inode(inode)
     fs.dirs.pop(inode.ino, None)
