@@ -53,3 +53,38 @@ async def test_kill_during_a_write_loop_loses_nothing_acknowledged(
     assert len(acked) >= 25
     for name, data in acked.items():
         assert cat(img, name) == data, name
+
+
+async def test_interrupted_writers_leave_the_image_clean(tmp_path: pathlib.Path) -> None:
+    """A client interrupted in the middle of its writes (a note: #M flushes the request)
+    must not leave half a request behind: ext2srv finishes each request it started, so
+    e2fsck -fn (no repair) finds nothing, and what the client was told is there."""
+    img = mkimage(tmp_path / "i.img", 16 << 20, 1024)
+    chunks: list[int] = []
+    with trio.fail_after(GUARD):
+        async with boot(ram=16 << 20, disks=(str(img),)) as node:
+            pids: list[int] = []
+
+            async def server() -> None:
+                pids.append(await mount_ext2())
+                while True:
+                    await trio.sleep(3600)
+
+            await start(node, server)
+            await await_until(lambda: pids, "ext2srv mounted")
+            for k in range(6):
+                chunks.clear()
+
+                async def writer(k: int = k) -> None:
+                    fd = await lib.create(f"/mnt/w{k}", ORDWR, 0o644)
+                    n = 0
+                    while True:
+                        await lib.write(fd, bytes([k]) * 100_000)
+                        n += 1
+                        chunks.append(n)
+
+                wpid, _box = await start(node, writer)
+                await await_until(lambda k=k: len(chunks) >= 3 + k, "some writes acknowledged")
+                node.procmgr.note(node.procmgr.bypid[wpid].proc, "interrupt")
+                await node.wait(wpid)
+    fsck(img)

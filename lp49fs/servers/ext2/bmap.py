@@ -156,7 +156,6 @@ async def _trunc(fs: Ext2, inode: Inode, blk: int, span: int, base: int, keep: i
         return False
     table = await fs.cache.get(blk)
     ptrs = struct.unpack_from(f"<{fs.apb}I", table)
-    changed = False
     for i, child in enumerate(ptrs):
         start = base + i * span
         if not child or start + span <= keep:
@@ -169,12 +168,10 @@ async def _trunc(fs: Ext2, inode: Inode, blk: int, span: int, base: int, keep: i
             await _free(fs, inode, child)
         if gone:
             struct.pack_into("<I", table, 4 * i, 0)
-            changed = True
+            fs.cache.mark(blk, INDIRECT)  # at once: a change is always dirty (fs Rule 4)
     if base >= keep or not any(struct.unpack_from(f"<{fs.apb}I", table)):
         await _free(fs, inode, blk)
         return True
-    if changed:
-        fs.cache.mark(blk, INDIRECT)
     return False
 
 

@@ -76,7 +76,7 @@ class Cache:
         self.disk, self.bs, self.limit = disk, bs, limit
         self.blocks: OrderedDict[int, bytearray] = OrderedDict()
         self.dirty: dict[int, int] = {}  # block -> rank
-        self.pinned: set[int] = set()  # never trimmed (the descriptor table)
+        self.pinned: dict[int, bytes] = {}  # never trimmed: block -> its bytes on the disk
 
     async def get(self, blk: int) -> bytearray:
         b = self.blocks.get(blk)
@@ -114,6 +114,22 @@ class Cache:
             await self.disk.pwrite(run[0] * self.bs, b"".join(self.blocks[b] for b in run))
             for b in run:
                 del self.dirty[b]
+                if b in self.pinned:
+                    self.pinned[b] = bytes(self.blocks[b])
+
+    def pin(self, blk: int) -> None:
+        """Keep cached block ``blk`` (records view it) for good; call right after ``get``."""
+        self.pinned[blk] = bytes(self.blocks[blk])
+
+    def abort(self) -> None:
+        """Forget every change not yet flushed: dirty blocks are dropped (the next ``get``
+        reads the disk), pinned ones restored in place (their records stay valid)."""
+        for blk in self.dirty:
+            if blk in self.pinned:
+                self.blocks[blk][:] = self.pinned[blk]
+            else:
+                self.blocks.pop(blk, None)
+        self.dirty.clear()
 
     def trim(self) -> None:
         """Drop clean blocks down to the limit; only between requests, so a block a request

@@ -8,12 +8,19 @@ cached inode-table block and marks it dirty.
 Rules:
 
 1. Every 9P request runs inside ``op(write)``: one request at a time per file system (a
-   ``trio.Lock``); a writing request on a read-only image is ``Error(Ewprotect)`` with the
+   ``trio.Lock``), never cancelled once it holds the lock (a Tflush waits for it, as
+   flush(5) allows); a writing request on a read-only image is ``Error(Ewprotect)`` with the
    reason; at its end the dirty blocks are flushed (``cache`` Rule 1), before the reply, and
    the cache is trimmed.
 2. Inode numbers are checked (``1 <= ino <= inodes_count``) before their block is read, and
    ``size`` combines ``size_high`` for regular files (revision 1).  A file's length past
    2 GiB sets the ``large_file`` feature, as the Linux driver does.
+4. A request that fails part way (an error, a corrupt structure found, a Tflush or a kill
+   cancelling it) changes nothing: its dirty blocks are dropped and the pinned ones put
+   back as they are on the disk (``Cache.abort``), the name indexes are forgotten; so an
+   interrupted client never leaves half a change behind, and nothing is written on the
+   strength of a structure found corrupt.  Only file data it wrote in place may remain, as
+   with an interrupted write(2).  A flush once begun is finished (shielded).
 3. ``vers[ino]`` is the qid version: it starts at the inode's mtime and counts changes made
    through this server, so two writes within a second still change it.
 """
@@ -70,13 +77,13 @@ class Ext2:
         fs = cls(disk, sb, why)
         fs.sbblk, off = divmod(layout.SBOFF, fs.bs)  # the superblock lives in a cached block
         raw = await fs.cache.get(fs.sbblk)
-        fs.cache.pinned.add(fs.sbblk)
+        fs.cache.pin(fs.sbblk)
         fs.sb = Superblock(memoryview(raw)[off : off + layout.SBSIZE])
         first = sb.first_data_block + 1
         for g in range(fs.ngroups):
             blk, off = divmod(g * GDSIZE, fs.bs)
             raw = await fs.cache.get(first + blk)
-            fs.cache.pinned.add(first + blk)
+            fs.cache.pin(first + blk)
             gd = GroupDesc(memoryview(raw)[off : off + GDSIZE])
             for b in (gd.block_bitmap, gd.inode_bitmap, gd.inode_table):
                 if not sb.first_data_block <= b < sb.blocks_count:
@@ -90,16 +97,22 @@ class Ext2:
 
     @contextlib.asynccontextmanager
     async def op(self, write: bool = False) -> AsyncIterator[None]:
-        """Rule 1: hold the file system for one request; flush its changes at the end."""
+        """Rule 1: hold the file system for one request; flush its changes at the end, or
+        forget them all if it ends with an exception (Rule 4)."""
         async with self.lock:
             if write and self.why_ro:
                 raise Error(f"{Ewprotect}: {self.why_ro}")
             try:
                 yield
-            finally:
                 if self.cache.dirty:
                     with trio.CancelScope(shield=True):
                         await self.cache.flush()
+            except BaseException:
+                if self.cache.dirty:  # only then did anything change (Rule 4)
+                    self.cache.abort()
+                    self.dirs.clear()
+                raise
+            finally:
                 self.cache.trim()
 
     def counts_changed(self, g: int) -> None:
