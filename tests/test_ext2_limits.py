@@ -14,6 +14,7 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
 from tests.ext2_helpers import (
+    attach,
     cat,
     debugfs,
     fsck,
@@ -22,6 +23,7 @@ from tests.ext2_helpers import (
     mount_ext2,
     readfile,
     served,
+    start_ext2,
     tool,
     unmount_ext2,
     writefile,
@@ -259,3 +261,27 @@ async def test_a_hashed_directory_is_kept_readable(tmp_path: pathlib.Path) -> No
         assert set(os.listdir(mnt / "big")) == names
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+async def test_two_names_of_one_partition_share_one_image(tmp_path: pathlib.Path) -> None:
+    """``/dev/sdC0/data`` and ``#S/sdC0/data`` are one file: one ext2srv serves both attaches
+    from one image (one cache), so a change through either is seen through the other."""
+    img = mkimage(tmp_path / "t.img", 8 * MiB, 1024)
+
+    async def body() -> None:
+        pid = await start_ext2()
+        await attach("/dev/sdC0/data", "/mnt")
+        await attach("#S/sdC0/data", "/n")
+        fd = await lib.open("/n", OREAD)  # read the root through the second name first
+        assert "one" not in [d.name for d in await lib.dirreadall(fd)]
+        await lib.close(fd)
+        await writefile("/mnt/one", b"through /mnt")
+        assert await readfile("/n/one") == b"through /mnt"
+        await lib.close(await lib.create("/n/d", OREAD, DMDIR | 0o755))
+        assert (await lib.stat("/mnt/d")).mode & DMDIR
+        await lib.unmount(None, "/n")
+        await unmount_ext2(pid)
+
+    await in_node(img, body)
+    fsck(img)
+    assert cat(img, "/one") == b"through /mnt"

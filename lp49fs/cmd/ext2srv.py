@@ -36,7 +36,12 @@ def parse_users(text: str) -> dict[int, str]:
 
 
 def opener(readonly: bool) -> Opener:
-    """Attach specs -> mounted images: open the partition file, check it, say if read-only."""
+    """Attach specs -> mounted images: open the partition file, check it, say if read-only.
+
+    Two specs naming the same file (``/dev/sdC0/linux`` and ``#S/sdC0/linux``: the same
+    type, dev and qid path) get the same image, never two caches of one disk.
+    """
+    mounted: dict[tuple[int, int, int], Ext2] = {}
 
     async def mount(spec: str) -> Ext2:
         if not spec:
@@ -49,13 +54,18 @@ def opener(readonly: bool) -> Opener:
                 raise
             fd, ro = await lib.open(spec, OREAD), True
         try:
-            size = (await lib.fstat(fd)).length
-            fs = await Ext2.mount(FdDisk(fd, size, ro))
+            d = await lib.fstat(fd)
+            ident = (d.type, d.dev, d.qid.path)
+            if ident in mounted:
+                await lib.close(fd)
+                return mounted[ident]
+            fs = await Ext2.mount(FdDisk(fd, d.length, ro))
         except BaseException:
             await lib.close(fd)
             raise
         if fs.readonly:
             await eprint(f"ext2srv: {spec}: read-only: {fs.why_ro}\n")
+        mounted[ident] = fs
         return fs
 
     return mount
