@@ -107,6 +107,12 @@ Ebadfs = "not a FAT file system"  # a boot sector dossrv refuses (servers/dos/bp
 Ecorrupt = "corrupt FAT chain"  # a cluster chain that loops or leaves the volume
 Etoomany = "too many files in use"  # dossrv: its bound on volumes, or on one attach's fids
 
+# ext2srv (lp49fs/servers/ext2)
+Eext2bad = "corrupt ext2 file system"  # a structure that makes no sense: nothing is written
+Eext2feature = "unsupported ext2 feature"  # an incompat bit it cannot read (extent, 64bit ...)
+Eext2special = "special file not served"  # an ext2 device, fifo or socket node
+Elongname = "file name too long"  # an ext2 name longer than 255 bytes
+
 
 class Error(Exception):
     """A Plan 9 error: ``ename`` is the exact error string (at most ERRMAX-1 bytes)."""

@@ -13,7 +13,8 @@ How each row reaches its tree:
 * servers: ramfs, u9fs (on a temp dir) and dossrv (on a FAT image) served in process over a
   pipe (``ninep_tree``), and
   exportfs of a booted node's ``/tmp`` (an ``exportfs -r /tmp`` program on a pipe, the 9P
-  client inside the node speaking over the other end).
+  client inside the node speaking over the other end), and ext2srv as a program of a node
+  serving an mke2fs image on its disk, mounted on ``/mnt`` (then ``e2fsck -fn`` is clean).
 
 Where a tree legitimately differs from the generic expectations the row says so through the
 suite's documented options, with the reason: ``unread`` (files not probed past EOF: reads
@@ -26,10 +27,13 @@ import pathlib
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 
+import dos_helpers
+import ext2_helpers
 import pytest
 import trio
 from conformance import EOF_PROBE, NinepTree, check_rw, check_tree, ninep_session, ninep_tree
-from dos_helpers import fsck, mkfat, mput, mtools, served
+from dos_helpers import mkfat, mput, mtools
+from ext2_helpers import mkimage
 from lib_helpers import run_as
 from lib_tree import LibTree
 from servant_tree import SysTree, boot
@@ -334,11 +338,11 @@ async def test_dossrv(tmp_path: pathlib.Path, fattype: int) -> None:
     mput(img, "f", b"dos", tmp_path)
     mput(img, "d/g", b"", tmp_path)
     modes = {"modes": "FAT keeps only a read-only attribute (0444 or 0666)"}
-    async with served(img) as tree:
+    async with dos_helpers.served(img) as tree:
         await check_tree(tree, RAMFS_TREE)
         await check_rw(tree, "", refuses=modes)
         await check_rw(tree, "d", refuses=modes)
-    fsck(img)
+    dos_helpers.fsck(img)
 
 
 async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None:
@@ -354,6 +358,21 @@ async def exportfs_session(body: Callable[[NinepTree], Awaitable[None]]) -> None
             await body(tree)
 
     await in_node(client)
+
+
+async def test_ext2srv(tmp_path: pathlib.Path) -> None:
+    """ext2srv serving an image made by mke2fs, on sdC0 of a booted node, mounted on /mnt."""
+    img = mkimage(tmp_path / "e.img", 8 << 20, 1024)
+
+    async def body() -> None:
+        await ramfs_files("/mnt")
+        tree = LibTree("/mnt")
+        await check_tree(tree, {**RAMFS_TREE, "lost+found": "dir"})
+        await check_rw(tree, "")
+        await check_rw(tree, "d")
+
+    await ext2_helpers.served(img, body)
+    ext2_helpers.fsck(img)
 
 
 async def test_exportfs_of_a_nodes_tmp() -> None:

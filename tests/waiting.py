@@ -15,6 +15,7 @@ never a measurement.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 
@@ -37,12 +38,20 @@ def wait_until(pred: Callable[[], object], what: str, timeout: float = DEADLINE)
 
 
 async def await_until(pred: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    """``wait_until`` for trio tests: poll ``pred`` between trio sleeps."""
+    """``wait_until`` for trio tests: poll ``pred`` between trio sleeps.  ``pred`` may be an
+    async function (a check made with ``lp49fs.lib`` calls inside an LP49 process)."""
     end = trio.current_time() + timeout
-    while not pred():
+    while not await _holds(pred):
         if trio.current_time() > end:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         await trio.sleep(POLL)
+
+
+async def _holds(pred: Callable[[], object]) -> bool:
+    r = pred()
+    if inspect.isawaitable(r):
+        r = await r
+    return bool(r)
 
 
 def thread_in_syscall(pid: int, nr: int | None = None) -> bool:

@@ -17,6 +17,7 @@ PROGRAMS: dict[str, str] = {
     "echo": "lp49fs.cmd.echo",
     "exportfs": "lp49fs.cmd.exportfs",
     "fdisk": "lp49fs.cmd.fdisk",
+    "ext2srv": "lp49fs.cmd.ext2srv",
     "import": "lp49fs.cmd.import",
     "init": "lp49fs.cmd.init",
     "kill": "lp49fs.cmd.kill",

@@ -116,6 +116,9 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Ebadfs: _errno.EINVAL,
     E.Ecorrupt: _errno.EIO,
     E.Etoomany: _errno.EMFILE,
+    E.Eext2bad: _errno.EUCLEAN,
+    E.Eext2feature: _errno.EOPNOTSUPP,
+    E.Eext2special: _errno.EPERM,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and
