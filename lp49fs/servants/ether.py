@@ -122,7 +122,7 @@ class Netif:
 
     @property
     def mac(self) -> bytes:
-        return self.drv.mac()
+        return self.drv.ea
 
 
 class Ether(Servant):
