@@ -34,6 +34,7 @@ from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet import tcpseg as ts
 from lp49fs.servants.inet.conv import Addr, Conv
 from lp49fs.servants.inet.tcb import SNDBUF, Tcb
+from lp49fs.servants.inet.tcbbase import TcbBase
 
 if TYPE_CHECKING:
     from lp49fs.servants.inet.stack import Stack
@@ -83,7 +84,7 @@ class Tcp:
             except Error:
                 self.stack.stats["TcpOutErrors"] += 1  # no route, say: like a lost segment
 
-    def emit(self, tcb: Tcb, s: ts.Seg) -> None:
+    def emit(self, tcb: TcbBase, s: ts.Seg) -> None:
         self.stack.stats["TcpOutSegs"] += 1
         src, dst = tcb.laddr[0], tcb.raddr[0]
         self.send_ch.send_nowait((src, dst, ts.build(src, dst, s)))
@@ -94,7 +95,7 @@ class Tcp:
         key = (laddr[1], raddr[0], raddr[1])
         self.conns[key] = tcb
 
-        def closed(t: Tcb) -> None:
+        def closed(t: TcbBase) -> None:
             if self.conns.get(key) is t:
                 del self.conns[key]
 
