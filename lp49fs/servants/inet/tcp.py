@@ -78,11 +78,18 @@ class Tcp:
             self.stack.spawn(self._sender)
 
     async def _sender(self) -> None:
-        async for src, dst, seg in self.recv_ch:
-            try:
-                await self.stack.ipoput(src, dst, pkt.PROTO_TCP, seg)
-            except Error:
-                self.stack.stats["TcpOutErrors"] += 1  # no route, say: like a lost segment
+        """Send queued segments in order; a burst goes out in one wake-up of this task."""
+        async for item in self.recv_ch:
+            while True:
+                src, dst, seg = item
+                try:
+                    await self.stack.ipoput(src, dst, pkt.PROTO_TCP, seg)
+                except Error:
+                    self.stack.stats["TcpOutErrors"] += 1  # no route, say: a lost segment
+                try:
+                    item = self.recv_ch.receive_nowait()
+                except trio.WouldBlock:
+                    break
 
     def emit(self, tcb: TcbBase, s: ts.Seg) -> None:
         self.stack.stats["TcpOutSegs"] += 1

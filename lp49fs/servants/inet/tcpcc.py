@@ -9,9 +9,9 @@ Theory of operation
 -------------------
 ``cwnd`` starts at the initial window (RFC 5681 §3.1: 3 segments of 1460 bytes) and
 ``ssthresh`` at "arbitrarily high".  While cwnd < ssthresh (slow start) every ACK adds the
-bytes it acknowledges, at most one MSS (appropriate byte counting with L = 1, which keeps the
-growth right when the receiver delays ACKs); above it (congestion avoidance) an ACK adds
-MSS*MSS/cwnd, about one MSS per round trip.
+bytes it acknowledges, at most two MSS (appropriate byte counting with L = 2, RFC 3465,
+which keeps the growth right when the receiver delays or stretches ACKs); above it
+(congestion avoidance) an ACK adds MSS*MSS/cwnd, about one MSS per round trip.
 
 The third duplicate ACK (§3.2) halves: ssthresh = max(FlightSize/2, 2*MSS), cwnd = ssthresh
 + 3*MSS, ``recover`` = SND.MAX, and the caller retransmits SND.UNA; each further duplicate
@@ -71,7 +71,7 @@ class Reno:
             self.cwnd = max(self.cwnd - nbytes + self.mss, self.mss)
             return True
         if self.cwnd < self.ssthresh:
-            self.cwnd += min(nbytes, self.mss)
+            self.cwnd += min(nbytes, 2 * self.mss)
         else:
             self.cwnd += max(1, self.mss * self.mss // self.cwnd)
         return False
