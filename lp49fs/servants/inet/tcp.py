@@ -10,8 +10,9 @@ Each Tcb gets a timer task (``Tcb.timer``) for as long as it lives.
 connection is Established (or raises ``connection refused`` / ``connection timed out``),
 ``announce`` makes a listener, ``accept`` (the listen file) takes the next established
 call.  The last close sends a FIN and leaves the Tcb to finish the close and TIME_WAIT on
-its own; the conversation is reused only after that (``free``), so a port is never reused
-while an old incarnation of its connection may still have segments in flight.
+its own; the conversation keeps its port until then and gives it back the moment the Tcb is
+Closed (``_closed``), so a port is never reused while an old incarnation of its connection
+may still have segments in flight, and is free again right after.
 
 Rules
   1. Reads return the bytes received so far (at most count), block while there are none,
@@ -160,8 +161,21 @@ class TcpConv(Conv):
         state = self.tcb.state if self.tcb is not None else self.state
         return f"{state} qin {len(self.tcb.rcvq) if self.tcb else 0} qout 0\n"
 
+    def _watch(self, tcb: Tcb) -> None:
+        """Give the port back once ``tcb`` is Closed after our last close (module docstring)."""
+        prev = tcb.onclosed
+
+        def closed(t: TcbBase) -> None:
+            if prev is not None:
+                prev(t)
+            if self.tcb is t and self.inuse == 0:
+                self.closeconv()
+
+        tcb.onclosed = closed
+
     async def connect(self) -> None:
         tcb = self.tcb = self.tcp.newtcb(self.laddr, self.raddr)
+        self._watch(tcb)
         self.state = "Syn_sent"
         tcb.open_active()
         while tcb.state in ("Syn_sent", "Syn_received"):
@@ -188,6 +202,7 @@ class TcpConv(Conv):
 
     def adopt(self, tcb: Tcb) -> None:
         self.tcb, self.state = tcb, "Established"
+        self._watch(tcb)
         self.laddr, self.raddr = tcb.laddr, tcb.raddr
 
     def protoctl(self, f: list[str]) -> None:
@@ -201,10 +216,11 @@ class TcpConv(Conv):
 
     def closeconv(self) -> None:
         """Last close: FIN the connection (it finishes alone), stop listening."""
-        if self.tcb is not None and self.tcb.state != "Closed":
-            self.tcb.close()
-            if self.tcb.state != "Closed":
-                return  # still closing: reset once it is Closed (free() waits for it)
+        tcb = self.tcb
+        if tcb is not None and tcb.state != "Closed":
+            tcb.close()
+            if tcb.state != "Closed" or self.tcb is not tcb:
+                return  # still closing (``_watch`` finishes), or closed and given back already
         if self.listener is not None:
             self.listener.closed = True
             self.listener.ready.set()
