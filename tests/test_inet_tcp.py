@@ -15,12 +15,16 @@ import trio
 import trio.testing
 from lib_helpers import run_as
 
+from hwsim.hub import Hub
+from hwsim.nic import Nic
 from lp49fs import lib
+from lp49fs.core.proc import RFFDG, RFPROC
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD
-from lp49fs.node.boot import Node
+from lp49fs.node.boot import SHUTDOWN_GRACE, Node, boot
+from lp49fs.servants import OWNSTACK
 from lp49fs.servants.inet.tcb import MSL, Tcb
-from tests.test_inet import B, pair, tcp_transfer
+from tests.test_inet import A, B, pair, tcp_transfer
 from tests.waiting import await_until
 
 
@@ -92,3 +96,33 @@ async def test_window_scaling_and_fast_retransmit(tmp_path: os.PathLike[str]) ->
         assert t.snd_scale == 3 and t.rcv_scale == 3
         assert t.cc.counts["fastrexmit"] > 0, (t.cc.counts, t.counts, hub.counts)
         assert hub.counts["lost"] > 0
+
+
+async def test_shutdown_with_the_peer_gone_ends_after_the_grace(tmp_path: os.PathLike[str]) -> None:
+    """a imports b's /dev and a process of a holds b's sysname open when b's card is
+    unplugged.  a's shutdown ends once its processes' grace is over (their closes are cut
+    short), not when the 9P ping (peer_timeout 60 s here) or TCP's retransmission timeout
+    would end the waiting clunk: the guard is far below both."""
+    path = f"{tmp_path}/hub"
+    kw = {"ram": 16 << 20, "config": OWNSTACK, "nics": [f"hub:{path}"]}
+    async with trio.open_nursery() as nursery:
+        await nursery.start(Hub(path).serve)
+        async with boot("b", ips=[f"{B}/24"], **kw) as b:  # type: ignore[arg-type]
+            await b.spawn("exportfs", ["exportfs", "-l", "tcp!*!17007"])
+            await trio.testing.wait_all_tasks_blocked()
+            with trio.fail_after(10 * SHUTDOWN_GRACE):
+                async with boot("a", ips=[f"{A}/24"], peer_timeout=60, **kw) as a:  # type: ignore[arg-type]  # fmt: skip
+
+                    async def hold() -> None:
+                        await lib.spawn("import", ["import", B, "/dev", "/n"], RFPROC | RFFDG)
+                        assert (await lib.wait()).msg == ""
+                        assert await lib.read(await lib.open("/n/sysname", OREAD), 10) == b"b"
+                        await trio.sleep_forever()  # the fd stays open until the shutdown
+
+                    nursery.start_soon(run_as, a, hold)
+                    await await_until(lambda: a.core.devtab["M"].mnts, "the import")  # type: ignore[attr-defined]  # fmt: skip
+                    await trio.testing.wait_all_tasks_blocked()
+                    nic = b.machine.bus.get("ether0")
+                    assert isinstance(nic, Nic)
+                    nic.detach()  # b is gone: nothing it sends reaches the hub
+        nursery.cancel_scope.cancel()
