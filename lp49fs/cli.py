@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("lp49fs.fuse.tracectl", "trace a Linux command's requests through a mounted node"),
     "auth": ("lp49fs.auth.main", "keep an authority: init, add, node, list, revoke"),
     "demo": ("lp49fs.demo.main", "scripted demos: multihost (three nodes, network namespaces)"),
+    "hub": ("hwsim.hub", "Ethernet hubs on unix sockets for nodes' --nic hub:PATH cards"),
 }
 
 MOUNT_COMMAND = "mount"

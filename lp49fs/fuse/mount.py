@@ -46,7 +46,7 @@ from lp49fs.fuse.users import CALLER
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
-from lp49fs.node.main import attach_console
+from lp49fs.node.main import attach_console, bootargs
 from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,7 @@ class NodeSession:
         cfg, console = self.cfg, self.args.console or "none"
         try:
             with trio.CancelScope(shield=True) as scope:
-                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
-                        trio.open_nursery() as sup:
+                async with boot(cfg.name, **bootargs(cfg)) as node, trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()
                     await self._stop.wait()

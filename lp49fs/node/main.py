@@ -38,6 +38,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 import trio
 
@@ -170,16 +171,21 @@ async def attach_console(uart: Uart, how: str, nursery: trio.Nursery) -> None:
         await nursery.start(serve_unix, uart, how[5:])
 
 
+def bootargs(cfg: NodeConfig) -> dict[str, Any]:
+    """``boot``'s keywords for ``cfg``: RAM, NICs, addresses, which ``#I``, peer timeout (one
+    copy for ``lp49 node`` and ``lp49 mount CONFIG``)."""
+    own = cfg.ipstack() == "own"
+    return {"ram": cfg.ram, "config": OWNSTACK if own else CONFIG, "nics": cfg.nics,
+            "ips": cfg.ips, "peer_timeout": cfg.peer_timeout}  # fmt: skip
+
+
 async def run(cfg: NodeConfig, t0: float) -> None:
     """Steps 2-7: boot ``cfg`` and run until SIGTERM or SIGINT."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         if EARLY:
             log.info("node %s: %s before boot: not booting", cfg.name, EARLY[0].name)
             return
-        own = cfg.ipstack() == "own"
-        async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
-                        ips=cfg.ips, peer_timeout=cfg.peer_timeout) as node, \
-                trio.open_nursery() as nursery:  # fmt: skip
+        async with boot(cfg.name, **bootargs(cfg)) as node, trio.open_nursery() as nursery:
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)
             if cfg.debugcons.startswith("unix!"):  # lp49fs.node.kdb
