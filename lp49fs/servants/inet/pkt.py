@@ -100,10 +100,14 @@ class Ip:
     ttl: int
     ident: int
     payload: bytes
+    frag: int = 0  # flags and fragment offset (MF, FRAGOFF): nonzero for a fragment
+
+
+MF, FRAGOFF = 0x2000, 0x1FFF  # more fragments; offset in 8-byte units
 
 
 def ip_parse(b: bytes) -> Ip | None:
-    """An IPv4 datagram, or None (bad version, length or checksum; fragments)."""
+    """An IPv4 datagram or fragment (``frag``), or None (bad version, length or checksum)."""
     if len(b) < IPHDR:
         return None
     vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = _IP.unpack_from(b)
@@ -112,15 +116,15 @@ def ip_parse(b: bytes) -> Ip | None:
         return None
     if cksum(b[:hl]) != 0:
         return None
-    if frag & 0x3FFF:  # more fragments, or an offset: reassembly is not done
-        return None
-    return Ip(src, dst, proto, ttl, ident, b[hl:total])
+    return Ip(src, dst, proto, ttl, ident, b[hl:total], frag & (MF | FRAGOFF))
 
 
 def ip_build(
-    src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, ttl: int = 64
+    src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, ttl: int = 64,
+    frag: int = 0x4000,
 ) -> bytes:
-    hdr = _IP.pack(0x45, 0, IPHDR + len(payload), ident & 0xFFFF, 0x4000, ttl, proto, 0, src, dst)
+    """A datagram; ``frag`` is the flags and offset field (default DF: we never fragment)."""
+    hdr = _IP.pack(0x45, 0, IPHDR + len(payload), ident & 0xFFFF, frag, ttl, proto, 0, src, dst)
     ck = cksum(hdr)
     return hdr[:10] + ck.to_bytes(2, "big") + hdr[12:] + payload
 
