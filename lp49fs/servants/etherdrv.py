@@ -107,13 +107,14 @@ class EtherDriver:
             self.txdone.set()
             self.txdone = trio.Event()
         got: list[bytes] = []
+        mv = self.ram.mv  # descriptors are read and written in place (no copies)
         while True:
             at = self.rdba + self.rxnext * n.DESCSIZE
-            addr, length, status, _ = n.DESC.unpack(self.ram.read(at, n.DESCSIZE))
+            addr, length, status, _ = n.DESC.unpack_from(mv, at)
             if not status & n.DD:
                 break
             got.append(self.ram.read(addr, length))
-            self.ram.write(at, n.DESC.pack(addr, 0, 0, 0))
+            n.DESC.pack_into(mv, at, addr, 0, 0, 0)
             self.nic.outl(n.RDT, self.rxnext)  # hand it back (Rule 2: it becomes the spare)
             self.rxnext = (self.rxnext + 1) % NRX
         return got
@@ -129,6 +130,6 @@ class EtherDriver:
         i = self.txnext
         addr = self.txbuf[i]
         self.ram.write(addr, frame)
-        self.ram.write(self.tdba + i * n.DESCSIZE, n.DESC.pack(addr, len(frame), 0, 0))
+        n.DESC.pack_into(self.ram.mv, self.tdba + i * n.DESCSIZE, addr, len(frame), 0, 0)
         self.txnext = (i + 1) % NTX
         self.nic.outl(n.TDT, self.txnext)
