@@ -1,15 +1,16 @@
 """``import`` over the own IP stack against ``import`` over the host-socket stack, one run.
 
-    .venv/bin/python bench/net.py [--seconds S]
+    .venv/bin/python bench/net.py [--seconds S] [--no-big]
 
 Boots, in this process, two pairs of nodes: ``host`` (``#I`` on host sockets, the exporter
 listening on 127.0.0.1) and ``own`` (``#I`` on the own stack, each node with a NIC on one
-hub, 10.66.0.1 and .2).  In each pair the exporter runs ramfs on /tmp with a 16-byte and a
-1 MiB file and ``exportfs -l``; an LP49 process of the importer imports that /tmp on /n and
-times, side by side:
+hub, 10.66.0.1 and .2).  In each pair the exporter runs ramfs on /tmp with a 16-byte, a
+1 MiB, a 10 MiB and a 50 MiB file and ``exportfs -l``; an LP49 process of the importer
+imports that /tmp on /n and times, side by side:
 
 * ``read16``: pread of 16 bytes of an open file (one 9P Tread round trip over TCP);
-* ``read 1 MiB``: open, 64 KiB reads to the end, close;
+* ``read 1 MiB``: open, 64 KiB reads to the end, close (as often as ``--seconds`` allows);
+* ``read 10 MiB``, ``read 50 MiB``: the same, once each (left out with ``--no-big``);
 * ``frames``: raw 1000-byte frames written to ``/net/ether0/N/data`` (own pair only).
 
 Printed: operations per second, µs per operation, and own/host ratios (targets: own 1 MiB
@@ -36,10 +37,11 @@ from lp49fs.node.boot import Node, boot
 from lp49fs.servants import OWNSTACK
 
 BLOB = os.urandom(1 << 20)
+BIG = {"read 10 MiB": 10, "read 50 MiB": 50}  # row -> MiB, read once each
 
 
 @asynccontextmanager
-async def pair(kind: str, hubpath: str) -> AsyncIterator[tuple[Node, str]]:
+async def pair(kind: str, hubpath: str, big: bool = False) -> AsyncIterator[tuple[Node, str]]:
     """(importer node, exporter dial string) of the ``kind`` pair, exporter ready."""
     async with trio.open_nursery() as nursery:
         if kind == "own":
@@ -53,7 +55,8 @@ async def pair(kind: str, hubpath: str) -> AsyncIterator[tuple[Node, str]]:
             exporter, importer = nodes
             svs = await servers.start_servers(exporter, nursery)
             exporter.programs["put"] = put
-            assert await exporter.run("put") == ""
+            sizes = [str(m) for m in BIG.values()] if big else []
+            assert await exporter.run("put", ["put", *sizes]) == ""
             port = 17007 if kind == "own" else 17100 + os.getpid() % 800
             await exporter.spawn("exportfs", ["exportfs", "-l", f"tcp!*!{port}"])
             await trio.testing.wait_all_tasks_blocked()
@@ -68,20 +71,32 @@ async def put(argv: list[str]) -> None:
         fd = await lib.create(f"/tmp/{name}", ORDWR, 0o644)
         await lib.write(fd, data)
         await lib.close(fd)
+    for mib in map(int, argv[1:]):
+        fd = await lib.create(f"/tmp/big{mib}", ORDWR, 0o644)
+        for _ in range(mib):
+            await lib.write(fd, BLOB)
+        await lib.close(fd)
 
 
-async def timed(fn: Callable[[], Awaitable[object]], seconds: float) -> float:
-    """Operations per second of ``fn`` over about ``seconds``."""
+async def timed(fn: Callable[[], Awaitable[object]], seconds: float, least: int = 3) -> float:
+    """Operations per second of ``fn`` over about ``seconds`` (at least ``least`` times)."""
     n, t0 = 0, time.perf_counter()
-    while (dt := time.perf_counter() - t0) < seconds or n < 3:
+    while (dt := time.perf_counter() - t0) < seconds or n < least:
         await fn()
         n += 1
     return n / dt
 
 
-async def measure(kind: str, seconds: float, hubpath: str) -> dict[str, float]:
+async def readall(path: str) -> None:
+    f = await lib.open(path, OREAD)
+    while await lib.read(f, 65536):
+        pass
+    await lib.close(f)
+
+
+async def measure(kind: str, seconds: float, hubpath: str, big: bool) -> dict[str, float]:
     out: dict[str, float] = {}
-    async with pair(kind, hubpath) as (node, dial):
+    async with pair(kind, hubpath, big) as (node, dial):
 
         async def body(argv: list[str]) -> None:
             await lib.spawn("import", ["import", dial, "/tmp", "/n"], lib.RFPROC | lib.RFFDG)
@@ -89,13 +104,9 @@ async def measure(kind: str, seconds: float, hubpath: str) -> dict[str, float]:
             fd = await lib.open("/n/small", OREAD)
             out["read16"] = await timed(lambda: lib.pread(fd, 16, 0), seconds)
 
-            async def big() -> None:
-                f = await lib.open("/n/blob", OREAD)
-                while await lib.read(f, 65536):
-                    pass
-                await lib.close(f)
-
-            out["read 1 MiB"] = await timed(big, seconds)
+            out["read 1 MiB"] = await timed(lambda: readall("/n/blob"), seconds)
+            for row, mib in BIG.items() if big else ():
+                out[row] = await timed(lambda m=mib: readall(f"/n/big{m}"), 0, least=1)  # type: ignore[misc]  # fmt: skip
             if kind == "own":
                 ctl = await lib.open("/net/ether0/clone", ORDWR)
                 conn = (await lib.read(ctl, 16)).decode()
@@ -110,16 +121,17 @@ async def measure(kind: str, seconds: float, hubpath: str) -> dict[str, float]:
     return out
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, big: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
-        host = await measure("host", seconds, f"{d}/hub")
-        own = await measure("own", seconds, f"{d}/hub")
-    print(f"{'operation':<12} {'host/s':>10} {'own/s':>10} {'host µs':>10} {'own µs':>10} "
-          f"{'own/host':>9}")  # fmt: skip
-    for k in ("read16", "read 1 MiB"):
-        print(f"{k:<12} {host[k]:>10.1f} {own[k]:>10.1f} {1e6 / host[k]:>10.0f} "
-              f"{1e6 / own[k]:>10.0f} {own[k] / host[k]:>9.2f}")  # fmt: skip
-    print(f"{'frames':<12} {'':>10} {own['frames']:>10.0f}   (1000-byte frames into #l)")
+        host = await measure("host", seconds, f"{d}/hub", big)
+        own = await measure("own", seconds, f"{d}/hub", big)
+    print(f"{'operation':<12} {'host/s':>9} {'own/s':>9} {'host ms':>9} {'own ms':>9} "
+          f"{'own MB/s':>9} {'own/host':>9}")  # fmt: skip
+    for k in ("read16", "read 1 MiB", *(BIG if big else ())):
+        mbs = own[k] * (1 << 20) * BIG.get(k, 1) / 1e6 if "MiB" in k else 0.0
+        print(f"{k:<12} {host[k]:>9.2f} {own[k]:>9.2f} {1e3 / host[k]:>9.3f} "
+              f"{1e3 / own[k]:>9.3f} {mbs:>9.2f} {own[k] / host[k]:>9.2f}")  # fmt: skip
+    print(f"{'frames':<12} {'':>9} {own['frames']:>9.0f}   (1000-byte frames into #l, per s)")
     print(
         f"own 1 MiB reads = {own['read 1 MiB'] / host['read 1 MiB']:.0%} of host (target >= 25%);"
         f" small-read round trip = {host['read16'] / own['read16']:.2f}x host (target <= 3x)"
@@ -129,4 +141,6 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
-    trio.run(main, ap.parse_args().seconds)
+    ap.add_argument("--no-big", dest="big", action="store_false", help="skip 10 and 50 MiB")
+    args = ap.parse_args()
+    trio.run(main, args.seconds, args.big)

@@ -13,6 +13,10 @@ back and delivers it after the next frame; each is a probability, drawn independ
 frame from ``random.Random(seed)``, so a run is repeatable.  ``counts`` says how often each
 happened.
 
+``lp49 hub PATH... [--loss P] [--dup P] [--reorder P] [--seed N]`` (``main``) runs one hub
+per PATH in a process of its own until SIGTERM or SIGINT, for nodes booted with
+``--nic hub:PATH``; it prints ``hub PATH`` once each listens.
+
 Rules
   1. A port lives as long as its connection; its queue is ``netback.TXQUEUE`` frames, and
      frames beyond that are lost (``counts["overflow"]``), as on a congested wire.
@@ -23,8 +27,10 @@ Rules
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
+import signal
 import socket
 from collections import Counter
 
@@ -133,3 +139,32 @@ class Hub:
             if self.held is not None:
                 held, self.held = self.held, None
                 self._send(*held)
+
+
+def main(argv: list[str]) -> int:
+    """``lp49 hub`` (see the module docstring)."""
+    ap = argparse.ArgumentParser(prog="lp49 hub", description="Ethernet hubs for hub: NICs")
+    ap.add_argument("paths", nargs="+", metavar="PATH", help="the hub's unix socket")
+    for fault in ("loss", "dup", "reorder"):
+        ap.add_argument(f"--{fault}", type=float, default=0.0, help="probability per frame")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    async def serve() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                for path in args.paths:
+                    hub = Hub(path, loss=args.loss, dup=args.dup, reorder=args.reorder,
+                              seed=args.seed)  # fmt: skip
+                    await nursery.start(hub.serve)
+                    print(f"hub {path}", flush=True)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(serve)
+    except OSError as e:
+        print(f"lp49 hub: {e}", flush=True)
+        return 1
+    return 0

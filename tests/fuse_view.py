@@ -41,15 +41,17 @@ def daemons(path: pathlib.Path) -> list[int]:
 
 
 @contextmanager
-def mounted(base: pathlib.Path, options: str = "") -> Iterator[pathlib.Path]:
-    """Mount the default node at ``base/mnt`` (logging to ``base/view.log``)."""
+def mounted(
+    base: pathlib.Path, options: str = "", source: str = "default"
+) -> Iterator[pathlib.Path]:
+    """Mount ``source`` (the default node) at ``base/mnt`` (logging to ``base/view.log``)."""
     reason = have_fuse()
     if reason:
         skip_or_fail("LP49_REQUIRE_FUSE", reason)
     mnt = base / "mnt"
     mnt.mkdir()
     opts = f"log={base / 'view.log'}" + (f",{options}" if options else "")
-    r = run([str(LP49), "mount", "default", str(mnt), "-o", opts])
+    r = run([str(LP49), "mount", source, str(mnt), "-o", opts])
     assert (r.returncode, r.stderr) == (0, ""), r
     try:
         yield mnt

@@ -117,3 +117,23 @@ def test_demo_multihost_check(
     assert not {n for n in namespaces() if n.startswith(f"lp49-{p.pid}-")}  # none left
     with open("/proc/mounts") as f:
         assert str(tmp_path) not in f.read()  # the FUSE view is unmounted
+
+
+def test_demo_multihost_own_stack_check(tmp_path: pathlib.Path) -> None:
+    """The scenario over the nodes' own IP stacks: a-b and a-c each on an ``lp49 hub``."""
+    with subprocess.Popen([*LP49, "demo", "multihost", "--stack", "own", "--check", "--dir",
+                           str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as p:  # fmt: skip
+        try:
+            out, err = p.communicate(timeout=120)
+        finally:
+            p.kill()
+    lines = out.splitlines()
+    assert p.returncode == 0, out + err
+    assert [ln.split(":")[0] for ln in lines] == [
+        "ok   hosts", "ok   boot", "ok   a imports b's /dev", "ok   a imports c's ramfs",
+        "ok   b has no route to c", "ok   b dials out through a's /net",
+        "skip host FUSE view of a", "ok   teardown",
+    ]  # fmt: skip
+    assert "10.250.0.1" in lines[0] and "hubs stopped" in lines[-1]
+    assert not list(tmp_path.glob("hub-*"))  # the hubs removed their sockets

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("lp49fs.host.auth", "keep an authority: init, add, node, list, revoke"),
     "demo": ("lp49fs.host.demo.main",
              "scripted demos: multihost (three nodes, network namespaces)"),
+    "hub": ("hwsim.hub", "Ethernet hubs on unix sockets for nodes' --nic hub:PATH cards"),
 }
 
 MOUNT_COMMAND = "mount"

@@ -43,7 +43,7 @@ from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER
 from lp49fs.host import hostlog
-from lp49fs.host.node import attach_console
+from lp49fs.host.node import attach_console, bootargs
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, disks, kdb, servers
 from lp49fs.node.boot import Node, boot
@@ -143,9 +143,7 @@ class NodeSession:
         cfg, console = self.cfg, self.args.console or "none"
         try:
             with trio.CancelScope(shield=True) as scope:
-                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout,
-                                disks=cfg.disks, floppy=cfg.floppy) as node, \
-                        trio.open_nursery() as sup:
+                async with boot(cfg.name, **bootargs(cfg)) as node, trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()
                     await self._stop.wait()

@@ -40,6 +40,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 import trio
 
@@ -196,17 +197,22 @@ async def attach_console(uart: Uart, how: str, nursery: trio.Nursery) -> None:
         await nursery.start(serve_unix, uart, how[5:])
 
 
+def bootargs(cfg: NodeConfig) -> dict[str, Any]:
+    """``boot``'s keywords for ``cfg``: RAM, NICs, addresses, which ``#I``, peer timeout, disks (one
+    copy for ``lp49 node`` and ``lp49 mount CONFIG``)."""
+    own = cfg.ipstack() == "own"
+    return {"ram": cfg.ram, "config": OWNSTACK if own else CONFIG, "nics": cfg.nics,
+            "ips": cfg.ips, "peer_timeout": cfg.peer_timeout, "disks": cfg.disks,
+            "floppy": cfg.floppy}  # fmt: skip
+
+
 async def run(cfg: NodeConfig, t0: float) -> None:
     """Steps 2-7: boot ``cfg`` and run until SIGTERM or SIGINT."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         if EARLY:
             log.info("node %s: %s before boot: not booting", cfg.name, EARLY[0].name)
             return
-        own = cfg.ipstack() == "own"
-        async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
-                        ips=cfg.ips, peer_timeout=cfg.peer_timeout, disks=cfg.disks,
-                        floppy=cfg.floppy) as node, \
-                trio.open_nursery() as nursery:  # fmt: skip
+        async with boot(cfg.name, **bootargs(cfg)) as node, trio.open_nursery() as nursery:
             logging.getLogger("lp49fs").addHandler(Kmesg(node.core))  # one node a daemon
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)

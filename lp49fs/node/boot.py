@@ -22,7 +22,8 @@ their driver threads (``lp49fs.node.netboot``).
 The returned ``Node`` spawns programs as children of the boot process and waits for them.
 Leaving the block shuts the node down in order (``ProcMgr.shutdown``: no new processes, every
 process killed newest first, the boot process's groups released; then the servants'
-``shutdown``, so mount channels stop), and only then cancels what is left.  Afterwards every
+``shutdown``, so mount channels stop; ``halt``: a close still waiting on the network after
+SHUTDOWN_GRACE is cut short), and only then cancels what is left.  Afterwards every
 frame is back in HVM's free pool.
 Programs come from ``lp49fs.cmd.PROGRAMS`` (name -> module path) plus ``Node.programs``,
 where tests may put coroutine functions directly.
@@ -62,6 +63,27 @@ BOOTBINDS = (("#c", "/dev", 0), ("#e", "/env", 4), ("#p", "/proc", 0), ("#s", "/
              ("#d", "/fd", 0), ("#I", "/net", 2), ("#S", "/dev", 2),
              ("#f", "/dev", 2))  # fmt: skip  # 2: MAFTER
 SHUTDOWN_GRACE = 2.0  # seconds processes get to close their files at shutdown
+
+
+async def halt(pm: ProcMgr, core: Core) -> None:
+    """End every process, then the servants.  Processes get SHUTDOWN_GRACE to close their
+    files; a close still waiting then (a clunk to a peer that is gone, which only TCP's
+    retransmission timeout or the 9P ping would end) is cut short: the servants shut down
+    at that moment, which ends the node's connections and mount channels, so it fails."""
+    cut = trio.Event()
+
+    async def deadline() -> None:
+        await trio.sleep(SHUTDOWN_GRACE)
+        cut.set()
+        core.shutdown()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(deadline)
+        with trio.move_on_after(SHUTDOWN_GRACE):
+            await pm.shutdown()
+        nursery.cancel_scope.cancel()
+    if not cut.is_set():
+        core.shutdown()
 
 
 class Loader:
@@ -233,9 +255,8 @@ async def boot(
             try:
                 yield node
             finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
-                    await pm.shutdown()
-                core.shutdown()
+                with trio.CancelScope(shield=True):
+                    await halt(pm, core)
                 kernel.exit_hooks.remove(pm.thread_died)
                 nursery.cancel_scope.cancel()
                 netboot.unplug(node, plugged)

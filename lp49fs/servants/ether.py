@@ -121,7 +121,7 @@ class Netif:
 
     @property
     def mac(self) -> bytes:
-        return self.drv.mac()
+        return self.drv.ea
 
 
 class Ether(Servant):

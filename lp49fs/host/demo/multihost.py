@@ -1,10 +1,12 @@
-"""``lp49 demo multihost [--check] [--loopback] [--dir DIR]``: three nodes using each other.
+"""``lp49 demo multihost [--check] [--loopback] [--stack own] [--dir DIR]``: three nodes.
 
 Theory of operation.  The scenario of issue 6, as numbered steps (``STEPS``):
 
 1. hosts: three emulated hosts ``a``, ``b``, ``c`` (``lp49fs.host.demo.netns``): as root, Linux
    network namespaces with veth links a-b and a-c only, so b cannot reach c; otherwise
-   127.0.0.1 with one port per node.
+   127.0.0.1 with one port per node.  With ``--stack own`` (``lp49fs.host.demo.ownnet``, no root
+   needed) the nodes run their own IP stack on emulated NICs, a-b and a-c each on an
+   ``lp49 hub``, so b cannot reach c either.
 2. boot: an authority in the work directory (``lp49 auth``: user glenda, a node certificate
    for each host naming its addresses), then ``lp49 node --listen tcp!*!PORT --auth DIR
    --console unix!...`` in each host; each console answers, ``/dev/sysname`` is the host's
@@ -17,7 +19,8 @@ Theory of operation.  The scenario of issue 6, as numbered steps (``STEPS``):
 6. the gateway trick: b imports a's ``/net`` over its own, so b's dials leave through a's
    stack; then b imports c's ``/tmp`` and reads the file a wrote.
 7. the host mounts a's exported name space with FUSE (``lp49 mount -o auth=DIR tcp!... DIR``,
-   run inside host a) and reads ``DIR/dev/sysname`` with plain Linux file calls.
+   run inside host a) and reads ``DIR/dev/sysname`` with plain Linux file calls (skipped
+   with ``--stack own``: Linux is on no hub).
 
 Without ``--check`` each step prints the commands it types and what the nodes answer, then the
 commands to try, and the demo waits for Ctrl-C.  With ``--check`` it prints one line per step
@@ -46,6 +49,7 @@ from collections.abc import Callable
 
 from lp49fs.host.demo.console import LP49, DemoError, NodeProc, wait_for
 from lp49fs.host.demo.netns import Hosts, NetnsError, can_netns, sweep
+from lp49fs.host.demo.ownnet import OwnHosts
 
 NAMES = ["a", "b", "c"]
 STOP_ORDER = ["b", "a", "c"]  # b imports from a, a from b and c (b's import of a ends first)
@@ -55,9 +59,9 @@ GREETING = "hello from a"
 class Multihost:
     """The scenario's state: hosts, nodes, the FUSE view; ``close`` tears it all down."""
 
-    def __init__(self, workdir: str, netns: bool, verbose: bool) -> None:
-        self.workdir, self.netns, self.verbose = workdir, netns, verbose
-        self.hosts: Hosts | None = None
+    def __init__(self, workdir: str, netns: bool, verbose: bool, stack: str = "host") -> None:
+        self.workdir, self.netns, self.verbose, self.stack = workdir, netns, verbose, stack
+        self.hosts: Hosts | OwnHosts | None = None
         self.nodes: dict[str, NodeProc] = {}
         self.view = os.path.join(workdir, "a-view")
         self.fuse: subprocess.Popen[bytes] | None = None
@@ -102,9 +106,14 @@ class Multihost:
     # The steps, in order: each returns a one-line summary.
 
     def hosts_up(self) -> str:
-        self.hosts = Hosts(NAMES, self.netns)
+        own = self.stack == "own"
+        self.hosts = OwnHosts(NAMES, self.workdir) if own else Hosts(NAMES, self.netns)
         self.hosts.link("a", "b")
         self.hosts.link("a", "c")
+        if own:
+            return "own stacks on hubs: " + ", ".join(
+                f"{n} {','.join(self.hosts[n].addrs.values())}" for n in NAMES
+            )
         if not self.netns:
             return "loopback: " + ", ".join(f"{n} {self.dial(n, n)}" for n in NAMES)
         return "namespaces " + ", ".join(
@@ -118,9 +127,9 @@ class Multihost:
         self.authority()
         for n in NAMES:
             listen = f"tcp!*!{hosts[n].port}"
+            extra = ("--auth", self.authdir, "--export-net", *hosts.nodeargs(n))
             self.nodes[n] = NodeProc.start(n, functools.partial(hosts.argv, n), listen,
-                                           self.workdir, ("--auth", self.authdir,
-                                                          "--export-net"))  # fmt: skip
+                                           self.workdir, extra)  # fmt: skip
         for n in NAMES:
             self.nodes[n].attach()
             out, _ = self.sh(n, "cat /dev/sysname")
@@ -145,7 +154,8 @@ class Multihost:
         return f"a wrote /mnt/greeting, c reads {GREETING!r} in its /tmp"
 
     def no_route(self) -> str:
-        if not self.netns:
+        assert self.hosts is not None
+        if not self.hosts.isolated:
             return "skip: every host shares the loopback"
         self.sh("b", f"import {self.dial('c', 'a')} /tmp /mnt", ok=False)
         return "b cannot dial c with its own stack"
@@ -161,6 +171,8 @@ class Multihost:
     def fuse_view(self) -> str:
         if not os.path.exists("/dev/fuse"):
             return "skip: no /dev/fuse"
+        if self.stack == "own":
+            return "skip: Linux is on no hub of the own stacks"
         assert self.hosts is not None
         os.makedirs(self.view, exist_ok=True)
         argv = [*LP49, "mount", "-f", "-o", f"auth={self.authdir}", self.dial("a", "a"), self.view]
@@ -252,15 +264,17 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--check", action="store_true", help="verify each step, no terminal needed")
     ap.add_argument("--loopback", action="store_true", help="loopback ports even as root")
     ap.add_argument("--dir", help="work directory (default: a fresh /tmp/lp49-demo-*)")
+    ap.add_argument("--stack", choices=("host", "own"), default="host",
+                    help="own: the nodes' own IP stacks on emulated NICs and hubs")  # fmt: skip
     args = ap.parse_args(argv)
     why = None if not args.loopback else "--loopback"
-    why = why or can_netns()
+    why = why or ("--stack own" if args.stack == "own" else can_netns())
     if why is None:
         sweep()
     workdir = args.dir or tempfile.mkdtemp(prefix="lp49-demo-")
     os.makedirs(workdir, exist_ok=True)
-    m = Multihost(workdir, netns=why is None, verbose=not args.check)
-    if why is not None:
+    m = Multihost(workdir, netns=why is None, verbose=not args.check, stack=args.stack)
+    if why is not None and args.stack == "host":
         print(f"lp49 demo: no network namespaces ({why}): nodes share the loopback")
     status = 1
     try:
@@ -279,7 +293,8 @@ def main(argv: list[str]) -> int:
     if problems:
         status = 1
     if args.check and not problems:
-        print("ok   teardown: nodes stopped with status 0, namespaces deleted", flush=True)
+        gone = "hubs stopped" if args.stack == "own" else "namespaces deleted"
+        print(f"ok   teardown: nodes stopped with status 0, {gone}", flush=True)
     return status
 
 

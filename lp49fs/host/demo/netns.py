@@ -124,6 +124,15 @@ class Hosts:
     def __getitem__(self, name: str) -> Host:
         return self.hosts[name]
 
+    @property
+    def isolated(self) -> bool:
+        """Whether a host reaches only the hosts it has a link to (not on loopback)."""
+        return self.netns
+
+    def nodeargs(self, name: str) -> tuple[str, ...]:
+        """More ``lp49 node`` options for host ``name``: none (``ownnet`` has some)."""
+        return ()
+
     def link(self, a: str, b: str) -> None:
         """Join hosts ``a`` and ``b`` by a veth pair with a /30 (no-op on loopback)."""
         ha, hb = self.hosts[a], self.hosts[b]

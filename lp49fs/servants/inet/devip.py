@@ -263,12 +263,12 @@ class Inet(Servant):
         if c.isdir():
             raise Error(Eisdir)
         t, k = qtype(c.qid), qkind(c.qid)
-        f = data.decode(errors="replace").split()
         if t == Q.CS:
             assert isinstance(c.aux, Cs)
             return await c.aux.write(data)
         if t == Q.DATA:
             return await self.conv(c.qid).write(data)
+        f = data.decode(errors="replace").split()  # a control message, not data
         if k == 0 and t == Q.ARP:
             self.stack.arpctl(f)
         elif k == 0 and t == Q.IPROUTE:

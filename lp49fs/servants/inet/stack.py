@@ -13,8 +13,9 @@ address) and sent when the reply arrives; the request is repeated every ``ARPRET
 seconds up to ``ARPTRIES`` times, then the queue is dropped.
 
 Input: ARP requests for one of our addresses are answered and every ARP packet teaches the
-sender's address; IPv4 datagrams for us go to the protocol by number (``protos``);
-anything else is counted in ``stats`` and dropped.
+sender's address; IPv4 datagrams for us go to the protocol by number (``protos``), a
+fragment once ``reasm.Reasm`` has the whole datagram; anything else is counted in
+``stats`` and dropped.
 
 Rules
   1. Nothing a frame contains can raise out of ``input``: a parser returns None, the caller
@@ -38,6 +39,7 @@ import trio
 from lp49fs.errors import Enoroute, Error
 from lp49fs.ninep import ORDWR
 from lp49fs.servants.inet import pkt
+from lp49fs.servants.inet.reasm import Reasm
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
@@ -108,6 +110,7 @@ class Stack:
         self.protos: dict[int, Handler] = {}  # IP protocol number -> input handler
         self.tcp: Tcp | None = None  # set by Tcp (its conversations find it here)
         self.stats: Counter[str] = Counter()
+        self.reasm = Reasm(self.stats)  # fragments waiting for the rest of their datagram
         self.ident = 1
         self.nursery: trio.Nursery | None = None
         self._stop = trio.CancelScope()
@@ -284,6 +287,11 @@ class Stack:
         if d.dst != ifc.addr and d.dst != b"\xff" * 4:
             self.stats["InAddrErrors"] += 1
             return
+        if d.frag:
+            whole = self.reasm.add(d, trio.current_time())
+            if whole is None:
+                return  # more fragments to come (or dropped: reasm's rules)
+            d = whole
         self.deliver_local(d)
 
     def arpinput(self, ifc: Ipifc, body: bytes) -> None:

@@ -10,8 +10,9 @@ Each Tcb gets a timer task (``Tcb.timer``) for as long as it lives.
 connection is Established (or raises ``connection refused`` / ``connection timed out``),
 ``announce`` makes a listener, ``accept`` (the listen file) takes the next established
 call.  The last close sends a FIN and leaves the Tcb to finish the close and TIME_WAIT on
-its own; the conversation is reused only after that (``free``), so a port is never reused
-while an old incarnation of its connection may still have segments in flight.
+its own; the conversation keeps its port until then and gives it back the moment the Tcb is
+Closed (``_closed``), so a port is never reused while an old incarnation of its connection
+may still have segments in flight, and is free again right after.
 
 Rules
   1. Reads return the bytes received so far (at most count), block while there are none,
@@ -34,6 +35,7 @@ from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet import tcpseg as ts
 from lp49fs.servants.inet.conv import Addr, Conv
 from lp49fs.servants.inet.tcb import SNDBUF, Tcb
+from lp49fs.servants.inet.tcbbase import TcbBase
 
 if TYPE_CHECKING:
     from lp49fs.servants.inet.stack import Stack
@@ -77,13 +79,20 @@ class Tcp:
             self.stack.spawn(self._sender)
 
     async def _sender(self) -> None:
-        async for src, dst, seg in self.recv_ch:
-            try:
-                await self.stack.ipoput(src, dst, pkt.PROTO_TCP, seg)
-            except Error:
-                self.stack.stats["TcpOutErrors"] += 1  # no route, say: like a lost segment
+        """Send queued segments in order; a burst goes out in one wake-up of this task."""
+        async for item in self.recv_ch:
+            while True:
+                src, dst, seg = item
+                try:
+                    await self.stack.ipoput(src, dst, pkt.PROTO_TCP, seg)
+                except Error:
+                    self.stack.stats["TcpOutErrors"] += 1  # no route, say: a lost segment
+                try:
+                    item = self.recv_ch.receive_nowait()
+                except trio.WouldBlock:
+                    break
 
-    def emit(self, tcb: Tcb, s: ts.Seg) -> None:
+    def emit(self, tcb: TcbBase, s: ts.Seg) -> None:
         self.stack.stats["TcpOutSegs"] += 1
         src, dst = tcb.laddr[0], tcb.raddr[0]
         self.send_ch.send_nowait((src, dst, ts.build(src, dst, s)))
@@ -94,7 +103,7 @@ class Tcp:
         key = (laddr[1], raddr[0], raddr[1])
         self.conns[key] = tcb
 
-        def closed(t: Tcb) -> None:
+        def closed(t: TcbBase) -> None:
             if self.conns.get(key) is t:
                 del self.conns[key]
 
@@ -152,8 +161,21 @@ class TcpConv(Conv):
         state = self.tcb.state if self.tcb is not None else self.state
         return f"{state} qin {len(self.tcb.rcvq) if self.tcb else 0} qout 0\n"
 
+    def _watch(self, tcb: Tcb) -> None:
+        """Give the port back once ``tcb`` is Closed after our last close (module docstring)."""
+        prev = tcb.onclosed
+
+        def closed(t: TcbBase) -> None:
+            if prev is not None:
+                prev(t)
+            if self.tcb is t and self.inuse == 0:
+                self.closeconv()
+
+        tcb.onclosed = closed
+
     async def connect(self) -> None:
         tcb = self.tcb = self.tcp.newtcb(self.laddr, self.raddr)
+        self._watch(tcb)
         self.state = "Syn_sent"
         tcb.open_active()
         while tcb.state in ("Syn_sent", "Syn_received"):
@@ -180,6 +202,7 @@ class TcpConv(Conv):
 
     def adopt(self, tcb: Tcb) -> None:
         self.tcb, self.state = tcb, "Established"
+        self._watch(tcb)
         self.laddr, self.raddr = tcb.laddr, tcb.raddr
 
     def protoctl(self, f: list[str]) -> None:
@@ -193,10 +216,11 @@ class TcpConv(Conv):
 
     def closeconv(self) -> None:
         """Last close: FIN the connection (it finishes alone), stop listening."""
-        if self.tcb is not None and self.tcb.state != "Closed":
-            self.tcb.close()
-            if self.tcb.state != "Closed":
-                return  # still closing: reset once it is Closed (free() waits for it)
+        tcb = self.tcb
+        if tcb is not None and tcb.state != "Closed":
+            tcb.close()
+            if tcb.state != "Closed" or self.tcb is not tcb:
+                return  # still closing (``_watch`` finishes), or closed and given back already
         if self.listener is not None:
             self.listener.closed = True
             self.listener.ready.set()
