@@ -3,10 +3,10 @@
 Theory of operation: an LP49 process is an address space with one or more L4 threads (trio
 tasks started by the process manager).  The library keeps, per process, a ``UProc`` (pid,
 the Mngr's thread id, its threads) keyed by the process's address space -- the model's
-"process globals" -- and, per L4 thread, a ``UThread``: the ``kernel`` Thread (its UTCB and
-system-call gate), the thread's buffer region and how much of it is mapped.  A context
-variable ``_ut`` says which UThread the current trio task is; a program's main task and
-every task it starts inherit it.
+"process globals", held by ``runtime`` while any thread of the process runs -- and, per L4
+thread, a ``UThread``: the ``kernel`` Thread (its UTCB and system-call gate), the thread's
+buffer region and how much of it is mapped.  A context variable ``_ut`` says which UThread
+the current trio task is; a program's main task and every task it starts inherit it.
 
 ``run(op)`` performs one system call ``op(ut)`` on an L4 thread of the calling process:
 
@@ -49,7 +49,6 @@ MapItem, as in X.2.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -58,7 +57,6 @@ from typing import TypeVar
 import trio
 
 from kernel.ipc import INACTIVE, RECEIVING
-from kernel.space import Space
 from kernel.thread import Thread
 from kernel.types import (
     NILPAGE,
@@ -82,7 +80,6 @@ _ut: ContextVar[UThread | None] = ContextVar("lp49_uthread", default=None)
 _errstr: ContextVar[str] = ContextVar("lp49_errstr", default="")
 # A tracer of the calling task's system calls (the FUSE view's -o debug): one line per call.
 on_syscall: ContextVar[Callable[[str], None] | None] = ContextVar("lp49_on_syscall", default=None)
-_uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
 
 
 class UThread:
@@ -157,6 +154,7 @@ class UProc:
         self.sys_ready = trio.Event()
         self.lock = trio.Lock()  # one NEWTHREAD at a time
         self.changed = trio.Event()  # a worker registered
+        self.running = 0  # threads whose entry has started and not yet ended
 
     def thread(self, t: Thread) -> UThread:
         ut = UThread(t, self, self.nthreads)
@@ -204,14 +202,6 @@ class UProc:
                     await lend(self.sys, lambda ut: ut.call(msg))
                 except Error:
                     pass
-
-
-def uproc_of(space: Space, pid: int, mngr: ThreadId) -> UProc:
-    """The process state of ``space``, made by whichever of its threads starts first."""
-    up = _uprocs.get(space)
-    if up is None:
-        up = _uprocs[space] = UProc(pid, mngr)
-    return up
 
 
 def current() -> UThread:
