@@ -12,7 +12,6 @@ import struct
 from test_import import accepting, free_port, start
 
 from bench.churn9p import churn
-
 from tests.waiting import wait_until
 
 TVERSION = 100

@@ -3,7 +3,8 @@
 Each Linux uid acts as its own LP49 user (lp49fs/fuse/users.py): /dev/user read through the
 view names the caller, files a user creates are owned by that user (st_uid maps back
 through the passwd), another user's 0600 file is refused with EACCES, a change of owner by
-a user is EPERM, and the view's log stays free of warnings and tracebacks.
+a user is EPERM while root (the host owner) may change owners, and the view's log stays
+free of warnings and tracebacks.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def test_chown_by_a_user_is_eperm(tmp: pathlib.Path) -> None:
     assert os.stat(tmp / "c").st_uid == DAEMON
     assert as_user(DAEMON, f"chgrp {DAEMON} c", tmp) == (0, "", "")  # a new group by the owner
     assert (os.stat(tmp / "c").st_uid, os.stat(tmp / "c").st_gid) == (DAEMON, DAEMON)
+    os.chown(tmp / "c", NOBODY, NOBODY)  # root acts as the host owner: a change of owner
+    assert (os.stat(tmp / "c").st_uid, os.stat(tmp / "c").st_gid) == (NOBODY, NOBODY)
+    assert as_user(NOBODY, "echo mine >> c && cat c", tmp) == (0, "x\nmine\n", "")
+    code, _, err = as_user(DAEMON, "echo no >> c", tmp)  # daemon no longer owns it
+    assert code != 0 and "Permission denied" in err, err
 
 
 def test_the_log_is_quiet(base: pathlib.Path, tmp: pathlib.Path) -> None:
