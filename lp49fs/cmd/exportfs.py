@@ -99,15 +99,19 @@ async def serve_link(
         except Error:
             pass  # nothing mounted there: nothing to hide
     with trio.move_on_after(HANDSHAKE) as bound:
-        link, user = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
-        fs = ExportFs(root, readonly=readonly, user=user)
+        try:
+            link, user = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
+            fs = ExportFs(root, readonly=readonly, user=user)
 
-        async def check(tree: str) -> None:
-            d = await lib.stat(fs.path(treenames(tree)))
-            if not d.mode & DMDIR:
-                raise Error(f"'{tree}' {Enotdir}")
+            async def check(tree: str) -> None:
+                d = await lib.stat(fs.path(treenames(tree)))
+                if not d.mode & DMDIR:
+                    raise Error(f"'{tree}' {Enotdir}")
 
-        link, tree = await exportfs_hs.accept(link, check)
+            link, tree = await exportfs_hs.accept(link, check)
+        except trio.BrokenResourceError as e:  # hung up, or silent past ``idle``: one line
+            log.info("exportfs: before the first message: %s", e or "hung up")
+            return
     if bound.cancelled_caught:
         raise Error(f"handshake not done in {HANDSHAKE:g} s")
     if tree is not None:
