@@ -49,6 +49,11 @@ from lp49fs.ninep import (
 )
 from lp49fs.ninep._codec import parse_message
 
+if __package__:
+    from .churn9p import reply
+else:  # run as a script: bench/ is sys.path[0]
+    from churn9p import reply  # type: ignore[no-redef]
+
 MSIZE = 8192
 NAMES = ("dev", "tmp", "env", "sysname", "user", "x", "y", "..", ".", "")
 U64 = (1 << 64) - 1
@@ -123,23 +128,6 @@ def malformed(rng: random.Random) -> bytes:
     return good[:at] + bytes([good[at] ^ rng.randint(1, 255)]) + good[at + 1 :]
 
 
-def _recv_frame(s: socket.socket) -> bytes | None:
-    head = b""
-    while len(head) < 4:
-        chunk = s.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    body = head
-    size = int.from_bytes(head, "little")
-    while len(body) < size:
-        chunk = s.recv(size - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return body
-
-
 @dataclass
 class Tally:
     frames: int = 0  # frames sent
@@ -179,10 +167,7 @@ class Honest(threading.Thread):
     def rpc(self, s: socket.socket, msg: Any) -> Any:
         self.tag = NOTAG if isinstance(msg, Tversion) else self.tag % 1000 + 1
         s.sendall(encode(self.tag, msg))
-        frame = _recv_frame(s)
-        if frame is None:
-            raise ConnectionError("the server hung up on the honest client")
-        tag, r = parse_message(frame)
+        tag, r = parse_message(reply(s))
         if tag != self.tag or isinstance(r, Rerror):
             raise ConnectionError(f"{msg} answered {r} (tag {tag})")
         return r
