@@ -23,7 +23,8 @@ from lp49fs.demo.console import LP49, NodeProc
 
 def start_u9fs(root: pathlib.Path) -> tuple[subprocess.Popen[bytes], str]:
     """``lp49 u9fs`` on a port the kernel picks; the process and its bound dial string."""
-    argv = [sys.executable, "-m", "lp49fs.cli", "u9fs", "--listen", "tcp!127.0.0.1!0", str(root)]
+    argv = [sys.executable, "-m", "lp49fs.cli", "u9fs", "--listen", "tcp!127.0.0.1!0",
+            "--owner", "glenda", str(root)]  # the node's host owner acts as this process
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     assert proc.stderr is not None

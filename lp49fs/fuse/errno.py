@@ -112,6 +112,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
+    E.Eunknownuser: _errno.EACCES,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

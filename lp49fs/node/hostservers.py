@@ -59,8 +59,12 @@ class HostSpec:
     mount: str | None = None
 
     @classmethod
-    def of(cls, conf: HostServerConf) -> HostSpec:
-        argv = (sys.executable, "-m", "lp49fs.cli", conf.cmd, "--listen", LISTEN, *conf.args)
+    def of(cls, conf: HostServerConf, eve: str = "") -> HostSpec:
+        """u9fs serves the node's host owner (``eve``) as the user running the node, and
+        every other attach name as its own Linux user (``u9fs_ident``)."""
+        owner = ("--owner", eve) if conf.cmd == "u9fs" and eve else ()
+        argv = (sys.executable, "-m", "lp49fs.cli", conf.cmd, "--listen", LISTEN, *owner,
+                *conf.args)  # fmt: skip
         return cls(conf.name, argv, conf.mount)
 
 
@@ -187,7 +191,7 @@ async def start_hostservers(
     node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...]
 ) -> list[HostSupervised]:
     """Start every host server at once and return when each is posted (or failed)."""
-    out = [HostSupervised(HostSpec.of(c)) for c in confs]
+    out = [HostSupervised(HostSpec.of(c, node.core.eve)) for c in confs]
     async with trio.open_nursery() as starting:
         for hs in out:
             starting.start_soon(nursery.start, supervise, node, hs)
