@@ -169,3 +169,12 @@ def test_every_known_option_lands_in_exactly_one_heap(items: list[str]) -> None:
     assert list(fuse) == [o for o in items if o in LIBFUSE_FLAGS or o.startswith("fsname=")]
     assert set(ours) == {o.partition("=")[0] for o in items if o[:4] in ("pid=", "msiz")}
     assert not set(fuse) & DROP
+
+
+def test_users_table_option() -> None:
+    args = parse_argv(["default", "/mnt", "-o", "users=1000=alice:54321=bob,ro"])
+    assert args.users == ((1000, "alice"), (54321, "bob")) and args.fuse_options == ("ro",)
+    assert parse_argv(["default", "/mnt", "-o", "users,ro"]).users == ()  # mount(8)'s flag
+    for bad in ("users=alice", "users=1=a:1=b", "users=1=", "users=x=a", "users=1=a/b"):
+        with pytest.raises(MountError):
+            parse_argv(["default", "/mnt", "-o", bad])

@@ -126,3 +126,21 @@ def test_remounts_reads_the_ns_and_refuses_foreign_mounts() -> None:
     assert remounts(ns) == [("#s/ramfs", "/tmp", MCREATE, ""), ("/srv/x", "/n/x", MAFTER, "spec")]
     with pytest.raises(ValueError, match="cannot attach #\\|/data1 on / as another user"):
         remounts(["mount -b #|/data1 / \n"])
+
+
+def test_a_users_table_names_callers_before_the_passwd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``-o users=UID=NAME:...``: a uid the passwd lacks gets its own user (not none), a uid
+    the passwd has is renamed, and owners map back to those uids."""
+    base = tmp_path_factory.mktemp("table")
+    with mounted(base, f"users={UNKNOWN}=alice:{DAEMON}=carol") as mnt, \
+            scratch(mnt, "table", 0o777) as d:  # fmt: skip
+        got = {uid: as_user(uid, "cat ../../dev/user && echo x > f$(id -u)", d)
+               for uid in (UNKNOWN, DAEMON, NOBODY)}  # fmt: skip
+        assert got == {UNKNOWN: (0, "alice", ""), DAEMON: (0, "carol", ""),
+                       NOBODY: (0, "nobody", "")}  # fmt: skip
+        for uid in (UNKNOWN, DAEMON, NOBODY):
+            assert os.stat(d / f"f{uid}").st_uid == uid
+        os.chown(d / f"f{NOBODY}", UNKNOWN, -1)  # root gives it to alice, by the table
+        assert as_user(UNKNOWN, f"echo more >> f{NOBODY}", d) == (0, "", "")

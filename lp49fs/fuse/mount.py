@@ -40,9 +40,10 @@ import trio
 from lp49fs import hostlog
 from lp49fs.errors import Error
 from lp49fs.fuse import daemon, tracectl
+from lp49fs.fuse.attr import Owners
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
-from lp49fs.fuse.users import CALLER
+from lp49fs.fuse.users import CALLER, Callers
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
 from lp49fs.node.boot import Node, boot
@@ -120,7 +121,7 @@ class NodeSession:
         self.args = args
         self.cfg = cfg or config.load(config.DEFAULT_NAME)
         self.fsname = args.source.text
-        self.operations = Operations()
+        self.operations = Operations(Owners(table=args.users), Callers(table=args.users))
         self._stop = trio.Event()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

@@ -4,10 +4,10 @@ The view is ``allow_other`` when mounted by root, so requests come from any host
 request must then be checked by the node exactly as a program of that user inside it would
 be.  ``Callers`` keeps one LP49 process per distinct caller:
 
-Rule 1. Names.  A caller's LP49 user is its passwd name (``pwd.getpwuid``); a uid the host
-        passwd does not know is ``none``.  There is no separate table: the host's passwd is
-        the one list of host users, and owner display (``attr.Owners``) maps names back
-        through the same passwd.
+Rule 1. Names.  A caller's LP49 user is the name the ``users=`` mount option gives its uid
+        (``-o users=1000=alice:1001=bob``), else its passwd name (``pwd.getpwuid``); a uid
+        neither knows is ``none``.  Owner display (``attr.Owners``) maps names back through
+        the same table first, then the passwd, so a file alice creates shows as uid 1000.
 Rule 2. Who is the bridge itself.  The mounting user's uid and root (uid 0) act as the
         bridge process, i.e. as the node's own user (its host owner).  The host's
         administrator already owns the mount process and everything the node holds, so
@@ -55,8 +55,10 @@ CALLER = "fusecaller"  # the program name of a caller's process, as ps shows it
 NOBODY = "none"  # the LP49 user of a uid the host passwd does not know (Rule 1)
 
 
-def username(uid: int) -> str:
-    """Rule 1: the LP49 user of host ``uid``."""
+def username(uid: int, table: dict[int, str] | None = None) -> str:
+    """Rule 1: the LP49 user of host ``uid`` (``table``: the users= option)."""
+    if table and uid in table:
+        return table[uid]
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -108,8 +110,10 @@ async def reattach() -> None:
 class Callers:
     """The caller processes of one view (module docstring)."""
 
-    def __init__(self, mounter: int | None = None) -> None:
+    def __init__(self, mounter: int | None = None,
+                 table: tuple[tuple[int, str], ...] = ()) -> None:  # fmt: skip
         self.mounter = os.getuid() if mounter is None else mounter
+        self.table = dict(table)  # the users= option (Rule 1)
         self._threads: dict[str, uctx.UThread] = {}
         self._arrived: dict[str, trio.Event] = {}  # set once the user's process is up or failed
 
@@ -121,7 +125,7 @@ class Callers:
         """The L4 thread requests of ``uid`` run on (spawning its process on first use)."""
         if self.own(uid):
             return bridge
-        user = username(uid)
+        user = username(uid, self.table)
         ut = self._threads.get(user)
         if ut is not None:
             return ut
