@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fuse_view import mounted, run, scratch
+from tests.fuse_view import LP49, mounted, run, scratch
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -144,3 +145,26 @@ def test_a_users_table_names_callers_before_the_passwd(
             assert os.stat(d / f"f{uid}").st_uid == uid
         os.chown(d / f"f{NOBODY}", UNKNOWN, -1)  # root gives it to alice, by the table
         assert as_user(UNKNOWN, f"echo more >> f{NOBODY}", d) == (0, "", "")
+
+
+def test_binds_made_later_reach_a_callers_copy(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A bind typed in the shown shell after nobody's first request reaches nobody's copy
+    of the name space (users.py Rule 3b), and the replaced caller process ends."""
+    base = tmp_path_factory.mktemp("later")
+    sock = base / "sh.cons"
+    with mounted(base, f"proc=sh,console=unix!{sock}") as mnt, \
+            scratch(mnt, "later", 0o777) as d:  # fmt: skip
+        (d / "sub").mkdir()
+        os.chmod(d / "sub", 0o777)
+        assert as_user(NOBODY, "ls sub", d) == (0, "", "")  # nobody's process and copy
+        typed = run([str(LP49), "console", f"unix!{sock}"], input="bind '#e' /tmp/later/sub\n")
+        assert typed.returncode == 0, typed
+        assert "sysname" in os.listdir(d / "sub")  # root acts as the view itself: at once
+        wait_until(lambda: "sysname" in as_user(NOBODY, "ls sub", d)[1], "nobody sees the bind")
+        assert as_user(NOBODY, "cat sub/sysname", d) == (0, "lp49", "")
+
+        def callers() -> int:
+            out = run([str(LP49), "console", f"unix!{sock}"], input="ps\n").stdout
+            return out.count("fusecaller")
+
+        wait_until(lambda: callers() == 1, "the replaced caller process to end")
