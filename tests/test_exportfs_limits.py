@@ -55,8 +55,10 @@ def test_the_cap_holds_and_idle_callers_make_room(tmp_path: os.PathLike[str]) ->
         third.sendall(tversion())
         reply = third.recv(4096)
         assert reply[4] == TVERSION + 1 and b"9P2000" in reply  # served in the end
-        # ... but only once the two silent callers had been ended (idle), never alongside
-        assert all(closed(s) for s in socks[:2])
+        # ... but only once a silent caller had been ended (idle), never alongside both;
+        # the other one's idle bound ends it too (a moment later on a loaded machine)
+        assert any(closed(s) for s in socks[:2])
+        wait_until(lambda: all(closed(s) for s in socks[:2]), "both silent callers ended")
     finally:
         for s in socks:
             s.close()
