@@ -29,7 +29,8 @@ def rss_kib(pid: int) -> int:
     raise ValueError(f"no VmRSS for pid {pid}")
 
 
-def _reply(s: socket.socket) -> bytes:
+def reply(s: socket.socket) -> bytes:
+    """One whole 9P frame from ``s``; ConnectionError if the server hangs up first."""
     head = b""
     while len(head) < 4:
         chunk = s.recv(4 - len(head))
@@ -50,9 +51,9 @@ def cycle(port: int) -> None:
     """One connect/attach/reset; raises if the node did not answer the attach."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(build_message(NOTAG, Tversion(8192, "9P2000")))
-        _reply(s)
+        reply(s)
         s.sendall(build_message(1, Tattach(0, NOFID, "none", "/")))
-        _, r = parse_message(_reply(s))
+        _, r = parse_message(reply(s))
         if type(r).__name__ != "Rattach":
             raise ConnectionError(f"attach answered {r}")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

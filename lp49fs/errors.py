@@ -99,6 +99,7 @@ Ewprotect = "write protected"  # #S: a write to a read-only unit (sdaoe/sdata)
 Efbig = "file too large"  # ramfs --maxfile
 Efull = "file system full"  # ramfs --maxsize
 Edevice = "device files are not served (u9fs --devices)"
+Eunknownuser = "unknown user"  # u9fs: an attach name with no Linux account, or root's
 Einvalcap = "invalid capability"  # #¤ capuse of a capability not in caphash (devcap.c)
 Elongname = "file name too long"  # lib: a path past MAXSTR; dossrv: a name past 255 chars
 

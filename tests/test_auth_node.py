@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import ssl
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -18,8 +19,12 @@ from collections.abc import Iterator
 import pytest
 from test_import import accepting, free_port, start
 
+from bench.churn9p import reply
 from lp49fs.auth.authority import NODES, USERS, Authority
+from lp49fs.auth.tls import client_context
 from lp49fs.host.demo.console import LP49, NodeProc
+from lp49fs.ninep import NOFID, NOTAG, Rattach, Rstat, Tattach, Tstat, Tversion, encode
+from lp49fs.ninep._codec import parse_message
 from tests.waiting import wait_until
 
 
@@ -135,3 +140,49 @@ def test_garbage_at_the_listener_hurts_nobody(beta: tuple[str, str]) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
     done = p9(addr, "--auth", auth, "-u", "alice", "read", "/dev/sysname")
     assert (done.stdout, done.returncode) == ("beta", 0), done.stderr
+
+
+def tls_attached(port: int, auth: str, user: str) -> ssl.SSLSocket:
+    """A TLS connection as ``user`` (its certificate), versioned and attached."""
+    ctx = client_context(Authority(auth), user)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                        server_hostname="127.0.0.1")  # fmt: skip
+    s.sendall(encode(NOTAG, Tversion(8192, "9P2000")))
+    reply(s)
+    s.sendall(encode(1, Tattach(0, NOFID, user, "/")))
+    assert isinstance(parse_message(reply(s))[1], Rattach)
+    return s
+
+
+def ended(s: ssl.SSLSocket) -> bool:
+    """Whether the server has ended ``s`` (EOF, reset or a TLS alert), without waiting."""
+    s.settimeout(0.05)
+    try:
+        return s.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:  # ssl.SSLError is one
+        return True
+
+
+def test_revoke_ends_open_connections(beta: tuple[str, str]) -> None:
+    """``lp49 auth revoke`` reaches a connection already open: carol's is ended with a log
+    line within a few seconds, dave's (not revoked) keeps being served."""
+    addr, auth = beta
+    port = int(addr.rsplit("!", 1)[1])
+    a = Authority(auth)
+    for user in ("carol", "dave"):
+        a.issue(USERS, user)
+    carol, dave = tls_attached(port, auth, "carol"), tls_attached(port, auth, "dave")
+    try:
+        done = subprocess.run([*LP49, "auth", "revoke", auth, "carol"], capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: ended(carol), "carol's connection ended")
+        dave.settimeout(30)
+        dave.sendall(encode(2, Tstat(0)))
+        assert isinstance(parse_message(reply(dave))[1], Rstat)
+        assert not ended(dave)
+    finally:
+        carol.close()
+        dave.close()

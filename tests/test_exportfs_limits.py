@@ -11,6 +11,7 @@ import struct
 
 from test_import import accepting, free_port, start
 
+from bench.churn9p import churn
 from tests.waiting import wait_until
 
 TVERSION = 100
@@ -54,8 +55,10 @@ def test_the_cap_holds_and_idle_callers_make_room(tmp_path: os.PathLike[str]) ->
         third.sendall(tversion())
         reply = third.recv(4096)
         assert reply[4] == TVERSION + 1 and b"9P2000" in reply  # served in the end
-        # ... but only once the two silent callers had been ended (idle), never alongside
-        assert all(closed(s) for s in socks[:2])
+        # ... but only once a silent caller had been ended (idle), never alongside both;
+        # the other one's idle bound ends it too (a moment later on a loaded machine)
+        assert any(closed(s) for s in socks[:2])
+        wait_until(lambda: all(closed(s) for s in socks[:2]), "both silent callers ended")
     finally:
         for s in socks:
             s.close()
@@ -81,3 +84,66 @@ def test_out_of_descriptors_the_listener_backs_off_and_lives(tmp_path: os.PathLi
         if node.proc.poll() is None:
             resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
         node.stop()
+
+
+def test_connection_churn_leaves_nothing_behind(tmp_path: os.PathLike[str]) -> None:
+    """connect/attach/reset 1,000 times after a warm-up: the node's RSS grows by less than
+    2 KiB a connection (each used to leave its process's library state, its kernel threads
+    and their tasks behind: about 11 KiB), and no exportfs worker dies."""
+    port = free_port()
+    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False)
+    try:
+        wait_until(lambda: accepting(port), "beta's exportfs")
+        n = 1000
+        before, after = churn(port, node.proc.pid, n, warmup=200)
+        assert after - before < 2 * n, f"RSS {before} -> {after} KiB over {n} connections"
+        assert node.proc.poll() is None
+        text = logtext(node.log)
+        assert "Traceback" not in text and "died" not in text
+    finally:
+        node.stop()
+
+
+def test_two_thousand_idle_callers_get_the_cap_and_the_node_answers(
+    tmp_path: os.PathLike[str],
+) -> None:
+    """2,000 callers that connect and say nothing: never more than ``maxconns`` exportfs
+    processes, the console still answers, the idle timeout keeps the queue moving, and once
+    they hang up a new caller is served."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    port = free_port()
+    config = os.path.join(str(tmp_path), "node.toml")
+    with open(config, "w") as f:
+        f.write("[node]\nmaxconns = 4\nidle = 2\n")
+    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False, config=config)
+    socks: list[socket.socket] = []
+    try:
+        wait_until(lambda: accepting(port), "beta's exportfs")
+        for _ in range(2000):  # non-blocking: those past the backlog stay in SYN_SENT
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            socks.append(s)
+        served = lambda: logtext(node.log).count("served by pid")  # noqa: E731
+        wait_until(lambda: served() >= 4, "the first four callers served")
+        assert node.console is not None
+        for _ in range(3):  # the cap holds while the queue waits, and the shell answers
+            out, status = node.console.run("ps")
+            assert status == "" and out.count("exportfs") <= 1 + 4, out  # listener + 4
+        wait_until(lambda: served() >= 12, "callers cut when idle, and the next served")
+        out, _ = node.console.run("ps")
+        assert out.count("exportfs") <= 1 + 4, out
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        socks.clear()
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
+            c.sendall(tversion())
+            assert c.recv(4096)[4] == TVERSION + 1
+        assert node.proc.poll() is None and "Traceback" not in logtext(node.log)
+    finally:
+        for s in socks:
+            s.close()
+        node.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

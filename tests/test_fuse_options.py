@@ -178,3 +178,12 @@ def test_disks_repeat_in_both_forms() -> None:
     assert parse_argv(["default", "/mnt"]).disks == ()
     with pytest.raises(MountError):
         parse_argv(["default", "/mnt", "--disk"])
+
+
+def test_users_table_option() -> None:
+    args = parse_argv(["default", "/mnt", "-o", "users=1000=alice:54321=bob,ro"])
+    assert args.users == ((1000, "alice"), (54321, "bob")) and args.fuse_options == ("ro",)
+    assert parse_argv(["default", "/mnt", "-o", "users,ro"]).users == ()  # mount(8)'s flag
+    for bad in ("users=alice", "users=1=a:1=b", "users=1=", "users=x=a", "users=1=a/b"):
+        with pytest.raises(MountError):
+            parse_argv(["default", "/mnt", "-o", bad])

@@ -3,7 +3,8 @@
 Each Linux uid acts as its own LP49 user (lp49fs/fuse/users.py): /dev/user read through the
 view names the caller, files a user creates are owned by that user (st_uid maps back
 through the passwd), another user's 0600 file is refused with EACCES, a change of owner by
-a user is EPERM, and the view's log stays free of warnings and tracebacks.
+a user is EPERM while root (the host owner) may change owners, and the view's log stays
+free of warnings and tracebacks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fuse_view import mounted, run, scratch
+from tests.fuse_view import LP49, mounted, run, scratch
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -96,6 +98,11 @@ def test_chown_by_a_user_is_eperm(tmp: pathlib.Path) -> None:
     assert os.stat(tmp / "c").st_uid == DAEMON
     assert as_user(DAEMON, f"chgrp {DAEMON} c", tmp) == (0, "", "")  # a new group by the owner
     assert (os.stat(tmp / "c").st_uid, os.stat(tmp / "c").st_gid) == (DAEMON, DAEMON)
+    os.chown(tmp / "c", NOBODY, NOBODY)  # root acts as the host owner: a change of owner
+    assert (os.stat(tmp / "c").st_uid, os.stat(tmp / "c").st_gid) == (NOBODY, NOBODY)
+    assert as_user(NOBODY, "echo mine >> c && cat c", tmp) == (0, "x\nmine\n", "")
+    code, _, err = as_user(DAEMON, "echo no >> c", tmp)  # daemon no longer owns it
+    assert code != 0 and "Permission denied" in err, err
 
 
 def test_the_log_is_quiet(base: pathlib.Path, tmp: pathlib.Path) -> None:
@@ -120,3 +127,44 @@ def test_remounts_reads_the_ns_and_refuses_foreign_mounts() -> None:
     assert remounts(ns) == [("#s/ramfs", "/tmp", MCREATE, ""), ("/srv/x", "/n/x", MAFTER, "spec")]
     with pytest.raises(ValueError, match="cannot attach #\\|/data1 on / as another user"):
         remounts(["mount -b #|/data1 / \n"])
+
+
+def test_a_users_table_names_callers_before_the_passwd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``-o users=UID=NAME:...``: a uid the passwd lacks gets its own user (not none), a uid
+    the passwd has is renamed, and owners map back to those uids."""
+    base = tmp_path_factory.mktemp("table")
+    with mounted(base, f"users={UNKNOWN}=alice:{DAEMON}=carol") as mnt, \
+            scratch(mnt, "table", 0o777) as d:  # fmt: skip
+        got = {uid: as_user(uid, "cat ../../dev/user && echo x > f$(id -u)", d)
+               for uid in (UNKNOWN, DAEMON, NOBODY)}  # fmt: skip
+        assert got == {UNKNOWN: (0, "alice", ""), DAEMON: (0, "carol", ""),
+                       NOBODY: (0, "nobody", "")}  # fmt: skip
+        for uid in (UNKNOWN, DAEMON, NOBODY):
+            assert os.stat(d / f"f{uid}").st_uid == uid
+        os.chown(d / f"f{NOBODY}", UNKNOWN, -1)  # root gives it to alice, by the table
+        assert as_user(UNKNOWN, f"echo more >> f{NOBODY}", d) == (0, "", "")
+
+
+def test_binds_made_later_reach_a_callers_copy(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A bind typed in the shown shell after nobody's first request reaches nobody's copy
+    of the name space (users.py Rule 3b), and the replaced caller process ends."""
+    base = tmp_path_factory.mktemp("later")
+    sock = base / "sh.cons"
+    with mounted(base, f"proc=sh,console=unix!{sock}") as mnt, \
+            scratch(mnt, "later", 0o777) as d:  # fmt: skip
+        (d / "sub").mkdir()
+        os.chmod(d / "sub", 0o777)
+        assert as_user(NOBODY, "ls sub", d) == (0, "", "")  # nobody's process and copy
+        typed = run([str(LP49), "console", f"unix!{sock}"], input="bind '#e' /tmp/later/sub\n")
+        assert typed.returncode == 0, typed
+        assert "sysname" in os.listdir(d / "sub")  # root acts as the view itself: at once
+        wait_until(lambda: "sysname" in as_user(NOBODY, "ls sub", d)[1], "nobody sees the bind")
+        assert as_user(NOBODY, "cat sub/sysname", d) == (0, "lp49", "")
+
+        def callers() -> int:
+            out = run([str(LP49), "console", f"unix!{sock}"], input="ps\n").stdout
+            return out.count("fusecaller")
+
+        wait_until(lambda: callers() == 1, "the replaced caller process to end")

@@ -11,12 +11,17 @@ import os
 import pathlib
 import re
 import signal
+import socket
+import stat
 from collections.abc import Iterator
 
 import pytest
 
+from bench.churn9p import reply
 from lp49fs.host.demo.console import LP49, NodeProc
 from lp49fs.host.node import namespace
+from lp49fs.ninep import NOTAG, Rerror, Tversion, encode
+from lp49fs.ninep._codec import parse_message
 from lp49fs.node.config import ConfigError, HostServerConf, parse
 from tests.waiting import wait_until
 
@@ -129,3 +134,25 @@ def test_the_documented_example_entry_parses() -> None:
     block = "\n".join(line[2:] for line in lines[start:] if line.startswith("# "))
     cfg = parse(path.read_text() + block, str(path), str(path.parent))
     assert cfg.hostservers == (HostServerConf("unix", "u9fs", ("/srv/share",), "/n"),)
+
+
+def test_only_the_node_reaches_its_host_servers(node: tuple[NodeProc, pathlib.Path]) -> None:
+    """The u9fs listens on loopback, where any local user can connect: a plain 9P client
+    is refused (TLS with the node's private authority is required) and the node's own
+    mount works; the private authority's directory is 0700 and gone after the stop."""
+    n, _ = node
+    assert n.console is not None and n.console.run("cat /n/hello")[1] == ""
+    with open(n.log) as f:
+        found = re.search(r"hostserver unix: pid \d+ serving on tcp!127\.0\.0\.1!(\d+)", f.read())
+    assert found, n.tail()
+    with socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=30) as s:
+        s.sendall(encode(NOTAG, Tversion(8192, "9P2000")))
+        _, r = parse_message(reply(s))
+    assert isinstance(r, Rerror) and "authentication required" in r.ename, r
+    [u9fs] = children(n.proc.pid)
+    with open(f"/proc/{u9fs}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    authdir = argv[argv.index(b"--auth") + 1].decode()
+    assert stat.S_IMODE(os.stat(authdir).st_mode) == 0o700
+    n.stop()
+    assert not os.path.exists(authdir)

@@ -35,7 +35,8 @@ NULL = Dir.nulldir()
 
 @pytest.fixture
 async def tree() -> AsyncIterator[NinepTree]:
-    async with ninep_tree(Ramfs("glenda"), uname="glenda") as t:
+    """glenda's attach to a ramfs that adm (the host owner) started."""
+    async with ninep_tree(Ramfs("adm"), uname="glenda") as t:
         yield t
 
 
@@ -126,6 +127,25 @@ async def test_wstat_refused(tree: NinepTree, change: dict[str, object]) -> None
     await tree.create("f", 0o644)
     with pytest.raises(Error):
         await tree.wstat("f", dataclasses.replace(NULL, **change))  # type: ignore[arg-type]
+
+
+async def test_the_host_owner_changes_owners() -> None:
+    fs = Ramfs("adm")  # started by adm, the host owner
+    async with ninep_tree(fs, uname="glenda") as glenda, ninep_tree(fs, uname="adm") as adm:
+        await glenda.create("f", 0o644)
+        with pytest.raises(Error) as e:  # an owner cannot give a file away
+            await glenda.wstat("f", dataclasses.replace(NULL, uid="bootes"))
+        assert e.value.ename == Eperm
+        await glenda.wstat("f", dataclasses.replace(NULL, uid="glenda"))  # no change: allowed
+        await adm.wstat("f", dataclasses.replace(NULL, uid="bootes", gid="sys"))
+        d = await adm.stat("f")
+        assert (d.uid, d.gid) == ("bootes", "sys")
+        with pytest.raises(Error):  # glenda no longer owns it: no chgrp, no chmod
+            await glenda.wstat("f", dataclasses.replace(NULL, gid="glenda"))
+        with pytest.raises(Error):
+            await glenda.wstat("f", dataclasses.replace(NULL, mode=0o666))
+        await adm.wstat("f", dataclasses.replace(NULL, gid="adm"))  # not the owner, but host
+        assert (await glenda.stat("f")).gid == "adm"
 
 
 async def test_wstat_dir_length_and_mtime(tree: NinepTree) -> None:

@@ -323,7 +323,7 @@ async def test_u9fs(tmp_path: pathlib.Path) -> None:
     (tmp_path / "f").write_bytes(b"u9fs")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "g").write_bytes(b"")
-    async with ninep_tree(U9fs(str(tmp_path))) as tree:
+    async with ninep_tree(U9fs(str(tmp_path), owner="glenda")) as tree:
         await check_tree(tree, RAMFS_TREE)
         await check_rw(tree, "")
         await check_rw(tree, "d")

@@ -35,7 +35,7 @@ def top(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture
 async def tree(top: pathlib.Path) -> AsyncIterator[NinepTree]:
-    async with ninep_tree(U9fs(str(top))) as t:
+    async with ninep_tree(U9fs(str(top), owner="glenda")) as t:
         yield t
 
 
@@ -176,7 +176,7 @@ async def test_open_modes(tree: NinepTree, top: pathlib.Path) -> None:
 
 async def test_fifo_runs_in_a_thread(top: pathlib.Path) -> None:
     os.mkfifo(top / "fifo")
-    async with ninep_tree(U9fs(str(top), devices=True)) as tree:
+    async with ninep_tree(U9fs(str(top), devices=True, owner="glenda")) as tree:
         await _fifo(tree, top)
 
 
@@ -197,7 +197,7 @@ async def _fifo(tree: NinepTree, top: pathlib.Path) -> None:
 async def test_readonly(top: pathlib.Path) -> None:
     (top / "f").write_bytes(b"ro")
     (top / "d").mkdir()
-    async with ninep_tree(U9fs(str(top), readonly=True)) as t:
+    async with ninep_tree(U9fs(str(top), readonly=True, owner="glenda")) as t:
         assert await t.read("f") == b"ro"
         assert [e.name for e in await t.listdir("d")] == []
         for aw in (
@@ -217,7 +217,7 @@ async def test_readonly(top: pathlib.Path) -> None:
 
 
 async def test_attach_spec(top: pathlib.Path) -> None:
-    fs = U9fs(str(top))
+    fs = U9fs(str(top), owner="glenda")
     assert (await fs.attach("glenda", "/")).qid.path == os.stat(top).st_ino
     with pytest.raises(Error) as e:
         await fs.attach("glenda", "usr")

@@ -47,7 +47,7 @@ async def test_swapping_a_walked_directory_for_a_symlink_never_escapes(
     stop = threading.Event()
     t = threading.Thread(target=swapper, args=(top, stop), daemon=True)
     escapes = served = 0
-    async with ninep_tree(U9fs(str(top))) as tree:
+    async with ninep_tree(U9fs(str(top), owner="glenda")) as tree:
         t.start()
         try:
             for _ in range(TRIES):
@@ -84,7 +84,7 @@ def test_open_beneath_refuses_escapes(tmp_path: pathlib.Path) -> None:
 
 async def test_fifos_are_refused_unless_devices(tmp_path: pathlib.Path) -> None:
     os.mkfifo(tmp_path / "fifo")
-    async with ninep_tree(U9fs(str(tmp_path))) as tree:
+    async with ninep_tree(U9fs(str(tmp_path), owner="glenda")) as tree:
         with pytest.raises(Error, match=re.escape(Edevice)):
             await tree.read("fifo")
         assert [d.name for d in await tree.listdir("")] == ["fifo"]  # still listed

@@ -24,8 +24,10 @@ from lp49fs.transport import dial
 def u9fs_at(root: pathlib.Path, addr: str = "tcp!127.0.0.1!0", *extra: str) -> Iterator[
     tuple[str, subprocess.Popen[bytes]]
 ]:
-    """Run ``lp49 u9fs --listen addr ROOT``; yields the bound dial string and the process."""
-    argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", addr, *extra, str(root)]
+    """Run ``lp49 u9fs --listen addr -u root ROOT`` (every attach as root: these clients
+    attach by names without Linux accounts); yields the bound dial string and the process."""
+    argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", addr, "-u", "root", *extra,
+            str(root)]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:

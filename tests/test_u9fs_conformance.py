@@ -14,7 +14,7 @@ async def test_u9fs_tree_and_rw(tmp_path: pathlib.Path) -> None:
     (tmp_path / "f").write_bytes(b"linux")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "g").write_bytes(b"")
-    async with ninep_tree(U9fs(str(tmp_path))) as tree:
+    async with ninep_tree(U9fs(str(tmp_path), owner="glenda")) as tree:
         await check_tree(tree, {"": "dir", "f": "file", "d": "dir", "d/g": "file"})
         await check_rw(tree, "")
         await tree.create("a", DMDIR | 0o775)

@@ -24,7 +24,7 @@ from lp49fs.host.demo.console import LP49, NodeProc
 def start_u9fs(root: pathlib.Path) -> tuple[subprocess.Popen[bytes], str]:
     """``lp49 u9fs`` on a port the kernel picks; the process and its bound dial string."""
     argv = [sys.executable, "-m", "lp49fs.host.cli", "u9fs", "--listen", "tcp!127.0.0.1!0",
-            str(root)]
+            "--owner", "glenda", str(root)]  # the node's host owner acts as this process
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     assert proc.stderr is not None

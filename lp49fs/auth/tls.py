@@ -10,7 +10,9 @@ fd before exportfs or mount use it.
 * ``ServerAuth(dir, node)``: the listener's side.  ``accept(link)`` runs the handshake
   within ``HANDSHAKE_TIMEOUT`` and returns a ``TlsLink`` whose ``user`` is the common name
   of the client's certificate.  The context is remade when ``crl.pem`` changes, so a
-  revoke takes effect at the next connection without restarting the listener.
+  revoke takes effect at the next connection without restarting the listener;
+  ``until_revoked(tls)`` looks at ``crl.pem`` every ``REVOKE_POLL`` seconds and returns once
+  an open connection's certificate is on it, so its server can end it (Rule 5).
 * ``client(link, dir, user, host)``: the dialler's side: presents ``user``'s certificate
   (a user's, or a node's when ``user`` names a node) and verifies that the server holds a
   node certificate of the same authority whose DNS or IP name is ``host``.
@@ -25,6 +27,8 @@ Rules
   4. The server looks at the first bytes: anything but a TLS handshake record is refused;
      a plain 9P message gets an ``Rerror`` saying that TLS is required, so a 9P client
      (plan9port's 9p) prints why instead of a bare hang-up.
+  5. A revoke reaches connections already open: their server ends them within about
+     ``REVOKE_POLL`` seconds of the new ``crl.pem`` (exportfs does, for every TLS link).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from lp49fs.ninep import Rerror, encode
 from .authority import NODES, USERS, Authority
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake (Rule 3)
+REVOKE_POLL = 1.0  # seconds between looks at crl.pem for the open connections (Rule 5)
 TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
 MAXFIRST = 4096
 Eplain = "tls: not TLS (plain 9P to an authenticated listener?)"
@@ -91,6 +96,8 @@ class TlsLink:
         self.under = under
         self.failure: Error | None = None  # the refusal that ended the link, for callers
         # whose 9P layer reports only "hungup" (lp49 9p)
+        cert = stream.getpeercert() or {}
+        self.serial = int(str(cert.get("serialNumber", "0")), 16)  # the peer certificate's
 
     def peer(self) -> str:
         peer = getattr(self.under, "peer", None)
@@ -233,16 +240,30 @@ class ServerAuth:
         self._stamp: tuple[int, ...] = ()
         self._ctx = self.context()
 
-    def context(self) -> ssl.SSLContext:
+    def crlstamp(self) -> tuple[int, ...]:
         try:
             st = os.stat(self.auth.crl)
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # a revoke replaces the file
+            return (st.st_ino, st.st_mtime_ns, st.st_size)  # a revoke replaces the file
         except FileNotFoundError:
-            stamp = (0, 0, 0)
+            return (0, 0, 0)
+
+    def context(self) -> ssl.SSLContext:
+        stamp = self.crlstamp()
         if stamp != self._stamp:
             self._ctx = server_context(self.auth, self.node)
             self._stamp = stamp
         return self._ctx
+
+    async def until_revoked(self, tls: TlsLink, period: float = REVOKE_POLL) -> None:
+        """Return once ``tls``'s peer certificate is on ``crl.pem`` (Rule 5)."""
+        seen = self.crlstamp()
+        while True:
+            await trio.sleep(period)
+            stamp = self.crlstamp()
+            if stamp != seen:
+                seen = stamp
+                if tls.serial in self.auth.revoked():
+                    return
 
     async def accept(self, link: Any) -> TlsLink:
         """TLS over ``link`` as the server; its ``user`` is the authenticated client."""

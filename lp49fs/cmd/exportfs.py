@@ -26,6 +26,8 @@ named by the client's certificate (``lib.become``: cap(3)) before it reads a byt
 handshake.  ``-N``: the process becomes ``none`` first (an unauthenticated listener).
 Without either, the process keeps its user (exportfs on a pipe, Plan 9's behaviour).  An
 attach whose uname differs from an authenticated user is refused (``ExportFs`` Rule 5).
+A TLS connection is ended, with a log line, once its certificate is revoked
+(``ServerAuth.until_revoked``: ``lp49 auth revoke`` reaches connections already open).
 ``-X path``: unmount everything on ``path`` in the connection's own copy of the name space
 before serving it, so the importer does not get it (the node passes ``-X /net`` unless its
 config exports the network: an exported ``/net`` lets a client dial from this node).
@@ -39,7 +41,7 @@ import trio
 
 from lp49fs import lib
 from lp49fs.auth.authority import NOBODY
-from lp49fs.auth.tls import ServerAuth
+from lp49fs.auth.tls import ServerAuth, TlsLink
 from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
@@ -70,17 +72,44 @@ def parse(argv: list[str]) -> dict[str, str]:
     return opts
 
 
-async def authenticate(link: Link, authdir: str | None, none: bool) -> tuple[Link, str]:
-    """TLS and the new identity (module docstring); (the link to serve, the user or "")."""
+class Authenticated:
+    """What ``authenticate`` made of a link: the link to serve, the user ("" when the
+    process keeps its own), and for TLS the listener's side and the TLS link."""
+
+    def __init__(self, link: Link, user: str, sauth: ServerAuth | None = None,
+                 tls: TlsLink | None = None) -> None:  # fmt: skip
+        self.link, self.user, self.sauth, self.tls = link, user, sauth, tls
+
+    async def serve(self, link: Link, fs: ExportFs, msize: int) -> None:
+        """9P on ``link`` until it ends, or until the TLS certificate is revoked."""
+        if self.sauth is None or self.tls is None:
+            await serve(link, fs, msize=msize)
+            return
+        sauth, tls = self.sauth, self.tls
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                await sauth.until_revoked(tls)
+                log.warning("exportfs: %s's certificate was revoked: connection ended", tls.user)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            await serve(link, fs, msize=msize)
+            nursery.cancel_scope.cancel()
+
+
+async def authenticate(link: Link, authdir: str | None, none: bool) -> Authenticated:
+    """TLS and the new identity (module docstring)."""
     if authdir is not None:
-        tls = await ServerAuth(authdir, await lib.sysname()).accept(link)
+        sauth = ServerAuth(authdir, await lib.sysname())
+        tls = await sauth.accept(link)
         await lib.become(tls.user)
         log.info("exportfs: authenticated as %s", tls.user)
-        return tls, tls.user
+        return Authenticated(tls, tls.user, sauth, tls)
     if none:
         await lib.become(NOBODY)
-        return link, NOBODY
-    return link, ""
+        return Authenticated(link, NOBODY)
+    return Authenticated(link, "")
 
 
 async def serve_link(
@@ -100,20 +129,25 @@ async def serve_link(
         except Error:
             pass  # nothing mounted there: nothing to hide
     with trio.move_on_after(HANDSHAKE) as bound:
-        link, user = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
-        fs = ExportFs(root, readonly=readonly, user=user)
+        try:
+            who = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
+            user = who.user
+            fs = ExportFs(root, readonly=readonly, user=user)
 
-        async def check(tree: str) -> None:
-            d = await lib.stat(fs.path(treenames(tree)))
-            if not d.mode & DMDIR:
-                raise Error(f"'{tree}' {Enotdir}")
+            async def check(tree: str) -> None:
+                d = await lib.stat(fs.path(treenames(tree)))
+                if not d.mode & DMDIR:
+                    raise Error(f"'{tree}' {Enotdir}")
 
-        link, tree = await exportfs_hs.accept(link, check)
+            link, tree = await exportfs_hs.accept(who.link, check)
+        except trio.BrokenResourceError as e:  # hung up, or silent past ``idle``: one line
+            log.info("exportfs: before the first message: %s", e or "hung up")
+            return
     if bound.cancelled_caught:
         raise Error(f"handshake not done in {HANDSHAKE:g} s")
     if tree is not None:
         fs = ExportFs(fs.path(treenames(tree)), readonly=readonly, user=user)
-    await serve(link, fs, msize=msize)
+    await who.serve(link, fs, msize)
 
 
 async def main(argv: list[str]) -> None:

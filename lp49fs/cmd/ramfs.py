@@ -3,7 +3,8 @@
 ``ramfs [-S srvname]`` (default name ``ramfs``) makes a pipe, posts one end as
 ``/srv/srvname`` and serves 9P on the other end with ``lp49fs.lib9p.serve`` through system
 calls only (``lp49fs.lib.FdLink``), until every client end is gone.  Mount it with
-``mount -c /srv/ramfs /tmp``.
+``mount -c /srv/ramfs /tmp``.  The server's owner (its root directory's, and the user who
+may change owners: ``servers/ramfs`` Rule 4) is the LP49 user who started it.
 
 ``serveposted(name, fs)`` is the part every such server shares: pipe, post, close the posted
 end in this process (the /srv entry holds it now), serve the other end.  A name that is
@@ -60,4 +61,4 @@ async def main(argv: list[str]) -> None:
         name = args[1]
     elif args:
         raise Error(USAGE)
-    await serveposted(name, Ramfs())
+    await serveposted(name, Ramfs(await lib.whoami()))  # its owner: who started it

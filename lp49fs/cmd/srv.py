@@ -1,10 +1,11 @@
-"""srv [-abcCq] [fd | net!host[!port]] name [mtpt]: post a channel as /srv/name (and mount it).
+"""srv [-A authdir [-u user]] [-abcCq] [fd | net!host[!port]] name [mtpt]: post a channel.
 
 With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
 through ``/net`` (``#I``; ``lp49fs.servers.exportfs.net.dialfd``) and posts the plain 9P
 connection, as Plan 9 does.  With ``$auth`` set (an authority directory) the connection is
 mutual TLS 1.3 first, as the caller's user (``exportfs_net.tlsfd``), and the plaintext pipe
-end is posted.
+end is posted; ``-A authdir`` (and ``-u user``, the certificate to present) say so for this
+dial alone (the node dials its own host servers so, with a private authority).
 
 Otherwise the channel is already open, as fd ``fd`` (default 0, so ``srv name <file``
 works).  Posting is #s's protocol:
@@ -22,7 +23,7 @@ from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.servers.exportfs.net import NINEP_PORT, dialfd, netaddr, tlsfd
 
-USAGE = "srv [-abcCq] [fd | net!host[!port]] name [mtpt]"
+USAGE = "srv [-A authdir [-u user]] [-abcCq] [fd | net!host[!port]] name [mtpt]"
 
 
 async def post(fd: int, name: str) -> str:
@@ -36,7 +37,17 @@ async def post(fd: int, name: str) -> str:
     return path
 
 
+def authopts(argv: list[str]) -> tuple[list[str], str | None, str | None]:
+    """``-A dir`` and ``-u user`` taken off the front of ``argv`` (after its name)."""
+    rest, opts = argv[1:], dict[str, str | None]({"-A": None, "-u": None})
+    while rest[:1] and rest[0] in opts and len(rest) > 1:
+        opts[rest[0]] = rest[1]
+        rest = rest[2:]
+    return [argv[0], *rest], opts["-A"], opts["-u"]
+
+
 async def main(argv: list[str]) -> None:
+    argv, authopt, useropt = authopts(argv)
     flags, args = await getflags(argv, "abcCq", USAGE)
     flag = mountflag(flags)
     fd, dialled = 0, False
@@ -46,9 +57,9 @@ async def main(argv: list[str]) -> None:
         addr = netaddr(args.pop(0), NINEP_PORT)
         try:
             fd, dialled = await dialfd(addr), True
-            authdir = await getenv("auth")
+            authdir = authopt or await getenv("auth")
             if authdir:  # mutual TLS first, as import does (docs/security.md)
-                user = await getenv("authuser") or await lib.whoami()
+                user = useropt or await getenv("authuser") or await lib.whoami()
                 fd = await tlsfd(fd, addr, authdir, user)
         except Error as e:
             if "q" not in flags:

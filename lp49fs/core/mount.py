@@ -69,6 +69,7 @@ class Pgrp:
         self.ref = 1  # processes sharing this name space
         self.noattach = False  # RFNOMNT: no mounts, few # paths
         self.nextid = 1  # next mountid
+        self.vers = 0  # bumped by every mount and unmount: the qid.vers of #p/N/ns
 
     def copy(self) -> Pgrp:
         """A new name space with the same mounts (RFNAMEG); takes references (Rule 5)."""
@@ -157,6 +158,7 @@ async def cmount(
 
     mountid = pg.nextid
     pg.nextid += 1
+    pg.vers += 1
     nm = [Mount(mountid, incref(new), flag, spec)]
     if newmh is not None:
         rest = order if order != MREPL else MAFTER
@@ -187,6 +189,7 @@ async def cunmount(pg: Pgrp, old: Chan, mounted: Chan | None) -> None:
     mh = pg.mnthash.get(key)
     if mh is None:
         raise Error(Enotmounted)
+    pg.vers += 1
     if mounted is None:
         del pg.mnthash[key]
         await _dropmhead(mh)

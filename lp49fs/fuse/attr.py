@@ -7,7 +7,8 @@ Rule 1. Mode: DMDIR becomes S_IFDIR, everything else S_IFREG; the low nine bits 
         the later of mtime and the last change the bridge itself made to the file
         (``InodeTable.changed``: write, truncate, chmod, chown, rename, and creations and
         removals in a directory); changes made inside the node move only mtime.
-Rule 2. Owners: a 9P user or group name is the host user or group of that name where one
+Rule 2. Owners: a 9P user name given in the ``users=`` table shows as its uid; else a 9P
+        user or group name is the host user or group of that name where one
         exists, else the mounting user's uid or gid (``Owners``, cached per name); but
         ``none`` (what unknown callers act as, users.py) without a passwd entry shows as
         the overflow uid/gid 65534, never as the mounter.
@@ -30,6 +31,7 @@ import grp
 import os
 import pwd
 import stat
+from collections.abc import Sequence
 
 import pyfuse3
 
@@ -79,10 +81,12 @@ OVERFLOW = 65534  # Linux's overflowuid/overflowgid: the owner shown for ``none`
 class Owners:
     """9P user/group names to host ids (Rule 2)."""
 
-    def __init__(self, uid: int | None = None, gid: int | None = None) -> None:
+    def __init__(self, uid: int | None = None, gid: int | None = None,
+                 table: Sequence[tuple[int, str]] = ()) -> None:  # fmt: skip
         self.uid = os.getuid() if uid is None else uid  # the mounting user
         self.gid = os.getgid() if gid is None else gid
-        self._uids: dict[str, int] = {}
+        self.names = dict(table)  # the users= table: uid -> LP49 user (users.py Rule 1)
+        self._uids: dict[str, int] = {name: uid for uid, name in table}
         self._gids: dict[str, int] = {}
 
     def user(self, name: str) -> int:
@@ -96,7 +100,9 @@ class Owners:
         return uid
 
     def username(self, uid: int) -> str:
-        """The 9P user name for host ``uid``: its passwd name, else the number."""
+        """The 9P user name for host ``uid``: from the table, its passwd name, or the number."""
+        if uid in self.names:
+            return self.names[uid]
         try:
             return pwd.getpwuid(uid).pw_name
         except KeyError:

@@ -119,6 +119,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Eext2bad: _errno.EUCLEAN,
     E.Eext2feature: _errno.EOPNOTSUPP,
     E.Eext2special: _errno.EPERM,
+    E.Eunknownuser: _errno.EACCES,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

@@ -111,6 +111,7 @@ class Operations(DirOps):
         self.inodes = InodeTable()
         self.owners = owners or Owners()
         self.callers = callers or Callers()
+        self.callers.inuse = lambda ut: any(f.ut is ut for f in self._files.values())
         self.intr = Interrupts()
         self.ut: uctx.UThread | None = None  # the bridge's main thread, once serving
         self.pid = 0  # the bridge's LP49 pid

@@ -13,8 +13,10 @@ Rule 1. ``DROP`` options (and ``x-*``, ``X-*``, ``comment=*``) belong to mount(8
 Rule 2. ``OURS`` (``pid=N`` | ``proc=NAME``, ``msize=N``, ``console=WHERE``, ``debugcons=WHERE``,
         ``auth=DIR``: the authority for a TLS import of a dialled SOURCE, docs/security.md;
         ``log=PATH``; ``disk=IMAGE[:ro]``, repeatable, also ``--disk IMAGE``: a disk for a
-        booted node, docs/storage.md) choose what the view shows and where the daemon logs;
-        a malformed value, a missing value or ``pid`` with ``proc`` is an error.
+        booted node, docs/storage.md; ``users=UID=NAME[:UID=NAME...]``, the LP49 user of each
+        host uid before the passwd, users.py Rule 1) choose what the view shows, where the
+        daemon logs, its disks and who its callers are; a malformed value, a missing value or
+        ``pid`` with ``proc`` is an error.
 Rule 3. ``LIBFUSE_FLAGS`` and ``LIBFUSE_KEYED`` (checked against libfuse 3.14) go to
         ``pyfuse3.init`` in their order.  Anything else is an "unknown mount option" here,
         with one clear line, instead of libfuse's two-line refusal after the fact.
@@ -43,7 +45,8 @@ DROP = frozenset({"_netdev", "nofail", "user", "users", "nouser", "auto", "noaut
 DROP_PREFIXES = ("x-", "X-", "comment=")
 
 # Rule 2: our own options.
-OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth", "log", "disk"})
+OURS = frozenset({"pid", "proc", "msize", "console", "debugcons", "auth", "log", "disk",
+                  "users"})
 MSIZE_MIN = 256  # lib9p refuses smaller ("version: message size too small")
 MSIZE_MAX = 0xFFFFFFFF  # msize[4]
 
@@ -98,6 +101,7 @@ class MountArgs:
     auth: str | None = None  # auth=DIR: TLS with that authority for a dialled SOURCE
     log: str | None = None  # log=PATH: the daemon's log file (lp49fs.host.hostlog)
     disks: tuple[str, ...] = ()  # disk=IMAGE[:ro] / --disk IMAGE: the booted node's disks
+    users: tuple[tuple[int, str], ...] = ()  # users=UID=NAME:...: (uid, LP49 user) pairs
 
 
 def classify_source(text: str) -> Source:
@@ -129,6 +133,20 @@ def _number(key: str, value: str, low: int, high: int) -> int:
     if not value.isdigit() or not low <= int(value) <= high:
         raise MountError(f"option {key}={value}: want a number from {low} to {high}")
     return int(value)
+
+
+def parse_users(value: str) -> tuple[tuple[int, str], ...]:
+    """``users=`` ``UID=NAME[:UID=NAME...]`` as (uid, name) pairs; MountError if malformed
+    (a uid that is not a number, an empty name, a uid given twice)."""
+    out: dict[int, str] = {}
+    for pair in value.split(":"):
+        uid, eq, name = pair.partition("=")
+        if not eq or not uid.isdigit() or not name or any(c in name for c in " /=\0"):
+            raise MountError(f"option users={value}: want UID=NAME[:UID=NAME...]")
+        if int(uid) in out:
+            raise MountError(f"option users={value}: uid {uid} given twice")
+        out[int(uid)] = name
+    return tuple(out.items())
 
 
 def filter_options(items: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -207,4 +225,5 @@ def parse_argv(argv: Sequence[str]) -> MountArgs:
         auth=ours.get("auth"),
         log=ours.get("log"),
         disks=tuple(ours["disk"].split("\n")) if "disk" in ours else (),
+        users=parse_users(ours["users"]) if "users" in ours else (),
     )

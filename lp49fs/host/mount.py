@@ -39,9 +39,10 @@ import trio
 
 from lp49fs.errors import Error
 from lp49fs.fuse import daemon, tracectl
+from lp49fs.fuse.attr import Owners
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
-from lp49fs.fuse.users import CALLER
+from lp49fs.fuse.users import CALLER, Callers
 from lp49fs.host import hostlog
 from lp49fs.host.node import attach_console, bootargs
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
@@ -127,7 +128,7 @@ class NodeSession:
         self.args = args
         self.cfg = cfg or config.load(config.DEFAULT_NAME)
         self.fsname = args.source.text
-        self.operations = Operations()
+        self.operations = Operations(Owners(table=args.users), Callers(table=args.users))
         self._stop = trio.Event()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

@@ -2,7 +2,9 @@
 
 A server program builds its parser with ``parser(name, doc)`` (``--listen ADDR`` with the
 default ``tcp!127.0.0.1!5640``, ``--msize N``, ``--maxconns N``, ``--idle SECS``
-(``lp49fs.lib9p.limits``), ``-v``), adds its own options, parses with
+(``lp49fs.lib9p.limits``), ``--auth DIR`` with ``--node NAME`` (every connection mutual TLS
+1.3 with that authority's certificates, the server presenting node NAME's: a node's own
+host servers are dialled this way), ``-v``), adds its own options, parses with
 ``parse`` (which also sets up logging: one bare line per message on stderr, INFO with
 ``-v``), makes its ``FileServer`` and hands it to ``serve_main``.  That announces the
 address, logs ``NAME: serving [WHAT ]on ADDR`` with the address actually bound (port 0
@@ -18,6 +20,7 @@ import logging
 
 import trio
 
+from lp49fs.auth.tls import ServerAuth
 from lp49fs.errors import Error
 from lp49fs.lib9p import DEFAULT_MSIZE, FileServer, serve_forever
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
@@ -39,6 +42,8 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--msize", type=int, default=DEFAULT_MSIZE, help="largest msize offered")
     p.add_argument("--maxconns", type=int, default=MAXCONNS, help="connections served at once")
     p.add_argument("--idle", type=float, default=IDLE, help="seconds before a silent client is cut")
+    p.add_argument("--auth", metavar="DIR", help="mutual TLS with this authority's certificates")
+    p.add_argument("--node", default="hostservers", help="the node certificate presented")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     return p
 
@@ -58,12 +63,15 @@ async def run(
     fs: FileServer,
     what: str = "",
     limits: tuple[int, float] = (MAXCONNS, IDLE),
+    auth: tuple[str, str] | None = None,
 ) -> None:
+    wrap = ServerAuth(*auth).accept if auth is not None else None
     listener = await announce(addr)
     serving = f"{what} on" if what else "on"
     logging.getLogger(name).warning("%s: serving %s %s", name, serving, listener.addr)
     try:
-        await serve_forever(listener, fs, msize=msize, maxconns=limits[0], idle=limits[1])
+        await serve_forever(listener, fs, msize=msize, maxconns=limits[0], idle=limits[1],
+                            wrap=wrap)  # fmt: skip
     finally:
         with trio.CancelScope(shield=True):
             await listener.aclose()
@@ -73,7 +81,8 @@ def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = 
     """Serve ``fs`` as ``args`` say until interrupted; the exit status."""
     try:
         limits = (args.maxconns, args.idle)
-        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits))
+        auth = (args.auth, args.node) if args.auth else None
+        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits, auth))
     except Error as e:
         logging.getLogger(name).error("%s: %s", name, e.ename)
         return 1

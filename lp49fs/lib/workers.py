@@ -40,7 +40,6 @@ Rules (the states are ``uctx.WState``; ``uctx.WTRANSITIONS`` is the table of the
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -48,7 +47,6 @@ from typing import TypeVar
 import trio
 
 from kernel.ipc import INACTIVE, RECEIVING
-from kernel.space import Space
 from kernel.thread import Thread
 from kernel.types import IpcError, Msg, ThreadId
 from lp49fs.errors import Eintr, Error
@@ -59,9 +57,6 @@ T = TypeVar("T")
 MAXTHREADS = 1024  # L4 threads a process may have: the buffer regions fill [1 GiB, 2 GiB)
 
 INTRWAIT = 2.0  # seconds a cancelled borrower waits at most for its INTERRUPT to be taken
-
-_uprocs: weakref.WeakKeyDictionary[Space, UProc] = weakref.WeakKeyDictionary()
-
 
 class UProc:
     """The library's per-process state (lives "in" the process's address space)."""
@@ -75,6 +70,7 @@ class UProc:
         self.sys_ready = trio.Event()
         self.lock = trio.Lock()  # one NEWTHREAD at a time
         self.changed = trio.Event()  # a worker registered
+        self.running = 0  # threads whose entry has started and not yet ended (runtime.joined)
 
     def thread(self, t: Thread) -> UThread:
         ut = UThread(t, self, self.nthreads)
@@ -122,14 +118,6 @@ class UProc:
                     await lend(self.sys, lambda ut: ut.call(msg))
                 except Error:
                     pass
-
-
-def uproc_of(space: Space, pid: int, mngr: ThreadId) -> UProc:
-    """The process state of ``space``, made by whichever of its threads starts first."""
-    up = _uprocs.get(space)
-    if up is None:
-        up = _uprocs[space] = UProc(pid, mngr)
-    return up
 
 
 async def run(op: Callable[[UThread], Awaitable[T]]) -> T:

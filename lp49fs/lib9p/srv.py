@@ -37,11 +37,15 @@ Rules:
 4. A link whose read fails with ``Error`` (an ``FdLink`` whose read system call was
    interrupted by a note or failed) ends the connection like EOF, as Plan 9's lib9p stops
    when read9pmsg fails: one log line, no exception out of ``serve``.
+5. ``serve_forever(wrap=...)`` runs ``wrap(link)`` on each accepted link first (a TLS
+   handshake: ``lp49fs.auth.tls.ServerAuth.accept``) and serves what it returns; a refusal
+   (``Error``) or a hang-up there is one log line and the connection is closed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -281,11 +285,12 @@ async def serve_forever(
     msize: int = DEFAULT_MSIZE,
     maxconns: int = MAXCONNS,
     idle: float = IDLE,
+    wrap: Callable[[Any], Awaitable[Any]] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept connections on ``listener`` and serve each; one bad client hurts no other.
     At most ``maxconns`` at once; a connection silent for ``idle`` seconds is ended
-    (``limits``)."""
+    (``limits``); ``wrap`` comes first on each (Rule 5)."""
     slots = trio.Semaphore(maxconns)
     async with trio.open_nursery() as nursery:
         task_status.started()
@@ -296,13 +301,22 @@ async def serve_forever(
             except BaseException:
                 slots.release()
                 raise
-            nursery.start_soon(_guarded, IdleLink(link, idle), fs, msize, slots)
+            nursery.start_soon(_guarded, IdleLink(link, idle), fs, msize, slots, wrap)
 
 
 async def _guarded(
-    link: Link, fs: FileServer, msize: int, slots: trio.Semaphore | None = None
+    link: Link, fs: FileServer, msize: int, slots: trio.Semaphore | None = None,
+    wrap: Callable[[Any], Awaitable[Any]] | None = None,
 ) -> None:
     try:
+        if wrap is not None:
+            try:
+                link = await wrap(link)
+            except (Error, trio.BrokenResourceError) as e:  # Rule 5
+                log.warning("%s: refused: %s", _peer(link), getattr(e, "ename", e))
+                with trio.CancelScope(shield=True):
+                    await link.aclose()
+                return
         await serve(link, fs, msize=msize)
     except Exception:
         log.exception("%s: server connection failed", _peer(link))

@@ -10,6 +10,13 @@ child of the boot process (sharing the boot name space), which dials ADDR throug
 (``/net/tcp``), posts the connection as ``/srv/NAME`` and, given MTPT, mounts it there with
 create permission.  There is no shortcut around ``#I`` and ``#s``.
 
+Authentication (docs/security.md).  A loopback port is open to every local user, so the
+node makes a private authority for its host servers (``HostAuth``: a 0700 directory made at
+start and removed at the end, with a CA, a node certificate ``hostservers`` for 127.0.0.1
+and a user certificate for the host owner): each server is started with ``--auth DIR``
+(every connection mutual TLS 1.3 with those certificates) and ``srv -A DIR -u EVE`` dials it
+with TLS, so only a holder of the private keys, the node, is served.
+
 Supervision (one task per entry, like ``lp49fs.node.servers``): the rest of the server's
 stderr is copied to the node's log; when the process exits, its mount fails with ``i/o on
 hungup channel`` in every name space that holds it; the supervisor removes the boot name
@@ -31,13 +38,16 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
+from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.node.boot import Node
 from lp49fs.node.budget import Budget
 from lp49fs.node.config import HostServerConf
@@ -48,6 +58,27 @@ log = logging.getLogger(__name__)
 LISTEN = "tcp!127.0.0.1!0"  # loopback, a port the kernel picks
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 SERVING = re.compile(r": serving (?:.* )?on (\S+)$")  # the server's first line
+NODECERT = "hostservers"  # the name on the host servers' certificate
+
+
+@dataclass(frozen=True)
+class HostAuth:
+    """The private authority between a node and its host servers (module docstring)."""
+
+    dir: str
+    user: str  # the host owner: the certificate srv presents
+
+    @classmethod
+    def make(cls, eve: str) -> HostAuth:
+        d = tempfile.mkdtemp(prefix="lp49-hostauth-")  # 0700
+        a = Authority(d)
+        a.init()
+        a.issue(NODES, NODECERT, ("127.0.0.1",))
+        a.issue(USERS, eve)
+        return cls(d, eve)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -57,11 +88,18 @@ class HostSpec:
     name: str
     argv: tuple[str, ...]
     mount: str | None = None
+    auth: HostAuth | None = None  # how srv dials it
 
     @classmethod
-    def of(cls, conf: HostServerConf) -> HostSpec:
-        argv = (sys.executable, "-m", "lp49fs.host.cli", conf.cmd, "--listen", LISTEN, *conf.args)
-        return cls(conf.name, argv, conf.mount)
+    def of(cls, conf: HostServerConf, eve: str = "", auth: HostAuth | None = None) -> HostSpec:
+        """u9fs serves the node's host owner (``eve``) as the user running the node, and
+        every other attach name as its own Linux user (``u9fs.ident``); with ``auth``
+        every connection is TLS with the private authority."""
+        owner = ("--owner", eve) if conf.cmd == "u9fs" and eve else ()
+        tls = ("--auth", auth.dir, "--node", NODECERT) if auth is not None else ()
+        argv = (sys.executable, "-m", "lp49fs.host.cli", conf.cmd, "--listen", LISTEN, *owner,
+                *tls, *conf.args)  # fmt: skip
+        return cls(conf.name, argv, conf.mount, auth)
 
 
 @dataclass(eq=False)
@@ -104,7 +142,8 @@ async def _copy_log(name: str, stream: trio.abc.ReceiveStream, buf: bytearray) -
 
 async def _srv(node: Node, s: HostSpec, addr: str) -> bool:
     """Post (and mount) ``addr`` with the LP49 ``srv`` program; True if it did it all."""
-    argv = ["srv", "-c", addr, s.name, *([s.mount] if s.mount else [])]
+    tls = ["-A", s.auth.dir, "-u", s.auth.user] if s.auth is not None else []
+    argv = ["srv", *tls, "-c", addr, s.name, *([s.mount] if s.mount else [])]
     msg = await node.run("srv", argv)
     if msg:
         log.warning("hostserver %s: %s: %s", s.name, " ".join(argv), msg)
@@ -186,9 +225,22 @@ async def supervise(
 async def start_hostservers(
     node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...]
 ) -> list[HostSupervised]:
-    """Start every host server at once and return when each is posted (or failed)."""
-    out = [HostSupervised(HostSpec.of(c)) for c in confs]
+    """Start every host server at once and return when each is posted (or failed); the
+    private authority lives until ``nursery`` ends."""
+    if not confs:
+        return []
+    auth = HostAuth.make(node.core.eve)
+    nursery.start_soon(_keep, auth)
+    out = [HostSupervised(HostSpec.of(c, node.core.eve, auth)) for c in confs]
     async with trio.open_nursery() as starting:
         for hs in out:
             starting.start_soon(nursery.start, supervise, node, hs)
     return out
+
+
+async def _keep(auth: HostAuth) -> None:
+    """Hold the private authority's directory until the node stops, then remove it."""
+    try:
+        await trio.sleep_forever()
+    finally:
+        auth.remove()

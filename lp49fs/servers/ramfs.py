@@ -17,8 +17,10 @@ Rules:
    already in use".  DMAPPEND: writes go to the end, the offset is ignored.  ORCLOSE: the
    file is removed when the fid that opened it is clunked.  OTRUNC empties the file.
 4. wstat is all-or-nothing: every requested change is checked before any is made.
-   Don't-touch fields (all ones, empty strings) are left alone; uid, muid, qid and the
-   DMDIR bit cannot change; a directory's length can only be "changed" to 0.
+   Don't-touch fields (all ones, empty strings) are left alone; muid, qid and the DMDIR
+   bit cannot change; a directory's length can only be "changed" to 0.  The owner may
+   change the group; only the server's owner (the host owner who started it, Plan 9's
+   rule for the hostowner) may change a file's owner, and its group too.
 5. A removed file stays usable through fids that have it open (Unix semantics), but can no
    longer be walked to or opened; its blocks go back to the store when the last fid lets go.
 6. Bounded memory (``ramdata``): contents are sparse 8 KiB blocks, so a write at 3 GiB
@@ -248,16 +250,19 @@ class RamFile(NotImplementedFile):
         if "length" in apply and n.data is not None and d.length != len(n.data):
             n.data.truncate(d.length)
             n.changed(self.uid)
-        for f in ("mode", "mtime", "atime", "gid"):
+        for f in ("mode", "mtime", "atime", "gid", "uid"):
             if f in apply:
                 setattr(n, f, getattr(d, f))
 
     def check_wstat(self, d: Dir) -> set[str]:
         """Rule 4: the fields to change, or Error if any change is not allowed."""
         n = self.node
+        host = self.uid == self.fs.owner  # may change owners (Rule 4)
         owner = self.uid == n.uid
         touched = set(d.touched())
-        for f in ("type", "dev", "uid", "muid"):
+        if "uid" in touched and d.uid != n.uid and not host:
+            raise Error(Eperm)
+        for f in ("type", "dev", "muid"):
             if f in touched and getattr(d, f) != getattr(n.dir(), f):
                 raise Error(Eperm)
         if "qid" in touched and (d.qid.type, d.qid.path) != (n.qid.type, n.qid.path):
@@ -278,7 +283,9 @@ class RamFile(NotImplementedFile):
                 raise Error(Efbig)
         if "mode" in touched and (not owner or (d.mode ^ n.mode) & DMDIR):
             raise Error(Eperm)
-        if {"mtime", "atime", "gid"} & touched and not owner:
+        if {"mtime", "atime"} & touched and not owner:
+            raise Error(Eperm)
+        if "gid" in touched and d.gid != n.gid and not (owner or host):
             raise Error(Eperm)
         return touched
 

@@ -129,7 +129,8 @@ class Proc(Servant):
         if owner is None:
             return None
         t = DIRTAB[i + 1]
-        qid = Qid(QTFILE, 0, owner.pid << QSHIFT | t.qid.path)
+        vers = owner.pgrp.vers if t.qid.path == Q.NS else 0  # moves with the name space
+        qid = Qid(QTFILE, vers, owner.pid << QSHIFT | t.qid.path)
         return self.devdir(c, qid, t.name, t.length, owner.user, t.perm)
 
     def parent(self, c: Chan) -> Qid:

@@ -3,9 +3,10 @@
 Layers: ``host.py`` turns ``os.stat_result`` into Dirs and errno into Plan 9 text;
 ``U9File`` is one fid's view of one host file (its root-relative path, an open fd);
 ``U9Special`` is the same for FIFOs and devices, whose I/O may wait; ``U9fs`` is the
-FileServer.  All access uses the server process's own host identity: the attach ``uname``
-is not mapped to a Linux user (the original u9fs seteuid()s per request when run as root;
-we do not), so the host's permission checks decide, and ``--readonly`` refuses every change.
+FileServer.  Each attach acts as a Linux user (``u9fs.ident``: run as root, the passwd
+user of the attach name, never root; otherwise only the server's own user), every host
+call of a request is made as that user (setfsuid), so the host's permission checks decide,
+and ``--readonly`` refuses every change.
 
 Rules:
 
@@ -45,6 +46,11 @@ Rules:
    walk/open race of Rule 1 for reads and writes; a name swapped for an escaping symlink
    is "file does not exist".  Create, remove and wstat still use paths.
 8. FIFOs, sockets and device files are refused at open unless ``--devices``.
+9. Identity (``u9fs.ident``).  Every host call that names a file runs inside
+   ``acting(self.who)``: the methods marked ``@as_caller`` are synchronous throughout (no
+   await suspends them, so no other request runs while the thread's fsuid is the caller's);
+   ``open`` checks as the caller and a ``U9Special`` opens in its worker thread as the
+   caller.  Reads and writes of an open fd need no identity.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Di
 from . import wstat as u9fs_wstat
 from .beneath import open_beneath
 from .host import Versions, dirof, goodname, oserror, qidof
+from .ident import Ident, Idents, acting, as_caller
 
 OFLAGS = {OREAD: os.O_RDONLY, OWRITE: os.O_WRONLY, ORDWR: os.O_RDWR, OEXEC: os.O_RDONLY}
 
@@ -80,7 +87,9 @@ class U9fs:
 
     mayblock: ClassVar[bool] = False
 
-    def __init__(self, root: str, readonly: bool = False, devices: bool = False) -> None:
+    def __init__(self, root: str, readonly: bool = False, devices: bool = False,
+                 user: str | None = None, owner: str | None = None) -> None:  # fmt: skip
+        self.idents = Idents(user, owner)  # Rule 9
         self.root = os.path.realpath(root)
         st = os.stat(self.root)
         if not stat.S_ISDIR(st.st_mode):
@@ -102,7 +111,9 @@ class U9fs:
         """Attach to the root; ``aname`` "" or "/" only (a subtree is reached by walking)."""
         if aname not in ("", "/"):
             raise Error(Ebadattach)
-        return makefile(self, (), os.stat(self.root), uname)
+        who = self.idents.of(uname)
+        with acting(who):
+            return makefile(self, (), self.vet(()), uname, who)
 
     def vet(self, names: tuple[str, ...]) -> os.stat_result:
         """The stat of ``names`` following a symlink only inside the root (Rule 1)."""
@@ -118,11 +129,12 @@ class U9fs:
         return st
 
 
-def makefile(fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str) -> U9File:
+def makefile(fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str,
+             who: Ident | None) -> U9File:  # fmt: skip
     """A new, unopened File of the right class for ``st`` (Rule 2)."""
     if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-        return U9File(fs, names, st, uid)
-    return U9Special(fs, names, st, uid)
+        return U9File(fs, names, st, uid, who)
+    return U9Special(fs, names, st, uid, who)
 
 
 class U9File(NotImplementedFile):
@@ -130,10 +142,12 @@ class U9File(NotImplementedFile):
 
     mayblock: ClassVar[bool] = False
 
-    def __init__(self, fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str) -> None:
+    def __init__(self, fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str,
+                 who: Ident | None) -> None:  # fmt: skip
         self.fs = fs
         self.names = names  # root-relative lexical path (Rule 1)
-        self.uid = uid  # the attaching user, recorded only
+        self.uid = uid  # the attach name
+        self.who = who  # the Linux user it acts as, None for the server's own (Rule 9)
         self.isdir = stat.S_ISDIR(st.st_mode)
         self._qid = qidof(st, fs.rootdev, fs.versions)
         self.fd = -1  # open host fd (plain and special files), -1 if none
@@ -162,9 +176,11 @@ class U9File(NotImplementedFile):
         if self.fs.readonly:
             raise Error(Eperm)
 
+    @as_caller
     async def clone(self) -> File:
-        return makefile(self.fs, self.names, self.hoststat(), self.uid)
+        return makefile(self.fs, self.names, self.hoststat(), self.uid, self.who)
 
+    @as_caller
     async def walk1(self, name: str) -> File:
         if not self.isdir:
             raise Error(Enotdir9p)
@@ -174,36 +190,44 @@ class U9File(NotImplementedFile):
             names = (*self.names, name)
         else:
             raise Error(Enonexist)
-        return makefile(self.fs, names, self.fs.vet(names), self.uid)
+        return makefile(self.fs, names, self.fs.vet(names), self.uid, self.who)
 
     async def open(self, mode: int) -> None:
-        """Rule 3."""
+        """Rule 3 (Rule 9: checked as the caller, and opened as the caller by hostopen)."""
+        with acting(self.who):
+            flags = self.check_open(mode)
+        if flags is not None:
+            self.fd = await self.hostopen(self.path, flags)
+            if mode & OTRUNC:
+                self.changed()
+        self.omode = mode
+
+    def check_open(self, mode: int) -> int | None:
+        """The checks of ``open``; the host open flags, None for a directory."""
         rw = mode & 3
         writes = rw in (OWRITE, ORDWR) or mode & (OTRUNC | ORCLOSE)
         if writes:
             self.refuse_if_readonly()
         if mode & ORCLOSE:
             self.check_removable()
-        if rw == OEXEC and not os.access(self.path, os.X_OK):
+        if rw == OEXEC and not os.access(self.path, os.X_OK, effective_ids=True):
             raise Error(Eperm)
         if self.isdir:
             if rw != OREAD or writes:
                 raise Error(Eisdir9p)
-            if not os.access(self.path, os.R_OK | os.X_OK):
+            if not os.access(self.path, os.R_OK | os.X_OK, effective_ids=True):
                 raise Error(Eperm)
-        else:
-            flags = OFLAGS[rw] | (os.O_TRUNC if mode & OTRUNC else 0) | os.O_CLOEXEC
-            self.fd = await self.hostopen(self.path, flags)
-            if mode & OTRUNC:
-                self.changed()
-        self.omode = mode
+            return None
+        return OFLAGS[rw] | (os.O_TRUNC if mode & OTRUNC else 0) | os.O_CLOEXEC
 
     async def hostopen(self, path: str, flags: int) -> int:
         try:
-            return open_beneath(self.fs.rootfd, self.names, flags)  # Rule 7
+            with acting(self.who):
+                return open_beneath(self.fs.rootfd, self.names, flags)  # Rules 7, 9
         except OSError as e:
             raise oserror(e) from None
 
+    @as_caller
     async def create(self, name: str, perm: int, mode: int) -> File:
         """Rule 4."""
         self.refuse_if_readonly()
@@ -233,7 +257,7 @@ class U9File(NotImplementedFile):
         except OSError as e:
             raise oserror(e) from None
         self.changed()
-        f = makefile(self.fs, names, os.lstat(path), self.uid)
+        f = makefile(self.fs, names, os.lstat(path), self.uid, self.who)
         f.fd, f.omode = fd, mode
         if mode & ORCLOSE:
             f.check_removable()
@@ -245,6 +269,7 @@ class U9File(NotImplementedFile):
         except OSError as e:
             raise oserror(e) from None
 
+    @as_caller
     async def readdir(self) -> list[Dir]:
         fs, out = self.fs, []
         try:
@@ -280,10 +305,12 @@ class U9File(NotImplementedFile):
         self.changed()
         return n
 
+    @as_caller
     async def stat(self) -> Dir:
         name = self.names[-1] if self.names else "/"
         return dirof(self.hoststat(), name, self.fs.rootdev, self.fs.versions)
 
+    @as_caller
     async def wstat(self, d: Dir) -> None:
         """Rule 5 (the work is in ``wstat``)."""
         if d.is_null():
@@ -300,9 +327,10 @@ class U9File(NotImplementedFile):
         if not self.names:
             raise Error(Eperm)  # the root
         self.refuse_if_readonly()
-        if not os.access(os.path.dirname(self.path), os.W_OK | os.X_OK):
+        if not os.access(os.path.dirname(self.path), os.W_OK | os.X_OK, effective_ids=True):
             raise Error(Eperm)
 
+    @as_caller
     async def remove(self) -> None:
         self.check_removable()
         try:
@@ -334,10 +362,15 @@ class U9Special(U9File):
         try:
             if not self.fs.devices:
                 raise Error(Edevice)  # Rule 8
-            return await trio.to_thread.run_sync(open_beneath, self.fs.rootfd, self.names,
-                                                 flags, abandon_on_cancel=True)  # fmt: skip
+            return await trio.to_thread.run_sync(self.open_as_caller, flags,
+                                                 abandon_on_cancel=True)  # fmt: skip
         except OSError as e:
             raise oserror(e) from None
+
+    def open_as_caller(self, flags: int) -> int:
+        """In the worker thread: open as the caller (Rule 9), beneath the root (Rule 7)."""
+        with acting(self.who):
+            return open_beneath(self.fs.rootfd, self.names, flags)
 
     async def read(self, offset: int, count: int) -> bytes:
         try:

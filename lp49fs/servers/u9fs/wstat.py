@@ -44,14 +44,14 @@ def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
         if not goodname(d.name):
             raise Error(Efilename)
         parent = os.path.dirname(f.path)
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if not os.access(parent, os.W_OK | os.X_OK, effective_ids=True):
             raise Error(Eperm)
         if os.path.lexists(os.path.join(parent, d.name)):
             raise Error(Eexist)
     if "length" in touched:
         if f.isdir and d.length != 0:
             raise Error(Eperm)
-        if not f.isdir and not os.access(f.path, os.W_OK):
+        if not f.isdir and not os.access(f.path, os.W_OK, effective_ids=True):
             raise Error(Eperm)
     if "gid" in touched and d.gid != cur.gid and groupid(d.gid) is None:
         raise Error(Eperm)
