@@ -44,10 +44,9 @@ from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
-from lp49fs.ninep import DMDIR
+from lp49fs.ninep import DMDIR, Link
 from lp49fs.servers import exportfs_hs, exportfs_net
 from lp49fs.servers.exportfs import ExportFs, treenames
-from lp49fs.servers.exportfs_hs import Link
 
 USAGE = ("usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-t idle]"
          " [-l addr [-k secs] [-c maxconns]]")

@@ -2,13 +2,16 @@
 
 Layers (top to bottom):
 
-* ``clientfid.py`` -- ``Fid`` helpers (walk, open, create, read, write, clunk, remove, stat,
-  wstat, readdir) and path helpers (``walk_path``, ``read_file`` ...).
-* this module -- ``Session``: tags, the reader task, the one writer path, Tflush.
-* ``lp49fs.ninep`` -- bytes <-> message objects (``encode``, ``decode``, ``Framer``).
-* a *link*: any object with ``await receive_some(max_bytes) -> bytes`` (b"" at EOF),
-  ``await send_all(data)`` and ``await aclose()`` -- a TCP or unix socket, a pipe, or the
-  mount servant's server link.  Nothing here knows about sockets.
+* ``clientfid.py`` -- ``Fid``, the one fid-level API (walk, open, create, read, write, clunk,
+  remove, stat, wstat, readdir), and path helpers (``walk_path``, ``read_file`` ...).
+* this module -- ``Session``: waiting callers, the reader task, the one writer path, Tflush,
+  the ping watchdog and the trace hooks.
+* ``lp49fs.ninep.ClientConn`` -- the sans-IO state machine under the Session: it allocates
+  tags and fids, encodes requests, and checks that every reply answers a pending request
+  of the right type (anything else is a ProtocolError, which hangs the session up).
+* a *link* (``lp49fs.ninep.Link``): ``await receive_some(max_bytes) -> bytes`` (b"" at
+  EOF), ``await send_all(data)`` and ``await aclose()`` -- a TCP or unix socket, a pipe, or
+  the mount servant's server link.  Nothing here knows about sockets.
 
 Theory of operation
 -------------------
@@ -31,9 +34,12 @@ Rules
 3. A fid is in use from the request that creates it (attach, walk to a new fid) until the
    reply to its Tclunk or Tremove, whatever that reply says (clunk frees the fid even on
    error).  A clunk whose caller was cancelled is re-sent in the background.
-4. When the link dies (EOF, error, malformed bytes) every pending call fails at once with
-   ``Error(Ehungup)``, and so does every later call.
-5. ``version`` must be the first exchange; it sets ``msize`` (and so ``iounit`` defaults).
+4. When the link dies (EOF, error, malformed bytes, a reply that answers no pending request
+   or the wrong one) every pending call fails at once with ``Error(Ehungup)``, and so does
+   every later call.
+5. ``version`` must be the first exchange; it sets ``msize`` (and so ``iounit`` defaults) and
+   the dialect: asked for "9P2000.lp49", a server that answers "9P2000" or "unknown" gets
+   plain 9P2000 (``pipelined`` is then False; docs/ninep.md).
 6. A frozen peer.  A peer that stops answering without closing the link (a stopped process,
    a host gone silent behind a TCP connection that the kernel still keeps) would leave calls
    waiting for ever.  With ``ping=T`` the session watches for that: when requests are waiting
@@ -49,7 +55,6 @@ The fid-level helpers and the command line use only ``rpc``, ``newfid`` and ``ms
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 import trio
 
@@ -57,38 +62,26 @@ from lp49fs import trace as _t
 from lp49fs.errors import Ehungup, Error
 from lp49fs.lib9p.late import check, clunk_quietly, late_reply
 from lp49fs.ninep import (
+    DEFAULT_MSIZE,
     MAXMSIZE,
     NEED_DATA,
-    NOFID,
-    NOTAG,
-    Framer,
+    VERSION9P,
+    VERSIONLP49,
+    ClientConn,
+    Link,
     ProtocolError,
     Rversion,
     Tclunk,
     Tflush,
+    TMessage,
     Tremove,
     Tversion,
-    decode,
-    encode,
-    encode_parts,
 )
 
 log = logging.getLogger(__name__)
 
-VERSION = "9P2000"
-DEFAULT_MSIZE = 8192 + 24  # the Plan 9 kernel's choice (IOHDRSZ + 8 KiB)
-MAXTAG = 0xFFFE  # tags 0..MAXTAG; NOTAG (0xFFFF) is Tversion's
+VERSION = VERSION9P
 READ_SIZE = 1 << 20  # how much the reader asks the link for at once
-
-
-class Link(Protocol):
-    """What a session needs of a transport (trio streams and lp49fs links fit)."""
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray: ...
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 class _Call:
@@ -112,15 +105,17 @@ class Session:
         self._last_rx = 0.0  # trio time of the last bytes from the peer
         self.msize = DEFAULT_MSIZE  # negotiated by version()
         self.version_string = ""  # the server's answer to Tversion
-        self._calls: dict[int, _Call] = {}  # tag -> call in flight (Rule 1)
-        self._next_tag = 0
-        self._fids: set[int] = set()  # fids in use (Rule 3)
-        self._next_fid = 0
+        self.conn = ClientConn(MAXMSIZE)  # tags, fids, reply checks; msize set by version()
+        self._calls: dict[int, _Call] = {}  # tag -> caller waiting (Rule 1)
         self._outq: list[bytes] = []  # encoded request buffers waiting for the writer
         self._sending = False  # a caller is inside send_all
         self._hungup: str | None = None  # why the session is dead (Rule 4)
         self._nursery: trio.Nursery | None = None
-        self._framer = Framer(MAXMSIZE)  # max_size drops to msize once negotiated
+
+    @property
+    def pipelined(self) -> bool:
+        """The server speaks 9P2000.lp49: requests on one fid may be sent without waiting."""
+        return self.conn.version == VERSIONLP49
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -129,7 +124,6 @@ class Session:
 
         Cancelling this task hangs the session up and closes the link.
         """
-        framer = self._framer
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._last_rx = trio.current_time()
@@ -137,7 +131,7 @@ class Session:
                 nursery.start_soon(self._watchdog, self.ping)
             task_status.started()
             try:
-                await self._read_loop(framer)
+                await self._read_loop()
             except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError,
                     OSError, Error) as e:  # Error: an LP49 fd link (read of a closed fd)
                 self._hangup(f"link failed: {e!r}")
@@ -147,30 +141,29 @@ class Session:
                 with trio.CancelScope(shield=True):
                     await self.link.aclose()  # the session owns its link
 
-    async def _read_loop(self, framer: Framer) -> None:
+    async def _read_loop(self) -> None:
+        conn = self.conn
         receive_into = getattr(self.link, "receive_into", None)
         while True:
             if receive_into is not None:  # straight into the framer's reused buffer
-                n = await receive_into(framer.recv_buffer())
+                n = await receive_into(conn.recv_buffer())
                 if not n:
                     return
-                framer.received(n)
+                conn.received(n)
             else:
                 data = await self.link.receive_some(READ_SIZE)
                 if not data:
                     return
-                framer.feed(data)
+                conn.receive_data(data)
             self._last_rx = trio.current_time()
-            while (frame := framer.next_view()) is not NEED_DATA:
-                assert isinstance(frame, memoryview)
-                tag, reply = decode(frame)
-                self._dispatch(tag, reply)
+            while (got := conn.next_reply()) is not NEED_DATA:
+                assert isinstance(got, tuple)
+                self._dispatch(*got)
 
     def _dispatch(self, tag: int, reply: object) -> None:
         call = self._calls.get(tag)
         if call is None or call.done.is_set():
-            log.warning("reply for unknown tag %d dropped: %s", tag, reply)
-            return
+            return  # the ping's Rflush: ClientConn checked it answers a Tflush we sent
         call.reply = reply
         call.done.set()
         if not call.flushed:
@@ -197,22 +190,20 @@ class Session:
 
     async def _ping(self) -> None:
         """Send ``Tflush`` of a reserved unused tag; its Rflush (any bytes) proves the peer."""
-        tag = self._alloc_tag()
-        self._calls[tag] = ping = _Call(None)
-        oldtag = self._alloc_tag()
-        self._calls[oldtag] = spare = _Call(None)  # reserved: no request takes it meanwhile
+        oldtag = self.conn.hold_tag()  # reserved: no request takes it meanwhile
+        msg = Tflush(oldtag=oldtag)
+        tag, parts = self.conn.send_parts(msg)
+        self._calls[tag] = ping = _Call(msg)
         if self._nursery is not None:
-            self._nursery.start_soon(self._settle_ping, tag, ping, oldtag, spare)
+            self._nursery.start_soon(self._settle_ping, ping, oldtag)
         try:
-            await self._send(encode_parts(tag, Tflush(oldtag=oldtag)))
+            await self._send(parts)
         except Error:
             pass  # hung up while sending: the settle task ends with the hangup
 
-    async def _settle_ping(self, tag: int, ping: _Call, oldtag: int, spare: _Call) -> None:
+    async def _settle_ping(self, ping: _Call, oldtag: int) -> None:
         await ping.done.wait()  # Rflush, or the hangup
-        for t, c in ((tag, ping), (oldtag, spare)):
-            if self._calls.get(t) is c:
-                del self._calls[t]
+        self.conn.release_tag(oldtag)
 
     def _hangup(self, why: str) -> None:
         if self._hungup is None:
@@ -233,26 +224,13 @@ class Session:
 
     # -- tags, fids and the writer path -----------------------------------------------------
 
-    def _alloc_tag(self) -> int:
-        for _ in range(MAXTAG + 1):
-            tag = self._next_tag
-            self._next_tag = (tag + 1) % (MAXTAG + 1)
-            if tag not in self._calls:
-                return tag
-        raise Error("too many outstanding 9P requests")
-
     def newfid(self) -> int:
         """A fid number not in use on this session; it is in use until clunked (Rule 3)."""
-        while self._next_fid in self._fids or self._next_fid == NOFID:
-            self._next_fid = (self._next_fid + 1) & 0xFFFFFFFF
-        fid = self._next_fid
-        self._fids.add(fid)
-        self._next_fid = (fid + 1) & 0xFFFFFFFF
-        return fid
+        return self.conn.alloc_fid()
 
     def freefid(self, fid: int) -> None:
         """Forget ``fid`` (after Rclunk/Rremove, or when a request to create it failed)."""
-        self._fids.discard(fid)
+        self.conn.free_fid(fid)
 
     async def _send(self, parts: tuple[bytes, ...]) -> None:
         self._outq.extend(parts)
@@ -287,12 +265,16 @@ class Session:
         """
         if self._hungup is not None:
             raise Error(Ehungup)
-        tag = self._alloc_tag()
+        assert isinstance(msg, TMessage)
+        try:
+            tag, parts = self.conn.send_parts(msg)
+        except ValueError as e:  # all tags busy, a frame over msize: nothing was sent
+            raise Error(str(e)) from None
         call = _Call(msg)
         self._calls[tag] = call
         if _t.on:
             _t.tsent(tag, msg)
-        await self._send(encode_parts(tag, msg))  # type: ignore[arg-type]
+        await self._send(parts)
         try:
             await call.done.wait()
         except trio.Cancelled:
@@ -318,27 +300,38 @@ class Session:
     async def version(self, msize: int = DEFAULT_MSIZE, version: str = VERSION) -> str:
         """Negotiate msize and version (tag NOTAG); must come first.  Returns the version.
 
-        Raises ``Error`` if the server does not speak ``version`` (e.g. answers "unknown" or
-        a 9P2000.L-only server).
+        ``version`` is VERSION9P or VERSIONLP49; asked for VERSIONLP49, a server answering
+        "9P2000" or "unknown" gets plain 9P2000 (Rule 5).  Raises ``Error`` if the server
+        does not speak 9P2000 (answers "unknown" to it, or is a 9P2000.L-only server).
         """
+        reply = await self._tversion(msize, version)
+        if reply.version == "unknown" and version != VERSION9P:
+            reply = await self._tversion(msize, VERSION9P)  # a strict peer: ask plainly
+        self.version_string = reply.version
+        if reply.version not in (version, VERSION9P):
+            raise Error(f"server speaks 9P version {reply.version!r}, not {version!r}")
+        if not 256 <= reply.msize <= msize:
+            raise Error(f"server chose bad msize {reply.msize} (asked for {msize})")
+        self.msize = reply.msize
+        return reply.version
+
+    async def _tversion(self, msize: int, version: str) -> Rversion:
         if self._hungup is not None:
             raise Error(Ehungup)
-        call = _Call(Tversion(msize=msize, version=version))
-        self._calls[NOTAG] = call
-        await self._send((encode(NOTAG, call.msg),))  # type: ignore[arg-type]
+        conn = self.conn
+        conn.msize = min(msize, MAXMSIZE)
+        msg = Tversion(msize=msize, version=version)
+        call = _Call(msg)
+        tag, parts = conn.send_parts(msg)
+        self._calls[tag] = call
+        await self._send(parts)
         await call.done.wait()
         if call.reply is None and self._hungup is not None and "ProtocolError" in self._hungup:
             # e.g. diod answers a 9P2000 Tversion with a 9P2000.L Rlerror
             raise Error(f"server does not speak {version}: {self._hungup}")
         reply = check(call.reply)
         assert isinstance(reply, Rversion)
-        self.version_string = reply.version
-        if reply.version != version:
-            raise Error(f"server speaks 9P version {reply.version!r}, not {version!r}")
-        if not 256 <= reply.msize <= msize:
-            raise Error(f"server chose bad msize {reply.msize} (asked for {msize})")
-        self.msize = self._framer.max_size = reply.msize
-        return reply.version
+        return reply
 
     async def clunk(self, fid: int, *, remove: bool = False) -> None:
         """Tclunk (or Tremove) ``fid``; the fid is free afterwards whatever the reply says.
@@ -363,7 +356,7 @@ class Session:
 
     def fids(self) -> frozenset[int]:
         """The fids now in use (for tests and debugging)."""
-        return frozenset(self._fids)
+        return self.conn.inuse
 
     def pending(self) -> list[int]:
         """The tags now in flight (for tests and debugging)."""

@@ -51,6 +51,7 @@ import trio
 from lp49fs import trace as _t
 from lp49fs.errors import Eintr, Eio, Error
 from lp49fs.ninep import (
+    DEFAULT_MSIZE,
     IOHDRSZ,
     NEED_DATA,
     Answer,
@@ -70,7 +71,6 @@ from .limits import IDLE, MAXCONNS, IdleLink
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MSIZE = 8192 + IOHDRSZ  # the Plan 9 kernel's msize
 # The msize of links between LP49 processes and nodes (#M asks for it; ramfs and exportfs
 # agree to it): every Tread/Rread is a round trip through Python on both sides, so 128 KiB
 # of data per message, the kernel's FUSE readahead, cuts a 64 MiB read to 512 messages.

@@ -109,7 +109,7 @@ _WRITABLE = (C.OWRITE, C.ORDWR)
 class ServerConn:
     """The server side of one 9P connection (see the module rules)."""
 
-    def __init__(self, max_msize: int = 8192 + C.IOHDRSZ) -> None:
+    def __init__(self, max_msize: int = C.DEFAULT_MSIZE) -> None:
         self.max_msize = min(max_msize, C.MAXMSIZE)  # largest msize this server allows
         self.msize = self.max_msize  # negotiated by Tversion
         self.version: str | None = None  # "9P2000" once a session exists
