@@ -94,6 +94,7 @@ class Srv:
         self.send_parts = getattr(link, "send_parts", None)  # the gathering send, if any
         self.wake = trio.Event()  # set when ``out`` gains data
         self.sending = False  # the reader or the writer is inside send_all
+        self.nursery: trio.Nursery  # the connection's, set when the reader starts
 
     # --- output -------------------------------------------------------------------------
     def queue(self, data: bytes) -> None:
@@ -137,6 +138,7 @@ class Srv:
 
     # --- input --------------------------------------------------------------------------
     async def reader(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
         conn = self.conn
         receive_into = getattr(self.link, "receive_into", None)
         while True:
@@ -153,16 +155,19 @@ class Srv:
                     return
                 conn.receive_data(data)
             while (ev := conn.next_event()) is not NEED_DATA:
-                if isinstance(ev, Req):
-                    await self.dispatch(ev, nursery)
-                elif isinstance(ev, Flush):
-                    scope = self.scopes.get(ev.oldreq)
-                    if scope is not None:
-                        scope.cancel()
-                elif isinstance(ev, Answer):
-                    self.queue(ev.data)
-                    if isinstance(ev.msg, Rversion):
-                        self.new_session(ev, nursery)
+                await self.handle(ev, nursery)
+
+    async def handle(self, ev: Req | Flush | Answer, nursery: trio.Nursery) -> None:
+        if isinstance(ev, Req):
+            await self.dispatch(ev, nursery)
+        elif isinstance(ev, Flush):
+            scope = self.scopes.get(ev.oldreq)
+            if scope is not None:
+                scope.cancel()
+        elif isinstance(ev, Answer):
+            self.queue(ev.data)
+            if isinstance(ev.msg, Rversion):
+                self.new_session(ev, nursery)
 
     async def dispatch(self, req: Req, nursery: trio.Nursery) -> None:
         """Run ``req`` inline if its File cannot block, else in its own task and scope."""
@@ -200,6 +205,10 @@ class Srv:
         with scope:
             reply = await self.call(handler, req)
         self.answer(req, reply)
+        # 9P2000.lp49: requests held back behind this one (ServerConn Rule 2) go now; the
+        # reader may be blocked in receive_some and would not see them
+        while (ev := self.conn.next_ready()) is not NEED_DATA:
+            await self.handle(ev, self.nursery)
         self.wake.set()  # the reader may be blocked in receive_some: the writer sends
 
     def new_session(self, ev: Answer, nursery: trio.Nursery) -> None:
