@@ -36,11 +36,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import TYPE_CHECKING
 
 from lp49fs import trace as _t
-from lp49fs.core.chan import CCREATE, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
+from lp49fs.core.chan import CCREATE, COPEN, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
 from lp49fs.core.mount import MCREATE, Mhead, domount, findmount, undomount
 from lp49fs.errors import (
     Ebadchar,
@@ -118,7 +118,9 @@ def parsename(name: str) -> Name:
     return Name(start, dc, spec, elems)
 
 
-async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
+async def walk(
+    p: Proc, c: Chan, names: Sequence[str], nomount: bool, omode: int | None = None
+) -> Chan:
     """Walk ``names`` from ``c`` through ``p``'s name space; all or nothing.
 
     Consumes the caller's reference on ``c``; returns a new Chan whose ``path`` extends
@@ -133,6 +135,8 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
        order (the first that walks wins: earlier members shadow later ones).
     4. If an intermediate qid is a mount point, stop there and continue from its first
        member (the next batch restarts at it); else take what the walk reached, or fail.
+    With ``omode`` (Aopen), a last batch that no mount can stop (no union at ``c``, nothing
+    mounted on its servant's files) goes to ``walkopen``, which may return it open.
     """
     pg = p.pgrp
     path = c.path
@@ -161,6 +165,13 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
             if ".." in names[nhave : nhave + ntry]:
                 ntry = names.index("..", nhave) - nhave
             batch = names[nhave : nhave + ntry]
+            if omode is not None and nhave + ntry == len(names) and mh is None and not any(
+                    k[:2] == (c.type, c.dev) for k in pg.mnthash) and (
+                    oc := await c.sv.walkopen(c, batch, omode & ~OCEXEC)) is not None:
+                path = reduce(Path.addelem, batch, path)
+                await cclose(c)
+                c = oc
+                break
             wq, wc = await _unionwalk(c, mh, batch, nhave)  # step 3
             n = len(wq.qids)
             nmh: Mhead | None = None
@@ -275,9 +286,12 @@ async def namec_mh(
             raise Error(Eexist)
         last = elems.pop()
     try:
-        c = await walk(p, c, elems, nomount)
+        c = await walk(p, c, elems, nomount, omode if amode == Aopen else None)
     except WalkError as e:
         raise Error(f"'{nm.prefix(e.nerror)}' {e.ename}") from None
+    if amode == Aopen and c.flag & COPEN:  # walkopen did both
+        c.flag |= CRCLOSE if omode & ORCLOSE else 0
+        return c, None
     mh: Mhead | None = None
     try:
         if amode in (Aaccess, Abind, Aopen):
@@ -306,8 +320,7 @@ async def _open(c: Chan, mh: Mhead | None, omode: int) -> Chan:
     except BaseException:
         await cclose(c)
         raise
-    if omode & ORCLOSE:
-        c.flag |= CRCLOSE
+    c.flag |= CRCLOSE if omode & ORCLOSE else 0
     if mh is not None and c.isdir() and len(mh.mounts) > 1:
         c.umh = mh
     return c

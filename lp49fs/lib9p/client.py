@@ -61,6 +61,7 @@ import trio
 from lp49fs import trace as _t
 from lp49fs.errors import Ehungup, Error
 from lp49fs.lib9p.late import check, clunk_quietly, late_reply
+from lp49fs.lib9p.ping import watchdog
 from lp49fs.ninep import (
     DEFAULT_MSIZE,
     MAXMSIZE,
@@ -128,7 +129,7 @@ class Session:
             self._nursery = nursery
             self._last_rx = trio.current_time()
             if self.ping is not None:
-                nursery.start_soon(self._watchdog, self.ping)
+                nursery.start_soon(watchdog, self, self.ping)
             task_status.started()
             try:
                 await self._read_loop()
@@ -168,42 +169,6 @@ class Session:
         call.done.set()
         if not call.flushed:
             del self._calls[tag]  # the caller owns the reply now; the tag is free
-
-    async def _watchdog(self, period: float) -> None:
-        """Rule 6: hang up on a peer that leaves waiting requests unanswered and says nothing."""
-        while self._hungup is None:
-            await trio.sleep(period)
-            if not self._calls or trio.current_time() - self._last_rx < period:
-                continue  # nothing waits, or the peer spoke lately
-            heard = self._last_rx
-            await self._ping()
-            with trio.move_on_after(period):
-                while self._last_rx == heard and self._hungup is None:
-                    await trio.sleep(min(period / 10, 0.1))
-            if self._last_rx == heard and self._hungup is None:
-                log.warning("9P peer silent for %.1f s with %d requests waiting: hanging up",
-                            trio.current_time() - heard, len(self._calls))
-                self._hangup(f"peer silent for {trio.current_time() - heard:.1f} s")
-                if self._nursery is not None:
-                    self._nursery.cancel_scope.cancel()  # run() ends and closes the link
-                return
-
-    async def _ping(self) -> None:
-        """Send ``Tflush`` of a reserved unused tag; its Rflush (any bytes) proves the peer."""
-        oldtag = self.conn.hold_tag()  # reserved: no request takes it meanwhile
-        msg = Tflush(oldtag=oldtag)
-        tag, parts = self.conn.send_parts(msg)
-        self._calls[tag] = ping = _Call(msg)
-        if self._nursery is not None:
-            self._nursery.start_soon(self._settle_ping, ping, oldtag)
-        try:
-            await self._send(parts)
-        except Error:
-            pass  # hung up while sending: the settle task ends with the hangup
-
-    async def _settle_ping(self, ping: _Call, oldtag: int) -> None:
-        await ping.done.wait()  # Rflush, or the hangup
-        self.conn.release_tag(oldtag)
 
     def _hangup(self, why: str) -> None:
         if self._hungup is None:
@@ -287,6 +252,56 @@ class Session:
         if _t.on:
             _t.rgot(tag, call.reply)
         return check(call.reply)
+
+    async def pipeline(self, *msgs: TMessage) -> list[object]:
+        """Send ``msgs`` back to back in one write and wait for all their replies.
+
+        Returns the R-messages (an Rerror stays an Rerror: the caller decides).  Only for a
+        server that speaks 9P2000.lp49 when the messages name one another's fids
+        (``pipelined``).  Raises ``Error(Ehungup)`` when the link is gone; on cancellation
+        every unanswered request is flushed in the background (Rule 2).
+        """
+        if self._hungup is not None:
+            raise Error(Ehungup)
+        calls: list[tuple[int, _Call]] = []
+        parts: list[bytes] = []
+        for msg in msgs:
+            tag, p = self.conn.send_parts(msg)
+            call = self._calls[tag] = _Call(msg)
+            calls.append((tag, call))
+            parts.extend(p)
+            if _t.on:
+                _t.tsent(tag, msg)
+        await self._send(tuple(parts))
+        try:
+            for _, call in calls:
+                await call.done.wait()
+        except trio.Cancelled:
+            for tag, call in calls:
+                if not call.done.is_set() and self._nursery is not None and self._hungup is None:
+                    call.flushed = True
+                    self._nursery.start_soon(self._flush, tag, call)
+                elif call.reply is not None:
+                    late_reply(self, call.msg, call.reply)
+            raise
+        if any(call.reply is None for _, call in calls):
+            raise Error(Ehungup)
+        if _t.on:
+            for tag, call in calls:
+                _t.rgot(tag, call.reply)
+        return [call.reply for _, call in calls]
+
+    async def clunk_nowait(self, fid: int) -> None:
+        """Send Tclunk ``fid`` without waiting for Rclunk (9P2000.lp49: the server carries
+        it out before any later request on the fid).  The fid number stays in use until the
+        reply comes (ClientConn Rule 3)."""
+        if self._hungup is not None:
+            self.freefid(fid)
+            return
+        msg = Tclunk(fid=fid)
+        tag, parts = self.conn.send_parts(msg)
+        self._calls[tag] = _Call(msg)  # nobody waits: _dispatch just frees the tag
+        await self._send(parts)
 
     async def _flush(self, oldtag: int, call: _Call) -> None:
         """Send Tflush(oldtag), wait for Rflush, then honour a reply that beat it (Rule 2)."""

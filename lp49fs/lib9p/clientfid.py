@@ -61,6 +61,7 @@ from lp49fs.ninep import (
 )
 
 from .client import Session
+from .late import check
 
 
 @dataclass
@@ -141,6 +142,34 @@ class Fid:
                 self.session.freefid(newfid)
             raise
         return self._new(newfid, qid, path)
+
+    async def walkopen(self, names: Sequence[str], mode: int) -> tuple[Fid | None, list[Qid]]:
+        """Twalk to a new fid and Topen of it, sent at once (the session must be
+        ``pipelined``; at most MAXWELEM names): one round trip.  Returns the open Fid, or
+        None and the qids reached when the walk stopped short or failed (nothing to clunk;
+        the caller walks again the usual way to learn why).  Raises the open's error."""
+        s = self.session
+        newfid = s.newfid()
+        path = "/".join([self.path.rstrip("/"), *names])
+        try:
+            rw, ro = await s.pipeline(
+                Twalk(fid=self.fid, newfid=newfid, wname=tuple(names)),
+                Topen(fid=newfid, mode=mode))
+        except trio.Cancelled:
+            raise  # the flushes' late replies own newfid
+        except BaseException:
+            s.freefid(newfid)
+            raise
+        if not isinstance(rw, Rwalk) or len(rw.wqid) < len(names):
+            s.freefid(newfid)
+            return None, list(rw.wqid) if isinstance(rw, Rwalk) else []
+        nf = self._new(newfid, rw.wqid[-1] if rw.wqid else self.qid, path)
+        if not isinstance(ro, Ropen):
+            await nf.clunk()
+            check(ro)
+        assert isinstance(ro, Ropen)
+        nf.qid, nf.iounit, nf.mode = ro.qid, ro.iounit, mode
+        return nf, list(rw.wqid)
 
     async def open(self, mode: int) -> None:
         """Open for ``mode`` (OREAD, OWRITE|OTRUNC ...)."""
@@ -227,12 +256,16 @@ class Fid:
         """Change attributes; fields of ``d`` left as in ``Dir.nulldir()`` are untouched."""
         await self.session.rpc(Twstat(fid=self.fid, stat=d))
 
-    async def clunk(self) -> None:
-        """Forget the fid (idempotent); the server frees it even on error."""
+    async def clunk(self, *, wait: bool = True) -> None:
+        """Forget the fid (idempotent); the server frees it even on error.  ``wait=False``
+        on a ``pipelined`` session sends the Tclunk without waiting for its reply."""
         if self.fid == NOFID:
             return
         fid, self.fid = self.fid, NOFID
-        await self.session.clunk(fid)
+        if not wait and self.session.pipelined:
+            await self.session.clunk_nowait(fid)
+        else:
+            await self.session.clunk(fid)
 
     async def remove(self) -> None:
         """Remove the file; the fid is clunked even if that fails."""

@@ -47,6 +47,12 @@ Rules
      entry of a directory read get type ``M`` and dev the Mntchan's number, whatever the
      server put there.
 
+  9. Pipelining.  Version asks for "9P2000.lp49" (docs/ninep.md); a server that answers
+     "9P2000" gets plain 9P.  On a 9P2000.lp49 link ``walkopen`` sends Twalk and Topen at
+     once (open of a file costs one round trip, not two) and ``close`` sends Tclunk without
+     waiting for Rclunk, except for an ORCLOSE file (its removal must be done when close
+     returns) and the last fid of the Mntchan (whose reader then stops).
+
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
 fid, the walk/read/write loops and the iounit rule in ``lp49fs.lib9p.clientfid``; the mount table in
 ``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
@@ -61,12 +67,12 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
-from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
+from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Path, Walkqid, cclose, incref
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import Fid, tattach
-from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, Dir, Qid
+from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, VERSIONLP49, Dir, Qid
 from lp49fs.servants.dev import Servant, openmode
 
 log = logging.getLogger(__name__)
@@ -163,7 +169,7 @@ class Mnt(Servant):
             trio.lowlevel.spawn_system_task(self._reader, m, started, name=f"#M{m.id} reader")
             await started.wait()
             try:
-                await m.session.version(MSIZE)
+                await m.session.version(MSIZE, VERSIONLP49)
             except Error as e:
                 m.error = e
             except BaseException:
@@ -254,6 +260,20 @@ class Mnt(Servant):
         assert mf.mnt is not None
         return Walkqid(self._proxy(mf.mnt, nf, c, nf.qid), qids)
 
+    async def walkopen(self, c: Chan, names: Sequence[str], omode: int) -> Chan | None:
+        """Rule 9: Twalk and Topen at once on a 9P2000.lp49 link; None on any other."""
+        mf = self._mf(c)
+        if not mf.session.pipelined:
+            return None
+        nf, _ = await mf.walkopen(names, omode)
+        if nf is None:
+            return None  # namec walks again and reports the error as usual
+        assert mf.mnt is not None
+        assert isinstance(nf, Mfid)
+        nc = self._proxy(mf.mnt, nf, c, nf.qid)
+        self._opened(nc, nf, openmode(omode))
+        return nc
+
     async def stat(self, c: Chan) -> Dir:
         d = await self._mf(c).stat()
         return replace(d, type=ord(self.dc), dev=c.dev)  # Rule 8
@@ -284,8 +304,8 @@ class Mnt(Servant):
             return
         m = mf.mnt
         m.ref -= 1
-        try:
-            await mf.clunk()
+        try:  # Rule 9: no wait unless it removes the file or frees the last fid
+            await mf.clunk(wait=m.ref <= 0 or bool(c.flag & CRCLOSE))
         except Error:
             pass  # Rule 5: closing cannot fail
         finally:
