@@ -37,7 +37,7 @@ import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lp49fs import trace as _t
 from lp49fs.core.chan import CCREATE, COPEN, CRCLOSE, Chan, Path, Walkqid, cclone, cclose, incref
@@ -118,9 +118,7 @@ def parsename(name: str) -> Name:
     return Name(start, dc, spec, elems)
 
 
-async def walk(
-    p: Proc, c: Chan, names: Sequence[str], nomount: bool, omode: int | None = None
-) -> Chan:
+async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool, omode: int = -1) -> Chan:
     """Walk ``names`` from ``c`` through ``p``'s name space; all or nothing.
 
     Consumes the caller's reference on ``c``; returns a new Chan whose ``path`` extends
@@ -135,8 +133,8 @@ async def walk(
        order (the first that walks wins: earlier members shadow later ones).
     4. If an intermediate qid is a mount point, stop there and continue from its first
        member (the next batch restarts at it); else take what the walk reached, or fail.
-    With ``omode`` (Aopen), a last batch that no mount can stop (no union at ``c``, nothing
-    mounted on its servant's files) goes to ``walkopen``, which may return it open.
+    With ``omode`` >= 0 (Aopen), a last batch no mount can stop (no union at ``c``, no mounts
+    on its servant's files) goes to ``walkopen``, which may return it open.
     """
     pg = p.pgrp
     path = c.path
@@ -165,9 +163,9 @@ async def walk(
             if ".." in names[nhave : nhave + ntry]:
                 ntry = names.index("..", nhave) - nhave
             batch = names[nhave : nhave + ntry]
-            if omode is not None and nhave + ntry == len(names) and mh is None and not any(
-                    k[:2] == (c.type, c.dev) for k in pg.mnthash) and (
-                    oc := await c.sv.walkopen(c, batch, omode & ~OCEXEC)) is not None:
+            if omode >= 0 and nhave + ntry == len(names) and (mh is None or len(mh.mounts) == 1
+                    ) and not any(k[:2] == (c.type, c.dev) for k in pg.mnthash) and (
+                    oc := await _svwalk(c, batch, omode & ~OCEXEC)) is not None:
                 path = reduce(Path.addelem, batch, path)
                 await cclose(c)
                 c = oc
@@ -246,9 +244,10 @@ async def _unionwalk(
     raise WalkError(ename, nhave + 1)
 
 
-def _svwalk(c: Chan, batch: Sequence[str]) -> Awaitable[Walkqid]:
-    w = c.sv.walk(c, batch)
-    return _t.svcall("namec", c, "walk " + "/".join(batch), w) if _t.on else w
+def _svwalk(c: Chan, batch: Sequence[str], omode: int = -1) -> Awaitable[Any]:
+    w = c.sv.walk(c, batch) if omode < 0 else c.sv.walkopen(c, batch, omode)
+    what = ("walk " if omode < 0 else "walkopen ") + "/".join(batch)
+    return _t.svcall("namec", c, what, w) if _t.on else w
 
 
 def _findmountq(p: Proc, wc: Chan, q: Qid) -> Mhead | None:
@@ -286,15 +285,14 @@ async def namec_mh(
             raise Error(Eexist)
         last = elems.pop()
     try:
-        c = await walk(p, c, elems, nomount, omode if amode == Aopen else None)
+        c = await walk(p, c, elems, nomount, omode if amode == Aopen else -1)
     except WalkError as e:
         raise Error(f"'{nm.prefix(e.nerror)}' {e.ename}") from None
-    if amode == Aopen and c.flag & COPEN:  # walkopen did both
-        c.flag |= CRCLOSE if omode & ORCLOSE else 0
-        return c, None
     mh: Mhead | None = None
     try:
-        if amode in (Aaccess, Abind, Aopen):
+        if amode == Aopen and c.flag & COPEN:  # walkopen did both
+            c.flag |= CRCLOSE if omode & ORCLOSE else 0
+        elif amode in (Aaccess, Abind, Aopen):
             c, mh = await _crossfinal(p, c, nomount)
         else:
             c = await cunique(c)
@@ -303,7 +301,7 @@ async def namec_mh(
     except BaseException:
         await cclose(c)
         raise
-    if amode == Aopen:
+    if amode == Aopen and not c.flag & COPEN:
         c = await _open(c, mh, omode)
     elif amode == Acreate:
         c = await _create(p, c, last, omode, perm, nomount)

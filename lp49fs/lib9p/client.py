@@ -59,7 +59,7 @@ import logging
 import trio
 
 from lp49fs import trace as _t
-from lp49fs.errors import Ehungup, Error
+from lp49fs.errors import Ehungup, Error, Etoobig
 from lp49fs.lib9p.late import check, clunk_quietly, late_reply
 from lp49fs.lib9p.ping import watchdog
 from lp49fs.ninep import (
@@ -233,8 +233,10 @@ class Session:
         assert isinstance(msg, TMessage)
         try:
             tag, parts = self.conn.send_parts(msg)
-        except ValueError as e:  # all tags busy, a frame over msize: nothing was sent
-            raise Error(str(e)) from None
+        except ValueError as e:  # nothing was sent: all tags busy, or a frame over msize
+            if "tags" in str(e):
+                raise Error("too many outstanding 9P requests") from None
+            raise Error(Etoobig) from None
         call = _Call(msg)
         self._calls[tag] = call
         if _t.on:
