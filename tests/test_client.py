@@ -340,3 +340,24 @@ async def test_write_stops_at_a_short_rwrite_and_writeall_raises() -> None:
                         await call(b"abcdef", 0)
                 else:
                     assert await call(b"abcdef", 0) == expect
+
+
+async def test_a_caller_reads_its_own_reply_with_no_reader_task() -> None:
+    """client.py (mountmux): nothing but the caller reads the link, so a Session whose
+    ``run`` was never started still answers a lone caller."""
+    client_end, server_end = trio.testing.memory_stream_pair()
+    session, peer = Session(client_end), Peer(server_end)
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            for _ in range(2):
+                tag, msg = await peer.receive()
+                if isinstance(msg, Tversion):
+                    await peer.reply(tag, Rversion(msize=8216, version="9P2000"))
+                else:
+                    await peer.reply(tag, Rattach(qid=ROOTQID))
+
+        nursery.start_soon(serve)
+        with trio.fail_after(5):
+            assert await session.version() == "9P2000"
+            assert (await attach(session, "glenda", "")).qid == ROOTQID

@@ -4,8 +4,8 @@ Layers (top to bottom):
 
 * ``clientfid.py`` -- ``Fid``, the one fid-level API (walk, open, create, read, write, clunk,
   remove, stat, wstat, readdir), and path helpers (``walk_path``, ``read_file`` ...).
-* this module -- ``Session``: waiting callers, the reader task, the one writer path, Tflush,
-  the ping watchdog and the trace hooks.
+* this module -- ``Session``: waiting callers (each reads its own reply), the one writer
+  path, Tflush, the ping watchdog and the trace hooks.
 * ``lp49fs.ninep.ClientConn`` -- the sans-IO state machine under the Session: it allocates
   tags and fids, encodes requests, and checks that every reply answers a pending request
   of the right type (anything else is a ProtocolError, which hangs the session up).
@@ -15,12 +15,18 @@ Layers (top to bottom):
 
 Theory of operation
 -------------------
-``Session.run`` is one task (started with ``nursery.start``) that reads frames from the link and
-hands each reply to the caller waiting on its tag.  ``rpc(msg)`` takes a free tag, queues the
-encoded request and waits.  There is one writer path: whichever caller finds the writer idle
-sends everything queued so far (its own request and any that others queued meanwhile) in one
-``send_all``; the others return at once and just wait for their replies.  Sends are shielded
-from cancellation, because half a message on the link would wreck the whole session.
+``rpc(msg)`` takes a free tag, queues the encoded request and waits for the reply.  The
+callers read the link themselves, as Plan 9's mountmux does: a caller that finds nobody
+reading becomes the *reader* and receives and hands out replies (to itself or to others)
+until its own is in; then it passes the reader's turn to one of the callers still waiting,
+which wakes and reads on.  So a lone caller's reply costs no task switch at all, and there
+is no reader task.  ``Session.run`` (started with ``nursery.start``) only holds the nursery
+of the background work (flushes, the watchdog) and closes the link when the session ends.
+There is one writer path: whichever caller finds the writer idle sends everything queued so
+far (its own request and any that others queued meanwhile) in one ``send_all``; the others
+return at once and just wait for their replies.  Sends are shielded from cancellation,
+because half a message on the link would wreck the whole session.  A reader that is
+cancelled hands its turn on; the Framer keeps any partial frame.
 
 Rules
 -----
@@ -36,20 +42,18 @@ Rules
    error).  A clunk whose caller was cancelled is re-sent in the background.
 4. When the link dies (EOF, error, malformed bytes, a reply that answers no pending request
    or the wrong one) every pending call fails at once with ``Error(Ehungup)``, and so does
-   every later call.
+   every later call.  With no call waiting nobody reads, so an EOF is seen by the next call.
 5. ``version`` must be the first exchange; it sets ``msize`` (and so ``iounit`` defaults) and
    the dialect: asked for "9P2000.lp49", a server that answers "9P2000" or "unknown" gets
    plain 9P2000 (``pipelined`` is then False; docs/ninep.md).
-6. A frozen peer.  A peer that stops answering without closing the link (a stopped process,
-   a host gone silent behind a TCP connection that the kernel still keeps) would leave calls
-   waiting for ever.  With ``ping=T`` the session watches for that: when requests are waiting
-   and nothing at all has arrived for ``T`` seconds, it sends a ping, ``Tflush`` of a tag that
-   is not in use (flush(5): the server answers Rflush at once, whatever it is busy with); if
-   nothing arrives within ``T`` more, the session hangs up (Rule 4), so a frozen peer costs a
-   waiting caller at most ``2T``.  A call that legitimately waits (a read of a console that
-   nobody types at) is untouched: a live peer answers the pings.
+6. A frozen peer (a stopped process, a host gone silent behind a live TCP connection) would
+   leave calls waiting for ever.  With ``ping=T``, when requests wait and nothing has arrived
+   for ``T`` seconds, the session pings (``ping.py``: ``Tflush`` of an unused tag, answered at
+   once by any live server) and hangs up (Rule 4) if nothing arrives within ``T`` more: a
+   frozen peer costs a waiting caller at most ``2T``; a read that legitimately waits (a
+   console nobody types at) is untouched, since a live peer answers the pings.
 
-The fid-level helpers and the command line use only ``rpc``, ``newfid`` and ``msize``.
+The fid-level helpers use only ``rpc``, ``pipeline``, ``clunk_nowait``, ``newfid``, ``msize``.
 """
 
 from __future__ import annotations
@@ -81,20 +85,21 @@ from lp49fs.ninep import (
 
 log = logging.getLogger(__name__)
 
-VERSION = VERSION9P
 READ_SIZE = 1 << 20  # how much the reader asks the link for at once
 
 
 class _Call:
-    """One request in flight: the caller waits on ``done``; ``reply`` is set by the reader."""
+    """One request in flight: the caller waits in ``Session._wait``; the reader sets ``reply``."""
 
-    __slots__ = ("done", "flushed", "msg", "reply")
+    __slots__ = ("done", "flushed", "msg", "reply", "waiting", "wake")
 
     def __init__(self, msg: object) -> None:
         self.msg = msg  # the T-message sent with this tag
         self.done = trio.Event()  # set when reply is in (or the session hung up)
         self.reply: object = None  # the R-message, or None after a hangup
         self.flushed = False  # the caller gave up: a late reply goes to late_reply
+        self.waiting = False  # a task is parked on ``wake``
+        self.wake = trio.Event()  # set when done, or when it is this caller's turn to read
 
 
 class Session:
@@ -112,6 +117,8 @@ class Session:
         self._sending = False  # a caller is inside send_all
         self._hungup: str | None = None  # why the session is dead (Rule 4)
         self._nursery: trio.Nursery | None = None
+        self._reading = False  # a caller is the reader (mountmux)
+        self._dead = trio.Event()  # set by the hangup: run() then closes the link
 
     @property
     def pipelined(self) -> bool:
@@ -121,7 +128,8 @@ class Session:
     # -- life cycle -----------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Read and dispatch replies until the link ends; start with ``nursery.start``.
+        """Hold the session's background work until it hangs up (the link ended, or
+        ``aclose``), then close the link; start with ``nursery.start``.
 
         Cancelling this task hangs the session up and closes the link.
         """
@@ -132,34 +140,62 @@ class Session:
                 nursery.start_soon(watchdog, self, self.ping)
             task_status.started()
             try:
-                await self._read_loop()
-            except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError,
-                    OSError, Error) as e:  # Error: an LP49 fd link (read of a closed fd)
-                self._hangup(f"link failed: {e!r}")
+                await self._dead.wait()
             finally:
                 self._hangup("link closed")
                 nursery.cancel_scope.cancel()
                 with trio.CancelScope(shield=True):
                     await self.link.aclose()  # the session owns its link
 
-    async def _read_loop(self) -> None:
+    async def _wait(self, call: _Call) -> None:
+        """Until ``call`` is done: read the link whenever nobody else does (mountmux)."""
+        while not call.done.is_set():
+            if not self._reading:
+                await self._read_for(call)
+                continue
+            call.waiting = True
+            try:
+                await call.wake.wait()
+            finally:
+                call.waiting = False
+            call.wake = trio.Event()  # woken for the reader's turn, or done
+
+    async def _read_for(self, call: _Call) -> None:
+        """Be the reader until ``call`` is done; then hand the turn to another waiter."""
+        self._reading = True
+        try:
+            while not call.done.is_set():
+                if not await self._receive():
+                    self._hangup("link closed")
+        except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError,
+                OSError, Error) as e:  # Error: an LP49 fd link (read of a closed fd)
+            self._hangup(f"link failed: {e!r}")
+        finally:
+            self._reading = False
+            for other in self._calls.values():
+                if other.waiting and not other.done.is_set():
+                    other.wake.set()
+                    break
+
+    async def _receive(self) -> bool:
+        """One receive from the link, every whole reply in it dispatched; False at EOF."""
         conn = self.conn
         receive_into = getattr(self.link, "receive_into", None)
-        while True:
-            if receive_into is not None:  # straight into the framer's reused buffer
-                n = await receive_into(conn.recv_buffer())
-                if not n:
-                    return
-                conn.received(n)
-            else:
-                data = await self.link.receive_some(READ_SIZE)
-                if not data:
-                    return
-                conn.receive_data(data)
-            self._last_rx = trio.current_time()
-            while (got := conn.next_reply()) is not NEED_DATA:
-                assert isinstance(got, tuple)
-                self._dispatch(*got)
+        if receive_into is not None:  # straight into the framer's reused buffer
+            n = await receive_into(conn.recv_buffer())
+            if not n:
+                return False
+            conn.received(n)
+        else:
+            data = await self.link.receive_some(READ_SIZE)
+            if not data:
+                return False
+            conn.receive_data(data)
+        self._last_rx = trio.current_time()
+        while (got := conn.next_reply()) is not NEED_DATA:
+            assert isinstance(got, tuple)
+            self._dispatch(*got)
+        return True
 
     def _dispatch(self, tag: int, reply: object) -> None:
         call = self._calls.get(tag)
@@ -167,6 +203,7 @@ class Session:
             return  # the ping's Rflush: ClientConn checked it answers a Tflush we sent
         call.reply = reply
         call.done.set()
+        call.wake.set()
         if not call.flushed:
             del self._calls[tag]  # the caller owns the reply now; the tag is free
 
@@ -176,7 +213,9 @@ class Session:
             self._hungup = why
         for call in self._calls.values():
             call.done.set()  # reply stays None: the waiter raises Ehungup
+            call.wake.set()
         self._calls.clear()
+        self._dead.set()
 
     async def aclose(self) -> None:
         """Close the link; pending and later calls fail with Ehungup."""
@@ -228,56 +267,47 @@ class Session:
         Raises ``Error(ename)`` for an Rerror, ``Error(Ehungup)`` when the link is gone.  On
         cancellation the request is flushed in the background (Rule 2).
         """
-        if self._hungup is not None:
-            raise Error(Ehungup)
         assert isinstance(msg, TMessage)
-        try:
-            tag, parts = self.conn.send_parts(msg)
-        except ValueError as e:  # nothing was sent: all tags busy, or a frame over msize
-            if "tags" in str(e):
-                raise Error("too many outstanding 9P requests") from None
-            raise Error(Etoobig) from None
-        call = _Call(msg)
-        self._calls[tag] = call
-        if _t.on:
-            _t.tsent(tag, msg)
-        await self._send(parts)
-        try:
-            await call.done.wait()
-        except trio.Cancelled:
-            if not call.done.is_set() and self._nursery is not None and self._hungup is None:
-                call.flushed = True
-                self._nursery.start_soon(self._flush, tag, call)
-            elif call.reply is not None:
-                late_reply(self, call.msg, call.reply)
-            raise
-        if _t.on:
-            _t.rgot(tag, call.reply)
-        return check(call.reply)
+        (reply,) = await self._exchange((msg,))
+        return check(reply)
 
     async def pipeline(self, *msgs: TMessage) -> list[object]:
         """Send ``msgs`` back to back in one write and wait for all their replies.
 
         Returns the R-messages (an Rerror stays an Rerror: the caller decides).  Only for a
         server that speaks 9P2000.lp49 when the messages name one another's fids
-        (``pipelined``).  Raises ``Error(Ehungup)`` when the link is gone; on cancellation
-        every unanswered request is flushed in the background (Rule 2).
+        (``pipelined``).  Raises and flushes as ``rpc``.
         """
+        replies = await self._exchange(msgs)
+        if any(r is None for r in replies):
+            raise Error(Ehungup)
+        return replies
+
+    async def _exchange(self, msgs: tuple[TMessage, ...]) -> list[object]:
+        """Send ``msgs`` in one write; their replies (None for a hangup), in order."""
         if self._hungup is not None:
             raise Error(Ehungup)
         calls: list[tuple[int, _Call]] = []
         parts: list[bytes] = []
         for msg in msgs:
-            tag, p = self.conn.send_parts(msg)
-            call = self._calls[tag] = _Call(msg)
-            calls.append((tag, call))
+            try:
+                tag, p = self.conn.send_parts(msg)
+            except ValueError as e:  # not sent: all tags busy, or a frame over msize
+                for t, _ in calls:
+                    self._calls.pop(t, None)
+                    self.conn.pending.pop(t, None)
+                if "tags" in str(e):
+                    raise Error("too many outstanding 9P requests") from None
+                raise Error(Etoobig) from None
+            calls.append((tag, _Call(msg)))
+            self._calls[tag] = calls[-1][1]
             parts.extend(p)
             if _t.on:
                 _t.tsent(tag, msg)
         await self._send(tuple(parts))
         try:
             for _, call in calls:
-                await call.done.wait()
+                await self._wait(call)
         except trio.Cancelled:
             for tag, call in calls:
                 if not call.done.is_set() and self._nursery is not None and self._hungup is None:
@@ -286,8 +316,6 @@ class Session:
                 elif call.reply is not None:
                     late_reply(self, call.msg, call.reply)
             raise
-        if any(call.reply is None for _, call in calls):
-            raise Error(Ehungup)
         if _t.on:
             for tag, call in calls:
                 _t.rgot(tag, call.reply)
@@ -314,7 +342,7 @@ class Session:
         self._calls.pop(oldtag, None)
         late_reply(self, call.msg, call.reply)
 
-    async def version(self, msize: int = DEFAULT_MSIZE, version: str = VERSION) -> str:
+    async def version(self, msize: int = DEFAULT_MSIZE, version: str = VERSION9P) -> str:
         """Negotiate msize and version (tag NOTAG); must come first.  Returns the version.
 
         ``version`` is VERSION9P or VERSIONLP49; asked for VERSIONLP49, a server answering
@@ -333,20 +361,12 @@ class Session:
         return reply.version
 
     async def _tversion(self, msize: int, version: str) -> Rversion:
-        if self._hungup is not None:
-            raise Error(Ehungup)
-        conn = self.conn
-        conn.msize = min(msize, MAXMSIZE)
-        msg = Tversion(msize=msize, version=version)
-        call = _Call(msg)
-        tag, parts = conn.send_parts(msg)
-        self._calls[tag] = call
-        await self._send(parts)
-        await call.done.wait()
-        if call.reply is None and self._hungup is not None and "ProtocolError" in self._hungup:
+        self.conn.msize = min(msize, MAXMSIZE)
+        (reply,) = await self._exchange((Tversion(msize=msize, version=version),))
+        if reply is None and self._hungup is not None and "ProtocolError" in self._hungup:
             # e.g. diod answers a 9P2000 Tversion with a 9P2000.L Rlerror
             raise Error(f"server does not speak {version}: {self._hungup}")
-        reply = check(call.reply)
+        reply = check(reply)
         assert isinstance(reply, Rversion)
         return reply
 

@@ -55,7 +55,7 @@ async def ping(s: Session) -> None:
     s._calls[tag] = call = _Call(msg)
     try:
         await s._send(parts)
-        await call.done.wait()  # Rflush, or the hangup
+        await s._wait(call)  # Rflush, or the hangup: this task reads if nobody else does
     except Error:
         pass  # hung up while sending
     finally:

@@ -38,9 +38,11 @@ Rules
      live TCP connection) is pinged after ``core.peer_timeout`` seconds and hung up when the
      ping is not answered within as long again (client.py Rule 6; node TOML ``peer_timeout``).
   6. Life time.  The Mntchan holds one reference on the link Chan.  It counts the proxy Chans
-     holding fids; when the last one goes the Session's reader is cancelled and the link
-     reference dropped.  The reader runs as a trio system task (there is no nursery that
-     outlives a system call in the core), wrapped so it can never crash the node.
+     holding fids; when the last one goes the Session's task is cancelled and the link
+     reference dropped.  Callers read their own replies (client.py, mountmux); the Session's
+     task only holds its background work (flushes, pings).  It runs as a trio system task
+     (there is no nursery that outlives a system call in the core), wrapped so it can never
+     crash the node.
   7. ``#M`` is never attachable by name (namec refuses ``#M`` paths with
      ``mount/attach disallowed``; ``attach`` refuses too).
   8. Stat entries come back as this side sees them (Plan 9 mntdirfix): ``stat`` and every
@@ -131,7 +133,7 @@ class Mntchan:
     ref: int = 0  # proxy Chans holding a fid
     ready: trio.Event = field(default_factory=trio.Event)  # version done (or failed)
     error: Error | None = None  # why version failed
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the reader task
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the Session's task
 
 
 @dataclass(eq=False)
