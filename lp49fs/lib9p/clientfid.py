@@ -194,15 +194,16 @@ class Fid:
         assert isinstance(reply, Rread)
         data = reply.data
         if len(data) < count and len(data) == unit and not self.qid.type & QTDIR:
-            out = bytearray(data)
-            while len(out) < count:
-                want = min(count - len(out), unit)
-                reply = await rpc(Tread(fid=self.fid, offset=at + len(out), count=want))
+            pieces, got = [data], len(data)
+            while got < count:
+                want = min(count - got, unit)
+                reply = await rpc(Tread(fid=self.fid, offset=at + got, count=want))
                 assert isinstance(reply, Rread)
-                out += reply.data
+                pieces.append(reply.data)
+                got += len(reply.data)
                 if len(reply.data) < want:
                     break
-            data = bytes(out)
+            data = b"".join(pieces)  # one copy
         if offset is None:
             self.offset += len(data)
         return bytes(data)

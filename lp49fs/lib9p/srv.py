@@ -53,6 +53,7 @@ from lp49fs.errors import Eintr, Eio, Error
 from lp49fs.ninep import (
     DEFAULT_MSIZE,
     IOHDRSZ,
+    MAXMSIZE,
     NEED_DATA,
     Answer,
     Fid,
@@ -72,9 +73,10 @@ from .limits import IDLE, MAXCONNS, IdleLink
 log = logging.getLogger(__name__)
 
 # The msize of links between LP49 processes and nodes (#M asks for it; ramfs and exportfs
-# agree to it): every Tread/Rread is a round trip through Python on both sides, so 128 KiB
-# of data per message, the kernel's FUSE readahead, cuts a 64 MiB read to 512 messages.
-LINK_MSIZE = (128 << 10) + IOHDRSZ
+# agree to it): every Tread/Rread is a round trip through Python on both sides, so the
+# largest message 9P allows here (MAXMSIZE, 1 MiB) makes one read system call of up to
+# syscall.MAXIO one Tread.  Framers grow to the largest frame seen, not to msize.
+LINK_MSIZE = MAXMSIZE
 RECEIVE_SIZE = 65536  # bytes asked of the link per receive_some
 CLUNK_GRACE = 5.0  # seconds allowed for clunking a closed connection's files
 GATHER_MIN = 16384  # replies this big go out gathered (send_parts); smaller ones are joined
