@@ -4,7 +4,9 @@
 
 Prints, for TCP and a unix socket, measured in one run:
 
-* read RPCs/s on an open fid (16 B reads), and walk+open+read+clunk per second;
+* read RPCs/s on an open fid (16 B reads), and walk+open+read+clunk per second, in plain
+  9P2000 (four round trips) and on a 9P2000.lp49 session (walk and open sent at once, the
+  clunk not waited for: two round trips; docs/ninep.md);
 * MB/s of large sequential reads at msize 8 KiB, 64 KiB and 1 MiB;
 
 each next to a raw trio ping-pong of the same message sizes (non-blocking sockets driven by
@@ -35,7 +37,18 @@ import trio
 
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import attach, create_path, open_path
-from lp49fs.ninep import IOHDRSZ, OREAD, OWRITE, Message, Rread, Tread, Twrite, decode, encode
+from lp49fs.ninep import (
+    IOHDRSZ,
+    OREAD,
+    OWRITE,
+    VERSIONLP49,
+    Message,
+    Rread,
+    Tread,
+    Twrite,
+    decode,
+    encode,
+)
 from lp49fs.transport import dial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -185,6 +198,8 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
 
             w9 = statistics.median([await rate(seconds, wocr) for _ in range(RUNS)])
             rows.append(row("walk+open+read+clunk/s (raw/4)", w9, rr / 4))
+            rows.append(row("  same, 9P2000.lp49 (raw/2)",
+                            await pipelined_wocr(dialstr, seconds), rr / 2))
         big = await open_path(root, "/big", OREAD)
         count = msize - IOHDRSZ
 
@@ -210,6 +225,28 @@ async def one_msize(dialstr: str, raw: tuple[int, object], seconds: float, msize
         await session.aclose()
         nursery.cancel_scope.cancel()
     return rows
+
+
+async def pipelined_wocr(dialstr: str, seconds: float) -> float:
+    """walk+open+read+clunk on a 9P2000.lp49 session: Twalk and Topen sent at once, Tclunk
+    not waited for (docs/ninep.md): two round trips where plain 9P2000 takes four."""
+    session = Session(await dial(dialstr))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(session.run)
+        if await session.version(version=VERSIONLP49) != VERSIONLP49:
+            raise SystemExit("the server does not speak 9P2000.lp49")
+        root = await attach(session, "bench", "")
+
+        async def wocr() -> None:
+            f, _ = await root.walkopen(["small"], OREAD)
+            assert f is not None
+            await f.read(16, 0)
+            await f.clunk(wait=False)
+
+        r = statistics.median([await rate(seconds, wocr) for _ in range(RUNS)])
+        await session.aclose()
+        nursery.cancel_scope.cancel()
+    return r
 
 
 def row(name: str, ours: float, raw: float) -> str:

@@ -12,6 +12,8 @@ Boots one node and measures, in the same run:
 * ``open+read16+close ramfs #M``: the same on ``/tmp/bench``, a file of the node's ramfs
   server process mounted through ``#M`` (each call becomes 9P over a pipe to that process,
   whose lib9p serves it with system calls of its own);
+* ``pread 512 KiB ramfs #M``: one system call reading 512 KiB (``syscall.MAXIO``) of a ramfs
+  file: as many Treads as the link's msize needs (one at lib9p.LINK_MSIZE = 1 MiB);
 
 and prints calls per second, microseconds per call, and each row's ratio to the IPC round
 trip.  ``ROWS`` is the hook for more rows (the ``#M`` engineer adds ramfs-through-mount):
@@ -69,11 +71,31 @@ async def _ramfs_open_read_close() -> None:
     await lib.close(fd)
 
 
+BULK = 512 << 10  # syscall.MAXIO: the largest read one system call makes
+
+
+_bulkfd = -1  # the open bulk file, set by _setup_bulk
+
+
+async def _setup_bulk() -> None:
+    global _bulkfd
+    fd = await lib.create("/tmp/bulk", ORDWR, 0o664)
+    await lib.write(fd, bytes(range(256)) * (BULK // 256))
+    await lib.close(fd)
+    _bulkfd = await lib.open("/tmp/bulk", OREAD)
+
+
+async def _pread_bulk() -> None:
+    if len(await lib.pread(_bulkfd, BULK, 0)) != BULK:  # Treads of msize - IOHDRSZ each
+        raise SystemExit("short bulk read")
+
+
 # name, setup (once, as the process), timed op (as the process); add rows here
 ROWS: list[tuple[str, Callable[[], Awaitable[None]], Op]] = [
     ("stat /dev/null", _nothing, _stat_null),
     ("open+read16+close", _setup_env, _open_read_close),
     ("open+read16+close ramfs #M", _setup_ramfs, _ramfs_open_read_close),
+    ("pread 512 KiB ramfs #M", _setup_bulk, _pread_bulk),
 ]
 
 

@@ -73,9 +73,10 @@ class NinepPair:
         assert len(replies) == 1 and replies[0][0] == tag, replies
         return replies[0][1]
 
-    def connect(self, root: Qid = ROOTQID, uname: str = "glenda") -> int:
-        """Tversion + Tattach; the root fid."""
-        self.rpc(Tversion(self.client.msize, VERSION9P))
+    def connect(self, root: Qid = ROOTQID, uname: str = "glenda", version: str = VERSION9P
+                ) -> int:
+        """Tversion (of ``version``) + Tattach; the root fid."""
+        self.rpc(Tversion(self.client.msize, version))
         fid = self.client.alloc_fid()
         r = self.rpc(Tattach(fid, NOFID, uname, ""), lambda req: Rattach(root))
         assert r == Rattach(root)

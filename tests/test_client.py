@@ -30,12 +30,14 @@ from lp49fs.ninep import (
     Rread,
     Rversion,
     Rwalk,
+    Rwrite,
     Tattach,
     Tclunk,
     Tflush,
     Tread,
     Tversion,
     Twalk,
+    Twrite,
     decode,
     encode,
 )
@@ -293,3 +295,69 @@ async def test_an_error_from_the_link_ends_the_session_like_eof() -> None:
             await trio.testing.wait_all_tasks_blocked()
             link.fail.set()
     assert errors == [Error(Ehungup)] and link.closed
+
+
+@pytest.mark.parametrize("bad", ["wrong type", "unknown tag"])
+async def test_a_reply_that_answers_no_request_hangs_the_session_up(bad: str) -> None:
+    async with scripted() as (session, peer):
+        root = await attached(session, peer)
+        errors: list[Error] = []
+
+        async def stat() -> None:
+            try:
+                await root.stat()
+            except Error as e:
+                errors.append(e)
+
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stat)
+                tag, _ = await peer.receive()
+                if bad == "wrong type":
+                    await peer.reply(tag, Rclunk())  # ClientConn Rule 4
+                else:
+                    await peer.reply(tag + 7, Rflush())
+        assert errors == [Error(Ehungup)]
+        assert session.hungup
+
+
+async def test_write_stops_at_a_short_rwrite_and_writeall_raises() -> None:
+    """clientfid Rule 3, shared by #M: Plan 9's mntrdwr stops at a short Rwrite."""
+    async with scripted() as (session, peer):
+        root = await attached(session, peer)
+        root.mode, root.qid = 1, Qid(0, 0, 9)  # as if opened for writing: a plain file
+        for call, expect in ((root.write, 3), (root.writeall, None)):
+            async with trio.open_nursery() as nursery:
+
+                async def serve() -> None:
+                    tag, msg = await peer.receive()
+                    assert isinstance(msg, Twrite) and msg.data == b"abcdef"
+                    await peer.reply(tag, Rwrite(count=3))
+
+                nursery.start_soon(serve)
+                if expect is None:
+                    with pytest.raises(Error, match="short write on /"):
+                        await call(b"abcdef", 0)
+                else:
+                    assert await call(b"abcdef", 0) == expect
+
+
+async def test_a_caller_reads_its_own_reply_with_no_reader_task() -> None:
+    """client.py (mountmux): nothing but the caller reads the link, so a Session whose
+    ``run`` was never started still answers a lone caller."""
+    client_end, server_end = trio.testing.memory_stream_pair()
+    session, peer = Session(client_end), Peer(server_end)
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            for _ in range(2):
+                tag, msg = await peer.receive()
+                if isinstance(msg, Tversion):
+                    await peer.reply(tag, Rversion(msize=8216, version="9P2000"))
+                else:
+                    await peer.reply(tag, Rattach(qid=ROOTQID))
+
+        nursery.start_soon(serve)
+        with trio.fail_after(5):
+            assert await session.version() == "9P2000"
+            assert (await attach(session, "glenda", "")).qid == ROOTQID

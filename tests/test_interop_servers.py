@@ -32,7 +32,7 @@ from lp49fs.lib9p.clientfid import (
     stat_path,
     write_file,
 )
-from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE, QTDIR
+from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE, QTDIR, VERSIONLP49
 from lp49fs.transport import dial
 
 pytestmark = pytest.mark.peers
@@ -71,12 +71,12 @@ def server(argv: list[str], cwd: pathlib.Path, family: int, addr: object) -> Ite
 
 
 @asynccontextmanager
-async def session_at(addr: str) -> AsyncIterator[Fid]:
+async def session_at(addr: str, version: str = "9P2000") -> AsyncIterator[Fid]:
     link = await dial(addr)
     session = Session(link)
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
-        await session.version()
+        await session.version(version=version)
         yield await attach(session, "glenda", "")
         await session.aclose()
         nursery.cancel_scope.cancel()
@@ -161,6 +161,20 @@ async def test_py9p_server_from_p9fs(py9p_addr: tuple[str, pathlib.Path]) -> Non
         assert not (export / "made").exists()
 
 
+@pytest.mark.parametrize("which", ["aio9p", "py9p"])
+async def test_asked_for_9p2000_lp49_a_foreign_server_gets_plain_9p2000(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """docs/ninep.md: version(5) lets a server answer the earlier version; no pipelining."""
+    addr = request.getfixturevalue(f"{which}_addr")
+    addr = addr[0] if isinstance(addr, tuple) else addr
+    async with session_at(addr, VERSIONLP49) as root:
+        assert root.session.version_string == "9P2000" and not root.session.pipelined
+        for d in await readdir_path(root, "/"):
+            assert (await stat_path(root, "/" + d.name)).name == d.name
+        assert (await root.stat()).qid == root.qid
+
+
 async def test_diod_speaks_only_9p2000L_and_version_says_so(tmp_path: pathlib.Path) -> None:
     diod = shutil.which("diod") or ("/usr/sbin/diod" if os.path.exists("/usr/sbin/diod") else None)
     if diod is None:
@@ -174,7 +188,7 @@ async def test_diod_speaks_only_9p2000L_and_version_says_so(tmp_path: pathlib.Pa
         async with trio.open_nursery() as nursery:
             await nursery.start(session.run)
             with trio.fail_after(10), pytest.raises(Error) as e:
-                await session.version()
+                await session.version(version=VERSIONLP49)  # as #M asks
             nursery.cancel_scope.cancel()
     # diod answers Tversion "9P2000" with Rlerror(EIO), a 9P2000.L message
     assert e.value.ename.startswith("server does not speak 9P2000")

@@ -53,10 +53,11 @@ def fileqid(name: str) -> Qid:
     return Qid(QTFILE, 0, sum(name.encode()))
 
 
-async def attach_reply(peer: Peer, aname: str = "") -> Tattach:
+async def attach_reply(peer: Peer, aname: str = "", version: str = "9P2000") -> Tattach:
     tag, msg = await peer.receive()
-    assert tag == NOTAG and isinstance(msg, Tversion) and msg.version == "9P2000"
-    await peer.reply(NOTAG, Rversion(msize=msg.msize, version="9P2000"))
+    assert tag == NOTAG and isinstance(msg, Tversion) and msg.version == "9P2000.lp49"
+    # by default a plain 9P2000 server (version(5): it answers the earlier version)
+    await peer.reply(NOTAG, Rversion(msize=msg.msize, version=version))
     tag, msg = await peer.receive()
     assert isinstance(msg, Tattach) and msg.aname == aname
     await peer.reply(tag, Rattach(qid=ROOTQ))
@@ -65,7 +66,7 @@ async def attach_reply(peer: Peer, aname: str = "") -> Tattach:
 
 @asynccontextmanager
 async def mounted(
-    p: Proc, old: str = "/n", flag: int = MREPL
+    p: Proc, old: str = "/n", flag: int = MREPL, version: str = "9P2000"
 ) -> AsyncIterator[tuple[Peer, trio.Nursery]]:
     """``p`` has a scripted server mounted on ``old``; yields its Peer and a nursery."""
     near, far = await pipe(p)
@@ -73,7 +74,7 @@ async def mounted(
     async with trio.open_nursery() as n:
         async with trio.open_nursery() as m:
             m.start_soon(sys.mount, p, near, -1, old, flag, "")
-            await attach_reply(peer)
+            await attach_reply(peer, version=version)
         await sys.close(p, near)
         yield peer, n
         n.cancel_scope.cancel()
@@ -180,3 +181,27 @@ async def test_posted_link_mounts_and_shows_in_ns() -> None:
         for _ in range(2):  # Tstat, Tclunk
             tag, msg = await peer.receive()
             await answer(peer, tag, msg)
+
+
+async def test_on_a_9p2000_lp49_link_open_is_one_trip_and_close_does_not_wait() -> None:
+    """mnt Rule 9: Twalk and Topen arrive before any reply; close returns before Rclunk."""
+    p = await boot(config=CONFIG)
+    async with mounted(p, version="9P2000.lp49") as (peer, n):
+        fds: list[int] = []
+
+        async def opener() -> None:
+            fds.append(await sys.open(p, "/n/f", OREAD))
+
+        n.start_soon(opener)
+        (t1, walk), (t2, op) = await peer.receive(), await peer.receive()
+        assert isinstance(walk, Twalk) and walk.wname == ("f",)
+        assert isinstance(op, Topen) and op.fid == walk.newfid
+        await answer(peer, t1, walk)
+        await answer(peer, t2, op)
+        while not fds:
+            await trio.sleep(0)
+        with trio.fail_after(5):
+            await sys.close(p, fds[0])  # returns although the Rclunk is not sent yet
+        tag, msg = await peer.receive()
+        assert msg == Tclunk(fid=walk.newfid)
+        await answer(peer, tag, msg)

@@ -46,11 +46,10 @@ from lp49fs.cmd._util import fatal
 from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
-from lp49fs.ninep import DMDIR
+from lp49fs.ninep import DMDIR, Link
 from lp49fs.servers.exportfs import ExportFs, treenames
 from lp49fs.servers.exportfs import hs as exportfs_hs
 from lp49fs.servers.exportfs import net as exportfs_net
-from lp49fs.servers.exportfs.hs import Link
 
 USAGE = ("usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-t idle]"
          " [-l addr [-k secs] [-c maxconns]]")

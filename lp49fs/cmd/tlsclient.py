@@ -26,7 +26,7 @@ import trio
 from lp49fs import lib
 from lp49fs.auth.tls import client
 from lp49fs.errors import Error
-from lp49fs.servers.exportfs.hs import Link
+from lp49fs.ninep import Link
 
 USAGE = "usage: tlsclient -a authdir -u user -h host"
 CHUNK = 65536

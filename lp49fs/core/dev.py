@@ -174,6 +174,12 @@ class Servant(ABC):
     async def open(self, c: Chan, omode: int) -> Chan:
         return self.devopen(c, omode)
 
+    async def walkopen(self, c: Chan, names: Sequence[str], omode: int) -> Chan | None:
+        """Walk ``names`` from ``c`` to a new Chan and open it in one step, or None (the
+        default): namec then walks and opens as usual.  namec asks only when no mount can
+        stop the walk; #M sends both requests at once on a 9P2000.lp49 link."""
+        return None
+
     async def create(self, c: Chan, name: str, omode: int, perm: int) -> Chan:
         raise Error(Eperm)
 

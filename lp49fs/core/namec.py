@@ -34,7 +34,6 @@ reference: they are only ever used as a walk origin for ``..``.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -42,30 +41,28 @@ from typing import TYPE_CHECKING
 from lp49fs import trace as _t
 from lp49fs.core.chan import (
     CCREATE,
+    COPEN,
     CRCLOSE,
     Chan,
-    Held,
     Path,
-    Walkqid,
     cclone,
     cclose,
     closeonerror,
     incref,
 )
-from lp49fs.core.mount import MCREATE, Mhead, domount, findmount, undomount
+from lp49fs.core.mount import MCREATE, Mhead, domount, findmount
+from lp49fs.core.walk import WalkError, walk
 from lp49fs.errors import (
     Ebadchar,
     Ebadsharp,
-    Edoesnotexist,
     Eemptyname,
     Eexist,
     Enoattach,
     Enocreate,
-    Enonexist,
     Enotdir,
     Error,
 )
-from lp49fs.ninep import MAXWELEM, OCEXEC, OEXCL, ORCLOSE, OTRUNC, QTDIR, Qid
+from lp49fs.ninep import OCEXEC, OEXCL, ORCLOSE, OTRUNC
 
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
@@ -94,14 +91,6 @@ class Name:
         return "/".join(parts) or "."
 
 
-class WalkError(Error):
-    """A walk failure: ``nerror`` elements were consumed when ``ename`` happened."""
-
-    def __init__(self, ename: str, nerror: int) -> None:
-        super().__init__(ename)
-        self.nerror = nerror
-
-
 _BADCHAR = re.compile("[\x00-\x1f\x7f]")
 
 
@@ -127,143 +116,6 @@ def parsename(name: str) -> Name:
         start, dc, spec, rest = "", "", "", name
     elems = tuple(e for e in rest.split("/") if e and e != ".")
     return Name(start, dc, spec, elems)
-
-
-async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool) -> Chan:
-    """Walk ``names`` from ``c`` through ``p``'s name space; all or nothing.
-
-    Consumes the caller's reference on ``c``; returns a new Chan whose ``path`` extends
-    ``c.path``.  On failure raises ``WalkError`` with the number of elements consumed.
-    The loop (Plan 9: port/chan.c:/^walk), for each batch of at most MAXWELEM names:
-
-    1. ``..`` is walked alone and lexically (``_dotdot``): from the mount point the last
-       element crossed (``undomount``), so ``P/..`` is P without its last element.
-    2. Otherwise cross a mount point at ``c`` (``_cross``, unless ``nomount``): ``c`` becomes
-       the first union member and the element records the crossing.
-    3. Walk the batch (``_batch``) on ``c``; if the first name fails, try the other union
-       members in order (``_unionwalk``: the first that walks wins, earlier members shadow
-       later ones).
-    4. If an intermediate qid is a mount point, stop there and continue from its first
-       member (``_arrive``; the next batch restarts at it); else take what the walk
-       reached, or fail.
-    """
-    path = c.path
-    nhave = 0
-    crossedmh: Mhead | None = None  # the union step 4 crossed into (c is its first member)
-    async with closeonerror(c) as h:
-        while nhave < len(names):
-            if names[nhave] == "..":  # step 1
-                crossedmh = None
-                await h.replace(await _dotdot(h.c, path))
-                path = path.dotdot()
-                nhave += 1
-                continue
-            mh, crossedmh = crossedmh, None
-            if not nomount and mh is None:  # step 2
-                mh, path = await _cross(p, h, path)
-            batch = _batch(names, nhave)
-            wq, wc = await _unionwalk(h.c, mh, batch, nhave)  # step 3
-            nc, n, crossedmh = await _arrive(p, wq, wc, batch, nhave, nomount)  # step 4
-            for i in range(n):
-                mtpt = crossedmh.from_ if crossedmh is not None and i == n - 1 else None
-                path = path.addelem(batch[i], mtpt)
-            await h.replace(nc)
-            nhave += n
-    h.c.path = path
-    return h.c
-
-
-async def _cross(p: Proc, h: Held, path: Path) -> tuple[Mhead | None, Path]:
-    """Step 2: if ``h.c`` is a mount point, go on from its union's first member (``h`` holds
-    it instead); the last element of the returned path records the crossing."""
-    crossed, mh = domount(p.pgrp, h.c)
-    if mh is None:
-        return None, path
-    if _t.on:
-        _t.ev("namec", "namec", f"mount table: {path.s}: union of {len(mh.mounts)}")
-    await h.replace(crossed)
-    return mh, _crossed(path, mh.from_)
-
-
-def _batch(names: Sequence[str], nhave: int) -> Sequence[str]:
-    """Step 3's names: at most MAXWELEM from ``nhave`` on, and none past the next ``..``."""
-    ntry = min(len(names) - nhave, MAXWELEM)
-    if ".." in names[nhave : nhave + ntry]:
-        ntry = names.index("..", nhave) - nhave
-    return names[nhave : nhave + ntry]
-
-
-async def _arrive(
-    p: Proc, wq: Walkqid, wc: Chan, batch: Sequence[str], nhave: int, nomount: bool
-) -> tuple[Chan, int, Mhead | None]:
-    """Step 4: (the Chan reached, names consumed, the union crossed into at the end or None).
-
-    ``wq`` is the walk of ``batch`` on ``wc``, the union member that walked.
-    """
-    if not nomount:
-        for i, q in enumerate(wq.qids[: len(batch) - 1]):
-            nmh = _findmountq(p, wc, q)
-            if nmh is not None:
-                if _t.on:
-                    _t.ev("namec", "namec", f"mount table: {batch[i]} is a mount point")
-                if wq.clone is not None:
-                    await cclose(wq.clone)
-                return incref(nmh.mounts[0].to), i + 1, nmh
-    if wq.clone is None:
-        n = len(wq.qids)
-        last = wq.qids[-1] if wq.qids else None
-        if last is None or last.type & QTDIR:
-            raise WalkError(Edoesnotexist, nhave + n + 1)
-        raise WalkError(Enotdir, nhave + n)
-    return wq.clone, len(wq.qids), None
-
-
-def _crossed(path: Path, frm: Chan) -> Path:
-    """``path`` with its last element marked as reached by crossing the mount on ``frm``."""
-    if not path.mtpt:
-        return path
-    return Path(path.s, (*path.mtpt[:-1], frm))
-
-
-async def _dotdot(c: Chan, path: Path) -> Chan:
-    if not path.elems() and path.s.startswith("/"):
-        return await cclone(c)  # "/.." is "/", even when / is a union
-    start = undomount(c, path)
-    wq = await start.sv.walk(start, [".."])
-    if wq.clone is None:
-        raise AssertionError(f"servant {start.sv.name} cannot walk ..")
-    return wq.clone
-
-
-async def _unionwalk(
-    c: Chan, mh: Mhead | None, batch: Sequence[str], nhave: int
-) -> tuple[Walkqid, Chan]:
-    """Walk ``batch`` on ``c``, then on the other members of ``mh``; (Walkqid, walked chan)."""
-    try:
-        return await _svwalk(c, batch), c
-    except Error as e:
-        first = e
-    if mh is not None:
-        for m in mh.mounts[1:]:
-            try:
-                return await _svwalk(m.to, batch), m.to
-            except Error:
-                continue
-    if first.ename == Enotdir:  # name the non-directory, as Plan 9 does
-        raise WalkError(Enotdir, nhave)
-    ename = Edoesnotexist if first.ename in (Enonexist, "file not found") else first.ename
-    raise WalkError(ename, nhave + 1)
-
-
-def _svwalk(c: Chan, batch: Sequence[str]) -> Awaitable[Walkqid]:
-    w = c.sv.walk(c, batch)
-    return _t.svcall("namec", c, "walk " + "/".join(batch), w) if _t.on else w
-
-
-def _findmountq(p: Proc, wc: Chan, q: Qid) -> Mhead | None:
-    """The union mounted on the file ``q`` of ``wc``'s servant (findmount without a Chan)."""
-    mh = p.pgrp.mnthash.get((wc.type, wc.dev, q.path))
-    return mh if mh is not None and mh.mounts else None
 
 
 async def namec(p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0) -> Chan:
@@ -295,19 +147,21 @@ async def namec_mh(
             raise Error(Eexist)
         last = elems.pop()
     try:
-        c = await walk(p, c, elems, nomount)
+        c = await walk(p, c, elems, nomount, omode if amode == Aopen else -1)
     except WalkError as e:
         raise Error(f"'{nm.prefix(e.nerror)}' {e.ename}") from None
     mh: Mhead | None = None
     async with closeonerror(c) as h:  # each consumes the reference only if it succeeds
-        if amode in (Aaccess, Abind, Aopen):
+        if amode == Aopen and h.c.flag & COPEN:  # walkopen did both
+            h.c.flag |= CRCLOSE if omode & ORCLOSE else 0
+        elif amode in (Aaccess, Abind, Aopen):
             h.c, mh = await _crossfinal(p, h.c, nomount)
         else:
             h.c = await cunique(h.c)
         if amode == Atodir and not h.c.isdir():
             raise Error(Enotdir)
     c = h.c
-    if amode == Aopen:
+    if amode == Aopen and not c.flag & COPEN:
         c = await _open(c, mh, omode)
     elif amode == Acreate:
         c = await _create(p, c, last, omode, perm, nomount)

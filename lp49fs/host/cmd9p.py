@@ -116,7 +116,7 @@ async def xwrite(root: Fid, args: list[str], inp: BinaryIO) -> None:
         read1 = getattr(inp, "read1", inp.read)  # one read(2) at a time, like plan9port
         chunks = iter(inp.readline, b"") if byline else iter(lambda: read1(65536), b"")
         for chunk in chunks:
-            await fid.write(chunk)
+            await fid.writeall(chunk)
             wrote = True
         if not wrote:
             await fid.write(b"")  # plan9port sends one empty write for empty input

@@ -19,7 +19,7 @@ from lp49fs.lib.workers import run
 from lp49fs.ninep import Dir, decode_dirs, encode_dir
 from lp49fs.syscall import MAXIO, MAXSTR, Sys
 
-STATMAX = 8192  # buffer for one stat entry
+STATBUF = 8192  # buffer for one stat entry (an entry may reach ninep.STATMAX)
 DIRREAD = 8192  # bytes asked per dirread
 
 
@@ -142,11 +142,11 @@ def _dir(b: bytes) -> Dir:
 
 
 async def stat(path: str) -> Dir:
-    return _dir(await _readbuf(Sys.STAT, (), STATMAX, path))
+    return _dir(await _readbuf(Sys.STAT, (), STATBUF, path))
 
 
 async def fstat(fd: int) -> Dir:
-    return _dir(await _readbuf(Sys.FSTAT, (fd,), STATMAX))
+    return _dir(await _readbuf(Sys.FSTAT, (fd,), STATBUF))
 
 
 async def wstat(path: str, d: Dir) -> None:

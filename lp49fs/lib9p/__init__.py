@@ -15,12 +15,13 @@ imported here.
 
 from __future__ import annotations
 
+from lp49fs.ninep import DEFAULT_MSIZE as DEFAULT_MSIZE
+
 from .dispatch import DISPATCH as DISPATCH
 from .file import File as File
 from .file import FileServer as FileServer
 from .file import NotImplementedFile as NotImplementedFile
 from .file import ReadOnlyFile as ReadOnlyFile
-from .srv import DEFAULT_MSIZE as DEFAULT_MSIZE
 from .srv import LINK_MSIZE as LINK_MSIZE
 from .srv import serve as serve
 from .srv import serve_forever as serve_forever

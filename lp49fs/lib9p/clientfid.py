@@ -2,16 +2,22 @@
 
 A ``Fid`` names one file on the server through one fid number of one session, and remembers
 what the server said about it (qid, iounit, open mode) and a file offset for sequential
-``read``/``write`` calls, like plan9port's ``CFid``.
+``read``/``write`` calls, like plan9port's ``CFid``.  It is the only fid-level API: the
+command-line client, the tests and ``#M`` (which keeps one in each proxy Chan's ``aux``)
+all use it.
 
 Rules
 -----
 1. A ``Fid`` is created by ``attach`` or ``walk`` and is dead after ``clunk`` or ``remove``
    (which clunks even when removing fails, as remove(5) says).  ``async with fid`` clunks.
 2. ``walk`` is all or nothing: a partial walk raises ``Error("'<name>' does not exist")``
-   and creates no fid.  More than MAXWELEM names are walked in several Twalks.
-3. ``read``/``write`` never ask for more than the fid's iounit (or msize - IOHDRSZ when the
-   server said 0); ``write`` loops until all data is written and raises on a short Rwrite of 0.
+   and creates no fid.  More than MAXWELEM names are walked in several Twalks.  ``step``
+   is one Twalk that reports a partial walk instead (the servant walk contract).
+3. Every Tread/Twrite asks for at most the fid's iounit (or msize - IOHDRSZ when the server
+   said 0), as Plan 9's mntrdwr: a file ``read`` continues until ``count`` is satisfied or
+   a piece comes back short; a directory is read with one Tread, so entries are never
+   split.  ``write`` stops at a short Rwrite and returns what was written (one Twrite for
+   empty data); ``writeall`` raises ``Error("short write on <path>")`` instead.
 4. ``readdir`` reads whole directory entries from offset 0 to EOF.
 
 Path helpers take a root ``Fid`` (from ``attach``) and a slash-separated path relative to it.
@@ -19,7 +25,8 @@ Path helpers take a root ``Fid`` (from ``attach``) and a slash-separated path re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
 import trio
@@ -32,6 +39,7 @@ from lp49fs.ninep import (
     OREAD,
     OTRUNC,
     OWRITE,
+    QTDIR,
     Dir,
     Qid,
     Rattach,
@@ -53,6 +61,7 @@ from lp49fs.ninep import (
 )
 
 from .client import Session
+from .late import check
 
 
 @dataclass
@@ -79,6 +88,30 @@ class Fid:
     def maxio(self) -> int:
         """The largest read or write count for this fid (Rule 3)."""
         return maxio(self.session.msize, self.iounit)
+
+    async def step(self, names: Sequence[str]) -> tuple[Fid | None, list[Qid]]:
+        """One Twalk of at most MAXWELEM ``names``: the new Fid (None if the walk stopped
+        short, which creates no fid) and the qids reached.  An Rerror is raised."""
+        s = self.session
+        newfid = s.newfid()
+        try:
+            reply = await s.rpc(Twalk(fid=self.fid, newfid=newfid, wname=tuple(names)))
+        except trio.Cancelled:
+            raise  # the flush's late reply owns newfid
+        except BaseException:
+            s.freefid(newfid)
+            raise
+        assert isinstance(reply, Rwalk)
+        qids = list(reply.wqid)
+        if len(qids) < len(names):
+            s.freefid(newfid)
+            return None, qids
+        path = "/".join([self.path.rstrip("/"), *names]) if names else self.path
+        return self._new(newfid, qids[-1] if qids else self.qid, path), qids
+
+    def _new(self, fid: int, qid: Qid, path: str) -> Fid:
+        """A Fid like this one (same class and extra fields) for a new fid number."""
+        return replace(self, fid=fid, qid=qid, iounit=0, mode=None, offset=0, path=path or "/")
 
     async def walk(self, names: list[str] | tuple[str, ...]) -> Fid:
         """A new Fid for ``self``/``names`` (no names: a clone); self must not be open."""
@@ -108,7 +141,35 @@ class Fid:
             else:
                 self.session.freefid(newfid)
             raise
-        return Fid(self.session, newfid, qid, path=path or "/")
+        return self._new(newfid, qid, path)
+
+    async def walkopen(self, names: Sequence[str], mode: int) -> tuple[Fid | None, list[Qid]]:
+        """Twalk to a new fid and Topen of it, sent at once (the session must be
+        ``pipelined``; at most MAXWELEM names): one round trip.  Returns the open Fid, or
+        None and the qids reached when the walk stopped short or failed (nothing to clunk;
+        the caller walks again the usual way to learn why).  Raises the open's error."""
+        s = self.session
+        newfid = s.newfid()
+        path = "/".join([self.path.rstrip("/"), *names])
+        try:
+            rw, ro = await s.pipeline(
+                Twalk(fid=self.fid, newfid=newfid, wname=tuple(names)),
+                Topen(fid=newfid, mode=mode))
+        except trio.Cancelled:
+            raise  # the flushes' late replies own newfid
+        except BaseException:
+            s.freefid(newfid)
+            raise
+        if not isinstance(rw, Rwalk) or len(rw.wqid) < len(names):
+            s.freefid(newfid)
+            return None, list(rw.wqid) if isinstance(rw, Rwalk) else []
+        nf = self._new(newfid, rw.wqid[-1] if rw.wqid else self.qid, path)
+        if not isinstance(ro, Ropen):
+            await nf.clunk()
+            check(ro)
+        assert isinstance(ro, Ropen)
+        nf.qid, nf.iounit, nf.mode = ro.qid, ro.iounit, mode
+        return nf, list(rw.wqid)
 
     async def open(self, mode: int) -> None:
         """Open for ``mode`` (OREAD, OWRITE|OTRUNC ...)."""
@@ -124,16 +185,28 @@ class Fid:
         self.path = f"{self.path.rstrip('/')}/{name}"
 
     async def read(self, count: int, offset: int | None = None) -> bytes:
-        """Read up to ``count`` bytes (one Tread of at most maxio) at ``offset`` or the
-        Fid's offset (which then advances)."""
+        """Read up to ``count`` bytes at ``offset`` or the Fid's offset (which then
+        advances), in pieces of at most maxio (Rule 3)."""
         at = self.offset if offset is None else offset
-        reply = await self.session.rpc(
-            Tread(fid=self.fid, offset=at, count=min(count, self.maxio))
-        )
+        unit = self.maxio
+        rpc = self.session.rpc
+        reply = await rpc(Tread(fid=self.fid, offset=at, count=min(count, unit)))
         assert isinstance(reply, Rread)
+        data = reply.data
+        if len(data) < count and len(data) == unit and not self.qid.type & QTDIR:
+            pieces, got = [data], len(data)
+            while got < count:
+                want = min(count - got, unit)
+                reply = await rpc(Tread(fid=self.fid, offset=at + got, count=want))
+                assert isinstance(reply, Rread)
+                pieces.append(reply.data)
+                got += len(reply.data)
+                if len(reply.data) < want:
+                    break
+            data = b"".join(pieces)  # one copy
         if offset is None:
-            self.offset += len(reply.data)
-        return bytes(reply.data)
+            self.offset += len(data)
+        return bytes(data)
 
     async def readall(self) -> bytes:
         """Everything from the Fid's offset to EOF."""
@@ -143,21 +216,27 @@ class Fid:
         return b"".join(parts)
 
     async def write(self, data: bytes, offset: int | None = None) -> int:
-        """Write all of ``data`` at ``offset`` (or the Fid's offset, which advances)."""
+        """Write ``data`` at ``offset`` (or the Fid's offset, which advances) in pieces of
+        at most maxio; stops at a short Rwrite and returns the count written (Rule 3)."""
         at = self.offset if offset is None else offset
-        view = memoryview(data)
+        unit = self.maxio
         done = 0
         while True:
-            chunk = bytes(view[done : done + self.maxio])
+            chunk = data if done == 0 and len(data) <= unit else data[done : done + unit]
             reply = await self.session.rpc(Twrite(fid=self.fid, offset=at + done, data=chunk))
             assert isinstance(reply, Rwrite)
-            if reply.count == 0 and chunk:
-                raise Error(f"short write on {self.path}")
             done += reply.count
-            if done >= len(data):
+            if reply.count < len(chunk) or done >= len(data):
                 break
         if offset is None:
             self.offset += done
+        return done
+
+    async def writeall(self, data: bytes, offset: int | None = None) -> int:
+        """``write`` that raises ``Error("short write on <path>")`` unless all is written."""
+        done = await self.write(data, offset)
+        if done < len(data):
+            raise Error(f"short write on {self.path}")
         return done
 
     async def readdir(self) -> list[Dir]:
@@ -178,12 +257,16 @@ class Fid:
         """Change attributes; fields of ``d`` left as in ``Dir.nulldir()`` are untouched."""
         await self.session.rpc(Twstat(fid=self.fid, stat=d))
 
-    async def clunk(self) -> None:
-        """Forget the fid (idempotent); the server frees it even on error."""
+    async def clunk(self, *, wait: bool = True) -> None:
+        """Forget the fid (idempotent); the server frees it even on error.  ``wait=False``
+        on a ``pipelined`` session sends the Tclunk without waiting for its reply."""
         if self.fid == NOFID:
             return
         fid, self.fid = self.fid, NOFID
-        await self.session.clunk(fid)
+        if not wait and self.session.pipelined:
+            await self.session.clunk_nowait(fid)
+        else:
+            await self.session.clunk(fid)
 
     async def remove(self) -> None:
         """Remove the file; the fid is clunked even if that fails."""
@@ -248,7 +331,7 @@ async def read_file(root: Fid, path: str) -> bytes:
 
 async def write_file(root: Fid, path: str, data: bytes, mode: int = OWRITE | OTRUNC) -> int:
     async with await open_path(root, path, mode) as fid:
-        return await fid.write(data)
+        return await fid.writeall(data)
 
 
 async def create_path(root: Fid, path: str, perm: int = 0o664, mode: int = OREAD) -> Fid:

@@ -53,7 +53,9 @@ import trio
 from lp49fs import trace as _t
 from lp49fs.errors import Eintr, Eio, Error
 from lp49fs.ninep import (
+    DEFAULT_MSIZE,
     IOHDRSZ,
+    MAXMSIZE,
     NEED_DATA,
     Answer,
     Fid,
@@ -72,11 +74,11 @@ from .limits import IDLE, MAXCONNS, IdleLink
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MSIZE = 8192 + IOHDRSZ  # the Plan 9 kernel's msize
 # The msize of links between LP49 processes and nodes (#M asks for it; ramfs and exportfs
-# agree to it): every Tread/Rread is a round trip through Python on both sides, so 128 KiB
-# of data per message, the kernel's FUSE readahead, cuts a 64 MiB read to 512 messages.
-LINK_MSIZE = (128 << 10) + IOHDRSZ
+# agree to it): every Tread/Rread is a round trip through Python on both sides, so the
+# largest message 9P allows here (MAXMSIZE, 1 MiB) makes one read system call of up to
+# syscall.MAXIO one Tread.  Framers grow to the largest frame seen, not to msize.
+LINK_MSIZE = MAXMSIZE
 RECEIVE_SIZE = 65536  # bytes asked of the link per receive_some
 CLUNK_GRACE = 5.0  # seconds allowed for clunking a closed connection's files
 GATHER_MIN = 16384  # replies this big go out gathered (send_parts); smaller ones are joined
@@ -96,6 +98,7 @@ class Srv:
         self.send_parts = getattr(link, "send_parts", None)  # the gathering send, if any
         self.wake = trio.Event()  # set when ``out`` gains data
         self.sending = False  # the reader or the writer is inside send_all
+        self.nursery: trio.Nursery  # the connection's, set when the reader starts
 
     # --- output -------------------------------------------------------------------------
     def queue(self, data: bytes) -> None:
@@ -139,6 +142,7 @@ class Srv:
 
     # --- input --------------------------------------------------------------------------
     async def reader(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
         conn = self.conn
         receive_into = getattr(self.link, "receive_into", None)
         while True:
@@ -155,16 +159,19 @@ class Srv:
                     return
                 conn.receive_data(data)
             while (ev := conn.next_event()) is not NEED_DATA:
-                if isinstance(ev, Req):
-                    await self.dispatch(ev, nursery)
-                elif isinstance(ev, Flush):
-                    scope = self.scopes.get(ev.oldreq)
-                    if scope is not None:
-                        scope.cancel()
-                elif isinstance(ev, Answer):
-                    self.queue(ev.data)
-                    if isinstance(ev.msg, Rversion):
-                        self.new_session(ev, nursery)
+                await self.handle(ev, nursery)
+
+    async def handle(self, ev: Req | Flush | Answer, nursery: trio.Nursery) -> None:
+        if isinstance(ev, Req):
+            await self.dispatch(ev, nursery)
+        elif isinstance(ev, Flush):
+            scope = self.scopes.get(ev.oldreq)
+            if scope is not None:
+                scope.cancel()
+        elif isinstance(ev, Answer):
+            self.queue(ev.data)
+            if isinstance(ev.msg, Rversion):
+                self.new_session(ev, nursery)
 
     async def dispatch(self, req: Req, nursery: trio.Nursery) -> None:
         """Run ``req`` inline if its File cannot block, else in its own task and scope."""
@@ -202,6 +209,10 @@ class Srv:
         with scope:
             reply = await self.call(handler, req)
         self.answer(req, reply)
+        # 9P2000.lp49: requests held back behind this one (ServerConn Rule 2) go now; the
+        # reader may be blocked in receive_some and would not see them
+        while (ev := self.conn.next_ready()) is not NEED_DATA:
+            await self.handle(ev, self.nursery)
         self.wake.set()  # the reader may be blocked in receive_some: the writer sends
 
     def new_session(self, ev: Answer, nursery: trio.Nursery) -> None:

@@ -18,6 +18,7 @@ from ._client import (
     ClientConn,
 )
 from ._constants import (
+    DEFAULT_MSIZE,
     DMAPPEND,
     DMAUTH,
     DMDIR,
@@ -84,6 +85,7 @@ from ._constants import (
     TWRITE,
     TWSTAT,
     VERSION9P,
+    VERSIONLP49,
 )
 from ._dir import (
     NULLQID,
@@ -111,6 +113,7 @@ from ._framing import (
     Framer,
     NeedData,
 )
+from ._link import Link as Link
 from ._messages import (
     MESSAGE_CLASSES,
     R_CLASSES,
@@ -161,6 +164,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "DEFAULT_MSIZE",
     "DMAPPEND",
     "DMAUTH",
     "DMDIR",
@@ -236,6 +240,7 @@ __all__ = [
     "T_CLASSES",
     "UNUSED",
     "VERSION9P",
+    "VERSIONLP49",
     "WALKED",
     "Answer",
     "ClientConn",
@@ -244,6 +249,7 @@ __all__ = [
     "FidState",
     "Flush",
     "Framer",
+    "Link",
     "Message",
     "NeedData",
     "ProtocolError",

@@ -8,13 +8,15 @@ does not exist on the wire.  See intro(5) and stat(5).
 
 from __future__ import annotations
 
-VERSION9P = "9P2000"  # the only dialect lp49fs speaks
+VERSION9P = "9P2000"  # the protocol; every peer speaks it
+VERSIONLP49 = "9P2000.lp49"  # the same messages, pipelining allowed (docs/ninep.md)
 NOTAG = 0xFFFF  # tag of Tversion/Rversion
 NOFID = 0xFFFFFFFF  # "no fid", e.g. Tattach's afid without authentication
 MAXWELEM = 16  # most names in one Twalk
 IOHDRSZ = 24  # room for Twrite/Rread headers: iounit = msize - IOHDRSZ
 STATFIXLEN = 49  # fixed bytes of a stat entry, its size[2] included
 STATMAX = 65535  # largest stat entry
+DEFAULT_MSIZE = 8192 + IOHDRSZ  # the Plan 9 kernel's msize
 MAXMSIZE = 1 << 20  # largest msize we accept (the Plan 9 kernel's limit too)
 MINMSIZE = 256  # the Plan 9 kernel refuses a smaller msize
 HDRSZ = 7  # size[4] type[1] tag[2]

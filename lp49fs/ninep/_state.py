@@ -26,8 +26,10 @@ Rule 1. Version first: before a successful Rversion every other T-message gets
         Rerror "9P protocol botch"; Tversion must carry NOTAG (else the same Rerror).
 Rule 2. Tversion: msize = min(client's, max_msize); below 256, or a version string not
         "9P<n>" with n >= 2000, the answer is Rversion "unknown" (never Rerror) and no
-        session exists.  "9P2000.u" and later are answered "9P2000".  Any Tversion ends the
-        old session: fids and tags are forgotten and pending requests are ``aborted``.
+        session exists.  "9P2000.lp49" is answered "9P2000.lp49" and turns on the
+        ``_pipeline`` rule (requests on one fid take effect in the order sent); others
+        ("9P2000.u" ...) get "9P2000".  Any Tversion ends the old session: fids and tags
+        are forgotten and pending requests are ``aborted``.
 Rule 3. Every other tag must be new (Rerror "duplicate tag") and not NOTAG.
 Rule 4. A fid used must exist (Rerror "unknown fid"); a fid created (Tauth afid, Tattach
         fid, Twalk newfid != fid) must not (Rerror "duplicate fid").
@@ -99,9 +101,11 @@ from ._messages import (
     Twstat,
     is_reply_to,
 )
+from ._pipeline import Pipeline
 from ._wire import decode, encode, encode_parts
 
 ServerEvent = Req | Flush | Answer
+_Handler = Callable[["ServerConn", int, Any], "Req | str"]
 _READABLE = (C.OREAD, C.ORDWR, C.OEXEC)
 _WRITABLE = (C.OWRITE, C.ORDWR)
 
@@ -109,13 +113,14 @@ _WRITABLE = (C.OWRITE, C.ORDWR)
 class ServerConn:
     """The server side of one 9P connection (see the module rules)."""
 
-    def __init__(self, max_msize: int = 8192 + C.IOHDRSZ) -> None:
+    def __init__(self, max_msize: int = C.DEFAULT_MSIZE) -> None:
         self.max_msize = min(max_msize, C.MAXMSIZE)  # largest msize this server allows
         self.msize = self.max_msize  # negotiated by Tversion
         self.version: str | None = None  # "9P2000" once a session exists
         self.fids: dict[int, Fid] = {}  # fid number -> Fid (UNUSED = being created)
         self.pending: dict[int, Req] = {}  # tag -> request the backend is working on
         self._flushing: dict[int, Req] = {}  # Tflush tag -> the request it waits for
+        self._pipe: Pipeline | None = None  # per-fid order, for 9P2000.lp49 (Rule 2)
         self._framer = Framer(self.max_msize)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
@@ -131,21 +136,40 @@ class ServerConn:
         self._framer.received(n)
 
     def next_event(self) -> ServerEvent | NeedData:
-        """The next event from the buffered bytes, or NEED_DATA; ProtocolError if malformed."""
-        frame = self._framer.next_view()
-        if frame is NEED_DATA:
-            return NEED_DATA
-        return self.receive_frame(frame)  # decoded now: the view dies at the next receive
+        """The next event (held-back requests set free first), or NEED_DATA; ProtocolError
+        if malformed."""
+        while True:
+            ev = self.next_ready()
+            if ev is not NEED_DATA:
+                return ev
+            frame = self._framer.next_view()
+            if frame is NEED_DATA:
+                return NEED_DATA
+            got = self.receive_frame(frame)  # decoded now: the view dies at the next receive
+            if got is not None:
+                return got
 
-    def receive_frame(self, frame: bytes | memoryview) -> ServerEvent:
+    def next_ready(self) -> ServerEvent | NeedData:
+        """A held-back request that the answers so far set free (9P2000.lp49), or NEED_DATA."""
+        pipe = self._pipe
+        if pipe is None:
+            return NEED_DATA
+        held = pipe.next_ready()
+        if held is None:
+            return NEED_DATA
+        tag, msg = held
+        return self._admit(tag, msg, _RECEIVE[type(msg)])
+
+    def receive_frame(self, frame: bytes | memoryview) -> ServerEvent | None:
         """Validate one whole frame and turn it into an event."""
         if len(frame) > self.msize:
             raise ProtocolError(f"frame of {len(frame)} bytes exceeds msize {self.msize}")
         tag, msg = decode(frame)
         return self.receive_message(tag, msg)
 
-    def receive_message(self, tag: int, msg: Message) -> ServerEvent:
-        """As receive_frame, for a message already decoded."""
+    def receive_message(self, tag: int, msg: Message) -> ServerEvent | None:
+        """As receive_frame, for a message already decoded; None if it is held back until
+        an earlier request on its fid is answered (9P2000.lp49, Rule 2)."""
         handler = _RECEIVE.get(type(msg))  # every T-message but Tversion and Tflush
         if handler is None:
             if msg.TYPE & 1:
@@ -154,13 +178,21 @@ class ServerConn:
                 return self._version(tag, msg)
         if self.version is None or tag == C.NOTAG:
             return self._error(tag, E.Ebotch)
-        if tag in self.pending or tag in self._flushing:
+        pipe = self._pipe
+        if tag in self.pending or tag in self._flushing or (pipe and tag in pipe.parked):
             return self._error(tag, E.Eduptag)
         if handler is None:
             assert isinstance(msg, Tflush)
             return self._flush(tag, msg)
+        if pipe is not None and not pipe.enter(tag, msg):
+            return None
+        return self._admit(tag, msg, handler)
+
+    def _admit(self, tag: int, msg: Message, handler: _Handler) -> ServerEvent:
         result = handler(self, tag, msg)
         if isinstance(result, str):
+            if self._pipe is not None:
+                self._pipe.leave(tag, msg)
             return self._error(tag, result)
         self.pending[tag] = result
         return result
@@ -180,6 +212,8 @@ class ServerConn:
             raise ValueError(f"{type(r).__name__} does not answer {type(req.msg).__name__}")
         del self.pending[req.tag]
         r = self._settle(req, r)
+        if self._pipe is not None:
+            self._pipe.leave(req.tag, req.msg)
         if not req.flushes:
             return encode_parts(req.tag, r)
         out = () if isinstance(r, Rerror) else encode_parts(req.tag, r)
@@ -202,6 +236,7 @@ class ServerConn:
         self._flushing.clear()
         self.fids.clear()
         self.version = None
+        self._pipe = None
         msize = min(m.msize, self.max_msize)
         base = m.version.split(".", 1)[0]
         num = base[2:]
@@ -209,14 +244,18 @@ class ServerConn:
                 or int(num) < 2000):
             r = Rversion(msize, "unknown")
         else:
-            r = Rversion(msize, C.VERSION9P)
-            self.version = C.VERSION9P
+            self.version = C.VERSIONLP49 if m.version == C.VERSIONLP49 else C.VERSION9P
+            r = Rversion(msize, self.version)
+            if self.version == C.VERSIONLP49:
+                self._pipe = Pipeline()
             self.msize = msize
             self._framer.max_size = msize
         return Answer(tag, r, encode(tag, r), aborted)
 
     def _flush(self, tag: int, m: Tflush) -> ServerEvent:
         old = self.pending.get(m.oldtag) or self._flushing.get(m.oldtag)
+        if old is None and self._pipe is not None:
+            self._pipe.unpark(m.oldtag)  # a held-back request never happened
         if old is None:
             return Answer(tag, _RFLUSH, encode(tag, _RFLUSH))
         old.flushes += (tag,)
@@ -353,7 +392,7 @@ def _check_read(req: Req, f: Fid, r: Rread) -> None:
 
 
 _RFLUSH: Final = Rflush()
-_RECEIVE: dict[type, Callable[[ServerConn, int, Any], Req | str]] = {
+_RECEIVE: dict[type, _Handler] = {
     Tauth: ServerConn._auth, Tattach: ServerConn._attach, Twalk: ServerConn._walk,
     Topen: ServerConn._open, Tcreate: ServerConn._open, Tread: ServerConn._read,
     Twrite: ServerConn._write, Tclunk: ServerConn._fidop, Tremove: ServerConn._fidop,

@@ -11,21 +11,23 @@ negotiated once per link; each mount then sends its own Tattach with its own ana
 several mounts share one link and one Session, and their requests are multiplexed by tag.
 
 Every Chan of a mounted tree is a proxy: ``type`` is ``M``, ``dev`` the Mntchan's number,
-``qid`` the server's qid, ``mchan`` the link Chan and ``aux`` an ``Mfid`` (the Mntchan and the
-client fid number).  Each servant method is one or more 9P requests on that fid.
+``qid`` the server's qid, ``mchan`` the link Chan and ``aux`` an ``Mfid``: a
+``lp49fs.lib9p.clientfid.Fid`` that also names its Mntchan.  Each servant method is the
+Fid's method of the same name, so #M and every other 9P client share one walk, read and
+write loop.
 
 Rules
   1. Fids.  A proxy Chan owns exactly one fid, from the Tattach/Twalk that made it to the
      Tclunk sent by ``close`` (``closeall``: walked but never opened Chans are clunked too) or
      the Tremove sent by ``remove`` (which clunks even when removing fails).  ``Mfid.fid`` is
-     None afterwards, so a fid is never clunked twice.
+     NOFID afterwards, so a fid is never clunked twice.
   2. Walks follow the servant contract: ``walk(c, [])`` clones (Twalk with no names); a walk
      the server answers with fewer qids than names creates no fid (walk(5)) and returns
      ``Walkqid(None, qids)``; an Rerror (first name failed) is raised.
-  3. read and write go in pieces of at most the fid's iounit (msize - IOHDRSZ when the server
-     says 0).  A file read continues until ``count`` is satisfied or a piece comes back short
-     (Plan 9 mntrdwr); a directory is read with one Tread, so entries are never split.  A
-     write stops at a short Rwrite and returns what was written.
+  3. read and write are ``Fid.read``/``Fid.write`` (clientfid Rule 3, Plan 9 mntrdwr):
+     pieces of at most the fid's iounit; a file read continues until ``count`` is satisfied
+     or a piece comes back short; a directory is read with one Tread, so entries are never
+     split; a write stops at a short Rwrite and returns what was written.
   4. Interruption.  A system call cancelled while a request is pending returns at once; the
      Session sends Tflush in the background and honours a late reply (see client.py Rule 2).
   5. Hangup.  When the link ends (the server exited, the pipe closed) the Session fails every
@@ -36,17 +38,25 @@ Rules
      live TCP connection) is pinged after ``core.peer_timeout`` seconds and hung up when the
      ping is not answered within as long again (client.py Rule 6; node TOML ``peer_timeout``).
   6. Life time.  The Mntchan holds one reference on the link Chan.  It counts the proxy Chans
-     holding fids; when the last one goes the Session's reader is cancelled and the link
-     reference dropped.  The reader runs as a trio system task (there is no nursery that
-     outlives a system call in the core), wrapped so it can never crash the node.
+     holding fids; when the last one goes the Session's task is cancelled and the link
+     reference dropped.  Callers read their own replies (client.py, mountmux); the Session's
+     task only holds its background work (flushes, pings).  It runs as a trio system task
+     (there is no nursery that outlives a system call in the core), wrapped so it can never
+     crash the node.
   7. ``#M`` is never attachable by name (namec refuses ``#M`` paths with
      ``mount/attach disallowed``; ``attach`` refuses too).
   8. Stat entries come back as this side sees them (Plan 9 mntdirfix): ``stat`` and every
      entry of a directory read get type ``M`` and dev the Mntchan's number, whatever the
      server put there.
 
+  9. Pipelining.  Version asks for "9P2000.lp49" (docs/ninep.md); a server that answers
+     "9P2000" gets plain 9P.  On a 9P2000.lp49 link ``walkopen`` sends Twalk and Topen at
+     once (open of a file costs one round trip, not two) and ``close`` sends Tclunk without
+     waiting for Rclunk, except for an ORCLOSE file (its removal must be done when close
+     returns) and the last fid of the Mntchan (whose reader then stops).
+
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
-fid and the iounit rule in ``lp49fs.lib9p.clientfid`` (``tattach``, ``maxio``); the mount table in
+fid, the walk/read/write loops and the iounit rule in ``lp49fs.lib9p.clientfid``; the mount table in
 ``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
 """
 
@@ -59,33 +69,13 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
-from lp49fs.core.chan import COPEN, Chan, Path, Walkqid, cclose, incref
+from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Path, Walkqid, cclose, incref
 from lp49fs.core.dev import Servant, openmode
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
-from lp49fs.lib9p.clientfid import maxio, tattach
-from lp49fs.ninep import (
-    MAXWELEM,
-    NOFID,
-    OCEXEC,
-    QTDIR,
-    Dir,
-    Qid,
-    Rcreate,
-    Ropen,
-    Rread,
-    Rstat,
-    Rwalk,
-    Rwrite,
-    Tcreate,
-    Topen,
-    Tread,
-    Tstat,
-    Twalk,
-    Twrite,
-    Twstat,
-)
+from lp49fs.lib9p.clientfid import Fid, tattach
+from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, VERSIONLP49, Dir, Qid
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +133,14 @@ class Mntchan:
     ref: int = 0  # proxy Chans holding a fid
     ready: trio.Event = field(default_factory=trio.Event)  # version done (or failed)
     error: Error | None = None  # why version failed
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the reader task
-
-    def iounit(self, c: Chan) -> int:
-        return maxio(self.session.msize, c.iounit)
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # the Session's task
 
 
 @dataclass(eq=False)
-class Mfid:
-    """``aux`` of a proxy Chan: its mount channel and client fid (None once clunked)."""
+class Mfid(Fid):
+    """``aux`` of a proxy Chan: a client Fid (NOFID once clunked) and its mount channel."""
 
-    mnt: Mntchan  # the mount channel
-    fid: int | None
+    mnt: Mntchan | None = None  # the mount channel (always set by Mnt)
 
 
 class Mnt(Servant):
@@ -185,7 +171,7 @@ class Mnt(Servant):
             trio.lowlevel.spawn_system_task(self._reader, m, started, name=f"#M{m.id} reader")
             await started.wait()
             try:
-                await m.session.version(MSIZE)
+                await m.session.version(MSIZE, VERSIONLP49)
             except Error as e:
                 m.error = e
             except BaseException:
@@ -219,20 +205,9 @@ class Mnt(Servant):
         if m.ref <= 0:
             m.scope.cancel()
 
-    def _proxy(self, m: Mntchan, fid: int, c: Chan, qid: Qid) -> Chan:
+    def _proxy(self, m: Mntchan, fid: Fid, c: Chan, qid: Qid) -> Chan:
         m.ref += 1
-        return Chan(
-            type=self.dc, dev=m.id, qid=qid, sv=self, path=c.path, aux=Mfid(m, fid), mchan=m.link
-        )
-
-    def _release(self, c: Chan) -> tuple[Mntchan, int | None]:
-        """Take the fid away from ``c`` (Rule 1); drop the Mntchan when no proxy is left."""
-        mf = self._mf(c)
-        fid, mf.fid = mf.fid, None
-        m = mf.mnt
-        if fid is not None:
-            m.ref -= 1
-        return m, fid
+        return Chan(type=self.dc, dev=m.id, qid=qid, sv=self, path=c.path, aux=fid, mchan=m.link)
 
     def _unref(self, m: Mntchan) -> None:
         if m.ref <= 0:
@@ -241,15 +216,12 @@ class Mnt(Servant):
 
     @staticmethod
     def _mf(c: Chan) -> Mfid:
+        """The live Fid of proxy ``c``; Ehungup once it was clunked."""
         mf = c.aux
-        assert isinstance(mf, Mfid), c
-        return mf
-
-    def _fid(self, c: Chan) -> tuple[Session, int]:
-        mf = self._mf(c)
-        if mf.fid is None:
+        assert isinstance(mf, Mfid) and mf.mnt is not None, c
+        if mf.fid == NOFID:
             raise Error(Ehungup)
-        return mf.mnt.session, mf.fid
+        return mf
 
     # ---- attach -------------------------------------------------------------------------------
 
@@ -264,7 +236,7 @@ class Mnt(Servant):
         if ac is not None:
             if ac.type != self.dc or self.mnts.get(c) is not self._mf(ac).mnt:
                 raise Error(Ebadusefd)
-            afid = self._fid(ac)[1]
+            afid = self._mf(ac).fid
         m = await self._mntchan(c)
         m.ref += 1  # hold the Mntchan while attaching
         try:
@@ -276,109 +248,88 @@ class Mnt(Servant):
             raise
         m.ref -= 1
         root = Chan(type=self.dc, dev=m.id, qid=qid, sv=self, path=Path("#M"))
-        return self._proxy(m, fid, root, qid)
+        return self._proxy(m, Mfid(m.session, fid, qid, mnt=m), root, qid)
 
     # ---- the method table ---------------------------------------------------------------------
 
     async def walk(self, c: Chan, names: Sequence[str]) -> Walkqid:
         if len(names) > MAXWELEM:
             raise AssertionError("namec walks at most MAXWELEM names at once")
-        s, fid = self._fid(c)
-        m = self._mf(c).mnt
-        newfid = s.newfid()
-        try:
-            r = await s.rpc(Twalk(fid=fid, newfid=newfid, wname=tuple(names)))
-        except trio.Cancelled:
-            raise
-        except BaseException:
-            s.freefid(newfid)
-            raise
-        assert isinstance(r, Rwalk)
-        qids = list(r.wqid)
-        if len(qids) < len(names):
-            s.freefid(newfid)  # Rule 2: a partial walk creates no fid
+        mf = self._mf(c)
+        nf, qids = await mf.step(names)  # Rule 2
+        if nf is None:
             return Walkqid(None, qids)
-        return Walkqid(self._proxy(m, newfid, c, qids[-1] if qids else c.qid), qids)
+        assert mf.mnt is not None
+        return Walkqid(self._proxy(mf.mnt, nf, c, nf.qid), qids)
+
+    async def walkopen(self, c: Chan, names: Sequence[str], omode: int) -> Chan | None:
+        """Rule 9: Twalk and Topen at once on a 9P2000.lp49 link; None on any other."""
+        mf = self._mf(c)
+        if not mf.session.pipelined:
+            return None
+        nf, _ = await mf.walkopen(names, omode)
+        if nf is None:
+            return None  # namec walks again and reports the error as usual
+        assert mf.mnt is not None
+        assert isinstance(nf, Mfid)
+        nc = self._proxy(mf.mnt, nf, c, nf.qid)
+        self._opened(nc, nf, openmode(omode))
+        return nc
 
     async def stat(self, c: Chan) -> Dir:
-        s, fid = self._fid(c)
-        r = await s.rpc(Tstat(fid=fid))
-        assert isinstance(r, Rstat)
-        return replace(r.stat, type=ord(self.dc), dev=c.dev)  # Rule 8
+        d = await self._mf(c).stat()
+        return replace(d, type=ord(self.dc), dev=c.dev)  # Rule 8
 
     async def open(self, c: Chan, omode: int) -> Chan:
-        s, fid = self._fid(c)
-        mode = openmode(omode & ~OCEXEC)
-        r = await s.rpc(Topen(fid=fid, mode=omode & ~OCEXEC))
-        assert isinstance(r, Ropen)
-        self._opened(c, r.qid, r.iounit, mode)
+        mf = self._mf(c)
+        await mf.open(omode & ~OCEXEC)
+        self._opened(c, mf, openmode(omode & ~OCEXEC))
         return c
 
     async def create(self, c: Chan, name: str, omode: int, perm: int) -> Chan:
-        s, fid = self._fid(c)
-        mode = openmode(omode & ~OCEXEC)
-        r = await s.rpc(Tcreate(fid=fid, name=name, perm=perm, mode=omode & ~OCEXEC))
-        assert isinstance(r, Rcreate)
-        self._opened(c, r.qid, r.iounit, mode)
+        mf = self._mf(c)
+        await mf.create(name, perm, omode & ~OCEXEC)
+        self._opened(c, mf, openmode(omode & ~OCEXEC))
         return c
 
-    def _opened(self, c: Chan, qid: Qid, iounit: int, mode: int) -> None:
-        c.qid = qid
+    def _opened(self, c: Chan, mf: Mfid, mode: int) -> None:
+        c.qid = mf.qid
         c.mode = mode
         c.flag |= COPEN
         c.offset = 0
-        c.iounit = iounit
+        c.iounit = mf.iounit
 
     async def close(self, c: Chan) -> None:
-        m, fid = self._release(c)
-        if fid is None:
+        mf = c.aux
+        assert isinstance(mf, Mfid) and mf.mnt is not None
+        if mf.fid == NOFID:
             return
-        try:
-            await m.session.clunk(fid)
+        m = mf.mnt
+        m.ref -= 1
+        try:  # Rule 9: no wait unless it removes the file or frees the last fid
+            await mf.clunk(wait=m.ref <= 0 or bool(c.flag & CRCLOSE))
         except Error:
             pass  # Rule 5: closing cannot fail
         finally:
             self._unref(m)
 
     async def remove(self, c: Chan) -> None:
-        s, _ = self._fid(c)
-        m, fid = self._release(c)
-        assert fid is not None
+        mf = self._mf(c)
+        m = mf.mnt
+        assert m is not None
+        m.ref -= 1
         try:
-            await s.clunk(fid, remove=True)  # Tremove clunks even when it fails
+            await mf.remove()  # Tremove clunks even when it fails
         finally:
             self._unref(m)
 
     async def read(self, c: Chan, count: int, offset: int) -> bytes:
-        s, fid = self._fid(c)
-        unit = self._mf(c).mnt.iounit(c)
-        if c.qid.type & QTDIR:
-            r = await s.rpc(Tread(fid=fid, offset=offset, count=min(count, unit)))
-            assert isinstance(r, Rread)
-            return dirfix(r.data, self.dc, c.dev)
-        out = bytearray()
-        while len(out) < count:
-            want = min(count - len(out), unit)
-            r = await s.rpc(Tread(fid=fid, offset=offset + len(out), count=want))
-            assert isinstance(r, Rread)
-            out += r.data
-            if len(r.data) < want:
-                break
-        return bytes(out)
+        mf = self._mf(c)
+        data = await mf.read(count, offset)
+        return dirfix(data, self.dc, c.dev) if c.qid.type & QTDIR else data
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
-        s, fid = self._fid(c)
-        unit = self._mf(c).mnt.iounit(c)
-        done = 0
-        while done < len(data) or not data:
-            piece = data[done : done + unit]
-            r = await s.rpc(Twrite(fid=fid, offset=offset + done, data=piece))
-            assert isinstance(r, Rwrite)
-            done += r.count
-            if r.count < len(piece) or not data:
-                break
-        return done
+        return await self._mf(c).write(data, offset)
 
     async def wstat(self, c: Chan, d: Dir) -> None:
-        s, fid = self._fid(c)
-        await s.rpc(Twstat(fid=fid, stat=d))
+        await self._mf(c).wstat(d)

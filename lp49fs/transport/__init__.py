@@ -24,7 +24,7 @@ wrong); connection failures raise ``Error`` (e.g. "connection refused: tcp!...")
 
 from __future__ import annotations
 
-from typing import Protocol
+from lp49fs.ninep import Link as Link
 
 from ._dialstr import NINEP_PORT as NINEP_PORT
 from ._dialstr import Addr as Addr
@@ -37,17 +37,6 @@ from ._socket import SocketLink as SocketLink
 from ._socket import announce as announce
 from ._socket import dial as dial
 from ._socket import pipe_pair as pipe_pair
-
-
-class Link(Protocol):
-    """A byte stream carrying 9P frames (SocketLink, or any trio Stream in tests)."""
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes: ...
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
-
-    async def aclose(self) -> None: ...
-
 
 __all__ = [
     "NINEP_PORT",

@@ -24,20 +24,9 @@ gives them back first.  Nothing here knows about fds, sockets or system calls.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from lp49fs.errors import Ehungup, Error
-
-
-class Link(Protocol):
-    """A byte stream (an ``FdLink`` on a network data fd or a pipe; any trio Stream)."""
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes: ...
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
-
-    async def aclose(self) -> None: ...
-
+from lp49fs.ninep import Link  # an ``FdLink`` on a network data fd or a pipe
 
 IMPO = b"impo"
 MAXTREE = 1024  # longest tree name accepted (Plan 9 reads ERRMAX-ish; be generous)
@@ -56,7 +45,7 @@ class PrefixLink:
             n = len(self.prefix) if max_bytes is None else max_bytes
             data, self.prefix = self.prefix[:n], self.prefix[n:]
             return data
-        return await self.link.receive_some(max_bytes)
+        return bytes(await self.link.receive_some(max_bytes))
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.link.send_all(data)
@@ -99,7 +88,7 @@ async def accept(link: Link, check: Check) -> tuple[PrefixLink, str | None]:
     Raises ``Error`` (after telling the importer and closing the link) on a bad tree or
     impo line, and ``Error(Ehungup)`` if the link ends during the handshake.
     """
-    first = await link.receive_some(MAXTREE)
+    first = bytes(await link.receive_some(MAXTREE))
     if not first:
         raise Error(Ehungup)
     if not is_tree(first):
