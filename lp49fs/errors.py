@@ -100,6 +100,11 @@ Efbig = "file too large"  # ramfs --maxfile
 Efull = "file system full"  # ramfs --maxsize
 Edevice = "device files are not served (u9fs --devices)"
 Einvalcap = "invalid capability"  # #¤ capuse of a capability not in caphash (devcap.c)
+Enomem = "no free memory"  # a retained region the RAM cannot hold (hvm/retain.py)
+Esegsize = "segment size mismatch"  # segattach of a retained region by another size
+Esegbusy = "segment in use"  # freeing a retained region a live process has attached
+Erestarted = "server restarted: request may not have completed"  # #M recovery, a write in flight
+Erecovery = "server did not come back"  # #M recovery gave up waiting for the restart
 
 
 class Error(Exception):

@@ -52,6 +52,8 @@ class Core:
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
         # the next exited child's (pid, ms, msg) of a process, blocking (/proc/N/wait)
         self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, str]]] | None = None
+        # (name, base, top, pages touched) of each retained segment of a pid (/proc/N/segment)
+        self.segments: Callable[[int], list[tuple[str, int, int, int]]] | None = None
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:

@@ -112,6 +112,11 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enoroute: _errno.ENETUNREACH,
     E.Efull: _errno.ENOSPC,
     E.Edevice: _errno.EPERM,
+    E.Enomem: _errno.ENOMEM,
+    E.Esegsize: _errno.EINVAL,
+    E.Esegbusy: _errno.EBUSY,
+    E.Erestarted: _errno.EIO,
+    E.Erecovery: _errno.EIO,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and
