@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import pytest
 import trio
-from lib_helpers import node, run_as  # noqa: F401  (fixture)
+from lib_helpers import node, run_as
 
 from lp49fs import lib
 from lp49fs.errors import Enomem, Error, Esegbusy, Esegsize
 from lp49fs.hvm.frames import FrameTable
 from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
+
+__all__ = ["node"]  # the fixture
 
 
 async def test_a_region_keeps_its_bytes_after_its_process_is_killed(node: Node) -> None:
@@ -47,7 +49,7 @@ async def test_a_region_keeps_its_bytes_after_its_process_is_killed(node: Node) 
         assert await seg.read(0, 16) == bytes(16)  # never written: zeros
         with pytest.raises(Error, match="bad arg"):
             await seg.read(64 << 10, 1)  # outside the segment
-        text = (await lib.readall(await lib.open(f"/proc/{await lib.getpid()}/segment", OREAD)))
+        text = await lib.readall(await lib.open(f"/proc/{await lib.getpid()}/segment", OREAD))
         fields = text.decode().split()
         assert fields[0] == "Retain" and fields[-1] == "r1"
         assert int(fields[2], 16) - int(fields[1], 16) == 64 << 10

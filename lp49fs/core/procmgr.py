@@ -77,7 +77,7 @@ class Hvm(Protocol):
     ) -> ThreadId: ...
     def delete_thread(self, tid: ThreadId) -> None: ...
     def delete_space(self, tid: ThreadId) -> None: ...
-    def segattach(self, tid: ThreadId, name: str, npages: int) -> tuple[int, int]: ...
+    def segattach(self, tid: ThreadId, name: str, npages: int, pct: int) -> tuple[int, int]: ...
     def segments(self, tid: ThreadId) -> list[tuple[str, int, int, int]]: ...
 
 
@@ -171,12 +171,13 @@ class ProcMgr:
     async def segment(self, pi: PInfo, op: Sys, names: list[str], words: tuple[int, ...]
                       ) -> tuple[int, ...]:  # fmt: skip
         """``Sys.SEGATTACH``: retained region ``names[0]`` of ``words[0]`` pages placed in the
-        caller's space (HVM, ``lp49fs.hvm.retain``); only the host owner may."""
-        if op != Sys.SEGATTACH or len(names) != 1 or len(words) != 1:
+        caller's space (HVM, ``lp49fs.hvm.retain``), or ``words[1]`` percent of the free
+        memory; only the host owner may."""
+        if op != Sys.SEGATTACH or len(names) != 1 or len(words) != 2:
             raise Error(Ebadarg)
         if pi.proc.user != self.core.eve:
             raise Error(Eperm)
-        return self.hvm.segattach(pi.threads[0], names[0], words[0])
+        return self.hvm.segattach(pi.threads[0], names[0], words[0], words[1])
 
     def segments(self, pid: int) -> list[tuple[str, int, int, int]]:
         """The retained segments of process ``pid`` (/proc/N/segment)."""

@@ -21,7 +21,8 @@ Rules:
    region is refused (``no free memory``) when the RAM cannot hold it all.  A region's page
    fault therefore never fails for want of memory, and no other space can take its frames.
 3. A second attach of a region gives the same size or fails (``segment size mismatch``);
-   attaching it again with npages 0 takes its size.
+   attaching it again with npages 0 takes its size.  A region may be asked for as ``pct``
+   percent of the free memory when it is made (a server that should scale with the node).
 4. ``free(name)`` gives the frames and the promise back; a region attached by a live space
    is refused (``segment in use``).
 
@@ -73,15 +74,17 @@ class Retained:
         self.segs: dict[int, list[Seg]] = {}  # sid -> its segments
         self._owner = -2
 
-    def attach(self, sid: int, name: str, npages: int) -> Seg:
+    def attach(self, sid: int, name: str, npages: int, pct: int = 0) -> Seg:
         """Rules 2, 3: region ``name`` placed in space ``sid``; returns the segment."""
         r = self.regions.get(name)
+        if r is None and 0 < pct <= 100:
+            npages = (self.frames.nfree - self.frames.promised) * pct // 100
         if r is None:
             if npages <= 0 or not self.frames.promise(npages):
                 raise Error(Enomem)
             r = self.regions[name] = Region(name, self._owner, npages)
             self._owner -= 1
-        elif npages not in (0, r.npages):
+        elif npages not in (0, r.npages) and not pct:
             raise Error(Esegsize)
         segs = self.segs.setdefault(sid, [])
         for s in segs:

@@ -161,12 +161,12 @@ class Hvm:
                         vaddr, t.space, Fpage(0, 32), False)
 
     # -- retained regions (rule 4) --
-    def segattach(self, tid: ThreadId, name: str, npages: int) -> tuple[int, int]:
+    def segattach(self, tid: ThreadId, name: str, npages: int, pct: int = 0) -> tuple[int, int]:
         """Place retained region ``name`` in ``tid``'s space (``retain.Retained.attach``);
         its (base, npages)."""
         t = self.kernel.thread(tid)
         assert t is not None and t.space is not None
-        s = self.retained.attach(t.space.sid, name, npages)
+        s = self.retained.attach(t.space.sid, name, npages, pct)
         return s.base, s.region.npages
 
     def segments(self, tid: ThreadId) -> list[tuple[str, int, int, int]]:

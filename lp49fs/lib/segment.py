@@ -65,7 +65,8 @@ async def _fault(f: PageFault) -> None:
     await run(op)
 
 
-async def segattach(name: str, size: int) -> Segment:
-    """Attach retained region ``name`` of ``size`` bytes (0: an existing region's size)."""
-    base, npages = await _simple(Sys.SEGATTACH, (-(-size // PAGE_SIZE),), name)
+async def segattach(name: str, size: int, pct: int = 0) -> Segment:
+    """Attach retained region ``name`` of ``size`` bytes (0: an existing region's size), or
+    one of ``pct`` percent of the node's free memory if it has to be made."""
+    base, npages = await _simple(Sys.SEGATTACH, (-(-size // PAGE_SIZE), pct), name)
     return Segment(name, base, npages * PAGE_SIZE)

@@ -17,7 +17,7 @@ Layout (every table and key is optional; what is missing comes from the default 
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
     user = "glenda"               # whose certificate this node's dials present
     [hardware]
-    ram = "16M"                   # bytes, or a number with K, M or G
+    ram = "64M"                   # bytes, or a number with K, M or G
     [console]
     attach = "stdio"              # stdio | unix!PATH | none
     [[servers]]                   # each: a program that posts /srv/srvname
@@ -52,7 +52,7 @@ from lp49fs.cmd.newns import DEFAULT_NAMESPACE
 from lp49fs.core.core import PEER_TIMEOUT
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
-DEFAULT_RAM = 16 << 20
+DEFAULT_RAM = 64 << 20
 DEFAULT_NAME = "default"  # CONFIG naming the built-in node
 CONSOLES = ("stdio", "none")  # plus unix!PATH
 
@@ -71,7 +71,7 @@ class ServerConf:
     mount: str | None = None  # mounted there in the boot name space, or not at all
 
 
-DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp"),)
+DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs", "-r", "50%"), "/tmp"),)
 HOSTCMDS = ("u9fs", "ramfs")  # lp49 subcommands that serve 9P on --listen ADDR
 
 

@@ -51,7 +51,7 @@ class ServerSpec:
     spec: str = ""  # attach name
 
 
-DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs"), "/tmp"),)
+DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs", "-r", "50%"), "/tmp"),)
 
 
 @dataclass(eq=False)
@@ -180,3 +180,9 @@ async def stop_servers(node: Node, svs: list[Supervised]) -> None:
     for sv in svs:
         if sv.pid:
             await node.wait(sv.pid)
+        node.hvm.segfree(region(sv.spec))
+
+
+def region(s: ServerSpec) -> str:
+    """The retained region a server keeps its state in (``prog.srvname``, e.g. ramfs -r)."""
+    return f"{s.prog}.{s.srvname}"

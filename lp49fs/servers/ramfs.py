@@ -24,6 +24,9 @@ Rules:
 6. Bounded memory (``ramdata``): contents are sparse 8 KiB blocks, so a write at 3 GiB
    stores one block; a file longer than ``maxfile`` is ``file too large`` and blocks beyond
    the server's ``maxsize`` are ``file system full``, refused before anything changes.
+7. Every change is an op (``ramops``) made by ``Ramfs.commit``: with a journal (``ramlog``,
+   a retained region) the op is logged before it is applied and answered, so a ramfs that
+   is killed and started again on the same region comes back with every acknowledged change.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
+from lp49fs.servers import ramops
 from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, Blocks, Store
+from lp49fs.servers.ramlog import Journal
 
 # Largest msize ramfs agrees to on a server link (an LP49 pipe): what #M asks for.
 MSIZE = LINK_MSIZE
@@ -100,9 +105,9 @@ class Node:
         return Dir(0, 0, self.qid, self.mode, self.atime, self.mtime, length, self.name,
                    self.uid, self.gid, self.muid or self.uid)
 
-    def changed(self, uid: str) -> None:
+    def changed(self, uid: str, t: int) -> None:
         self.vers = (self.vers + 1) & 0xFFFFFFFF
-        self.mtime = int(time.time())
+        self.mtime = t
         self.muid = uid
 
     def hasperm(self, uid: str, need: int) -> bool:
@@ -127,10 +132,25 @@ class Ramfs:
         self.store = Store(maxsize, maxfile)  # Rule 6
         self.lastpath = 0
         self.root = Node(self.newpath(), "/", DMDIR | 0o777, self.owner, self.owner)
+        self.nodes: dict[int, Node] = {self.root.path: self.root}  # qid.path -> node in the tree
+        self.journal: Journal | None = None  # Rule 7
 
     def newpath(self) -> int:
         self.lastpath += 1
         return self.lastpath
+
+    async def commit(self, op: ramops.Op) -> Node:
+        """Rule 7: log ``op`` (if journalled and its file is in the tree), then apply it."""
+        target = op.parent if isinstance(op, ramops.Create) else op.path
+        if self.journal is not None and target in self.nodes:
+            await self.journal.append(self, op)
+        return ramops.apply(self, op)
+
+    async def retain(self, journal: Journal) -> bool:
+        """Keep the tree in ``journal`` from now on; True if it held a tree (now loaded)."""
+        loaded = await journal.load(self)
+        self.journal = journal
+        return loaded
 
     async def attach(self, uname: str, aname: str) -> File:
         return RamFile(self, self.root, uname)
@@ -181,8 +201,7 @@ class RamFile(NotImplementedFile):
             raise Error(Eisdir9p)
         self.lock(mode)
         if mode & OTRUNC and n.data:
-            n.data.clear()
-            n.changed(self.uid)
+            await self.fs.commit(ramops.Trunc(n.path, 0, self.uid, now()))
 
     def lock(self, mode: int) -> None:
         """Rule 3: take the DMEXCL lock, then record the open mode."""
@@ -206,11 +225,8 @@ class RamFile(NotImplementedFile):
             perm &= ~0o777 | (d.mode & 0o777)
         else:
             perm &= ~0o666 | (d.mode & 0o666)
-        node = Node(self.fs.newpath(), name, perm, self.uid, d.gid, parent=d, muid=self.uid)
-        if not perm & DMDIR:
-            node.data = Blocks(self.fs.store)
-        d.children[name] = node
-        d.changed(self.uid)
+        op = ramops.Create(d.path, self.fs.lastpath + 1, name, perm, self.uid, d.gid, now())
+        node = await self.fs.commit(op)
         f = RamFile(self.fs, node, self.uid)
         f.lock(mode)
         return f
@@ -229,8 +245,8 @@ class RamFile(NotImplementedFile):
         assert buf is not None
         if self.node.mode & DMAPPEND:
             offset = len(buf)
-        buf.write(offset, data)  # Rule 6: sparse, and refused past the limits
-        self.node.changed(self.uid)
+        buf.check(offset, data)  # Rule 6: sparse, and refused past the limits
+        await self.fs.commit(ramops.Write(self.node.path, offset, self.uid, now(), bytes(data)))
         return len(data)
 
     async def stat(self) -> Dir:
@@ -239,18 +255,12 @@ class RamFile(NotImplementedFile):
     async def wstat(self, d: Dir) -> None:
         apply = self.check_wstat(d)
         n = self.node
-        if "name" in apply and d.name != n.name:
-            assert n.parent is not None
-            del n.parent.children[n.name]
-            n.parent.children[d.name] = n
-            n.parent.changed(self.uid)
-            n.name = d.name
         if "length" in apply and n.data is not None and d.length != len(n.data):
-            n.data.truncate(d.length)
-            n.changed(self.uid)
-        for f in ("mode", "mtime", "atime", "gid"):
-            if f in apply:
-                setattr(n, f, getattr(d, f))
+            await self.fs.commit(ramops.Trunc(n.path, d.length, self.uid, now()))
+        if apply & {"name", "mode", "mtime", "atime", "gid"}:
+            new = {f: getattr(d if f in apply else n, f)
+                   for f in ("name", "mode", "mtime", "atime", "gid")}  # fmt: skip
+            await self.fs.commit(ramops.Meta(n.path, self.uid, now(), **new))
 
     def check_wstat(self, d: Dir) -> set[str]:
         """Rule 4: the fields to change, or Error if any change is not allowed."""
@@ -284,11 +294,7 @@ class RamFile(NotImplementedFile):
 
     async def remove(self) -> None:
         self.check_removable()
-        n = self.node
-        assert n.parent is not None
-        del n.parent.children[n.name]
-        n.parent.changed(self.uid)
-        n.removed = True
+        await self.fs.commit(ramops.Remove(self.node.path, self.uid, now()))
 
     def check_removable(self) -> None:
         n = self.node
@@ -308,3 +314,7 @@ class RamFile(NotImplementedFile):
                 await self.remove()
             except Error:
                 pass  # clunk succeeds even if the ORCLOSE removal cannot be done
+
+
+def now() -> int:
+    return int(time.time())
