@@ -117,6 +117,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Esegbusy: _errno.EBUSY,
     E.Erestarted: _errno.EIO,
     E.Erecovery: _errno.EIO,
+    E.Ereplaced: _errno.ESTALE,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and
