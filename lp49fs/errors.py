@@ -105,6 +105,7 @@ Esegsize = "segment size mismatch"  # segattach of a retained region by another 
 Esegbusy = "segment in use"  # freeing a retained region a live process has attached
 Erestarted = "server restarted: request may not have completed"  # #M recovery, a write in flight
 Erecovery = "server did not come back"  # #M recovery gave up waiting for the restart
+Enosnap = "retained region holds no valid snapshot"  # ramfs -r: the log's first record is bad
 Ereplaced = "file replaced during server restart"  # #M recovery: another qid at the path
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 import trio
-from lib_helpers import node, run_as
+from lib_helpers import node, rnode, run_as
 
 from lp49fs import lib
 from lp49fs.errors import Efull, Error
@@ -24,7 +24,7 @@ from lp49fs.servers.ramfs import Ramfs, now
 from lp49fs.servers.ramlog import Journal
 from tests.waiting import await_until
 
-__all__ = ["node"]  # the fixture
+__all__ = ["node", "rnode"]  # the fixtures
 
 
 GUARD = 30  # seconds: a hang guard, never a timing assertion
@@ -158,3 +158,16 @@ async def test_checkpoints_keep_the_tree_and_a_full_region_refuses_writes(node: 
         await fs.commit(ramops.Trunc(f.path, 0, "eve", now()))  # shrinking still works
 
     assert await run_as(node, body) == ""
+
+
+async def test_a_removed_file_still_open_takes_writes_unlogged(rnode: Node) -> None:
+    """Rule 5 of ramfs with a log: the file is out of the tree, its open fid still writes."""
+
+    async def body() -> None:
+        fd = await lib.create("/tmp/gone", ORDWR, 0o644)
+        await lib.remove("/tmp/gone")
+        assert await lib.write(fd, b"still here") == 10
+        assert await lib.pread(fd, 20, 0) == b"still here"
+        await lib.close(fd)
+
+    assert await run_as(rnode, body) == ""

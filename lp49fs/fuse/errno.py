@@ -118,6 +118,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Erestarted: _errno.EIO,
     E.Erecovery: _errno.EIO,
     E.Ereplaced: _errno.ESTALE,
+    E.Enosnap: _errno.EIO,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

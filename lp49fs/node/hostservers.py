@@ -11,10 +11,10 @@ child of the boot process (sharing the boot name space), which dials ADDR throug
 create permission.  There is no shortcut around ``#I`` and ``#s``.
 
 Supervision (one task per entry, like ``lp49fs.node.servers``): the rest of the server's
-stderr is copied to the node's log; when the process exits, its mount fails with ``i/o on
-hungup channel`` in every name space that holds it; the supervisor removes the boot name
-space's mount and the stale ``/srv`` entry and starts the process again when its ``Budget``
-allows (``budget.py``), posts and mounts the new one.  A process that
+stderr is copied to the node's log; when the process exits, the supervisor removes the stale
+``/srv`` entry and starts the process again when its ``Budget`` allows (``budget.py``), posts
+and mounts the new one; every mount of the old connection walks its fids again on the new
+one (``#M`` recovery, docs/recovery.md).  A process that
 does not print its address within ``start_timeout`` seconds (or exits first) is killed and
 counts as a crash.
 
@@ -179,7 +179,7 @@ async def supervise(
         report()
         hs.up = trio.Event()
         hs.addr = ""
-        await withdraw(node, s.name, s.mount)
+        await withdraw(node, s.name, None)  # its mounts recover (lp49fs.servants.mntrecover)
         await b.restart(hs.last_exit or "exited")
 
 

@@ -7,12 +7,15 @@ its ``/srv`` entry appears, and mounts it in the boot name space (the default na
 ``mount -c /srv/ramfs /tmp``), so processes spawned afterwards inherit the mount.
 
 Supervision: one task per server waits for the server process to exit.  When it does (crash,
-``kill``), its pipe end is closed, so every client of the old mount gets ``i/o on hungup
-channel`` on its pending and later calls (``#M`` Rule 5), never a hang.  The supervisor then
-removes the stale ``/srv`` entry and the old mount of the boot name space, and starts the
-server again when its ``Budget`` allows (``budget.py``: backoff, at most 5 restarts a minute,
-then a pause, never given up), posts and mounts it anew.  Name spaces copied before the crash
-keep the dead mount until they remount.
+``kill``), its pipe end is closed and the supervisor removes the stale ``/srv`` entry, then
+starts the server again when its ``Budget`` allows (``budget.py``: backoff, at most 5
+restarts a minute, then a pause, never given up), posts it anew and mounts it again on the
+boot name space's mount point (replacing the old mount).  Every existing mount of the old
+link -- in the boot name space until it is replaced, and in name spaces copied from it --
+waits meanwhile and then walks its fids again on the new link (``#M`` recovery,
+``lp49fs.servants.mntrecover``; docs/recovery.md), so clients carry on.  A server that
+keeps its state in a retained region (``ramfs -r``: region ``prog.srvname``) comes back
+with it; the region is freed by ``stop_servers``, when the server is removed for good.
 
 Rules:
 1. The supervisor uses only core system calls on the boot process (it is boot glue, like
@@ -93,7 +96,8 @@ async def _mount(node: Node, s: ServerSpec) -> None:
 
 async def withdraw(node: Node, srvname: str, old: str | None) -> None:
     """Drop the stale ``/srv/srvname`` entry and the boot name space's mount on ``old`` (if
-    any) of a dead server; either may already be gone.  Shared with ``hostservers``."""
+    given: a server stopped for good) of a dead server; either may already be gone.  Shared
+    with ``hostservers``."""
     p = node.bootproc
     if old is not None:
         try:
@@ -154,7 +158,7 @@ async def supervise(
         why = f"pid {sv.pid} exited {msg!r}"
         sv.pid = 0
         sv.up = trio.Event()
-        await withdraw(node, s.srvname, s.old)
+        await withdraw(node, s.srvname, None)  # the mounts recover (module docstring)
         await b.restart(why)
 
 

@@ -268,12 +268,14 @@ class Recovering:
         for fid, rec in sorted(self.recs.items(), key=lambda kv: len(kv[1].names)):
             try:
                 await self._remake(s, fid, rec)
+                if fid not in self.recs:  # clunked meanwhile (it went to the dead link)
+                    await s.rpc(Tclunk(fid=fid))
             except Error as e:
                 log.info("#M /srv/%s: fid %d (%s) not made again: %s", self.name, fid,
                          "/".join(rec.names), e.ename)  # fmt: skip
                 gone.append(fid)
         for fid in gone:
-            del self.recs[fid]
+            self.recs.pop(fid, None)
 
     async def _remake(self, s: Session, fid: int, rec: FidRec) -> None:
         r = await s.rpc(Tattach(fid=fid, afid=NOFID, uname=rec.uname, aname=rec.aname))

@@ -139,12 +139,13 @@ class Ramfs:
         self.lastpath += 1
         return self.lastpath
 
-    async def commit(self, op: ramops.Op) -> Node:
-        """Rule 7: log ``op`` (if journalled and its file is in the tree), then apply it."""
+    async def commit(self, op: ramops.Op, node: Node | None = None) -> Node:
+        """Rule 7: log ``op`` (if journalled and its file is in the tree: a removed file that
+        is still open changes unlogged, Rule 5), then apply it (to ``node`` if given)."""
         target = op.parent if isinstance(op, ramops.Create) else op.path
         if self.journal is not None and target in self.nodes:
             await self.journal.append(self, op)
-        return ramops.apply(self, op)
+        return ramops.apply(self, op, node)
 
     async def retain(self, journal: Journal) -> bool:
         """Keep the tree in ``journal`` from now on; True if it held a tree (now loaded)."""
@@ -201,7 +202,7 @@ class RamFile(NotImplementedFile):
             raise Error(Eisdir9p)
         self.lock(mode)
         if mode & OTRUNC and n.data:
-            await self.fs.commit(ramops.Trunc(n.path, 0, self.uid, now()))
+            await self.fs.commit(ramops.Trunc(n.path, 0, self.uid, now()), n)
 
     def lock(self, mode: int) -> None:
         """Rule 3: take the DMEXCL lock, then record the open mode."""
@@ -246,7 +247,8 @@ class RamFile(NotImplementedFile):
         if self.node.mode & DMAPPEND:
             offset = len(buf)
         buf.check(offset, data)  # Rule 6: sparse, and refused past the limits
-        await self.fs.commit(ramops.Write(self.node.path, offset, self.uid, now(), bytes(data)))
+        op = ramops.Write(self.node.path, offset, self.uid, now(), bytes(data))
+        await self.fs.commit(op, self.node)
         return len(data)
 
     async def stat(self) -> Dir:
@@ -256,11 +258,11 @@ class RamFile(NotImplementedFile):
         apply = self.check_wstat(d)
         n = self.node
         if "length" in apply and n.data is not None and d.length != len(n.data):
-            await self.fs.commit(ramops.Trunc(n.path, d.length, self.uid, now()))
+            await self.fs.commit(ramops.Trunc(n.path, d.length, self.uid, now()), n)
         if apply & {"name", "mode", "mtime", "atime", "gid"}:
             new = {f: getattr(d if f in apply else n, f)
                    for f in ("name", "mode", "mtime", "atime", "gid")}  # fmt: skip
-            await self.fs.commit(ramops.Meta(n.path, self.uid, now(), **new))
+            await self.fs.commit(ramops.Meta(n.path, self.uid, now(), **new), n)
 
     def check_wstat(self, d: Dir) -> set[str]:
         """Rule 4: the fields to change, or Error if any change is not allowed."""
@@ -294,7 +296,7 @@ class RamFile(NotImplementedFile):
 
     async def remove(self) -> None:
         self.check_removable()
-        await self.fs.commit(ramops.Remove(self.node.path, self.uid, now()))
+        await self.fs.commit(ramops.Remove(self.node.path, self.uid, now()), self.node)
 
     def check_removable(self) -> None:
         n = self.node

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
-from lp49fs.errors import Efull, Error
+from lp49fs.errors import Efull, Enosnap, Error
 from lp49fs.servers import ramops
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Journal:
                 self.records += 1
             self.pos += HEAD.size + length
         if first:  # the snapshot itself is bad: nothing to roll back to
-            raise Error(f"ramfs: retained region {epoch}: no valid snapshot")
+            raise Error(Enosnap)
         return True
 
     async def append(self, fs: Ramfs, op: ramops.Op) -> None:

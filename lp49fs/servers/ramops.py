@@ -79,9 +79,10 @@ class Remove:
 Op = Create | Write | Trunc | Meta | Remove
 
 
-def apply(fs: Ramfs, op: Op) -> Node:
-    """Make change ``op`` to ``fs``'s tree; the node it made or changed.  May raise Error
-    (a full store), before anything changed."""
+def apply(fs: Ramfs, op: Op, node: Node | None = None) -> Node:
+    """Make change ``op`` to ``fs``'s tree (to ``node``, which may be a removed file still
+    open, else the node of ``op.path``); the node it made or changed.  May raise Error (a
+    full store), before anything changed."""
     from lp49fs.servers.ramfs import Node
 
     if isinstance(op, Create):
@@ -95,7 +96,7 @@ def apply(fs: Ramfs, op: Op) -> Node:
         fs.nodes[n.path] = n
         fs.lastpath = max(fs.lastpath, n.path)
         return n
-    n = fs.nodes[op.path]
+    n = node if node is not None else fs.nodes[op.path]
     if isinstance(op, Write):
         assert n.data is not None
         n.data.write(op.offset, op.data)
