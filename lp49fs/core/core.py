@@ -54,6 +54,8 @@ class Core:
         self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, str]]] | None = None
         # (name, base, top, pages touched) of each retained segment of a pid (/proc/N/segment)
         self.segments: Callable[[int], list[tuple[str, int, int, int]]] | None = None
+        # the supervised servers' status, one line each (/dev/servers, lp49fs.node.monitor)
+        self.servers: Callable[[], str] | None = None
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:

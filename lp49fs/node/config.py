@@ -11,6 +11,7 @@ Layout (every table and key is optional; what is missing comes from the default 
     export_net = false            # also export /net (lets clients dial from this node)
     peer_timeout = 10             # seconds a mounted server may stay silent while calls
                                   # wait; then a ping, and a hangup after as long again
+    health = 5                    # seconds between servers' health checks (docs/recovery.md)
     maxconns = 256                # export connections served at once (more wait)
     idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
@@ -102,6 +103,7 @@ class NodeConfig:
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
+    health: float = 5.0  # seconds between health checks of the servers (node.monitor)
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     stack: str = ""  # own | host; "" = own when a NIC has an address, else host
@@ -115,7 +117,7 @@ class NodeConfig:
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
+    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout", "health",
              "maxconns", "idle"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics"},
@@ -281,6 +283,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         peer_timeout=_seconds(node, "peer_timeout", f"{source}: node", cfg.peer_timeout),
+        health=_seconds(node, "health", f"{source}: node", cfg.health),
         maxconns=_count(node, "maxconns", f"{source}: node", cfg.maxconns),
         idle=_seconds(node, "idle", f"{source}: node", cfg.idle),
         insecure=_bool(node, "insecure", f"{source}: node"),

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from lp49fs.node import monitor
 from lp49fs.node.boot import Node
 from lp49fs.node.budget import Budget
 from lp49fs.node.config import HostServerConf
@@ -75,6 +76,7 @@ class HostSupervised:
     up: trio.Event = field(default_factory=trio.Event)  # posted (and mounted) this run
     last_exit: str = ""  # how the last run ended
     budget: Budget | None = None  # its restart policy and state (made by supervise)
+    killed: str = ""  # why the monitor killed this run (lp49fs.node.monitor)
 
 
 async def _first_line(stream: trio.abc.ReceiveStream, buf: bytearray) -> bytes | None:
@@ -154,7 +156,9 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
         report()
         await _copy_log(s.name, proc.stderr, buf)
         status = await proc.wait()
-        hs.last_exit = f"pid {proc.pid} exited with status {status}"
+        exited = f"pid {proc.pid} exited with status {status}"
+        hs.last_exit = f"{hs.killed}: {exited}" if hs.killed else exited
+        hs.killed = ""
         log.warning("hostserver %s: %s", s.name, hs.last_exit)
     finally:
         await _end(proc)
@@ -184,11 +188,16 @@ async def supervise(
 
 
 async def start_hostservers(
-    node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...]
+    node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...],
+    health: float = monitor.HEALTH,
 ) -> list[HostSupervised]:
-    """Start every host server at once and return when each is posted (or failed)."""
+    """Start every host server at once and return when each is posted (or failed); each
+    gets a health check every ``health`` seconds (``monitor``; 0: none)."""
     out = [HostSupervised(HostSpec.of(c)) for c in confs]
     async with trio.open_nursery() as starting:
         for hs in out:
             starting.start_soon(nursery.start, supervise, node, hs)
+    for hs in out:
+        monitor.register(node, hs)
+        nursery.start_soon(monitor.health, node, hs, health)
     return out

@@ -188,8 +188,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount)
                 for s in cfg.servers
             )
-            await servers.start_servers(node, nursery, specs)
-            await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            await servers.start_servers(node, nursery, specs, cfg.health)
+            await hostservers.start_hostservers(node, nursery, cfg.hostservers, cfg.health)
             if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
                 await node.run("sh", ["sh", "-c", auth_env(cfg)])
             pid = await node.spawn("init", ["init", "-n", namespace(cfg)])

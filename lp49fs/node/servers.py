@@ -36,6 +36,7 @@ from lp49fs.core import sysfile
 from lp49fs.core.mount import MCREATE, MREPL
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR
+from lp49fs.node import monitor
 from lp49fs.node.boot import Node
 from lp49fs.node.budget import Budget
 
@@ -67,6 +68,7 @@ class Supervised:
     up: trio.Event = field(default_factory=trio.Event)  # posted and mounted (this run)
     stopping: bool = False  # set by stop_servers: no more restarts
     budget: Budget | None = None  # its restart policy and state (made by supervise)
+    killed: str = ""  # why the monitor killed this run (lp49fs.node.monitor)
 
 
 async def _posted(node: Node, name: str, timeout: float) -> bool:
@@ -156,20 +158,34 @@ async def supervise(
             await withdraw(node, s.srvname, s.old)
             return
         why = f"pid {sv.pid} exited {msg!r}"
+        why = f"{sv.killed}: {why}" if sv.killed else why
+        sv.killed = ""
         sv.pid = 0
         sv.up = trio.Event()
         await withdraw(node, s.srvname, None)  # the mounts recover (module docstring)
         await b.restart(why)
 
 
+async def _watched(node: Node, sv: Supervised, health: float,
+                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """``supervise`` with the server's health check beside it; both end when it does."""
+    async with trio.open_nursery() as n:
+        n.start_soon(monitor.health, node, sv, health)
+        await supervise(node, sv, task_status=task_status)
+        n.cancel_scope.cancel()
+
+
 async def start_servers(
-    node: Node, nursery: trio.Nursery, specs: tuple[ServerSpec, ...] = DEFAULT_SERVERS
+    node: Node, nursery: trio.Nursery, specs: tuple[ServerSpec, ...] = DEFAULT_SERVERS,
+    health: float = monitor.HEALTH,
 ) -> list[Supervised]:
-    """Start, post and mount every server in ``specs``; supervisors run in ``nursery``."""
+    """Start, post and mount every server in ``specs``; supervisors and their health checks
+    (``monitor``, every ``health`` seconds; 0: none) run in ``nursery``."""
     out = []
     for s in specs:
         sv = Supervised(s)
-        await nursery.start(supervise, node, sv)
+        await nursery.start(_watched, node, sv, health)
+        monitor.register(node, sv)
         out.append(sv)
     return out
 

@@ -24,7 +24,9 @@ Rules
      rio does the same for a window's process group.
 
 ``pid``, ``ppid`` and ``user`` answer for the calling process (``up``); sysname, hostowner
-and the clock offset are per node, kept in this servant instance.
+and the clock offset are per node, kept in this servant instance.  ``servers`` is the node's
+supervised servers, one line each, as the supervisors report them (``Core.servers``,
+``lp49fs.node.monitor``).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class Q(IntEnum):
     TIME = 12
     USER = 13
     ZERO = 14
+    SERVERS = 15
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -129,6 +132,7 @@ DIRTAB = (
     _f("time", Q.TIME, TIMELEN, 0o664),
     _f("user", Q.USER, 0, 0o666),
     _f("zero", Q.ZERO, 0, 0o444),
+    _f("servers", Q.SERVERS, 0, 0o444),
 )
 
 
@@ -259,6 +263,8 @@ class Cons(Tabled):
             return b"2000"
         if q == Q.DRIVERS:
             return "".join(f"#{d.dc} {d.name}\n" for d in self.core.devtab.values()).encode()
+        if q == Q.SERVERS:
+            return self.core.servers().encode() if self.core.servers else b""
         return b""  # null, consctl
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
