@@ -8,11 +8,11 @@ path it was walked by from its attach (uname, aname, the names), its qid and its
 When the link hangs up (the server exited or was killed), the session *re-dials*: it waits
 for ``/srv/NAME`` to be posted again by the supervisor and takes the mount channel of that
 link (``Mnt.mntchan``: the one the supervisor's new mount uses, since one link has one
-channel), attaches each root again on it, walks every fid it knows to the same path under
-the same fid number, checks that the walk reaches the same file (qid path), and opens again
-the fids that were open (without OTRUNC).  From then on its requests go through that
-channel's session (which recovers by itself from the next restart), and it holds a reference
-on that channel so the fids live as long as the proxies that use them.
+channel), attaches each root again on it, walks every fid it knows to the same path (under
+a fid number of that channel, Rule 5), checks that the walk reaches the same file (qid
+path), and opens again the fids that were open (without OTRUNC).  From then on its requests
+go through that channel's session (which recovers by itself from the next restart), and it
+holds a reference on that channel so the fids live as long as the proxies that use them.
 
 Rules:
 1. A request that had not been sent when the link died waits for the new session and is
@@ -26,8 +26,9 @@ Rules:
 4. If the server is not posted again within ``wait`` seconds the session gives up: waiting
    and later requests fail with ``server did not come back`` (then ``i/o on hungup
    channel``), as a plain mount does at once.
-5. Every old fid number, in use or in flight, stays reserved on the new session, so a
-   number never names two files.
+5. The new channel's session has fids of its own, so each fid is made again under a number
+   of its allocation and requests are rewritten on the way (old -> new); an old number that
+   was not made again (Rule 3) becomes NOFID, so it can never name another file.
 6. Not recovered: an attach through an auth fid (its fid is not made again), renames of a
    directory above a held fid (the fid is walked by its old path), and directory read
    offsets (an open directory starts again at 0).
@@ -115,6 +116,8 @@ class Recovering:
         self.dead = False  # gave up (Rule 4)
         self.changed = trio.Event()  # set (and replaced) when gen or dead changes
         self.recs: dict[int, FidRec] = {}
+        self.fidmap: dict[int, int] = {}  # old fid -> its number on the delegate (Rule 5)
+        self.oldfids: set[int] = set()  # fid numbers of the first session (Rule 5)
 
     # -- what #M uses of a Session ---------------------------------------------------------
 
@@ -131,7 +134,7 @@ class Recovering:
 
     def freefid(self, fid: int) -> None:
         self.recs.pop(fid, None)
-        self.cur.freefid(fid)
+        self.cur.freefid(self.fidmap.pop(fid, fid))
 
     def fids(self) -> frozenset[int]:
         return self.cur.fids()
@@ -141,16 +144,31 @@ class Recovering:
 
     async def clunk(self, fid: int, *, remove: bool = False) -> None:
         """Tclunk never waits for a restart: a fid clunked while (or as) the link goes down is
-        simply not made again.  Tremove goes through ``rpc`` (Rule 2)."""
+        simply not made again.  Tremove is not safe to repeat (Rule 2)."""
         self.recs.pop(fid, None)
-        try:
-            await (self.rpc(Tremove(fid=fid)) if remove else self.plain().rpc(Tclunk(fid=fid)))
-        except trio.Cancelled:
-            raise
-        except BaseException:
-            self.cur.freefid(fid)
-            raise
-        self.cur.freefid(fid)
+        if self.delegate is not None:
+            await self.cur.clunk(self.fidmap.pop(fid, NOFID), remove=remove)
+        elif not remove:
+            await self.cur.clunk(fid)
+        else:
+            try:
+                await self.rpc(Tremove(fid=fid))
+            except trio.Cancelled:
+                raise
+            finally:
+                self.cur.freefid(fid)
+
+    def _mapped(self, msg: object) -> object:
+        """Rule 5: ``msg`` with the old fid numbers in it as the new channel knows them."""
+        m, old = self.fidmap, self.oldfids
+        kw = {f: m.get(v, NOFID) for f in ("fid", "afid")
+              if (v := getattr(msg, f, None)) in old}  # fmt: skip
+        nf = getattr(msg, "newfid", None)
+        if nf in old:  # a walk that was in flight when the link died
+            if nf not in m:
+                m[nf] = self.cur.newfid()
+            kw["newfid"] = m[nf]
+        return replace(msg, **kw) if kw else msg  # type: ignore[type-var]
 
     def plain(self) -> Session:
         """The plain Session at the end of the chain of delegates (the live link)."""
@@ -166,7 +184,7 @@ class Recovering:
             if self.dead:
                 raise Error(Ehungup)
             if self.delegate is not None:  # that channel's session does its own recovery
-                r = await s.rpc(msg)
+                r = await s.rpc(self._mapped(msg))
                 self._note(msg, r)
                 return r
             if s.hungup:  # Rule 1: never sent
@@ -227,6 +245,7 @@ class Recovering:
             await n.start(self.cur.run)
             task_status.started()
         with trio.move_on_after(self.wait):
+            self.oldfids = set(self.cur.fids()) | set(self.recs)
             while (m := await self._redial()) is not None:
                 try:
                     await self._reattach(m.session)
@@ -262,15 +281,17 @@ class Recovering:
 
     async def _reattach(self, s: Session) -> None:
         """Every recorded fid made again under its own number on ``s`` (Rules 3, 5)."""
-        base = s.plain() if isinstance(s, Recovering) else s
-        base._fids.update(self.cur.fids() | set(self.recs))  # Rule 5 (the Session's fid set)
         gone = []
         for fid, rec in sorted(self.recs.items(), key=lambda kv: len(kv[1].names)):
+            nf = s.newfid()
             try:
-                await self._remake(s, fid, rec)
-                if fid not in self.recs:  # clunked meanwhile (it went to the dead link)
-                    await s.rpc(Tclunk(fid=fid))
+                await self._remake(s, nf, rec)
+                if fid in self.recs:
+                    self.fidmap[fid] = nf
+                else:  # clunked meanwhile (it went to the dead link)
+                    await s.clunk(nf)
             except Error as e:
+                s.freefid(nf)
                 log.info("#M /srv/%s: fid %d (%s) not made again: %s", self.name, fid,
                          "/".join(rec.names), e.ename)  # fmt: skip
                 gone.append(fid)
