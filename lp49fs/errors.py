@@ -112,7 +112,13 @@ Etoomany = "too many files in use"  # dossrv: its bound on volumes, or on one at
 Eext2bad = "corrupt ext2 file system"  # a structure that makes no sense: nothing is written
 Eext2feature = "unsupported ext2 feature"  # an incompat bit it cannot read (extent, 64bit ...)
 Eext2special = "special file not served"  # an ext2 device, fifo or socket node
-Elongname = "file name too long"  # an ext2 name longer than 255 bytes
+Enomem = "no free memory"  # a retained region the RAM cannot hold (hvm/retain.py)
+Esegsize = "segment size mismatch"  # segattach of a retained region by another size
+Esegbusy = "segment in use"  # freeing a retained region a live process has attached
+Erestarted = "server restarted: request may not have completed"  # #M recovery, a write in flight
+Erecovery = "server did not come back"  # #M recovery gave up waiting for the restart
+Enosnap = "retained region holds no valid snapshot"  # ramfs -r: the log's first record is bad
+Ereplaced = "file replaced during server restart"  # #M recovery: another qid at the path
 
 
 class Error(Exception):

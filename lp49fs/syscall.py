@@ -98,3 +98,4 @@ class Sys(IntEnum):
     ERRSTR = 30  # (reserved: errstr is kept by the library)
     INTERRUPT = 31  # tid -> (that thread's system call, if in progress, fails interrupted)
     NOTIFY = 32  # on -> (on: notes interrupt the caller's calls and wait in /proc/N/note)
+    SEGATTACH = 33  # npages, pct | name -> base, npages (a retained region: lp49fs.hvm.retain)

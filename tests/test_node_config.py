@@ -27,9 +27,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_default_node_needs_no_file() -> None:
     cfg = load(None)
     assert cfg == NodeConfig() == load("default")
-    assert (cfg.name, cfg.ram, cfg.console) == ("lp49", 16 << 20, "stdio")
+    assert (cfg.name, cfg.ram, cfg.console) == ("lp49", 64 << 20, "stdio")
     assert cfg.namespace == DEFAULT_NAMESPACE
-    ramfs = ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp")
+    ramfs = ServerConf("ramfs", "ramfs", ("-S", "ramfs", "-r", "50%"), "/tmp")
     assert cfg.servers == DEFAULT_SERVERS == (ramfs,)
     assert parse("") == NodeConfig(source="<string>")
 

@@ -74,7 +74,7 @@ async def test_del_stops_a_runaway_pipeline_and_the_shell_prompts(node: Node) ->
     await await_until(lambda: procs(node, "cat") and procs(node, "wc"), "cat and wc")
     await con.type(DEL, "% ")
     await await_until(lambda: not procs(node, "cat") and not procs(node, "wc"), "their end")
-    out = await con.type(b"echo alive $status\n", "\nalive ")  # output, not echo
+    out = await con.type(b"echo alive $status\n", "\n% ")  # the prompt after the output
     assert "alive interrupted" in out
     assert procs(node, "init") and len(procs(node, "sh")) == 1  # the same shell, init lives
 
@@ -98,7 +98,7 @@ async def test_del_stops_a_loop_a_server_and_a_blocked_read(node: Node) -> None:
     node.machine.uart.feed(b"cat /proc/$pid/wait\n")  # waits for its own exit: forever
     await await_until(lambda: procs(node, "cat"), 'procs(node, "cat")')
     await con.type(DEL, "% ")
-    out = await con.type(b"echo after; ps | wc -l\n", "\nafter")  # output, not echo
+    out = await con.type(b"echo after; ps | wc -l\n", "\n% ")  # the prompt after the output
     assert "sh:" not in out
     assert not procs(node, "sleep") and not procs(node, "cat")
 
@@ -110,7 +110,7 @@ async def test_wait_is_interrupted_and_background_jobs_survive(node: Node) -> No
     node.machine.uart.feed(b"wait\n")
     await trio.testing.wait_all_tasks_blocked()
     await con.type(DEL, "% ")
-    out = await con.type(b"echo back $status\n", "\nback ")  # output, not echo
+    out = await con.type(b"echo back $status\n", "\n% ")  # the prompt after the output
     assert "back interrupted" in out
     assert procs(node, "sleep")  # its own note group: DEL did not reach it
 

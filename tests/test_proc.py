@@ -39,7 +39,7 @@ async def cat(p: Proc, name: str, count: int = 8192) -> bytes:
 async def test_listing(proc: Proc) -> None:
     fd = await sysfile.open(proc, f"/proc/{proc.pid}", OREAD)
     names = [d.name for d in decode_dirs(await sysfile.read(proc, fd, 8192))]
-    assert names == ["args", "ctl", "fd", "note", "ns", "status", "wait", "trace"]
+    assert names == ["args", "ctl", "fd", "note", "ns", "status", "wait", "trace", "segment"]
     fd = await sysfile.open(proc, "/proc", OREAD)
     assert [d.name for d in decode_dirs(await sysfile.read(proc, fd, 8192))] == [str(proc.pid)]
 

@@ -29,6 +29,7 @@ PROGRAMS: dict[str, str] = {
     "ns": "lp49fs.cmd.ns",
     "ping": "lp49fs.cmd.ping",
     "ps": "lp49fs.cmd.ps",
+    "servers": "lp49fs.cmd.servers",
     "pwd": "lp49fs.cmd.pwd",
     "ramfs": "lp49fs.cmd.ramfs",
     "rc": "lp49fs.cmd.sh",

@@ -1,10 +1,15 @@
 """ramfs: the in-memory file server as an LP49 program, posted in /srv (Plan 9 ramfs -S).
 
-``ramfs [-S srvname]`` (default name ``ramfs``) makes a pipe, posts one end as
+``ramfs [-S srvname] [-r size|N%]`` (default name ``ramfs``) makes a pipe, posts one end as
 ``/srv/srvname`` and serves 9P on the other end with ``lp49fs.lib9p.serve`` through system
 calls only (``lp49fs.lib.FdLink``), until every client end is gone.  Mount it with
 ``mount -c /srv/ramfs /tmp``.  The server's owner (its root directory's, and the user who
 may change owners: ``servers/ramfs`` Rule 4) is the LP49 user who started it.
+
+``-r`` keeps the tree in the retained region ``ramfs.srvname`` (``lp49fs.lib.segattach``;
+made of ``size`` bytes, or of N percent of the node's free memory, the first time): every
+change is logged there before it is answered (``lp49fs.servers.ramlog``), and a ramfs started
+again with the same name (after a crash or a kill) serves the tree it finds there.
 
 ``serveposted(name, fs)`` is the part every such server shares: pipe, post, close the posted
 end in this process (the /srv entry holds it now), serve the other end.  A name that is
@@ -21,8 +26,10 @@ from lp49fs.errors import Error
 from lp49fs.lib9p import FileServer, serve
 from lp49fs.ninep import OWRITE
 from lp49fs.servers.ramfs import MSIZE, Ramfs
+from lp49fs.servers.ramfs_main import size as parsesize
+from lp49fs.servers.ramlog import Journal
 
-USAGE = "usage: ramfs [-S srvname]"
+USAGE = "usage: ramfs [-S srvname] [-r size|N%]"
 
 
 async def post(name: str, fd: int, prog: str = "ramfs") -> None:
@@ -56,9 +63,25 @@ async def serveposted(name: str, fs: FileServer, msize: int = MSIZE, prog: str =
 
 async def main(argv: list[str]) -> None:
     args = argv[1:]
-    name = "ramfs"
-    if args[:1] == ["-S"] and len(args) == 2:
-        name = args[1]
-    elif args:
+    opts = dict(zip(args[::2], args[1::2], strict=False))
+    if len(args) % 2 or set(opts) - {"-S", "-r"}:
         raise Error(USAGE)
-    await serveposted(name, Ramfs(await lib.whoami()))  # its owner: who started it
+    name = opts.get("-S", "ramfs")
+    fs = Ramfs(await lib.whoami())  # its owner: who started it
+    if "-r" in opts:
+        await retain(fs, f"ramfs.{name}", opts["-r"])
+    await serveposted(name, fs)
+
+
+async def retain(fs: Ramfs, region: str, size: str) -> None:
+    """Keep ``fs`` in retained region ``region`` (``-r``), loading the tree it holds."""
+    try:
+        pct = int(size[:-1]) if size.endswith("%") else 0
+        nbytes = 0 if pct else parsesize(size)
+    except ValueError:
+        raise Error(USAGE) from None
+    seg = await lib.segattach(region, nbytes, pct)
+    j = Journal(seg)
+    if await fs.retain(j):
+        await lib.fprint(2, f"ramfs: {region}: {len(fs.nodes)} files back, "
+                            f"{j.records} changes replayed\n")  # fmt: skip

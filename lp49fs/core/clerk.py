@@ -44,7 +44,7 @@ from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadI
 from lp49fs import trace as _t
 from lp49fs.core import sysfile
 from lp49fs.core.chan import Path, cclose
-from lp49fs.core.proc import RFPROC, psstate, rfork, stopgate
+from lp49fs.core.proc import RFPROC, postnote, psstate, rfork, stopgate
 from lp49fs.errors import Ebadarg, Egreg, Eintr, Enoproc, Eperm, Error
 from lp49fs.ninep import ORDWR, Dir, decode_dirs, encode_dir
 from lp49fs.syscall import ERR, OK, Sys
@@ -156,13 +156,8 @@ class Clerk:
                 off = addr - it.fpage.base
                 local = it.rcv_base + off
                 w = self.window
-                if (
-                    off < 0
-                    or n < 0
-                    or off + n > 1 << it.fpage.log2size
-                    or local < w.base
-                    or local + n > w.base + (1 << w.log2size)
-                ):
+                if (off < 0 or n < 0 or off + n > 1 << it.fpage.log2size or local < w.base
+                        or local + n > w.base + (1 << w.log2size)):  # fmt: skip
                     break
                 return local, n
         raise Error(Ebadarg)
@@ -355,8 +350,6 @@ async def _sleep(c: Clerk, pi: PInfo, m: Msg) -> Msg:
 
 
 async def _postnote(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    from lp49fs.core.proc import postnote
-
     target = c.mngr.core.procs.get(m.words[0])
     if target is None:
         raise Error(Enoproc)
@@ -388,6 +381,10 @@ async def _interrupt(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return OKMSG
 
 
+async def _seg(c: Clerk, pi: PInfo, m: Msg) -> Msg:
+    return _ok(*await c.mngr.procmgr.segment(pi, Sys(m.label), _strs(m), m.words))
+
+
 HANDLERS: dict[int, Handler] = {
     Sys.OPEN: _open, Sys.CREATE: _create, Sys.READ: _read, Sys.PREAD: _pread,
     Sys.WRITE: _write, Sys.PWRITE: _pwrite, Sys.CLOSE: _close, Sys.SEEK: _seek,
@@ -397,4 +394,5 @@ HANDLERS: dict[int, Handler] = {
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
     Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
+    Sys.SEGATTACH: _seg,
 }  # fmt: skip

@@ -59,6 +59,10 @@ class Core:
         self.counters: Callable[[], tuple[int, int, int]] | None = None
         self.memkb: Callable[[Proc], int] | None = None  # memory of a process, KiB (status)
         self.kmesg = bytearray()  # what the node printed, the newest KMESGSIZE bytes
+        # (name, base, top, pages touched) of each retained segment of a pid (/proc/N/segment)
+        self.segments: Callable[[int], list[tuple[str, int, int, int]]] | None = None
+        # the supervised servers' status, one line each (/dev/servers, lp49fs.node.monitor)
+        self.servers: Callable[[], str] | None = None
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:

@@ -58,7 +58,8 @@ from lp49fs.core import cputime
 from lp49fs.core.chan import cclose, incref
 from lp49fs.core.core import Core
 from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
-from lp49fs.errors import Ebadfd, Enochild, Error, Eshutdown
+from lp49fs.errors import Ebadarg, Ebadfd, Enochild, Eperm, Error, Eshutdown
+from lp49fs.syscall import Sys
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Hvm(Protocol):
     ) -> ThreadId: ...
     def delete_thread(self, tid: ThreadId) -> None: ...
     def delete_space(self, tid: ThreadId) -> None: ...
+    def segattach(self, tid: ThreadId, name: str, npages: int, pct: int) -> tuple[int, int]: ...
+    def segments(self, tid: ThreadId) -> list[tuple[str, int, int, int]]: ...
 
 
 class Waitmsg(NamedTuple):
@@ -126,6 +129,7 @@ class ProcMgr:
         core.notify = self.note
         core.waitfor = self.waitfor
         cputime.meter()  # the node's processes are charged for the CPU they use
+        core.segments = self.segments
 
     def adopt(self, p: Proc) -> PInfo:
         """Record a Proc with no L4 threads of its own (the boot process, a test's parent)."""
@@ -167,6 +171,22 @@ class ProcMgr:
             ppi.children.add(child.pid)
         child.state = "Running"
         return child.pid
+
+    async def segment(self, pi: PInfo, op: Sys, names: list[str], words: tuple[int, ...]
+                      ) -> tuple[int, ...]:  # fmt: skip
+        """``Sys.SEGATTACH``: retained region ``names[0]`` of ``words[0]`` pages placed in the
+        caller's space (HVM, ``lp49fs.hvm.retain``), or ``words[1]`` percent of the free
+        memory; only the host owner may."""
+        if op != Sys.SEGATTACH or len(names) != 1 or len(words) != 2:
+            raise Error(Ebadarg)
+        if pi.proc.user != self.core.eve:
+            raise Error(Eperm)
+        return self.hvm.segattach(pi.threads[0], names[0], words[0], words[1])
+
+    def segments(self, pid: int) -> list[tuple[str, int, int, int]]:
+        """The retained segments of process ``pid`` (/proc/N/segment)."""
+        pi = self.bypid.get(pid)
+        return self.hvm.segments(pi.threads[0]) if pi is not None and pi.threads else []
 
     def add_thread(self, pi: PInfo) -> ThreadId:
         """A new L4 thread in ``pi``'s space running the library's thread entry."""

@@ -120,6 +120,13 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Eext2feature: _errno.EOPNOTSUPP,
     E.Eext2special: _errno.EPERM,
     E.Eunknownuser: _errno.EACCES,
+    E.Enomem: _errno.ENOMEM,
+    E.Esegsize: _errno.EINVAL,
+    E.Esegbusy: _errno.EBUSY,
+    E.Erestarted: _errno.EIO,
+    E.Erecovery: _errno.EIO,
+    E.Ereplaced: _errno.ESTALE,
+    E.Enosnap: _errno.EIO,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

@@ -222,8 +222,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount)
                 for s in cfg.servers
             )
-            await servers.start_servers(node, nursery, specs)
-            await hostservers.start_hostservers(node, nursery, cfg.hostservers)
+            await servers.start_servers(node, nursery, specs, cfg.health)
+            await hostservers.start_hostservers(node, nursery, cfg.hostservers, cfg.health)
             _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
             if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
                 await node.run("sh", ["sh", "-c", auth_env(cfg)])

@@ -8,6 +8,8 @@ Rules:
    (returns False), as sigma0 refuses a page already given to another thread.
 2. Frames the kernel reserved (the KIP) are never handed out.
 3. ``release_owner`` frees everything an owner held (process exit).
+4. ``promise(n)`` sets ``n`` free frames aside for a retained region (``retain.py``): an
+   ordinary ``alloc`` leaves that many free, and an ``alloc(promised=True)`` takes one of them.
 """
 
 from __future__ import annotations
@@ -20,9 +22,24 @@ class FrameTable:
         self.owner: dict[int, int] = {f: -1 for f in reserved}  # frame -> owner (-1 kernel)
         self.free = [f for f in range(nframes - 1, -1, -1) if f not in reserved]  # pop() = low
         self.by_owner: dict[int, set[int]] = {}  # owner -> frames
+        self.promised = 0  # free frames set aside for retained regions (Rule 4)
 
-    def alloc(self, owner: int) -> int | None:
-        """A free frame now owned by ``owner``, or None when memory is exhausted."""
+    def promise(self, n: int) -> bool:
+        """Rule 4: set ``n`` free frames aside; False (nothing set aside) if there are not."""
+        if self.nfree - self.promised < n:
+            return False
+        self.promised += n
+        return True
+
+    def unpromise(self, n: int) -> None:
+        self.promised -= n
+
+    def alloc(self, owner: int, promised: bool = False) -> int | None:
+        """A free frame now owned by ``owner``, or None when memory is exhausted (Rule 4)."""
+        if promised:
+            self.promised -= 1
+        elif len(self.free) <= self.promised:
+            return None
         while self.free:
             f = self.free.pop()
             if f not in self.owner:

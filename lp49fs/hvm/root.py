@@ -22,6 +22,8 @@ Rules:
    tells HVM of each deleted thread; ``nthreads`` counts the live threads HVM made in each
    space, and the space is dead when its count reaches zero).
 3. A frame handed out is zeroed first: a process never sees another one's old data.
+4. Retained regions (``retain.py``): a fault inside a segment a space attached with
+   ``segattach`` is served with the region's frame for that page, which outlives the space.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from kernel.types import (
     ThreadId,
 )
 from lp49fs.hvm.frames import FrameTable
+from lp49fs.hvm.retain import Retained
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class Hvm:
         kernel.exit_hooks.append(self._thread_exited)
         self._space_of: dict[ThreadId, int] = {}  # live thread HVM made -> its space's sid
         self.nthreads: dict[int, int] = {}  # sid -> live threads in it (rule 2)
+        self.retained = Retained(self.frames, kernel.ram)  # rule 4
 
     @property
     def kip(self) -> KernelInfoPage:
@@ -161,6 +165,25 @@ class Hvm:
         mapdb.map_fpage(self.kernel.sigma0_space, Fpage(frame << PAGE_BITS, PAGE_BITS, rights),
                         vaddr, t.space, Fpage(0, 32), False)
 
+    # -- retained regions (rule 4) --
+    def segattach(self, tid: ThreadId, name: str, npages: int, pct: int = 0) -> tuple[int, int]:
+        """Place retained region ``name`` in ``tid``'s space (``retain.Retained.attach``);
+        its (base, npages)."""
+        t = self.kernel.thread(tid)
+        assert t is not None and t.space is not None
+        s = self.retained.attach(t.space.sid, name, npages, pct)
+        return s.base, s.region.npages
+
+    def segments(self, tid: ThreadId) -> list[tuple[str, int, int, int]]:
+        """(name, base, top, pages touched) of each retained segment of ``tid``'s space."""
+        t = self.kernel.thread(tid)
+        segs = [] if t is None or t.space is None else self.retained.segments(t.space.sid)
+        return [(s.region.name, s.base, s.top, len(s.region.frames)) for s in segs]
+
+    def segfree(self, name: str) -> bool:
+        """Free retained region ``name`` for good (its server was removed)."""
+        return self.retained.free(name)
+
     # -- the Pager --
     async def _pager_loop(self, t: Thread) -> None:
         sender, m = await t.wait()
@@ -183,8 +206,8 @@ class Hvm:
         faulter = self.kernel.thread(sender)
         if faulter is None or faulter.space is None:
             return None
-        frame = None
-        if addr < USER_LIMIT and addr >> PAGE_BITS != KIP_AREA >> PAGE_BITS:
+        frame = self.retained.fault(faulter.space.sid, addr)
+        if frame is None and addr < USER_LIMIT and addr >> PAGE_BITS != KIP_AREA >> PAGE_BITS:
             frame = self.alloc_frame(faulter.space.sid)
         if frame is None:
             log.info("%r: sys: trap: fault %s addr=%#x", sender,
@@ -210,3 +233,4 @@ class Hvm:
         else:
             del self.nthreads[sid]
             self.frames.release_owner(sid)
+            self.retained.detach_space(sid)

@@ -7,7 +7,7 @@ numbers and message layouts); errors raise ``lp49fs.errors.Error`` and are kept 
 ``workers`` (which thread runs a call: a task's own or a borrowed worker), ``sys`` (file
 calls), ``proc`` (process calls), ``link`` (an fd as a 9P link), ``runtime`` (the entries
 the process manager starts), ``dial`` (dial(2) over ``/net``), ``auth`` (becoming another
-user through cap(3)).
+user through cap(3)), ``segment`` (retained memory, segattach).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from lp49fs.lib.proc import rfork as rfork
 from lp49fs.lib.proc import sleep as sleep
 from lp49fs.lib.proc import spawn as spawn
 from lp49fs.lib.proc import wait as wait
+from lp49fs.lib.segment import Segment as Segment
+from lp49fs.lib.segment import segattach as segattach
 from lp49fs.lib.sys import bind as bind
 from lp49fs.lib.sys import chdir as chdir
 from lp49fs.lib.sys import close as close

@@ -123,6 +123,7 @@ class Node:
     programs: dict[str, str | Main]  # extra programs (tests put coroutine functions here)
     console: bytearray = field(default_factory=bytearray)  # everything the UART printed
     started: dict[int, PInfo] = field(default_factory=dict)  # pid -> record, for wait
+    supervised: list[object] = field(default_factory=list)  # its servers (node.monitor)
 
     async def spawn(
         self,

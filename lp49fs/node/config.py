@@ -11,13 +11,14 @@ Layout (every table and key is optional; what is missing comes from the default 
     export_net = false            # also export /net (lets clients dial from this node)
     peer_timeout = 10             # seconds a mounted server may stay silent while calls
                                   # wait; then a ping, and a hangup after as long again
+    health = 5                    # seconds between servers' health checks (docs/recovery.md)
     maxconns = 256                # export connections served at once (more wait)
     idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
     user = "glenda"               # whose certificate this node's dials present
     [hardware]
-    ram = "16M"                   # bytes, or a number with K, M or G
+    ram = "64M"                   # bytes, or a number with K, M or G
     floppy = "fd.img"             # a 1.44 MB image in floppy drive 0 (#f); "fd.img:ro"
     [console]
     attach = "stdio"              # stdio | unix!PATH | none
@@ -57,7 +58,7 @@ from lp49fs.cmd.newns import DEFAULT_NAMESPACE
 from lp49fs.core.core import PEER_TIMEOUT
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
-DEFAULT_RAM = 16 << 20
+DEFAULT_RAM = 64 << 20
 DEFAULT_NAME = "default"  # CONFIG naming the built-in node
 CONSOLES = ("stdio", "none")  # plus unix!PATH
 
@@ -76,7 +77,7 @@ class ServerConf:
     mount: str | None = None  # mounted there in the boot name space, or not at all
 
 
-DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs"), "/tmp"),)
+DEFAULT_SERVERS = (ServerConf("ramfs", "ramfs", ("-S", "ramfs", "-r", "50%"), "/tmp"),)
 HOSTCMDS = ("u9fs", "ramfs")  # lp49 subcommands that serve 9P on --listen ADDR
 
 
@@ -107,6 +108,7 @@ class NodeConfig:
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
+    health: float = 5.0  # seconds between health checks of the servers (node.monitor)
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     disks: tuple[str, ...] = ()  # image files, PATH or PATH:ro, as sdC0, sdC1, sdD0 ...
@@ -122,7 +124,7 @@ class NodeConfig:
 
 
 KEYS: dict[str, set[str]] = {
-    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
+    "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout", "health",
              "maxconns", "idle"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics", "floppy"},
@@ -307,6 +309,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         hostservers=hosts,
         listen=_str(node, "listen", f"{source}: node"),
         peer_timeout=_seconds(node, "peer_timeout", f"{source}: node", cfg.peer_timeout),
+        health=_seconds(node, "health", f"{source}: node", cfg.health),
         maxconns=_count(node, "maxconns", f"{source}: node", cfg.maxconns),
         idle=_seconds(node, "idle", f"{source}: node", cfg.idle),
         insecure=_bool(node, "insecure", f"{source}: node"),

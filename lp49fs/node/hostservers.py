@@ -18,10 +18,10 @@ and a user certificate for the host owner): each server is started with ``--auth
 with TLS, so only a holder of the private keys, the node, is served.
 
 Supervision (one task per entry, like ``lp49fs.node.servers``): the rest of the server's
-stderr is copied to the node's log; when the process exits, its mount fails with ``i/o on
-hungup channel`` in every name space that holds it; the supervisor removes the boot name
-space's mount and the stale ``/srv`` entry and starts the process again when its ``Budget``
-allows (``budget.py``), posts and mounts the new one.  A process that
+stderr is copied to the node's log; when the process exits, the supervisor removes the stale
+``/srv`` entry and starts the process again when its ``Budget`` allows (``budget.py``), posts
+and mounts the new one; every mount of the old connection walks its fids again on the new
+one (``#M`` recovery, docs/recovery.md).  A process that
 does not print its address within ``start_timeout`` seconds (or exits first) is killed and
 counts as a crash.
 
@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import trio
 
 from lp49fs.auth.authority import NODES, USERS, Authority
+from lp49fs.node import monitor
 from lp49fs.node.boot import Node
 from lp49fs.node.budget import Budget
 from lp49fs.node.config import HostServerConf
@@ -113,6 +114,7 @@ class HostSupervised:
     up: trio.Event = field(default_factory=trio.Event)  # posted (and mounted) this run
     last_exit: str = ""  # how the last run ended
     budget: Budget | None = None  # its restart policy and state (made by supervise)
+    killed: str = ""  # why the monitor killed this run (lp49fs.node.monitor)
 
 
 async def _first_line(stream: trio.abc.ReceiveStream, buf: bytearray) -> bytes | None:
@@ -193,7 +195,9 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
         report()
         await _copy_log(s.name, proc.stderr, buf)
         status = await proc.wait()
-        hs.last_exit = f"pid {proc.pid} exited with status {status}"
+        exited = f"pid {proc.pid} exited with status {status}"
+        hs.last_exit = f"{hs.killed}: {exited}" if hs.killed else exited
+        hs.killed = ""
         log.warning("hostserver %s: %s", s.name, hs.last_exit)
     finally:
         await _end(proc)
@@ -218,15 +222,17 @@ async def supervise(
         report()
         hs.up = trio.Event()
         hs.addr = ""
-        await withdraw(node, s.name, s.mount)
+        await withdraw(node, s.name, None)  # its mounts recover (lp49fs.servants.mntrecover)
         await b.restart(hs.last_exit or "exited")
 
 
 async def start_hostservers(
-    node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...]
+    node: Node, nursery: trio.Nursery, confs: tuple[HostServerConf, ...],
+    health: float = monitor.HEALTH,
 ) -> list[HostSupervised]:
     """Start every host server at once and return when each is posted (or failed); the
-    private authority lives until ``nursery`` ends."""
+    private authority lives until ``nursery`` ends; each gets a health check every
+    ``health`` seconds (``monitor``; 0: none)."""
     if not confs:
         return []
     auth = HostAuth.make(node.core.eve)
@@ -235,6 +241,9 @@ async def start_hostservers(
     async with trio.open_nursery() as starting:
         for hs in out:
             starting.start_soon(nursery.start, supervise, node, hs)
+    for hs in out:
+        monitor.register(node, hs)
+        nursery.start_soon(monitor.health, node, hs, health)
     return out
 
 

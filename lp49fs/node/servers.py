@@ -7,12 +7,15 @@ its ``/srv`` entry appears, and mounts it in the boot name space (the default na
 ``mount -c /srv/ramfs /tmp``), so processes spawned afterwards inherit the mount.
 
 Supervision: one task per server waits for the server process to exit.  When it does (crash,
-``kill``), its pipe end is closed, so every client of the old mount gets ``i/o on hungup
-channel`` on its pending and later calls (``#M`` Rule 5), never a hang.  The supervisor then
-removes the stale ``/srv`` entry and the old mount of the boot name space, and starts the
-server again when its ``Budget`` allows (``budget.py``: backoff, at most 5 restarts a minute,
-then a pause, never given up), posts and mounts it anew.  Name spaces copied before the crash
-keep the dead mount until they remount.
+``kill``), its pipe end is closed and the supervisor removes the stale ``/srv`` entry, then
+starts the server again when its ``Budget`` allows (``budget.py``: backoff, at most 5
+restarts a minute, then a pause, never given up), posts it anew and mounts it again on the
+boot name space's mount point (replacing the old mount).  Every existing mount of the old
+link -- in the boot name space until it is replaced, and in name spaces copied from it --
+waits meanwhile and then walks its fids again on the new link (``#M`` recovery,
+``lp49fs.servants.mntrecover``; docs/recovery.md), so clients carry on.  A server that
+keeps its state in a retained region (``ramfs -r``: region ``prog.srvname``) comes back
+with it; the region is freed by ``stop_servers``, when the server is removed for good.
 
 Rules:
 1. The supervisor uses only core system calls on the boot process (it is boot glue, like
@@ -33,6 +36,7 @@ from lp49fs.core import sysfile
 from lp49fs.core.mount import MCREATE, MREPL
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR
+from lp49fs.node import monitor
 from lp49fs.node.boot import Node
 from lp49fs.node.budget import Budget
 
@@ -56,7 +60,7 @@ class ServerSpec:
         return ([(self.old, self.spec)] if self.old is not None else []) + list(self.more)
 
 
-DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs"), "/tmp"),)
+DEFAULT_SERVERS = (ServerSpec("ramfs", "ramfs", ("ramfs", "-S", "ramfs", "-r", "50%"), "/tmp"),)
 
 
 @dataclass(eq=False)
@@ -69,6 +73,7 @@ class Supervised:
     up: trio.Event = field(default_factory=trio.Event)  # posted and mounted (this run)
     stopping: bool = False  # set by stop_servers: no more restarts
     budget: Budget | None = None  # its restart policy and state (made by supervise)
+    killed: str = ""  # why the monitor killed this run (lp49fs.node.monitor)
 
 
 async def _posted(node: Node, name: str, timeout: float) -> bool:
@@ -103,7 +108,8 @@ async def _withdraw_all(node: Node, s: ServerSpec) -> None:
 
 async def withdraw(node: Node, srvname: str, old: str | None) -> None:
     """Drop the stale ``/srv/srvname`` entry and the boot name space's mount on ``old`` (if
-    any) of a dead server; either may already be gone.  Shared with ``hostservers``."""
+    given: a server stopped for good) of a dead server; either may already be gone.  Shared
+    with ``hostservers``."""
     p = node.bootproc
     if old is not None:
         try:
@@ -162,20 +168,34 @@ async def supervise(
             await _withdraw_all(node, s)
             return
         why = f"pid {sv.pid} exited {msg!r}"
+        why = f"{sv.killed}: {why}" if sv.killed else why
+        sv.killed = ""
         sv.pid = 0
         sv.up = trio.Event()
-        await _withdraw_all(node, s)
+        await withdraw(node, s.srvname, None)  # the mounts recover (module docstring)
         await b.restart(why)
 
 
+async def _watched(node: Node, sv: Supervised, health: float,
+                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """``supervise`` with the server's health check beside it; both end when it does."""
+    async with trio.open_nursery() as n:
+        n.start_soon(monitor.health, node, sv, health)
+        await supervise(node, sv, task_status=task_status)
+        n.cancel_scope.cancel()
+
+
 async def start_servers(
-    node: Node, nursery: trio.Nursery, specs: tuple[ServerSpec, ...] = DEFAULT_SERVERS
+    node: Node, nursery: trio.Nursery, specs: tuple[ServerSpec, ...] = DEFAULT_SERVERS,
+    health: float = monitor.HEALTH,
 ) -> list[Supervised]:
-    """Start, post and mount every server in ``specs``; supervisors run in ``nursery``."""
+    """Start, post and mount every server in ``specs``; supervisors and their health checks
+    (``monitor``, every ``health`` seconds; 0: none) run in ``nursery``."""
     out = []
     for s in specs:
         sv = Supervised(s)
-        await nursery.start(supervise, node, sv)
+        await nursery.start(_watched, node, sv, health)
+        monitor.register(node, sv)
         out.append(sv)
     return out
 
@@ -190,3 +210,9 @@ async def stop_servers(node: Node, svs: list[Supervised]) -> None:
     for sv in svs:
         if sv.pid:
             await node.wait(sv.pid)
+        node.hvm.segfree(region(sv.spec))
+
+
+def region(s: ServerSpec) -> str:
+    """The retained region a server keeps its state in (``prog.srvname``, e.g. ramfs -r)."""
+    return f"{s.prog}.{s.srvname}"

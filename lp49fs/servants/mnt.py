@@ -48,12 +48,14 @@ Rules
   8. Stat entries come back as this side sees them (Plan 9 mntdirfix): ``stat`` and every
      entry of a directory read get type ``M`` and dev the Mntchan's number, whatever the
      server put there.
-
   9. Pipelining.  Version asks for "9P2000.lp49" (docs/ninep.md); a server that answers
      "9P2000" gets plain 9P.  On a 9P2000.lp49 link ``walkopen`` sends Twalk and Topen at
      once (open of a file costs one round trip, not two) and ``close`` sends Tclunk without
      waiting for Rclunk, except for an ORCLOSE file (its removal must be done when close
      returns) and the last fid of the Mntchan (whose reader then stops).
+  10. A link posted in ``#s`` gets a session that survives the server's restart: it dials
+      the ``/srv`` entry again and walks the held fids anew (``mntrecover``), so Rule 5
+      applies to such a mount only when the server does not come back.
 
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
 fid, the walk/read/write loops and the iounit rule in ``lp49fs.lib9p.clientfid``; the mount table in
@@ -76,6 +78,7 @@ from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import Fid, tattach
 from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, VERSIONLP49, Dir, Qid
+from lp49fs.servants import mntrecover
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +163,17 @@ class Mnt(Servant):
 
     # ---- mount channels -------------------------------------------------------------------
 
+    async def mntchan(self, c: Chan) -> Mntchan:
+        """``_mntchan`` for ``mntrecover``: the channel, held (``_unref(m, held=True)``)."""
+        m = await self._mntchan(c)
+        m.ref += 1
+        return m
+
     async def _mntchan(self, c: Chan) -> Mntchan:
         """The mount channel of link ``c``, made and versioned on first use."""
         m = self.mnts.get(c)
         if m is None:
-            m = Mntchan(self.nextid, c, Session(ChanLink(c), ping=self.core.peer_timeout))
+            m = Mntchan(self.nextid, c, mntrecover.session(self, c, self._session))
             self.nextid += 1
             self.mnts[c] = m
             started = trio.Event()
@@ -185,6 +194,9 @@ class Mnt(Servant):
         if m.error is not None:
             raise m.error
         return m
+
+    def _session(self, c: Chan) -> Session:
+        return Session(ChanLink(c), ping=self.core.peer_timeout)
 
     async def _reader(self, m: Mntchan, started: trio.Event) -> None:
         """Run the Session until the link ends or the Mntchan is dropped; never raises."""
@@ -209,7 +221,8 @@ class Mnt(Servant):
         m.ref += 1
         return Chan(type=self.dc, dev=m.id, qid=qid, sv=self, path=c.path, aux=fid, mchan=m.link)
 
-    def _unref(self, m: Mntchan) -> None:
+    def _unref(self, m: Mntchan, held: bool = False) -> None:
+        m.ref -= held
         if m.ref <= 0:
             self._forget(m)
             m.scope.cancel()

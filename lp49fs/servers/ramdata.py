@@ -68,14 +68,23 @@ class Blocks:
             offset += n
         return bytes(out)
 
-    def write(self, offset: int, data: bytes) -> None:
-        """Store ``data`` at ``offset``; Error (and no change) past the limits."""
+    def _new(self, offset: int, data: bytes) -> int:
+        """Bytes of blocks a write of ``data`` at ``offset`` adds; Error past ``maxfile``."""
         end = offset + len(data)
         if offset < 0 or end > self.store.maxfile:
             raise Error(Efbig)
         first, last = offset // BLOCK, (end - 1) // BLOCK if data else offset // BLOCK - 1
-        new = sum(1 for i in range(first, last + 1) if i not in self.blocks)
-        self.store.take(new * BLOCK)
+        return BLOCK * sum(1 for i in range(first, last + 1) if i not in self.blocks)
+
+    def check(self, offset: int, data: bytes) -> None:
+        """The Error ``write(offset, data)`` would raise, if any (nothing changes)."""
+        if self.store.used + self._new(offset, data) > self.store.limit:
+            raise Error(Efull)
+
+    def write(self, offset: int, data: bytes) -> None:
+        """Store ``data`` at ``offset``; Error (and no change) past the limits."""
+        end = offset + len(data)
+        self.store.take(self._new(offset, data))
         view = memoryview(data)
         while view:
             i, at = divmod(offset, BLOCK)

@@ -26,6 +26,9 @@ Rules:
 6. Bounded memory (``ramdata``): contents are sparse 8 KiB blocks, so a write at 3 GiB
    stores one block; a file longer than ``maxfile`` is ``file too large`` and blocks beyond
    the server's ``maxsize`` are ``file system full``, refused before anything changes.
+7. Every change is an op (``ramops``) made by ``Ramfs.commit``: with a journal (``ramlog``,
+   a retained region) the op is logged before it is applied and answered, so a ramfs that
+   is killed and started again on the same region comes back with every acknowledged change.
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ from lp49fs.ninep import (
     Dir,
     Qid,
 )
+from lp49fs.servers import ramops
 from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, Blocks, Store
+from lp49fs.servers.ramlog import Journal
 
 # Largest msize ramfs agrees to on a server link (an LP49 pipe): what #M asks for.
 MSIZE = LINK_MSIZE
@@ -102,9 +107,9 @@ class Node:
         return Dir(0, 0, self.qid, self.mode, self.atime, self.mtime, length, self.name,
                    self.uid, self.gid, self.muid or self.uid)
 
-    def changed(self, uid: str) -> None:
+    def changed(self, uid: str, t: int) -> None:
         self.vers = (self.vers + 1) & 0xFFFFFFFF
-        self.mtime = int(time.time())
+        self.mtime = t
         self.muid = uid
 
     def hasperm(self, uid: str, need: int) -> bool:
@@ -129,10 +134,26 @@ class Ramfs:
         self.store = Store(maxsize, maxfile)  # Rule 6
         self.lastpath = 0
         self.root = Node(self.newpath(), "/", DMDIR | 0o777, self.owner, self.owner)
+        self.nodes: dict[int, Node] = {self.root.path: self.root}  # qid.path -> node in the tree
+        self.journal: Journal | None = None  # Rule 7
 
     def newpath(self) -> int:
         self.lastpath += 1
         return self.lastpath
+
+    async def commit(self, op: ramops.Op, node: Node | None = None) -> Node:
+        """Rule 7: log ``op`` (if journalled and its file is in the tree: a removed file that
+        is still open changes unlogged, Rule 5), then apply it (to ``node`` if given)."""
+        target = op.parent if isinstance(op, ramops.Create) else op.path
+        if self.journal is not None and target in self.nodes:
+            await self.journal.append(self, op)
+        return ramops.apply(self, op, node)
+
+    async def retain(self, journal: Journal) -> bool:
+        """Keep the tree in ``journal`` from now on; True if it held a tree (now loaded)."""
+        loaded = await journal.load(self)
+        self.journal = journal
+        return loaded
 
     async def attach(self, uname: str, aname: str) -> File:
         return RamFile(self, self.root, uname)
@@ -183,8 +204,7 @@ class RamFile(NotImplementedFile):
             raise Error(Eisdir9p)
         self.lock(mode)
         if mode & OTRUNC and n.data:
-            n.data.clear()
-            n.changed(self.uid)
+            await self.fs.commit(ramops.Trunc(n.path, 0, self.uid, now()), n)
 
     def lock(self, mode: int) -> None:
         """Rule 3: take the DMEXCL lock, then record the open mode."""
@@ -208,11 +228,8 @@ class RamFile(NotImplementedFile):
             perm &= ~0o777 | (d.mode & 0o777)
         else:
             perm &= ~0o666 | (d.mode & 0o666)
-        node = Node(self.fs.newpath(), name, perm, self.uid, d.gid, parent=d, muid=self.uid)
-        if not perm & DMDIR:
-            node.data = Blocks(self.fs.store)
-        d.children[name] = node
-        d.changed(self.uid)
+        op = ramops.Create(d.path, self.fs.lastpath + 1, name, perm, self.uid, d.gid, now())
+        node = await self.fs.commit(op)
         f = RamFile(self.fs, node, self.uid)
         f.lock(mode)
         return f
@@ -231,8 +248,9 @@ class RamFile(NotImplementedFile):
         assert buf is not None
         if self.node.mode & DMAPPEND:
             offset = len(buf)
-        buf.write(offset, data)  # Rule 6: sparse, and refused past the limits
-        self.node.changed(self.uid)
+        buf.check(offset, data)  # Rule 6: sparse, and refused past the limits
+        op = ramops.Write(self.node.path, offset, self.uid, now(), bytes(data))
+        await self.fs.commit(op, self.node)
         return len(data)
 
     async def stat(self) -> Dir:
@@ -241,18 +259,13 @@ class RamFile(NotImplementedFile):
     async def wstat(self, d: Dir) -> None:
         apply = self.check_wstat(d)
         n = self.node
-        if "name" in apply and d.name != n.name:
-            assert n.parent is not None
-            del n.parent.children[n.name]
-            n.parent.children[d.name] = n
-            n.parent.changed(self.uid)
-            n.name = d.name
         if "length" in apply and n.data is not None and d.length != len(n.data):
-            n.data.truncate(d.length)
-            n.changed(self.uid)
-        for f in ("mode", "mtime", "atime", "gid", "uid"):
-            if f in apply:
-                setattr(n, f, getattr(d, f))
+            await self.fs.commit(ramops.Trunc(n.path, d.length, self.uid, now()), n)
+        if apply & {"name", "mode", "mtime", "atime", "gid", "uid"}:
+            new = {f: getattr(d if f in apply else n, f)
+                   for f in ("name", "mode", "mtime", "atime", "gid")}  # fmt: skip
+            owner = d.uid if "uid" in apply else n.uid
+            await self.fs.commit(ramops.Meta(n.path, self.uid, now(), **new, owner=owner), n)
 
     def check_wstat(self, d: Dir) -> set[str]:
         """Rule 4: the fields to change, or Error if any change is not allowed."""
@@ -291,11 +304,7 @@ class RamFile(NotImplementedFile):
 
     async def remove(self) -> None:
         self.check_removable()
-        n = self.node
-        assert n.parent is not None
-        del n.parent.children[n.name]
-        n.parent.changed(self.uid)
-        n.removed = True
+        await self.fs.commit(ramops.Remove(self.node.path, self.uid, now()), self.node)
 
     def check_removable(self) -> None:
         n = self.node
@@ -315,3 +324,7 @@ class RamFile(NotImplementedFile):
                 await self.remove()
             except Error:
                 pass  # clunk succeeds even if the ORCLOSE removal cannot be done
+
+
+def now() -> int:
+    return int(time.time())

@@ -30,7 +30,9 @@ Rules
      ready tasks, x 1000), idle %, interrupt %.
 
 ``pid``, ``ppid`` and ``user`` answer for the calling process (``up``); sysname, hostowner
-and the clock offset are per node, kept in this servant instance.
+and the clock offset are per node, kept in this servant instance.  ``servers`` is the node's
+supervised servers, one line each, as the supervisors report them (``Core.servers``,
+``lp49fs.node.monitor``).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Q(IntEnum):
     CPUTIME = 15
     KMESG = 16
     SYSSTAT = 17
+    SERVERS = 18
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -142,6 +145,7 @@ DIRTAB = (
     _f("time", Q.TIME, TIMELEN, 0o664),
     _f("user", Q.USER, 0, 0o666),
     _f("zero", Q.ZERO, 0, 0o444),
+    _f("servers", Q.SERVERS, 0, 0o444),
 )
 
 
@@ -279,6 +283,8 @@ class Cons(Servant):
             return b"".join(fixnum(v) for v in (cputime.ms(p) if p else (0,) * 6))
         if q == Q.SYSSTAT:
             return self._sysstat()
+        if q == Q.SERVERS:
+            return self.core.servers().encode() if self.core.servers else b""
         return b""  # null, consctl
 
     def _sysstat(self) -> bytes:

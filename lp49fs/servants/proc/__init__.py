@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 ``#p`` lists one directory per live process of the core's proc table, named by pid; each
-holds ``args ctl fd note ns status wait trace``.  Files are computed from the ``Proc`` when read;
-the formats are in ``procfmt`` (pure, table-tested).
+holds ``args ctl fd note ns status wait trace segment``.  Files are computed from the
+``Proc`` when read; the formats are in ``procfmt`` (pure, table-tested).
 
 Rules
   1. Qid paths: ``pid << QSHIFT | Q``; the ``#p`` root is path 0.  A Chan on a process that
@@ -30,6 +30,8 @@ Rules
   8. ``ctl stop`` halts the process at its next system call (state ``Stopped``), ``waitstop``
      blocks until it is halted, ``start`` lets it go on; ``start`` or ``waitstop`` of a
      process not stopped is ``process not stopped``.
+  9. ``segment`` lists the process's retained segments (``lp49fs.hvm.retain``) in Plan 9's
+     layout (class, two flag columns, base, top, pages in RAM) plus the region's name.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Q(IntEnum):
     STATUS = 7
     WAIT = 8
     TRACE = 9
+    SEGMENT = 10
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -80,6 +83,7 @@ DIRTAB = (
     _f("status", Q.STATUS, procfmt.STATSIZE, 0o444),
     _f("wait", Q.WAIT, 0, 0o400),
     _f("trace", Q.TRACE, 0, 0o400),
+    _f("segment", Q.SEGMENT, 0, 0o444),
 )
 
 # ctl messages: name -> field count (0 = any), as Plan 9's proccmd table
@@ -147,7 +151,7 @@ class Proc(Servant):
         if c.qid.path == Q.DIR:
             return self.devopen(c, omode)
         self._proc(c)
-        if qkind(c.qid) in (Q.FD, Q.NS, Q.STATUS) and openmode(omode) != OREAD:
+        if qkind(c.qid) in (Q.FD, Q.NS, Q.STATUS, Q.SEGMENT) and openmode(omode) != OREAD:
             raise Error(Eperm)
         c = self.devopen(c, omode)
         c.aux = None  # ns: the lines, taken at the first read (Rule 3)
@@ -179,6 +183,8 @@ class Proc(Servant):
             text = procfmt.argstext(p.args).encode()
         elif k == Q.FD:
             text = self.fdtext(p)
+        elif k == Q.SEGMENT:
+            text = procfmt.segments(self.core.segments(p.pid) if self.core.segments else [])
         else:
             raise Error(Eperm)
         return text[offset : offset + count]

@@ -12,6 +12,7 @@ without a core:
   The last line is ``cd <dot>``.
 * ``fd`` lines come from ``lp49fs.core.proc.procfdprint`` (shared with ``#d``).
 * ``args`` and ``wait`` quote strings as Plan 9's ``%q`` does.
+* ``segment``: ``%-6s %c%c %8p %8p %4ld`` per segment as devproc.c, then the region's name.
 """
 
 from __future__ import annotations
@@ -85,3 +86,8 @@ def waitline(pid: int, utime: int, stime: int, rtime: int, msg: str) -> str:
     """One ``/proc/N/wait`` record: ``pid utime stime rtime 'msg'``."""
     return f"{pid} {utime} {stime} {rtime} {quote(msg)}"
 
+
+def segments(segs: list[tuple[str, int, int, int]]) -> bytes:
+    """/proc/N/segment: (name, base, top, pages in RAM) of each retained segment."""
+    return "".join(f"{'Retain':<6s}    {b:08x} {t:08x} {n:4d} {name}\n"
+                   for name, b, t, n in segs).encode()  # fmt: skip
