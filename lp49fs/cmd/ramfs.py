@@ -25,8 +25,8 @@ from lp49fs.cmd._util import fatal
 from lp49fs.errors import Error
 from lp49fs.lib9p import FileServer, serve
 from lp49fs.ninep import OWRITE
+from lp49fs.servers.ramdata import size as parsesize
 from lp49fs.servers.ramfs import MSIZE, Ramfs
-from lp49fs.servers.ramfs_main import size as parsesize
 from lp49fs.servers.ramlog import Journal
 
 USAGE = "usage: ramfs [-S srvname] [-r size|N%]"

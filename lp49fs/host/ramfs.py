@@ -11,7 +11,7 @@ length (``file too large``); sizes take K, M, G suffixes (``lp49fs.servers.ramda
 from __future__ import annotations
 
 from lp49fs.host.serve import parse, parser, serve_main
-from lp49fs.servers.ramdata import MAXFILE, MAXSTORE
+from lp49fs.servers.ramdata import MAXFILE, MAXSTORE, size
 from lp49fs.servers.ramfs import Ramfs
 
 
@@ -24,10 +24,3 @@ def main(argv: list[str]) -> int:
     return serve_main("ramfs", args, Ramfs(args.owner, maxsize=args.maxsize, maxfile=args.maxfile))
 
 
-def size(text: str) -> int:
-    """``512M``-style sizes (argparse type)."""
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:].upper(), 1)
-    n = int(text[:-1] if mult > 1 else text)
-    if n <= 0:
-        raise ValueError(text)
-    return n * mult

@@ -118,3 +118,12 @@ class Blocks:
         """A file nothing refers to any more (removed, last fid clunked) gives its blocks
         back to the store."""
         self.store.give(len(self.blocks) * BLOCK)
+
+
+def size(text: str) -> int:
+    """``512M``-style sizes (``lp49 ramfs --maxsize``, ``ramfs -r``); ValueError if not one."""
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:].upper(), 1)
+    n = int(text[:-1] if mult > 1 else text)
+    if n <= 0:
+        raise ValueError(text)
+    return n * mult
