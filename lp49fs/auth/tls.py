@@ -41,7 +41,7 @@ from typing import Any, cast
 import trio
 
 from lp49fs.errors import Error
-from lp49fs.ninep import Rerror, encode
+from lp49fs.ninep import PrefixLink, Rerror, encode
 
 from .authority import NODES, USERS, Authority
 
@@ -203,26 +203,6 @@ async def _send_alert(stream: trio.SSLStream[Any]) -> None:
             await stream.transport_stream.send_all(alert.read())
 
 
-class _Prefixed:
-    """``link`` giving back ``prefix`` first (the bytes looked at to tell TLS from 9P)."""
-
-    def __init__(self, link: Any, prefix: bytes) -> None:
-        self.link, self.prefix = link, prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self.prefix:
-            n = len(self.prefix) if max_bytes is None else max_bytes
-            data, self.prefix = self.prefix[:n], self.prefix[n:]
-            return data
-        return bytes(await self.link.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.link.send_all(data)
-
-    async def aclose(self) -> None:
-        await self.link.aclose()
-
-
 async def _refuse_plain(link: Any, first: bytes) -> None:
     """Rule 4: answer a plain 9P message with an Rerror naming the fix."""
     if len(first) >= 7 and first[3] == 0:  # size[4] (< 16 MiB) type[1] tag[2]
@@ -275,7 +255,7 @@ class ServerAuth:
         if first[0] != TLS_HANDSHAKE:
             await _refuse_plain(link, first)
             raise Error(Eplain)
-        link = _Prefixed(link, first)
+        link = PrefixLink(link, first)
         stream = trio.SSLStream(cast(Any, link), self.context(), server_side=True)
         await _handshake(stream)
         return TlsLink(stream, peer_user(stream), link)

@@ -114,6 +114,7 @@ from ._framing import (
     NeedData,
 )
 from ._link import Link as Link
+from ._link import PrefixLink as PrefixLink
 from ._messages import (
     MESSAGE_CLASSES,
     R_CLASSES,
@@ -252,6 +253,7 @@ __all__ = [
     "Link",
     "Message",
     "NeedData",
+    "PrefixLink",
     "ProtocolError",
     "Qid",
     "RMessage",

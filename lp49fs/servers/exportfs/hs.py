@@ -26,36 +26,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lp49fs.errors import Ehungup, Error
-from lp49fs.ninep import Link  # an ``FdLink`` on a network data fd or a pipe
+from lp49fs.ninep import Link, PrefixLink  # Link: an ``FdLink`` on a network data fd or a pipe
 
 IMPO = b"impo"
 MAXTREE = 1024  # longest tree name accepted (Plan 9 reads ERRMAX-ish; be generous)
 Check = Callable[[str], Awaitable[None]]
-
-
-class PrefixLink:
-    """A link that first returns ``prefix``, then what ``link`` receives."""
-
-    def __init__(self, link: Link, prefix: bytes = b"") -> None:
-        self.link = link
-        self.prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self.prefix:
-            n = len(self.prefix) if max_bytes is None else max_bytes
-            data, self.prefix = self.prefix[:n], self.prefix[n:]
-            return data
-        return bytes(await self.link.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.link.send_all(data)
-
-    async def aclose(self) -> None:
-        await self.link.aclose()
-
-    def peer(self) -> str:
-        peer = getattr(self.link, "peer", None)
-        return str(peer()) if callable(peer) else "import"
 
 
 def is_tree(first: bytes) -> bool:
