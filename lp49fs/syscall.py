@@ -35,7 +35,6 @@ MAXSTR = 8192  # longest string item accepted (paths, argv, error strings)
 
 OK = 0  # reply label: success
 ERR = 1  # reply label: failure, one StringItem with the error string
-HANDOFF = 2  # Mngr -> clerk: "the call in your slot is yours"
 
 BUFBASE = 0x4000_0000  # where the library puts thread k's buffer: BUFBASE + k * WINDOW
 

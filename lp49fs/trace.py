@@ -40,7 +40,7 @@ import kernel.trace as _k
 from kernel.thread import Thread
 from kernel.types import LABEL_INTERRUPT, LABEL_PAGEFAULT, MapItem, Msg, StringItem, ThreadId
 from lp49fs.ninep.trace import fmt
-from lp49fs.syscall import ERR, HANDOFF, OK, Sys
+from lp49fs.syscall import ERR, OK, Sys
 
 LANES = ("Linux", "FUSE", "lib", "L4", "HVM", "Mngr", "clerk", "namec", "servant", "#M", "9P",
          "server")  # fmt: skip
@@ -309,7 +309,7 @@ def _label(label: int, dst: str) -> str:
         return "pagefault"
     if label == LABEL_INTERRUPT:
         return "interrupt"
-    return {OK: "OK", ERR: "ERR", HANDOFF: "HANDOFF"}.get(label, f"label {label:#x}")
+    return {OK: "OK", ERR: "ERR"}.get(label, f"label {label:#x}")
 
 
 def fmtitems(items: Iterable[object]) -> str:
