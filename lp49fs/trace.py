@@ -40,7 +40,7 @@ import kernel.trace as _k
 from kernel.thread import Thread
 from kernel.types import LABEL_INTERRUPT, LABEL_PAGEFAULT, MapItem, Msg, StringItem, ThreadId
 from lp49fs.ninep.trace import fmt
-from lp49fs.syscall import ERR, OK, Sys
+from lp49fs.syscall import ERR, OK, Bus, Sys
 
 LANES = ("Linux", "FUSE", "lib", "L4", "HVM", "Mngr", "clerk", "namec", "servant", "#M", "9P",
          "server")  # fmt: skip
@@ -235,12 +235,12 @@ def answered(tag: int, reply: object, who: str) -> None:
         _k.mark.set(None)
 
 
-def libcall(msg: Msg) -> str:
+def libcall(msg: Msg, dst: str = "Mngr") -> str:
     """A program calls the library: an arrow from wherever control is (returned) to lib."""
     m = _k.mark.get()
     if not isinstance(m, Trace):
         return ""
-    m.add(m.home, "lib", fmtmsg(msg, "Mngr").split(" ", 1)[0])
+    m.add(m.home, "lib", fmtmsg(msg, dst).split(" ", 1)[0])
     return m.home
 
 
@@ -300,9 +300,9 @@ def tidname(tid: int) -> str:
 
 
 def _label(label: int, dst: str) -> str:
-    if dst == "Mngr":
+    if dst in ("Mngr", "bus"):  # a system call, or a service-bus request (docs/servicebus.md)
         try:
-            return Sys(label).name.lower()
+            return (Sys if dst == "Mngr" else Bus)(label).name.lower()
         except ValueError:
             return f"label {label:#x}"
     if label & 0xFFF0 == LABEL_PAGEFAULT:

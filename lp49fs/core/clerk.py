@@ -42,7 +42,7 @@ from kernel.space import PageFault
 from kernel.thread import Thread
 from kernel.types import IpcError, MapItem, Msg, StringItem, ThreadId
 from lp49fs import trace as _t
-from lp49fs.core import sysfile
+from lp49fs.core import bus, sysfile
 from lp49fs.core.chan import Path, cclose
 from lp49fs.core.proc import psstate, stopgate
 from lp49fs.core.prochandlers import (
@@ -175,17 +175,9 @@ class Clerk:
         """(address in our window, length) of the call's buffer, checked (Rule 5)."""
         addr, n = msg.words[-2], msg.words[-1]
         for it in msg.items:
-            if isinstance(it, MapItem) and it.rcv_base is not None:
-                off = addr - it.fpage.base
-                local = it.rcv_base + off
-                w = self.window
-                if (
-                    off < 0
-                    or n < 0
-                    or off + n > 1 << it.fpage.log2size
-                    or local < w.base
-                    or local + n > w.base + (1 << w.log2size)
-                ):
+            if isinstance(it, MapItem):
+                local = it.local(addr, n, self.window)
+                if local is None:
                     break
                 return local, n
         raise Error(Ebadarg)
@@ -211,14 +203,6 @@ class Clerk:
 
 
 # -- the handlers, one per system call (layouts: lp49fs.syscall.Sys) --
-async def _open(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(await sysfile.open(pi.proc, _strs(m)[0], m.words[0]))
-
-
-async def _create(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(await sysfile.create(pi.proc, _strs(m)[0], m.words[0], m.words[1]))
-
-
 async def _read(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     c._local(m)  # a bad buffer fails before the read consumes anything
     return _ok(c.copyout(m, await sysfile.read(pi.proc, m.words[0], m.words[-1])))
@@ -297,12 +281,6 @@ async def _mount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return _ok(await sysfile.mount(pi.proc, fd, afd, old, flag, aname))
 
 
-async def _unmount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    s = _strs(m)
-    await sysfile.unmount(pi.proc, s[0] if m.words[0] else None, s[-1])
-    return OKMSG
-
-
 async def _pipe(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     """pipe(2): attach ``#|`` once, open its data and data1 ORDWR."""
     p = pi.proc
@@ -334,12 +312,13 @@ async def _fd2path(c: Clerk, pi: PInfo, m: Msg) -> Msg:
 
 
 HANDLERS: dict[int, Handler] = {
-    Sys.OPEN: _open, Sys.CREATE: _create, Sys.READ: _read, Sys.PREAD: _pread,
+    Sys.OPEN: bus.sys_open, Sys.CREATE: bus.sys_create, Sys.READ: _read, Sys.PREAD: _pread,
     Sys.WRITE: _write, Sys.PWRITE: _pwrite, Sys.CLOSE: _close, Sys.SEEK: _seek,
     Sys.STAT: _stat, Sys.FSTAT: _fstat, Sys.WSTAT: _wstat, Sys.FWSTAT: _fwstat,
     Sys.REMOVE: _remove, Sys.CHDIR: _chdir, Sys.GETWD: _getwd, Sys.BIND: _bind,
-    Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
+    Sys.MOUNT: _mount, Sys.UNMOUNT: bus.sys_unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
     Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
+    Sys.BUSSERVE: bus.sys_busserve,
 }  # fmt: skip

@@ -136,7 +136,8 @@ class NodeSession:
         cfg, console = self.cfg, self.args.console or "none"
         try:
             with trio.CancelScope(shield=True) as scope:
-                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout) as node, \
+                async with boot(cfg.name, ram=cfg.ram, peer_timeout=cfg.peer_timeout,
+                                bus=cfg.bus) as node, \
                         trio.open_nursery() as sup:
                     await self._up(node, console, sup)
                     task_status.started()

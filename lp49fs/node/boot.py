@@ -44,6 +44,7 @@ from kernel.thread import Entry, Thread
 from kernel.types import NILTHREAD, Msg, ThreadId
 from lp49fs.cmd import PROGRAMS
 from lp49fs.core import sysfile
+from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT, Core
 from lp49fs.core.mngr import Mngr
 from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
@@ -161,13 +162,15 @@ async def boot(
     boottime: int | None = None,
     peer_timeout: float = PEER_TIMEOUT,
     nics: Sequence[str] = (),
+    bus: bool = BUS,
     ips: Sequence[str] = (),
     disks: tuple[str, ...] = (),
 ) -> AsyncIterator[Node]:
     """Boot a node (steps 1-5 of the module docstring); everything stops when the block ends.
 
     ``boottime`` pins the servants' file times (default: the wall clock at boot);
-    ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core).
+    ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core);
+    ``bus`` turns the service bus on (docs/servicebus.md; False: the classic path only).
     """
     machine = Machine(ram_size=ram)
     try:
@@ -176,7 +179,8 @@ async def boot(
             hvm = Hvm(kernel)
             hvm.start()
             kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
-            core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
+            core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout,
+                        bus=bus)
             core.install(make_devtab(core, config))
             loader = Loader(dict(programs or {}))
             pm = ProcMgr(core, hvm, loader, nursery)

@@ -12,6 +12,7 @@ Layout (every table and key is optional; what is missing comes from the default 
     peer_timeout = 10             # seconds a mounted server may stay silent while calls
                                   # wait; then a ping, and a hangup after as long again
     maxconns = 256                # export connections served at once (more wait)
+    bus = true                    # the service bus (docs/servicebus.md); false: classic path
     idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
+from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
@@ -102,6 +104,7 @@ class NodeConfig:
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
+    bus: bool = BUS  # the service bus (docs/servicebus.md); default: LP49_BUS, else on
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     stack: str = ""  # own | host; "" = own when a NIC has an address, else host
@@ -116,7 +119,7 @@ class NodeConfig:
 
 KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout",
-             "maxconns", "idle"},
+             "maxconns", "idle", "bus"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics"},
     "network": {"ip", "stack"},
@@ -178,8 +181,8 @@ def _str(table: dict[str, Any], key: str, where: str) -> str | None:
     return v
 
 
-def _bool(table: dict[str, Any], key: str, where: str) -> bool:
-    v = table.get(key, False)
+def _bool(table: dict[str, Any], key: str, where: str, default: bool = False) -> bool:
+    v = table.get(key, default)
     if not isinstance(v, bool):
         raise ConfigError(f"{where}.{key}: want true or false, got {v!r}")
     return v
@@ -285,6 +288,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         idle=_seconds(node, "idle", f"{source}: node", cfg.idle),
         insecure=_bool(node, "insecure", f"{source}: node"),
         export_net=_bool(node, "export_net", f"{source}: node"),
+        bus=_bool(node, "bus", f"{source}: node", cfg.bus),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
         nics=tuple(str(n) for n in nics),

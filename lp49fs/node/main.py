@@ -178,7 +178,7 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             return
         own = cfg.ipstack() == "own"
         async with boot(cfg.name, ram=cfg.ram, config=OWNSTACK if own else CONFIG, nics=cfg.nics,
-                        ips=cfg.ips, peer_timeout=cfg.peer_timeout) as node, \
+                        ips=cfg.ips, peer_timeout=cfg.peer_timeout, bus=cfg.bus) as node, \
                 trio.open_nursery() as nursery:  # fmt: skip
             prompt = PromptWatch(node.machine.uart)
             await attach_console(node.machine.uart, cfg.console, nursery)

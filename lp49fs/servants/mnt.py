@@ -245,6 +245,11 @@ class Mnt(Servant):
         assert isinstance(mf, Mfid), c
         return mf
 
+    def busfid(self, c: Chan) -> tuple[Chan, int] | None:
+        """The service bus's hook (lp49fs.core.bus): (link Chan, fid) of proxy ``c``."""
+        mf = self._mf(c)
+        return None if mf.fid is None else (mf.mnt.link, mf.fid)
+
     def _fid(self, c: Chan) -> tuple[Session, int]:
         mf = self._mf(c)
         if mf.fid is None:

@@ -151,13 +151,15 @@ class Proc(Servant):
     async def open(self, c: Chan, omode: int) -> Chan:
         if c.qid.path == Q.DIR:
             return self.devopen(c, omode)
-        self._proc(c)
         if qkind(c.qid) in (Q.FD, Q.NS, Q.STATUS) and openmode(omode) != OREAD:
             raise Error(Eperm)
         c = self.devopen(c, omode)
         c.aux = None  # ns: the lines, taken at the first read (Rule 3)
+        p = self._proc(c)
         return c
 
+        if qkind(c.qid) == Q.TRACE:  # the log is bound at open: the process may exit first
+            proctrace.bind(c, p)
     async def close(self, c: Chan) -> None:
         c.aux = None
 
