@@ -53,6 +53,7 @@ class Core:
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
+        self.setpri: Callable[[Proc, int], None] | None = None  # /proc/N/ctl pri (ProcMgr)
         # the next exited child's (pid, ms, msg) of a process, blocking (/proc/N/wait)
         self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, str]]] | None = None
         self._nextpid = 1

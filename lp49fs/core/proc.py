@@ -126,6 +126,14 @@ class Egrp:
         self.ref -= 1
 
 
+# Priorities (Plan 9 port/portdat.h names; kernel.sched runs the higher L4 priority first)
+NPRIORITY = 20  # process priorities are 0..19
+PRINORMAL = 10  # ordinary (batch) processes
+PRIKPROC = 13  # the core's Mngr and clerks, and the node's supervised servers
+PRIFUSE = 15  # the FUSE bridge: Linux waits on it
+PRIDRIVER = 20  # driver threads (interrupt handlers): above every process
+PRISCALE = 10  # L4 priority = Plan 9 priority * PRISCALE (PRINORMAL: the L4 default, 100)
+
 @dataclass(slots=True, eq=False)
 class Proc:
     """One LP49 process, as the core sees it."""
@@ -149,6 +157,7 @@ class Proc:
     start: float = field(default_factory=time.monotonic)  # for real time in status
     exited: bool = False
     tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
+    pri: int = PRINORMAL  # Plan 9 priority 0..NPRIORITY-1; its threads run at pri * PRISCALE
 
     @contextmanager
     def running(self) -> Iterator[Proc]:

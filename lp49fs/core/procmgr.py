@@ -57,7 +57,7 @@ from kernel.thread import Thread
 from kernel.types import ThreadId
 from lp49fs.core.chan import cclose, incref
 from lp49fs.core.core import Core
-from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
+from lp49fs.core.proc import PRISCALE, RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
 from lp49fs.errors import Ebadfd, Enochild, Error, Eshutdown
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class Hvm(Protocol):
         self, space: ThreadId, entry: Entry | None, pager: ThreadId | None = None
     ) -> ThreadId: ...
     def delete_thread(self, tid: ThreadId) -> None: ...
+    def set_priority(self, tid: ThreadId, priority: int) -> None: ...
     def delete_space(self, tid: ThreadId) -> None: ...
 
 
@@ -121,6 +122,7 @@ class ProcMgr:
         self.bypid: dict[int, PInfo] = {}  # pid -> process, live or kernel-side
         self.closing = False  # Rule 5: the node is going down
         core.notify = self.note
+        core.setpri = self.setpri
         core.waitfor = self.waitfor
 
     def adopt(self, p: Proc) -> PInfo:
@@ -138,6 +140,7 @@ class ProcMgr:
             raise Error(Eshutdown)
         ppi = self.adopt(parent)
         child = await rfork(parent, flags | RFPROC, name=prog)
+        child.pri = parent.pri  # Plan 9: a child inherits its parent's priority
         if parent.tracelog is not None:  # a traced process's children are traced with it
             child.tracelog = parent.tracelog.hold()
         try:
@@ -156,6 +159,7 @@ class ProcMgr:
         pi = PInfo(child, flags)
         self.bypid[child.pid] = pi
         main = self.hvm.create_space(entry, name=f"{prog}.{child.pid}")
+        self.hvm.set_priority(main, child.pri * PRISCALE)
         pi.threads.append(main)
         self.bytid[main] = pi
         self.add_thread(pi)
@@ -167,9 +171,18 @@ class ProcMgr:
     def add_thread(self, pi: PInfo) -> ThreadId:
         """A new L4 thread in ``pi``'s space running the library's thread entry."""
         tid = self.hvm.create_thread(pi.threads[0], self.loader.thread_image(pi.proc.pid))
+        self.hvm.set_priority(tid, pi.proc.pri * PRISCALE)
         pi.threads.append(tid)
         self.bytid[tid] = pi
         return tid
+
+    def setpri(self, p: Proc, pri: int) -> None:
+        """Process ``p`` and each of its L4 threads run at Plan 9 priority ``pri``."""
+        p.pri = pri
+        pi = self.bypid.get(p.pid)
+        for tid in pi.threads if pi is not None else ():
+            if tid in self.bytid:
+                self.hvm.set_priority(tid, pri * PRISCALE)
 
     async def exits(self, pi: PInfo, msg: str, current: trio.CancelScope | None = None) -> None:
         """End process ``pi`` with exit string ``msg`` (Rule 2)."""

@@ -45,7 +45,7 @@ from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, kdb, servers
-from lp49fs.node.boot import Node, boot
+from lp49fs.node.boot import PRIFUSE, Node, boot
 from lp49fs.node.main import attach_console
 from lp49fs.node.security import export_argv
 
@@ -162,8 +162,9 @@ class NodeSession:
         node.programs[CALLER] = self.operations.callers.serve  # a caller's process (users.py)
         shown = await self._shown(node)
         # RFNOWAIT: the bridge is no child of the shown process, so a wait there returns
-        await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
-                                 RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
+        pid = await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
+                                       RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
+        node.procmgr.setpri(node.procmgr.bypid[pid].proc, PRIFUSE)  # Linux waits on it
         await self.operations.ready.wait()
         supervisors.start_soon(tracectl.serve, self.args.mountpoint)  # lp49 trace
         if self.args.debugcons:

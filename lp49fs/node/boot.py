@@ -47,7 +47,8 @@ from lp49fs.core import sysfile
 from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT, Core
 from lp49fs.core.mngr import Mngr
-from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
+from lp49fs.core.proc import PRIDRIVER, PRISCALE, RFFDG, RFPROC, Proc, newproc
+from lp49fs.core.proc import PRIFUSE as PRIFUSE  # the FUSE view sets it on its bridge
 from lp49fs.core.procmgr import PInfo, ProcMgr
 from lp49fs.errors import Enonexist, Error
 from lp49fs.hvm import Hvm
@@ -161,8 +162,8 @@ async def boot(
     programs: dict[str, str | Main] | None = None,
     boottime: int | None = None,
     peer_timeout: float = PEER_TIMEOUT,
-    nics: Sequence[str] = (),
     bus: bool = BUS,
+    nics: Sequence[str] = (),
     ips: Sequence[str] = (),
     disks: tuple[str, ...] = (),
 ) -> AsyncIterator[Node]:
@@ -192,10 +193,12 @@ async def boot(
             node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)
             machine.uart.attach_output(node.console.extend)
             drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
+            hvm.set_priority(drv, PRIDRIVER * PRISCALE)
             kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
                                   kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
             for _, ctlr in machine.bus.find(AtaController):
                 drv = hvm.create_thread(loader.mngr, functools.partial(_intr, node, line=ctlr.line))
+                hvm.set_priority(drv, PRIDRIVER * PRISCALE)
                 irqt = kernel.irq_threads[ctlr.line].id
                 kernel.thread_control(kernel.root, irqt, irqt, NILTHREAD, drv)
             sd = core.devtab.get("S")
