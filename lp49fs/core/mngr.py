@@ -42,7 +42,6 @@ from kernel.thread import Thread
 from kernel.types import ANYTHREAD, Acceptor, Fpage, IpcError, Msg, ThreadId
 from lp49fs import trace as _t
 from lp49fs.core.clerk import Clerk
-from lp49fs.core.proc import PRIKPROC, PRISCALE
 from lp49fs.syscall import MAXSTR, WINDOW, WINDOW_LOG2
 
 if TYPE_CHECKING:
@@ -74,7 +73,6 @@ class Mngr:
     def start(self, name: str = "core") -> ThreadId:
         """Create the core's space with the Mngr thread in it (returns the Mngr's id)."""
         self.tid = self.hvm.create_space(self.run, name=name)
-        self.hvm.set_priority(self.tid, PRIKPROC * PRISCALE)
         return self.tid
 
     def window(self, index: int) -> Fpage:
@@ -89,7 +87,6 @@ class Mngr:
                 c = Clerk(self, len(self.clerks))
                 self.clerks.append(c)
                 c.tid = self.hvm.create_thread(thread.id, c.run)
-                self.hvm.set_priority(c.tid, PRIKPROC * PRISCALE)
                 await c.ready.wait()
                 continue
             self.want = trio.Event()

@@ -128,8 +128,7 @@ class Egrp:
 
 # Priorities (Plan 9 port/portdat.h names; kernel.sched runs the higher L4 priority first)
 NPRIORITY = 20  # process priorities are 0..19
-PRINORMAL = 10  # ordinary (batch) processes
-PRIKPROC = 13  # the core's Mngr and clerks, and the node's supervised servers
+PRINORMAL = 10  # processes, the core's Mngr and clerks, servers
 PRIFUSE = 15  # the FUSE bridge: Linux waits on it
 PRIDRIVER = 20  # driver threads (interrupt handlers): above every process
 PRISCALE = 10  # L4 priority = Plan 9 priority * PRISCALE (PRINORMAL: the L4 default, 100)

@@ -31,7 +31,6 @@ import trio
 
 from lp49fs.core import sysfile
 from lp49fs.core.mount import MCREATE, MREPL
-from lp49fs.core.proc import PRIKPROC
 from lp49fs.errors import Error
 from lp49fs.ninep import ORDWR
 from lp49fs.node.boot import Node
@@ -135,9 +134,6 @@ async def supervise(
     while True:
         sv.starts += 1
         sv.pid = await node.spawn(s.prog, list(s.argv))
-        pi = node.procmgr.bypid.get(sv.pid)
-        if pi is not None:  # servers answer interactive work: ahead of batch processes
-            node.procmgr.setpri(pi.proc, PRIKPROC)
         if await _posted(node, s.srvname, post_timeout):
             try:
                 await _mount(node, s)
