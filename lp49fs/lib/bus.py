@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from kernel.types import IpcError, MapItem, Msg, R, StringItem, ThreadId, W
 from lp49fs import trace as _t
-from lp49fs.errors import Enobus, Error
+from lp49fs.errors import Eio, Enobus, Error
 from lp49fs.lib.items import mapitem
 from lp49fs.lib.uctx import UProc, UThread, current, run
 from lp49fs.syscall import ERR
@@ -101,6 +101,8 @@ async def _call(
         if ename == Enobus:
             return None
         raise Error(ename)
+    if len(r.words) != 2 or not 0 <= r.words[1] <= words[-1]:
+        raise Error(Eio)  # a server's reply that no request could get
     if back:
         _t.libret(back, r)
     return r

@@ -64,10 +64,11 @@ def _window(up: UProc) -> int | None:
 async def endpoint(fd: int, srv: Srv) -> None:
     """Serve the bus for connection ``srv`` on link fd ``fd`` (returns at once if refused)."""
     up = current().uproc
+    w = up.idle.pop() if up.idle else await up.worker()
     k = _window(up)
     if k is None:
+        up.release(w)
         return
-    w = up.idle.pop() if up.idle else await up.worker()
     try:
         try:
             await drive(w, lambda ut: ut.call(Msg(Sys.BUSSERVE, (fd,))))
