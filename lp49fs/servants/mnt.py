@@ -247,8 +247,10 @@ class Mnt(Servant):
 
     def busfid(self, c: Chan) -> tuple[Chan, int] | None:
         """The service bus's hook (lp49fs.core.bus): (link Chan, fid) of proxy ``c``."""
-        mf = self._mf(c)
-        return None if mf.fid is None else (mf.mnt.link, mf.fid)
+        mf = c.aux
+        if not isinstance(mf, Mfid) or mf.fid is None or mf.fid == NOFID:
+            return None
+        return mf.mnt.link, mf.fid
 
     def _fid(self, c: Chan) -> tuple[Session, int]:
         mf = self._mf(c)
