@@ -13,9 +13,12 @@ keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):
   pages across opens while qid.vers is unchanged) and, for lp49 only, warm (from the cache);
 * ``os.listdir`` of ``/tmp/many``, 10,000 entries (readdirplus).
 
-The ramfs files are made through the mount before measuring.  Only ratios and p50s matter;
-p99 is dominated by host stalls here.  Targets: small read p50 <= 1.5x, 64 MiB read >= 40%
-of the minimal fs, 10k listing <= 2x.
+The ramfs rows are measured on two lp49 views side by side: one booted with the service bus off
+(``LP49_BUS=0``, ``classic``: each read crosses the core, #M and the pipe) and one with it on
+(``bus``: the bridge reads a granted fd straight from ramfs's endpoint, docs/servicebus.md).
+The ramfs files are made through each mount before measuring. Only ratios and p50s matter; p99
+is dominated by host stalls here. Targets: small read p50 <= 1.5x, 64 MiB read >= 40% of the
+minimal fs, 10k listing <= 2x.
 """
 
 from __future__ import annotations
@@ -158,51 +161,58 @@ def make_ramfs_files(tmp: str) -> None:
         os.close(os.open(os.path.join(many, f"f{i:05d}"), os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def latency_rows(ours: str, base: str, rel: str, n: int) -> None:
+def latency_rows(ours: str, base: str, rel: str, n: int, tag: str = "") -> None:
     po, pb = os.path.join(ours, rel), os.path.join(base, rel)
     small_read(po)  # warm the dentries
     small_read(pb)
-    row("open+read 16 B+close " + rel, times(lambda: small_read(po), n),
+    row(f"open+read 16 B+close {rel}{tag}", times(lambda: small_read(po), n),
         times(lambda: small_read(pb), n))  # fmt: skip
-    row("stat " + rel, times(lambda: os.stat(po), n), times(lambda: os.stat(pb), n))
+    row(f"stat {rel}{tag}", times(lambda: os.stat(po), n), times(lambda: os.stat(pb), n))
 
 
-def rate_rows(ours: str, base: str, runs: int = 5) -> None:
+def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     big_o, big_b = os.path.join(ours, "tmp/big"), os.path.join(base, "tmp/big")
     to = statistics.median(seqread(big_o) for _ in range(runs))
     tb = statistics.median(seqread(big_b) for _ in range(runs))
     mb = BIG / 1e6
-    print(f"{'read 64 MiB, 1 MiB reads':38} lp49 {mb / to:8.0f} MB/s | minimal {mb / tb:8.0f} MB/s"
-          f" | lp49/minimal {tb / to:5.0%}")  # fmt: skip
+    print(f"{'read 64 MiB, 1 MiB reads' + tag:38} lp49 {mb / to:8.0f} MB/s | minimal "
+          f"{mb / tb:8.0f} MB/s | lp49/minimal {tb / to:5.0%}")  # fmt: skip
     seqread(big_o, cold=False)
     tw = statistics.median(seqread(big_o, cold=False) for _ in range(runs))
-    print(f"{'read 64 MiB again (page cache kept)':38} lp49 {mb / tw:8.0f} MB/s")
+    print(f"{'read 64 MiB again (page cache kept)' + tag:38} lp49 {mb / tw:8.0f} MB/s")
     many_o, many_b = os.path.join(ours, "tmp/many"), os.path.join(base, "tmp/many")
     assert len(os.listdir(many_o)) == MANY == len(os.listdir(many_b))
     lo: Callable[[], object] = lambda: os.listdir(many_o)  # noqa: E731
     lb: Callable[[], object] = lambda: os.listdir(many_b)  # noqa: E731
-    row(f"listdir of {MANY} entries", times(lo, runs), times(lb, runs))
+    row(f"listdir of {MANY} entries{tag}", times(lo, runs), times(lb, runs))
 
 
 def main(n: int) -> None:
     os.sched_setaffinity(0, {0})  # pinned: the daemons inherit it
     with tempfile.TemporaryDirectory() as d:
-        ours, base = os.path.join(d, "lp49"), os.path.join(d, "min")
-        os.mkdir(ours)
-        os.mkdir(base)
+        views = {" [classic]": os.path.join(d, "classic"), " [bus]": os.path.join(d, "bus")}
+        base = os.path.join(d, "min")
+        for p in (*views.values(), base):
+            os.mkdir(p)
         mp = subprocess.Popen([sys.executable, str(HERE), "--minimal", base])
-        subprocess.run([str(LP49), "mount", "default", ours], check=True)
+        for tag, ours in views.items():
+            env = dict(os.environ, LP49_BUS="0" if "classic" in tag else "1")
+            subprocess.run([str(LP49), "mount", "default", ours], check=True, env=env)
         try:
             wait_mounted(base)
-            latency_rows(ours, base, "dev/sysname", n)
-            t = time.perf_counter()
-            make_ramfs_files(os.path.join(ours, "tmp"))
-            print(f"(made the ramfs files through the mount in {time.perf_counter() - t:.1f} s)")
-            latency_rows(ours, base, "tmp/f16", n)
-            rate_rows(ours, base)
+            latency_rows(views[" [bus]"], base, "dev/sysname", n)
+            for tag, ours in views.items():
+                t = time.perf_counter()
+                make_ramfs_files(os.path.join(ours, "tmp"))
+                print(f"(made the ramfs files through the{tag} mount in "
+                      f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
+            for tag, ours in views.items():
+                latency_rows(ours, base, "tmp/f16", n, tag)
+            for tag, ours in views.items():
+                rate_rows(ours, base, tag=tag)
         finally:
-            subprocess.run(["fusermount3", "-u", ours])
-            subprocess.run(["fusermount3", "-u", base])
+            for p in (*views.values(), base):
+                subprocess.run(["fusermount3", "-u", p])
             mp.wait(timeout=10)
 
 

@@ -7,7 +7,11 @@ Measures (round trips or operations per second, best of ``--repeat`` runs):
 - L4 call/reply_wait round trips between two threads in two spaces;
 - the same with a 4 KiB MapItem per call (a system call with a buffer) and with a StringItem;
 - page faults served per second by HVM's Pager (fault, zeroed frame, map, retry);
-- map + unmap of 1 page and of 32 pages (one fpage), through the mapping database.
+- map + unmap of 1 page and of 32 pages (one fpage), through the mapping database;
+- priorities (kernel/sched.py): one call/reply pair beside three pairs of batch threads
+  that run call/reply loops too, all at one priority, then with the one pair at 200 (a
+  driver, the FUSE bridge) over the batch at 100; its round trips per second, and the
+  share of the pair's rate alone, and how many round trips the batch made meanwhile.
 
 Run: ``.venv/bin/python bench/ipc.py [--n 20000] [--repeat 3]``.  Ratios, not absolute times,
 are the result: compare them on the same machine in the same run.
@@ -16,6 +20,7 @@ are the result: compare them on the same machine in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +35,7 @@ from kernel import mapdb
 from kernel.kernel import open_kernel
 from kernel.space import Space
 from kernel.thread import Thread
-from kernel.types import COMPLETE, Acceptor, Fpage, MapItem, Msg, StringItem
+from kernel.types import COMPLETE, Acceptor, Fpage, IpcError, MapItem, Msg, StringItem
 from lp49fs.hvm import Hvm
 
 
@@ -159,6 +164,52 @@ def map_unmap(n: int, pages: int) -> float:
     return dt
 
 
+async def beside_batch(n: int, prio: int, batch: int = 3) -> tuple[float, int]:
+    """A pair at ``prio`` beside ``batch`` pairs at 100; (its seconds for n, batch rounds)."""
+    result: list[float] = []
+    rounds = [0]
+    done = trio.Event()
+    async with open_kernel(Machine(ram_size=4 << 20)) as k:
+        hvm = Hvm(k)
+        hvm.start()
+
+        async def server(t: Thread) -> None:
+            with contextlib.suppress(IpcError):  # the kernel closing deletes the partners
+                sender, m = await t.wait()
+                while True:
+                    sender, m = await t.reply_wait(sender, m)
+
+        def pair(p: int, body: Callable[[Thread, Any], Awaitable[None]]) -> None:
+            srv = hvm.create_space(server)
+            hvm.set_priority(srv, p)
+            cl = hvm.create_space(lambda t: body(t, srv))
+            hvm.set_priority(cl, p)
+
+        async def loop(t: Thread, srv: Any) -> None:
+            with contextlib.suppress(IpcError):
+                while True:
+                    await t.call(srv, Msg(1))
+                    rounds[0] += 1
+
+        async def timed(t: Thread, srv: Any) -> None:
+            await t.call(srv, Msg(1))
+            start = rounds[0]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                await t.call(srv, Msg(1))
+            result.append(time.perf_counter() - t0)
+            rounds[0] -= start  # count only the batch rounds made while the pair ran
+            done.set()
+            await trio.sleep_forever()
+
+        for _ in range(batch):
+            pair(100, loop)
+        await trio.sleep(0)
+        pair(prio, timed)
+        await done.wait()
+    return result[0], rounds[0]
+
+
 def best(fn: Callable[[], Awaitable[float]], repeat: int) -> float:
     return min(trio.run(fn) for _ in range(repeat))
 
@@ -185,6 +236,13 @@ def main() -> None:
     for pages in (1, 32):
         rate = n / min(map_unmap(n, pages) for _ in range(r))
         rows.append((f"map + unmap, {pages} page(s)", rate, f"{rate / floor:.2f}"))
+    alone = n / best(lambda: l4_call(n, "plain"), r)
+    for prio, label in [(100, "pair beside 3 batch pairs, all at 100"),
+                        (200, "pair at 200 beside 3 batch pairs at 100")]:
+        dt, batch = min(trio.run(beside_batch, n, prio) for _ in range(r))
+        rate = n / dt
+        rows.append((label, rate, f"{rate / floor:.2f} ({rate / alone:.0%} of the pair alone; "
+                                  f"batch made {batch:,} round trips meanwhile)"))  # fmt: skip
     print(f"{'operation':42} {'per second':>12}  ratio to park/reschedule")
     for name, rate, ratio in rows:
         print(f"{name:42} {rate:12,.0f}  {ratio}")

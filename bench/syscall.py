@@ -15,9 +15,13 @@ Boots one node and measures, in the same run:
 * ``pread 512 KiB ramfs #M``: one system call reading 512 KiB (``syscall.MAXIO``) of a ramfs
   file: as many Treads as the link's msize needs (one at lib9p.LINK_MSIZE = 1 MiB);
 
-and prints calls per second, microseconds per call, and each row's ratio to the IPC round
-trip.  ``ROWS`` is the hook for more rows (the ``#M`` engineer adds ramfs-through-mount):
-append ``(name, setup, op)`` where ``setup`` runs once as the benchmark process and ``op`` is
+* ``pread16 ramfs, fd open``: one 16-byte read of that file, the fd kept open;
+
+each twice, on a node with the service bus (docs/servicebus.md) off (``classic``: every read
+crosses the core, then #M and the pipe) and on (``bus``: a granted fd reads by IPC straight
+to ramfs's endpoint thread), and prints microseconds per call and each row's ratio to the IPC
+round trip, the two paths side by side.  ``ROWS`` is the hook for more rows: append
+``(name, setup, op)`` where ``setup`` runs once as the benchmark process and ``op`` is
 the timed body.  A script, not a test: nothing here asserts a time.
 """
 
@@ -90,12 +94,25 @@ async def _pread_bulk() -> None:
         raise SystemExit("short bulk read")
 
 
+_held: list[int] = []
+
+
+async def _setup_held() -> None:
+    await _setup_ramfs()
+    _held[:] = [await lib.open("/tmp/bench", OREAD)]
+
+
+async def _pread_held() -> None:
+    await lib.pread(_held[0], 16, 0)
+
+
 # name, setup (once, as the process), timed op (as the process); add rows here
 ROWS: list[tuple[str, Callable[[], Awaitable[None]], Op]] = [
     ("stat /dev/null", _nothing, _stat_null),
     ("open+read16+close", _setup_env, _open_read_close),
     ("open+read16+close ramfs #M", _setup_ramfs, _ramfs_open_read_close),
     ("pread 512 KiB ramfs #M", _setup_bulk, _pread_bulk),
+    ("pread16 ramfs, fd open", _setup_held, _pread_held),
 ]
 
 
@@ -143,25 +160,35 @@ async def ipc_rate(node: Node, seconds: float) -> float:
     return rate[0]
 
 
-async def main(seconds: float) -> None:
-    async with boot("bench") as node, trio.open_nursery() as nursery:
+async def measure(seconds: float, bus: bool) -> tuple[float, list[float]]:
+    """(bare IPC rate, rate of each row) on a node booted with the bus ``bus``."""
+    async with boot("bench", bus=bus) as node, trio.open_nursery() as nursery:
         svs = await start_servers(node, nursery)  # ramfs posted and mounted on /tmp
         base = await ipc_rate(node, seconds)
-        results: list[tuple[str, float, int]] = []
+        rates: list[float] = []
 
         async def prog(argv: list[str]) -> None:
-            for name, setup, op in ROWS:
+            for _name, setup, op in ROWS:
                 await setup()
                 n, dt = await timed(seconds, op)
-                results.append((name, n / dt, node.mngr.calls))
+                rates.append(n / dt)
 
         node.programs["bench"] = prog
         await node.run("bench")
-        print(f"{'row':28s} {'ops/s':>10s} {'us/op':>9s} {'x ipc':>7s}")
-        print(f"{'ipc call/reply (bare)':28s} {base:10.0f} {1e6 / base:9.1f} {1.0:7.1f}")
-        for name, rate, _ in results:
-            print(f"{name:28s} {rate:10.0f} {1e6 / rate:9.1f} {base / rate:7.1f}")
         await stop_servers(node, svs)
+        return base, rates
+
+
+async def main(seconds: float) -> None:
+    base0, classic = await measure(seconds, False)
+    base1, bus = await measure(seconds, True)
+    print(f"{'row':28s} {'classic us':>10s} {'x ipc':>6s} {'bus us':>9s} {'x ipc':>6s} "
+          f"{'bus/classic':>11s}")  # fmt: skip
+    print(f"{'ipc call/reply (bare)':28s} {1e6 / base0:10.1f} {1.0:6.1f} {1e6 / base1:9.1f} "
+          f"{1.0:6.1f}")  # fmt: skip
+    for (name, _, _), r0, r1 in zip(ROWS, classic, bus, strict=True):
+        print(f"{name:28s} {1e6 / r0:10.1f} {base0 / r0:6.1f} {1e6 / r1:9.1f} {base1 / r1:6.1f} "
+              f"{r0 / r1:11.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

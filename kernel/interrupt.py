@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trio.lowlevel import reschedule
-
 from kernel.ipc import IRQ_DELIVERED, RECEIVING, RUNNING, SENDING
 from kernel.types import (
     ANYTHREAD,
@@ -63,8 +61,7 @@ def deliver(kernel: Kernel, line: int) -> None:
         h.state = RUNNING
         irqt.state = IRQ_DELIVERED
         if h.parked:
-            h.parked = False
-            reschedule(h.task)
+            kernel.sched.wake(h)
     else:
         irqt.state = SENDING
         irqt.send_to = h

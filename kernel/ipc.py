@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import trio
-from trio.lowlevel import reschedule, wait_task_rescheduled
+from trio.lowlevel import wait_task_rescheduled
 
 from kernel import mapdb
 from kernel import trace as _trace
@@ -82,6 +82,9 @@ async def ipc(
     Raises: IpcError — TIMEOUT, NO_PARTNER, CANCELED, MSG_OVERFLOW, with the phase.
     """
     cur.task = trio.lowlevel.current_task()  # whichever task drives the thread (thread Rule 1)
+    sched = cur.kernel.sched
+    if sched.top > cur.priority:  # a higher thread is ready: it runs first (kernel.sched)
+        await sched.defer(cur)
     if not cur.alive:  # Rule 6 (a cancelled, unshielded task sees Cancelled instead)
         await trio.lowlevel.checkpoint_if_cancelled()
         raise IpcError(CANCELED, SEND_PHASE if to else RECEIVE_PHASE)
@@ -115,8 +118,7 @@ async def ipc(
                 _trace.delivered(cur.smark, cur, dest, msg)
             dest.state = RUNNING
             if dest.parked:
-                dest.parked = False
-                reschedule(dest.task)
+                sched.wake(dest)
         else:
             if snd_timeout == 0:
                 raise IpcError(TIMEOUT, SEND_PHASE)
@@ -193,8 +195,7 @@ def accept(cur: Thread, s: Thread) -> tuple[ThreadId, Msg]:
         s.state = RUNNING
     s.send_to = None
     if s.parked:
-        s.parked = False
-        reschedule(s.task)
+        cur.kernel.sched.wake(s)
     return sender, msg
 
 
@@ -215,13 +216,21 @@ def take(cur: Thread) -> tuple[ThreadId, Msg]:
 async def park(cur: Thread, timeout: Timeout, phase: int) -> None:
     """Block ``cur``'s task until a partner reschedules it (or the timeout passes)."""
     cur.parked = True
-    if timeout is None:
-        await wait_task_rescheduled(cur.abort_fn)
-    else:
-        with trio.move_on_after(timeout) as cs:
+    sched = cur.kernel.sched
+    if sched.deferred:  # the processor is free for lower threads no ready one outranks
+        sched.release()
+    try:
+        if timeout is None:
             await wait_task_rescheduled(cur.abort_fn)
-        if cs.cancelled_caught:
-            raise IpcError(TIMEOUT, phase)
+        else:
+            with trio.move_on_after(timeout) as cs:
+                await wait_task_rescheduled(cur.abort_fn)
+            if cs.cancelled_caught:
+                raise IpcError(TIMEOUT, phase)
+    finally:
+        sched.ran(cur)
+    if sched.top > cur.priority:  # woken, but a higher thread is ready (kernel.sched)
+        await sched.defer(cur)
     err = cur.error
     if err is not None and phase == SEND_PHASE:
         cur.error = None
@@ -246,8 +255,7 @@ def wake_error(t: Thread, code: int, phase: int) -> None:
     unlink(t)
     t.error = IpcError(code, phase)
     if t.parked:
-        t.parked = False
-        reschedule(t.task)
+        t.kernel.sched.wake(t)
 
 
 def transfer(src: Thread, dst: Thread, msg: Msg) -> Msg | None:

@@ -42,6 +42,7 @@ from kernel import interrupt, mapdb
 from kernel import ipc as _ipc
 from kernel.ipc import INACTIVE, RECEIVING, RUNNING, SENDING
 from kernel.kip import MEMDESC_CONVENTIONAL, MEMDESC_RESERVED, KernelInfoPage
+from kernel.sched import Sched
 from kernel.space import Space
 from kernel.thread import Entry, Thread
 from kernel.types import (
@@ -101,6 +102,7 @@ class Kernel:
         self.system_base = machine.irqc.nlines
         self.user_base = self.system_base + KERNEL_THREADS
         self.threads: dict[int, Thread] = {}  # thread number -> TCB (rule 1)
+        self.sched = Sched()  # ready counts by priority (kernel.sched)
         self.nursery: trio.Nursery | None = None  # where thread tasks run
         self.exit_hooks: list[Callable[[ThreadId], None]] = []  # told of every deletion
         kip_frame = self.ram.nframes - 1
@@ -248,6 +250,8 @@ class Kernel:
             if sp.nthreads <= 0 and sp is not self.sigma0_space:
                 mapdb.flush_space(sp)
                 sp.alive = False
+        if self.sched.deferred:
+            self.sched.release()
         for hook in list(self.exit_hooks):
             hook(t.id)
 
@@ -318,8 +322,8 @@ class Kernel:
     def schedule(self, caller: Thread, dest: ThreadId, priority: int = -1) -> int:
         """brief: set ``dest``'s priority (0..255; -1 unchanged); returns its thread state.
 
-        The caller must be ``dest``'s scheduler or privileged.  trio runs tasks FIFO, so the
-        priority is recorded and reported, not enforced.  Returns SCHED_ERROR on refusal.
+        The caller must be ``dest``'s scheduler or privileged.  The priority decides which
+        woken thread runs first (``kernel.sched``).  Returns SCHED_ERROR on refusal.
         """
         t = self.thread(dest)
         if t is None or t.irq is not None:

@@ -29,6 +29,7 @@ import trio
 
 from kernel import ipc as _ipc
 from kernel.ipc import INACTIVE, Timeout
+from kernel.sched import DEFAULT_PRIORITY
 from kernel.space import PageFault, Space
 from kernel.types import (
     ANYTHREAD,
@@ -88,6 +89,7 @@ class Thread:
         "then_from",
         "user_handle",
         "wait_from",
+        "woken",
     )
 
     def __init__(
@@ -101,7 +103,8 @@ class Thread:
         self.state = INACTIVE  # see kernel.ipc rule 1
         self.pager = NILTHREAD  # Pager TCR (for interrupt threads: the handler)
         self.scheduler = NILTHREAD  # may call Schedule on this thread
-        self.priority = 100  # Schedule priority 0..255 (recorded; trio schedules FIFO)
+        self.priority = DEFAULT_PRIORITY  # Schedule priority 0..255 (kernel.sched)
+        self.woken = -1  # the priority it is counted ready at (kernel.sched Rule 1)
         self.ip = 0  # instruction pointer register (reported in page faults)
         self.sp = 0  # stack pointer register
         self.flags = 0  # flags register

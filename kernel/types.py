@@ -139,6 +139,23 @@ class MapItem:
 
     grant = False
 
+    def local(self, addr: int, n: int, window: Fpage) -> int | None:
+        """Where sender address ``addr`` landed, if ``[addr, addr+n)`` lies inside both the
+        item's fpage and the receiver's ``window``; else None (nothing landed, or outside)."""
+        if self.rcv_base is None:
+            return None
+        off = addr - self.fpage.base
+        local = self.rcv_base + off
+        if (
+            off < 0
+            or n < 0
+            or off + n > 1 << self.fpage.log2size
+            or local < window.base
+            or local + n > window.base + (1 << window.log2size)
+        ):
+            return None
+        return local
+
 
 @dataclass(frozen=True, slots=True)
 class GrantItem:

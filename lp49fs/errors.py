@@ -162,3 +162,4 @@ def truncate_ename(ename: str) -> str:
     tail = ERRMAX - 1 - len(ELIDE) - ELIDE_HEAD
     head = raw[:ELIDE_HEAD].decode("utf-8", errors="ignore")
     return head + ELIDE + raw[len(raw) - tail :].decode("utf-8", errors="ignore")
+Enobus = "no such bus channel"  # a service-bus request without a live grant (docs/servicebus.md)

@@ -35,7 +35,6 @@ MAXSTR = 8192  # longest string item accepted (paths, argv, error strings)
 
 OK = 0  # reply label: success
 ERR = 1  # reply label: failure, one StringItem with the error string
-HANDOFF = 2  # Mngr -> clerk: "the call in your slot is yours"
 
 BUFBASE = 0x4000_0000  # where the library puts thread k's buffer: BUFBASE + k * WINDOW
 
@@ -99,3 +98,18 @@ class Sys(IntEnum):
     INTERRUPT = 31  # tid -> (that thread's system call, if in progress, fails interrupted)
     NOTIFY = 32  # on -> (on: notes interrupt the caller's calls and wait in /proc/N/note)
     SEGATTACH = 33  # npages, pct | name -> base, npages (a retained region: lp49fs.hvm.retain)
+    BUSSERVE = 34  # fd -> (the caller becomes the service-bus endpoint of the 9P it serves on fd)
+
+
+class Bus(IntEnum):
+    """Service-bus messages to a server's bus endpoint thread (docs/servicebus.md).
+
+    GRANT and REVOKE come from the core, sent on the Mngr's behalf (propagation) and never
+    answered; READ and WRITE come from the process the core granted the channel to, and are
+    answered ``OK (seq, n)`` or ``ERR (seq,) | ename`` like a system call.
+    """
+
+    GRANT = 0x40  # fid, badge -> (none): the holder of badge may read/write fid directly
+    REVOKE = 0x41  # -> (none): every grant of the connection ends
+    READ = 0x42  # seq, fid, badge, offset | | buf(W) -> seq, n
+    WRITE = 0x43  # seq, fid, badge, offset | | buf(R) -> seq, n

@@ -42,7 +42,7 @@ import kernel.trace as _k
 from kernel.thread import Thread
 from kernel.types import LABEL_INTERRUPT, LABEL_PAGEFAULT, MapItem, Msg, StringItem, ThreadId
 from lp49fs.ninep.trace import fmt
-from lp49fs.syscall import ERR, HANDOFF, OK, Sys
+from lp49fs.syscall import ERR, OK, Bus, Sys
 
 LANES = ("Linux", "FUSE", "lib", "L4", "HVM", "Mngr", "clerk", "namec", "servant", "#M", "9P",
          "server")  # fmt: skip
@@ -259,6 +259,21 @@ async def libcall(msg: Msg, aw: Awaitable[Msg]) -> Msg:
     return r
 
 
+def buscall(msg: Msg) -> str:
+    """A service-bus read or write (``lp49fs.lib.bus``): an arrow from wherever control is
+    (returned, for ``busret``) to lib; the IPC itself goes to the server, not the Mngr."""
+    m = _k.mark.get()
+    if not isinstance(m, Trace):
+        return ""
+    m.add(m.home, "lib", fmtmsg(msg, "bus").split(" ", 1)[0])
+    return m.home
+
+
+def busret(back: str, r: Msg) -> None:
+    if back:
+        ev("lib", back, fmtmsg(r, back))
+
+
 def _result(r: Msg) -> str:
     """A reply as the ``watch`` lines give it: its words, or the error it carries."""
     if r.label != ERR:
@@ -328,16 +343,16 @@ def tidname(tid: int) -> str:
 
 
 def _label(label: int, dst: str) -> str:
-    if dst == "Mngr":
+    if dst in ("Mngr", "bus"):  # a system call, or a service-bus request (docs/servicebus.md)
         try:
-            return Sys(label).name.lower()
+            return (Sys if dst == "Mngr" else Bus)(label).name.lower()
         except ValueError:
             return f"label {label:#x}"
     if label & 0xFFF0 == LABEL_PAGEFAULT:
         return "pagefault"
     if label == LABEL_INTERRUPT:
         return "interrupt"
-    return {OK: "OK", ERR: "ERR", HANDOFF: "HANDOFF"}.get(label, f"label {label:#x}")
+    return {OK: "OK", ERR: "ERR"}.get(label, f"label {label:#x}")
 
 
 def fmtitems(items: Iterable[object]) -> str:

@@ -11,7 +11,7 @@ import pytest
 from kernel.types import PAGE_SIZE, Msg, R, W
 from lp49fs import lib
 from lp49fs.errors import Ebadarg, Error
-from lp49fs.lib.sys import mapitem
+from lp49fs.lib.items import mapitem
 from lp49fs.lib.uctx import UThread, current
 from lp49fs.lib.workers import run
 from lp49fs.ninep import ORDWR

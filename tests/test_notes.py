@@ -133,7 +133,7 @@ async def test_a_note_ends_a_process_without_a_handler(node: Node) -> None:
     async def driver(_: list[str]) -> None:
         a = await lib.spawn("sleeper", ["sleeper"], RFCFDG | RFPROC | RFNOTEG)
         b = await lib.spawn("handler", ["handler"], RFCFDG | RFPROC | RFNOTEG)
-        await await_until(lambda: node.core.procs[b].notify, "the handler")
+        await await_until(lambda: node.core.procs[b].state == "Sleep", "the handler's sleep")
         await lib.postnote(a, "interrupt")
         await lib.postnote(b, "interrupt")
         got = {}

@@ -1,8 +1,10 @@
 """lp49fs.trace on a booted node: one read of a ramfs file followed through every layer.
 
 The node is real (L4 model, Mngr and clerks, namec, ``#M``, ramfs as an LP49 process on a
-pipe); the test marks one task's calls with a ``Trace`` the way the FUSE bridge does for a
-traced request, and checks the arrows the layers reported, in order.
+pipe); the classic path is followed on a node with the service bus off, the bus path on one
+with it on (docs/servicebus.md); the test marks one task's calls with a ``Trace`` the way
+the FUSE bridge does for a traced request, and checks the arrows the layers reported, in
+order.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import pathlib
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 
+import pytest
+import trio
 from lib_helpers import rnode, run_as
 
 from kernel import trace as ktrace
@@ -19,9 +24,26 @@ from lp49fs import lib, tracefmt
 from lp49fs import trace as t
 from lp49fs.errors import Error
 from lp49fs.ninep import OREAD
-from lp49fs.node.boot import Node
+from lp49fs.node.boot import Node, boot
+from lp49fs.node.servers import start_servers, stop_servers
 
 __all__ = ["rnode"]
+
+
+def _node(bus: bool) -> object:
+    @pytest.fixture
+    async def fixture() -> AsyncIterator[Node]:
+        with trio.fail_after(30):  # a guard against a hang, never a timing assertion
+            async with boot(bus=bus) as n, trio.open_nursery() as nursery:
+                svs = await start_servers(n, nursery)
+                yield n
+                await stop_servers(n, svs)
+
+    return fixture
+
+
+cnode = _node(False)  # the classic path: every read crosses the core
+bnode = _node(True)  # the service bus
 
 GUARD = 20  # seconds: a guard against a hang, never a timing assertion
 
@@ -55,7 +77,8 @@ async def traced(node: Node, body: object) -> t.Trace:
     return tr
 
 
-async def test_a_ramfs_read_goes_through_every_layer(rnode: Node) -> None:
+async def test_a_ramfs_read_goes_through_every_layer(cnode: Node) -> None:
+    rnode = cnode
     async def setup() -> None:
         fd = await lib.create("/tmp/x", 1, 0o644)
         await lib.write(fd, b"hello")
@@ -73,8 +96,7 @@ async def test_a_ramfs_read_goes_through_every_layer(rnode: Node) -> None:
         ("FUSE", "lib"),  # the program's call into the library
         ("lib", "L4"),  # the L4 message to the Mngr
         ("L4", "Mngr"),
-        ("Mngr", "L4"),  # HANDOFF to a clerk
-        ("L4", "clerk"),
+        ("Mngr", "clerk"),  # the clerk that drove the Mngr's receive takes the call
         ("clerk", "namec"),
         ("namec", "namec"),  # the mount table: / is a union
         ("namec", "#M"),  # the walk reaches ramfs's mount
@@ -124,6 +146,40 @@ async def test_a_watch_reads_each_system_call_off_the_trace(rnode: Node) -> None
     assert lines[2].startswith("stat('/nonexistent'")
     assert lines[2].endswith("-> error \"'/nonexistent' does not exist\"")
     assert len(lines) == 3 and not t.on
+
+
+async def test_a_bus_read_goes_from_the_library_to_the_server(bnode: Node) -> None:
+    async def setup() -> None:
+        fd = await lib.create("/tmp/x", 1, 0o644)
+        await lib.write(fd, b"hello")
+        await lib.close(fd)
+
+    assert await run_as(bnode, setup) == ""
+
+    async def body() -> None:
+        fd = await lib.open("/tmp/x", OREAD)
+        assert await lib.read(fd, 100) == b"hello"
+
+    tr = await traced(bnode, body)
+    got = arrows(tr)
+    want = [
+        ("clerk", "bus"),  # the open grants the channel
+        ("FUSE", "lib"),  # the read
+        ("lib", "L4"),  # straight to the server's endpoint thread
+        ("L4", "bus"),
+        ("bus", "server"),  # Ramfs's File.read
+        ("server", "bus"),
+        ("bus", "L4"),  # the reply
+        ("L4", "lib"),
+        ("lib", "FUSE"),
+    ]
+    assert subsequence(want, got), "\n".join(f"{e.frm} -> {e.to}: {e.text}" for e in tr.events)
+    read = got[got.index(("clerk", "bus")) :]
+    assert ("L4", "Mngr") not in read  # after the open, nothing reaches the core
+    texts = [e.text for e in tr.events]
+    assert any("read words" in x and "label" not in x for x in texts), texts
+    assert any("Ramfs serves READ" in x for x in texts), texts
+    assert not any(x.startswith("Tread tag ") for x in texts)  # no 9P for the read
 
 
 async def test_untraced_calls_leave_no_events_and_tracing_is_off(rnode: Node) -> None:

@@ -1,14 +1,14 @@
 """A clerk: one L4 thread of the core that runs one system call at a time.
 
-Theory of operation: a clerk waits for the Mngr's HANDOFF (``lp49fs.core.mngr``), finds the
-caller's process (``ProcMgr.bytid``), decodes the call (layouts in ``lp49fs.syscall``), runs
-the ``sysfile`` function or process-manager operation with the caller's Proc, and replies to
-the caller on the Mngr's behalf.  Buffers: the caller's pages were mapped into this clerk's
-window when the Mngr received the call; the clerk reads or writes them with plain loads and
-stores of its own space (``copyin``/``copyout``).  It leaves them mapped (Rule 5): the next
-call from the same thread and buffer maps the same pages onto the same place, which the
-mapping database treats as no change (kernel.mapdb Rule 5), so a loop of calls pays for no
-map or unmap after the first.
+Theory of operation: an idle clerk waits until it leads, then drives the Mngr's receive
+(``lp49fs.core.mngr``); with a call in hand it finds the caller's process (``ProcMgr.bytid``),
+decodes the call (layouts in ``lp49fs.syscall``), runs the ``sysfile`` function or process-
+manager operation with the caller's Proc, and replies to the caller on the Mngr's behalf.
+Buffers: the caller's pages were mapped into this clerk's window when the Mngr received the
+call; the clerk reads or writes them with plain loads and stores of its own space
+(``copyin``/``copyout``). It leaves them mapped (Rule 5): the next call from the same thread
+and buffer maps the same pages onto the same place, which the mapping database treats as no
+change (kernel.mapdb Rule 5), so a loop of calls pays for no map or unmap after the first.
 
 Rules:
 1. Each call runs inside the clerk's cancel scope, registered with the process manager for
@@ -40,14 +40,31 @@ import trio
 
 from kernel.space import PageFault
 from kernel.thread import Thread
-from kernel.types import NO_PARTNER, IpcError, MapItem, Msg, StringItem, ThreadId
+from kernel.types import IpcError, MapItem, Msg, StringItem, ThreadId
 from lp49fs import trace as _t
-from lp49fs.core import sysfile
+from lp49fs.core import bus, sysfile
 from lp49fs.core.chan import Path, cclose
-from lp49fs.core.proc import RFPROC, postnote, psstate, rfork, stopgate
-from lp49fs.errors import Ebadarg, Egreg, Eintr, Enoproc, Eperm, Error
+from lp49fs.core.proc import psstate, stopgate
+from lp49fs.core.prochandlers import (
+    OKMSG,
+    _err,
+    _exits,
+    _getpid,
+    _interrupt,
+    _newthread,
+    _notify,
+    _ok,
+    _postnote,
+    _rfork,
+    _seg,
+    _sleep,
+    _spawn,
+    _strs,
+    _wait,
+)
+from lp49fs.errors import Ebadarg, Egreg, Eintr, Eperm, Error
 from lp49fs.ninep import ORDWR, Dir, decode_dirs, encode_dir
-from lp49fs.syscall import ERR, OK, Sys
+from lp49fs.syscall import OK, Sys
 
 if TYPE_CHECKING:
     from lp49fs.core.mngr import Mngr
@@ -56,7 +73,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Clerk", "PInfo", Msg], Awaitable[Msg]]
-OKMSG = Msg(OK)
 
 
 class Clerk:
@@ -73,6 +89,7 @@ class Clerk:
         self.msg: Msg | None = None
         self.scope: trio.CancelScope | None = None  # the running call's scope (Rule 1)
         self.intr = False  # Rule 4: the current call was interrupted
+        self.lead = trio.Event()  # set when it is to drive the Mngr's receive
 
     def interrupt(self) -> None:
         """Cancel the call in progress, or the one about to start (Rule 4)."""
@@ -80,30 +97,37 @@ class Clerk:
         if self.scope is not None:
             self.scope.cancel()
 
+    def wake(self) -> None:
+        """The Mngr made this clerk the leader (mngr Rule 4)."""
+        self.lead.set()
+
     async def run(self, thread: Thread) -> None:
         self.thread = thread
         thread.name = "clerk"
         mngr = self.mngr
-        assert mngr.tid is not None
         mngr.release(self)
         self.ready.set()
         while True:  # Rule 1: one scope for many calls, a new one after each cancel
             cs = trio.CancelScope()
             with cs:
                 while not cs.cancel_called:
+                    while mngr.leader is not self:
+                        await self.lead.wait()
+                        self.lead = trio.Event()
                     try:
-                        await thread.receive(mngr.tid)
-                    except IpcError as e:
-                        if e.code == NO_PARTNER:  # the Mngr is gone: the node is stopping
-                            return
-                        raise
-                    caller, msg = self.caller, self.msg
-                    assert caller is not None and msg is not None
+                        got = await mngr.receive(self)
+                    except IpcError:  # the Mngr is gone: the node is stopping
+                        return
+                    if got is None:
+                        continue
+                    caller, msg = got
+                    if _t.on:
+                        _t.ev("Mngr", "clerk", f"clerk {self.index} took the call")
                     reply = await self.serve(cs, caller, msg)
                     await self.finish(caller, msg, reply)
-            caller, msg = self.caller, self.msg
-            if caller is not None and msg is not None:  # the cancel cut a call short
-                await self.finish(caller, msg, _err(Eintr))
+            cut, cutmsg = self.caller, self.msg
+            if cut is not None and cutmsg is not None:  # the cancel cut a call short
+                await self.finish(cut, cutmsg, _err(Eintr))
 
     async def finish(self, caller: ThreadId, msg: Msg, reply: Msg | None) -> None:
         """Reply to ``caller`` for the Mngr (Rule 3) and go back to the pool."""
@@ -152,12 +176,9 @@ class Clerk:
         """(address in our window, length) of the call's buffer, checked (Rule 5)."""
         addr, n = msg.words[-2], msg.words[-1]
         for it in msg.items:
-            if isinstance(it, MapItem) and it.rcv_base is not None:
-                off = addr - it.fpage.base
-                local = it.rcv_base + off
-                w = self.window
-                if (off < 0 or n < 0 or off + n > 1 << it.fpage.log2size or local < w.base
-                        or local + n > w.base + (1 << w.log2size)):  # fmt: skip
+            if isinstance(it, MapItem):
+                local = it.local(addr, n, self.window)
+                if local is None:
                     break
                 return local, n
         raise Error(Ebadarg)
@@ -182,27 +203,7 @@ class Clerk:
         return len(data)
 
 
-def _err(ename: str) -> Msg:
-    return Msg(ERR, (), (StringItem(ename.encode()),))
-
-
-def _ok(*words: int) -> Msg:
-    return Msg(OK, words) if words else OKMSG
-
-
-def _strs(msg: Msg) -> list[str]:
-    return [it.data.decode() for it in msg.items if isinstance(it, StringItem)]
-
-
 # -- the handlers, one per system call (layouts: lp49fs.syscall.Sys) --
-async def _open(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(await sysfile.open(pi.proc, _strs(m)[0], m.words[0]))
-
-
-async def _create(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(await sysfile.create(pi.proc, _strs(m)[0], m.words[0], m.words[1]))
-
-
 async def _read(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     c._local(m)  # a bad buffer fails before the read consumes anything
     return _ok(c.copyout(m, await sysfile.read(pi.proc, m.words[0], m.words[-1])))
@@ -281,12 +282,6 @@ async def _mount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return _ok(await sysfile.mount(pi.proc, fd, afd, old, flag, aname))
 
 
-async def _unmount(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    s = _strs(m)
-    await sysfile.unmount(pi.proc, s[0] if m.words[0] else None, s[-1])
-    return OKMSG
-
-
 async def _pipe(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     """pipe(2): attach ``#|`` once, open its data and data1 ORDWR."""
     p = pi.proc
@@ -317,82 +312,15 @@ async def _fd2path(c: Clerk, pi: PInfo, m: Msg) -> Msg:
     return Msg(OK, (), (StringItem((await sysfile.fd2path(pi.proc, m.words[0])).encode()),))
 
 
-async def _rfork(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    if m.words[0] & RFPROC:
-        raise Error(Ebadarg)  # a new process is made with spawn
-    with pi.proc.running():
-        await rfork(pi.proc, m.words[0])
-    return _ok(0)
-
-
-async def _spawn(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    prog, argv = _strs(m)
-    w = m.words
-    fds = {w[i]: w[i + 1] for i in range(1, len(w) - 1, 2)} if len(w) > 1 else None
-    pm = c.mngr.procmgr
-    return _ok(await pm.spawn(pi.proc, prog, argv.split("\0") if argv else [], w[0], fds))
-
-
-async def _exits(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    s = _strs(m)
-    await c.mngr.procmgr.exits(pi, s[0] if s else "")
-    return OKMSG  # undeliverable: the caller is gone (Rule 3)
-
-
-async def _wait(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    w = await c.mngr.procmgr.wait(pi)
-    return Msg(OK, (w.pid, w.utime, w.stime, w.rtime), (StringItem(w.msg.encode()),))
-
-
-async def _sleep(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    await trio.sleep(m.words[0] / 1000)
-    return OKMSG
-
-
-async def _postnote(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    target = c.mngr.core.procs.get(m.words[0])
-    if target is None:
-        raise Error(Enoproc)
-    postnote(target, _strs(m)[0])
-    return OKMSG
-
-
-async def _notify(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    pi.proc.notify = bool(m.words[0]) if m.words else False
-    return OKMSG
-
-
-async def _getpid(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(pi.proc.pid)
-
-
-async def _newthread(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(int(c.mngr.procmgr.add_thread(pi)))
-
-
-async def _interrupt(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    """Rule 4: only a thread of the same process may interrupt a call."""
-    tid = ThreadId(m.words[0]) if m.words else ThreadId(0)
-    if c.mngr.procmgr.bytid.get(tid) is not pi:
-        raise Error(Eperm)
-    target = c.mngr.serving.get(tid)
-    if target is not None and target is not c:
-        target.interrupt()
-    return OKMSG
-
-
-async def _seg(c: Clerk, pi: PInfo, m: Msg) -> Msg:
-    return _ok(*await c.mngr.procmgr.segment(pi, Sys(m.label), _strs(m), m.words))
-
-
 HANDLERS: dict[int, Handler] = {
-    Sys.OPEN: _open, Sys.CREATE: _create, Sys.READ: _read, Sys.PREAD: _pread,
+    Sys.OPEN: bus.sys_open, Sys.CREATE: bus.sys_create, Sys.READ: _read, Sys.PREAD: _pread,
     Sys.WRITE: _write, Sys.PWRITE: _pwrite, Sys.CLOSE: _close, Sys.SEEK: _seek,
     Sys.STAT: _stat, Sys.FSTAT: _fstat, Sys.WSTAT: _wstat, Sys.FWSTAT: _fwstat,
     Sys.REMOVE: _remove, Sys.CHDIR: _chdir, Sys.GETWD: _getwd, Sys.BIND: _bind,
-    Sys.MOUNT: _mount, Sys.UNMOUNT: _unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
+    Sys.MOUNT: _mount, Sys.UNMOUNT: bus.sys_unmount, Sys.PIPE: _pipe, Sys.DUP: _dup,
     Sys.FD2PATH: _fd2path, Sys.RFORK: _rfork, Sys.SPAWN: _spawn, Sys.EXITS: _exits,
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
     Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
     Sys.SEGATTACH: _seg,
+    Sys.BUSSERVE: bus.sys_busserve,
 }  # fmt: skip

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from lp49fs.core.bus import BUS, Bus
 from lp49fs.core.chan import Chan, Dev
 from lp49fs.errors import Ebadsharp, Error
 
@@ -39,6 +40,7 @@ class Core:
         machine: Any = None,
         boottime: int | None = None,
         peer_timeout: float = PEER_TIMEOUT,
+        bus: bool = BUS,
     ) -> None:
         self.sysname = sysname  # #c/sysname
         self.eve = eve  # host owner: owns the servants' files
@@ -48,9 +50,11 @@ class Core:
         # #M pings a mounted server that says nothing this long while calls wait, and hangs
         # the mount up if the ping is not answered within as long again (client.py Rule 6)
         self.peer_timeout = peer_timeout
+        self.bus = Bus(bus)  # the service bus's endpoints; bus False: the classic path only
         self.devtab: dict[str, Dev] = {}  # dc -> servant, CONFIG order
         self.procs: dict[int, Proc] = {}  # pid -> live process
         self.notify: Callable[[Proc, str], None] | None = None  # postnote delivery hook
+        self.setpri: Callable[[Proc, int], None] | None = None  # /proc/N/ctl pri (ProcMgr)
         # the next exited child's (pid, utime, stime, rtime, msg) of a process, blocking
         # (/proc/N/wait)
         self.waitfor: Callable[[Proc], Awaitable[tuple[int, int, int, int, str]]] | None = None

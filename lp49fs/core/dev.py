@@ -207,6 +207,16 @@ class Servant(ABC):
     async def wstat(self, c: Chan, d: Dir) -> None:
         raise Error(Eperm)
 
+    # ---- service-bus hooks (lp49fs.core.bus); None: not on the bus ---------------------------
+
+    def busend(self, c: Chan) -> tuple[int, int] | None:
+        """(link number, end 0 or 1) of ``c`` if it is one end of a two-ended link."""
+        return None
+
+    def busfid(self, c: Chan) -> tuple[Chan, int] | None:
+        """(server link Chan, 9P fid) of ``c`` if it is a proxy for a served file."""
+        return None
+
     # ---- the calling process --------------------------------------------------------------
 
     def up(self) -> Proc | None:

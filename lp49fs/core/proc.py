@@ -141,6 +141,14 @@ class Times:
     creal: float = 0.0
 
 
+# Priorities (Plan 9 port/portdat.h names; kernel.sched runs the higher L4 priority first)
+NPRIORITY = 20  # process priorities are 0..19
+PRINORMAL = 10  # processes, the core's Mngr and clerks, servers
+PRIFUSE = 15  # the FUSE bridge: Linux waits on it
+PRIDRIVER = 20  # driver threads (interrupt handlers): above every process
+PRISCALE = 10  # L4 priority = Plan 9 priority * PRISCALE (PRINORMAL: the L4 default, 100)
+
+
 @dataclass(slots=True, eq=False)
 class Proc:
     """One LP49 process, as the core sees it."""
@@ -165,6 +173,7 @@ class Proc:
     times: Times = field(default_factory=Times)  # CPU time used (lp49fs.core.cputime)
     exited: bool = False
     tracelog: TraceLog | None = None  # set by ctl "trace": this process's calls are traced
+    pri: int = PRINORMAL  # Plan 9 priority 0..NPRIORITY-1; its threads run at pri * PRISCALE
 
     @contextmanager
     def running(self) -> Iterator[Proc]:

@@ -57,7 +57,7 @@ from kernel.types import ThreadId
 from lp49fs.core import cputime
 from lp49fs.core.chan import cclose, incref
 from lp49fs.core.core import Core
-from lp49fs.core.proc import RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
+from lp49fs.core.proc import PRISCALE, RFCFDG, RFFDG, RFNOWAIT, RFPROC, Proc, pexit, rfork
 from lp49fs.errors import Ebadarg, Ebadfd, Enochild, Eperm, Error, Eshutdown
 from lp49fs.syscall import Sys
 
@@ -76,6 +76,7 @@ class Hvm(Protocol):
         self, space: ThreadId, entry: Entry | None, pager: ThreadId | None = None
     ) -> ThreadId: ...
     def delete_thread(self, tid: ThreadId) -> None: ...
+    def set_priority(self, tid: ThreadId, priority: int) -> None: ...
     def delete_space(self, tid: ThreadId) -> None: ...
     def segattach(self, tid: ThreadId, name: str, npages: int, pct: int) -> tuple[int, int]: ...
     def segments(self, tid: ThreadId) -> list[tuple[str, int, int, int]]: ...
@@ -127,6 +128,7 @@ class ProcMgr:
         self.bypid: dict[int, PInfo] = {}  # pid -> process, live or kernel-side
         self.closing = False  # Rule 5: the node is going down
         core.notify = self.note
+        core.setpri = self.setpri
         core.waitfor = self.waitfor
         cputime.meter()  # the node's processes are charged for the CPU they use
         core.segments = self.segments
@@ -146,6 +148,7 @@ class ProcMgr:
             raise Error(Eshutdown)
         ppi = self.adopt(parent)
         child = await rfork(parent, flags | RFPROC, name=prog)
+        child.pri = parent.pri  # Plan 9: a child inherits its parent's priority
         if parent.tracelog is not None:  # a traced process's children are traced with it
             child.tracelog = parent.tracelog.hold()
         try:
@@ -164,6 +167,7 @@ class ProcMgr:
         pi = PInfo(child, flags)
         self.bypid[child.pid] = pi
         main = self.hvm.create_space(entry, name=f"{prog}.{child.pid}")
+        self.hvm.set_priority(main, child.pri * PRISCALE)
         pi.threads.append(main)
         self.bytid[main] = pi
         self.add_thread(pi)
@@ -192,9 +196,18 @@ class ProcMgr:
         """A new L4 thread in ``pi``'s space running the library's thread entry."""
         entry = cputime.owned(pi.proc.times, self.loader.thread_image(pi.proc.pid))
         tid = self.hvm.create_thread(pi.threads[0], entry)
+        self.hvm.set_priority(tid, pi.proc.pri * PRISCALE)
         pi.threads.append(tid)
         self.bytid[tid] = pi
         return tid
+
+    def setpri(self, p: Proc, pri: int) -> None:
+        """Process ``p`` and each of its L4 threads run at Plan 9 priority ``pri``."""
+        p.pri = pri
+        pi = self.bypid.get(p.pid)
+        for tid in pi.threads if pi is not None else ():
+            if tid in self.bytid:
+                self.hvm.set_priority(tid, pri * PRISCALE)
 
     async def exits(self, pi: PInfo, msg: str, current: trio.CancelScope | None = None) -> None:
         """End process ``pi`` with exit string ``msg`` (Rule 2)."""

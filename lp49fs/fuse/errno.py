@@ -65,6 +65,7 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Enotunion: _errno.EINVAL,
     E.Enocreate: _errno.EACCES,
     E.Enoattach: _errno.EPERM,
+    E.Enobus: _errno.EACCES,  # never reaches FUSE: the library falls back to the classic path
     E.Eshutdown: _errno.ENODEV,
     E.Eshortstat: _errno.EINVAL,
     E.Ebadstat: _errno.EINVAL,

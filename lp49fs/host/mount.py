@@ -47,7 +47,7 @@ from lp49fs.host import hostlog
 from lp49fs.host.node import attach_console, bootargs
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, disks, kdb, servers
-from lp49fs.node.boot import Node, boot
+from lp49fs.node.boot import PRIFUSE, Node, boot
 from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,9 @@ class NodeSession:
         node.programs[CALLER] = self.operations.callers.serve  # a caller's process (users.py)
         shown = await self._shown(node)
         # RFNOWAIT: the bridge is no child of the shown process, so a wait there returns
-        await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
-                                 RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
+        pid = await node.procmgr.spawn(shown, BRIDGE, [BRIDGE, self.args.mountpoint],
+                                       RFFDG | RFPROC | RFNOWAIT, None)  # fmt: skip
+        node.procmgr.setpri(node.procmgr.bypid[pid].proc, PRIFUSE)  # Linux waits on it
         await self.operations.ready.wait()
         supervisors.start_soon(tracectl.serve, self.args.mountpoint)  # lp49 trace
         if self.args.debugcons:

@@ -122,6 +122,10 @@ class Hvm:
         """Start an inactive thread made with ``entry=None``."""
         self.kernel.start(self.root, tid, entry)
 
+    def set_priority(self, tid: ThreadId, priority: int) -> None:
+        """X.2 Schedule: thread ``tid`` runs at L4 ``priority`` (kernel.sched)."""
+        self.kernel.schedule(self.root, tid, priority)
+
     def delete_thread(self, tid: ThreadId) -> None:
         """End thread ``tid`` (its space dies with its last thread); no-op if already gone."""
         if self.kernel.thread(tid) is not None:

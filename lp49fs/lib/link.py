@@ -11,12 +11,19 @@ Rules:
    pipe (``i/o on hungup channel``) also reads as end of file.
 2. ``send_all`` writes everything (``write`` loops over MAXIO pieces).
 3. ``aclose`` closes the fd once; later calls do nothing.
+4. ``serving(srv)``: lib9p's ``serve`` runs it beside a connection it serves on this link;
+   it is the connection's service-bus endpoint (``lp49fs.lib.bussrv``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lp49fs.errors import Ehungup, Error
-from lp49fs.lib import sys
+from lp49fs.lib import bussrv, sys
+
+if TYPE_CHECKING:
+    from lp49fs.lib9p.srv import Srv
 
 DEFAULT_READ = 65536 + 24  # enough for one 64 KiB-msize 9P message
 
@@ -42,6 +49,9 @@ class FdLink:
         if self.closed:
             raise Error(Ehungup)
         await sys.write(self.fd, bytes(data))
+
+    async def serving(self, srv: Srv) -> None:
+        await bussrv.endpoint(self.fd, srv)
 
     async def aclose(self) -> None:
         if self.closed:

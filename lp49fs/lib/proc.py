@@ -15,6 +15,8 @@ from typing import NoReturn
 import trio
 
 from kernel.types import Msg, StringItem
+from lp49fs.lib import bus
+from lp49fs.lib.sys import settle
 from lp49fs.lib.uctx import UThread, current
 from lp49fs.lib.workers import run
 from lp49fs.syscall import RFCENVG as RFCENVG
@@ -55,7 +57,10 @@ async def _words(label: Sys, words: tuple[int, ...] = (), *strings: str) -> tupl
 
 async def rfork(flags: int) -> int:
     """Without RFPROC: change the caller's own groups (returns 0).  With RFPROC: use spawn."""
-    return (await _words(Sys.RFORK, (flags,)))[0]
+    r = (await _words(Sys.RFORK, (flags,)))[0]
+    if flags & RFCFDG:
+        bus.table().clear()  # the fds are gone, and their channels with them
+    return r
 
 
 async def spawn(
@@ -65,6 +70,8 @@ async def spawn(
     pairs: list[int] = []
     for child, parent in (fds or {}).items():
         pairs += (child, parent)
+    for fd in (fds or {0: 0, 1: 1, 2: 2}).values():
+        await settle(fd)  # the child shares the core's Chan, and its offset
     return (await _words(Sys.SPAWN, (flags, *pairs), prog, "\0".join(argv)))[0]
 
 

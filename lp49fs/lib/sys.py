@@ -5,15 +5,21 @@ runs it on an L4 thread of the calling process (``workers.run``).  Names travel 
 data travels through the thread's own buffer: ``write`` stores the bytes there and sends the
 pages as a MapItem (R), ``read`` sends the pages (R|W) and loads what the core stored.
 Failures raise ``Error(ename)`` with the Plan 9 string, also kept for ``errstr()``.
+
+An fd that ``open``/``create`` got a service-bus channel for (``lp49fs.lib.bus``) reads and
+writes by IPC to its server instead; ``seek``, ``dup``, ``close`` and ``spawn`` keep its
+offset right (``settle`` writes it back to the core when the fd leaves the bus).
 """
 
 from __future__ import annotations
 
-from kernel.types import PAGE_SIZE, Fpage, MapItem, R, W
 from kernel.types import Item as _Item
 from kernel.types import Msg as _Msg
+from kernel.types import R, W
 from kernel.types import StringItem as _S
-from lp49fs.errors import Error
+from lp49fs.errors import Ebadarg, Error
+from lp49fs.lib import bus
+from lp49fs.lib.items import mapitem
 from lp49fs.lib.uctx import UThread
 from lp49fs.lib.workers import run
 from lp49fs.ninep import Dir, decode_dirs, encode_dir
@@ -21,20 +27,6 @@ from lp49fs.syscall import MAXIO, MAXSTR, Sys
 
 STATBUF = 8192  # buffer for one stat entry (an entry may reach ninep.STATMAX)
 DIRREAD = 8192  # bytes asked per dirread
-
-
-def cover(addr: int, n: int, rights: int) -> Fpage:
-    """The smallest aligned power-of-two fpage (>= a page) holding ``[addr, addr+n)``."""
-    end = addr + max(n, 1)
-    size = PAGE_SIZE
-    while (addr & ~(size - 1)) + size < end:
-        size <<= 1
-    return Fpage(addr & ~(size - 1), size.bit_length() - 1, rights)
-
-
-def mapitem(addr: int, n: int, rights: int) -> MapItem:
-    fp = cover(addr, n, rights)
-    return MapItem(fp, fp.base)
 
 
 def _s(text: str) -> _S:
@@ -92,20 +84,55 @@ async def _writebuf(label: Sys, words: tuple[int, ...], data: bytes, *names: str
 
 
 async def open(path: str, mode: int) -> int:
-    return (await _simple(Sys.OPEN, (mode,), path))[0]
+    return bus.record(await _simple(Sys.OPEN, (mode,), path))
 
 
 async def create(path: str, mode: int, perm: int) -> int:
-    return (await _simple(Sys.CREATE, (mode, perm), path))[0]
+    return bus.record(await _simple(Sys.CREATE, (mode, perm), path))
+
+
+async def settle(fd: int) -> None:
+    """Take fd off the bus, writing its offset back to the core (lp49fs.lib.bus Rule 2)."""
+    ch = bus.drop(fd)
+    if ch is not None and ch.offset:
+        await _simple(Sys.SEEK, (fd, ch.offset, 0))
 
 
 async def read(fd: int, n: int) -> bytes:
     """At most ``n`` (and at most MAXIO) bytes at the fd's offset; b"" at end of file."""
+    ch = bus.chan(fd)
+    if ch is not None:
+        data = await bus.read(ch, max(0, min(n, MAXIO)), ch.offset)
+        if data is not None:
+            ch.offset += len(data)
+            return data
+        await settle(fd)
     return await _readbuf(Sys.READ, (fd,), n)
 
 
 async def pread(fd: int, n: int, offset: int) -> bytes:
+    ch = bus.chan(fd)
+    if ch is not None and offset >= 0:
+        data = await bus.read(ch, max(0, min(n, MAXIO)), offset)
+        if data is not None:
+            return data
+        await settle(fd)
     return await _readbuf(Sys.PREAD, (fd, offset), n)
+
+
+async def _write1(fd: int, piece: bytes, offset: int | None) -> int:
+    """One piece of a write (offset None: at the fd's offset)."""
+    ch = bus.chan(fd)
+    if ch is not None and (offset is None or offset >= 0):
+        n = await bus.write(ch, piece, ch.offset if offset is None else offset)
+        if n is not None:
+            if offset is None:
+                ch.offset += n
+            return n
+        await settle(fd)
+    if offset is None:
+        return await _writebuf(Sys.WRITE, (fd,), piece)
+    return await _writebuf(Sys.PWRITE, (fd, offset), piece)
 
 
 async def write(fd: int, data: bytes) -> int:
@@ -113,7 +140,7 @@ async def write(fd: int, data: bytes) -> int:
     done = 0
     while True:
         piece = bytes(data[done : done + MAXIO])
-        n = await _writebuf(Sys.WRITE, (fd,), piece)
+        n = await _write1(fd, piece, None)
         done += n
         if done >= len(data) or n < len(piece):
             return done
@@ -123,18 +150,26 @@ async def pwrite(fd: int, data: bytes, offset: int) -> int:
     done = 0
     while True:
         piece = bytes(data[done : done + MAXIO])
-        n = await _writebuf(Sys.PWRITE, (fd, offset + done), piece)
+        n = await _write1(fd, piece, offset + done)
         done += n
         if done >= len(data) or n < len(piece):
             return done
 
 
 async def close(fd: int) -> None:
+    bus.drop(fd)
     await _simple(Sys.CLOSE, (fd,))
 
 
 async def seek(fd: int, offset: int, whence: int) -> int:
-    return (await _simple(Sys.SEEK, (fd, offset, whence)))[0]
+    ch = bus.chan(fd)
+    if ch is None or whence not in (0, 1, 2):
+        return (await _simple(Sys.SEEK, (fd, offset, whence)))[0]
+    base = (0, ch.offset, 0)[whence] if whence != 2 else (await fstat(fd)).length
+    if base + offset < 0:
+        raise Error(Ebadarg)
+    ch.offset = base + offset
+    return ch.offset
 
 
 def _dir(b: bytes) -> Dir:
@@ -190,6 +225,8 @@ async def pipe() -> tuple[int, int]:
 
 
 async def dup(oldfd: int, newfd: int = -1) -> int:
+    await settle(oldfd)  # the two fds share the core's Chan and its offset from now on
+    bus.drop(newfd)
     return (await _simple(Sys.DUP, (oldfd, newfd)))[0]
 
 

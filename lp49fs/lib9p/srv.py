@@ -264,6 +264,9 @@ async def serve(link: Link, fs: FileServer, *, msize: int = DEFAULT_MSIZE) -> No
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_writer_then_cancel, srv, nursery)
+            serving = getattr(link, "serving", None)  # a link's own service (FdLink: the bus)
+            if serving is not None:
+                nursery.start_soon(serving, srv)
             try:
                 await srv.reader(nursery)
                 log.debug("%s: connection closed by the client", peer)

@@ -48,9 +48,11 @@ from kernel.thread import Entry, Thread
 from kernel.types import NILTHREAD, Msg, ThreadId
 from lp49fs.cmd import PROGRAMS
 from lp49fs.core import sysfile
+from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT, Core
 from lp49fs.core.mngr import Mngr
-from lp49fs.core.proc import RFFDG, RFPROC, Proc, newproc
+from lp49fs.core.proc import PRIDRIVER, PRISCALE, RFFDG, RFPROC, Proc, newproc
+from lp49fs.core.proc import PRIFUSE as PRIFUSE  # the FUSE view sets it on its bridge
 from lp49fs.core.procmgr import PInfo, ProcMgr
 from lp49fs.errors import Enonexist, Error
 from lp49fs.hvm import Hvm
@@ -193,6 +195,7 @@ async def boot(
     programs: dict[str, str | Main] | None = None,
     boottime: int | None = None,
     peer_timeout: float = PEER_TIMEOUT,
+    bus: bool = BUS,
     nics: Sequence[str] = (),
     ips: Sequence[str] = (),
     disks: tuple[str, ...] = (),
@@ -203,6 +206,7 @@ async def boot(
     ``boottime`` pins the servants' file times (default: the wall clock at boot);
     ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core);
     ``floppy`` is a 1.44 MB image (``PATH[:ro]``) for drive 0 of the floppy controller (#f).
+    ``bus`` turns the service bus on (docs/servicebus.md; False: the classic path only).
     """
     machine = Machine(ram_size=ram)
     try:
@@ -213,7 +217,8 @@ async def boot(
             hvm = Hvm(kernel)
             hvm.start()
             kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
-            core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout)
+            core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout,
+                        bus=bus)
             core.install(make_devtab(core, config))
             loader = Loader(dict(programs or {}))
             pm = ProcMgr(core, hvm, loader, nursery)
@@ -227,10 +232,12 @@ async def boot(
             node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)
             machine.uart.attach_output(node.console.extend)
             drv = hvm.create_thread(loader.mngr, lambda t: _console(node, t))
+            hvm.set_priority(drv, PRIDRIVER * PRISCALE)
             kernel.thread_control(kernel.root, kernel.irq_threads[UART_IRQ].id,
                                   kernel.irq_threads[UART_IRQ].id, NILTHREAD, drv)  # fmt: skip
             for _, ctlr in machine.bus.find(AtaController):
                 drv = hvm.create_thread(loader.mngr, functools.partial(_intr, node, line=ctlr.line))
+                hvm.set_priority(drv, PRIDRIVER * PRISCALE)
                 irqt = kernel.irq_threads[ctlr.line].id
                 kernel.thread_control(kernel.root, irqt, irqt, NILTHREAD, drv)
             for _, fdc in machine.bus.find(FloppyController):

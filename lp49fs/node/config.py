@@ -13,6 +13,7 @@ Layout (every table and key is optional; what is missing comes from the default 
                                   # wait; then a ping, and a hangup after as long again
     health = 5                    # seconds between servers' health checks (docs/recovery.md)
     maxconns = 256                # export connections served at once (more wait)
+    bus = true                    # the service bus (docs/servicebus.md); false: classic path
     idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
+from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
@@ -109,6 +111,7 @@ class NodeConfig:
     authuser: str | None = None  # [auth] user: the certificate dials present
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     health: float = 5.0  # seconds between health checks of the servers (node.monitor)
+    bus: bool = BUS  # the service bus (docs/servicebus.md); default: LP49_BUS, else on
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     disks: tuple[str, ...] = ()  # image files, PATH or PATH:ro, as sdC0, sdC1, sdD0 ...
@@ -125,7 +128,7 @@ class NodeConfig:
 
 KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout", "health",
-             "maxconns", "idle"},
+             "maxconns", "idle", "bus"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics", "floppy"},
     "network": {"ip", "stack"},
@@ -188,8 +191,8 @@ def _str(table: dict[str, Any], key: str, where: str) -> str | None:
     return v
 
 
-def _bool(table: dict[str, Any], key: str, where: str) -> bool:
-    v = table.get(key, False)
+def _bool(table: dict[str, Any], key: str, where: str, default: bool = False) -> bool:
+    v = table.get(key, default)
     if not isinstance(v, bool):
         raise ConfigError(f"{where}.{key}: want true or false, got {v!r}")
     return v
@@ -314,6 +317,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         idle=_seconds(node, "idle", f"{source}: node", cfg.idle),
         insecure=_bool(node, "insecure", f"{source}: node"),
         export_net=_bool(node, "export_net", f"{source}: node"),
+        bus=_bool(node, "bus", f"{source}: node", cfg.bus),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
         nics=tuple(str(n) for n in nics),

@@ -34,6 +34,7 @@ from hwsim.netback import backend
 from hwsim.nic import Nic
 from kernel.thread import Thread
 from kernel.types import NILTHREAD, Msg, ThreadId
+from lp49fs.core.proc import PRIDRIVER, PRISCALE
 from lp49fs.servants.ether import Ether
 from lp49fs.servants.etherdrv import NFRAMES, EtherDriver
 
@@ -94,6 +95,7 @@ def plug_nics(
         ether.addctlr(n, EtherDriver(nic, machine.ram, [f for f in frames if f is not None]))
         irq = kernel.irq_threads[line].id
         drv = node.hvm.create_thread(core_tid, functools.partial(_driver, ether, n, irq))
+        node.hvm.set_priority(drv, PRIDRIVER * PRISCALE)
         kernel.thread_control(kernel.root, irq, irq, NILTHREAD, drv)
         nursery.start_soon(port.run, nic)
     return plugged

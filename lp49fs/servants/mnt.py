@@ -236,6 +236,13 @@ class Mnt(Servant):
             raise Error(Ehungup)
         return mf
 
+    def busfid(self, c: Chan) -> tuple[Chan, int] | None:
+        """The service bus's hook (lp49fs.core.bus): (link Chan, fid) of proxy ``c``."""
+        mf = c.aux
+        if not isinstance(mf, Mfid) or mf.mnt is None or mf.fid == NOFID:
+            return None
+        return mf.mnt.link, mf.fid
+
     # ---- attach -------------------------------------------------------------------------------
 
     async def attach(self, spec: str) -> Chan:

@@ -167,6 +167,10 @@ class Pipe(Servant):
         """0 for data, 1 for data1."""
         return (c.qid.path & ((1 << QSHIFT) - 1)) - Q.DATA
 
+    def busend(self, c: Chan) -> tuple[int, int] | None:
+        end = self._end(c)
+        return (c.qid.path >> QSHIFT, end) if end in (0, 1) else None
+
     @staticmethod
     def _st(c: Chan) -> PipeState:
         st = c.aux

@@ -17,8 +17,10 @@ Rules
      ``bind`` of its path.  A mount's source is ``#s/name`` if its server link is posted in
      ``#s``, else its path.
   4. ``ctl`` takes ``kill`` (the core's ``postnote(p, "kill")`` hook), ``close N``,
-     ``closefiles`` and accepts ``hang nohang noswap private pri N`` as no-ops; anything
-     else is ``unknown control message "..."`` as Plan 9's ``cmderror`` words it.
+     ``closefiles``, ``pri N`` (0..19; above 10 only for the host owner: the process's
+     threads run at L4 priority N*10, kernel.sched) and accepts ``hang nohang noswap
+     private`` as no-ops; anything else is ``unknown control message "..."`` as Plan 9's
+     ``cmderror`` words it.
   5. ``note``: a write posts a note; a read takes the oldest (NUL-terminated), 0 bytes if none.
   6. ``wait``: each read takes the oldest wait record of the process from the process
      manager (``Core.waitfor``, the same queue as the ``wait`` system call), blocking while
@@ -42,8 +44,8 @@ from typing import TYPE_CHECKING
 from lp49fs.core import cputime
 from lp49fs.core.chan import COPEN, Chan, cclose
 from lp49fs.core.dev import Dirtab, Servant, openmode
+from lp49fs.core.proc import NPRIORITY, PRINORMAL, ProcStop, postnote, procfdprint
 from lp49fs.core.proc import Proc as ProcStruct
-from lp49fs.core.proc import ProcStop, postnote, procfdprint
 from lp49fs.errors import ERRMAX, Eisdir, Enochild, Enotstopped, Eperm, Eprocdied, Error, Etoobig
 from lp49fs.ninep import DMDIR, OREAD, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.proc import fmt as procfmt
@@ -153,8 +155,11 @@ class Proc(Servant):
         self._proc(c)
         if qkind(c.qid) in (Q.FD, Q.NS, Q.STATUS, Q.SEGMENT) and openmode(omode) != OREAD:
             raise Error(Eperm)
+        p = self._proc(c)
         c = self.devopen(c, omode)
         c.aux = None  # ns: the lines, taken at the first read (Rule 3)
+        if qkind(c.qid) == Q.TRACE:  # the log is bound at open: the process may exit first
+            proctrace.bind(c, p)
         return c
 
     async def close(self, c: Chan) -> None:
@@ -269,6 +274,19 @@ class Proc(Servant):
             st, p.stop = p.stop, None
             st.started.set()
 
+    def setpri(self, p: ProcStruct, fields: list[str]) -> None:
+        """``pri N``: Plan 9 procctlreq CMpri; above PRINORMAL only for the host owner."""
+        try:
+            pri = int(fields[1])
+        except ValueError:
+            raise cmderror(fields, "bad arg in system call") from None
+        if not 0 <= pri < NPRIORITY:
+            raise cmderror(fields, "bad arg in system call")
+        if pri > PRINORMAL and self.user() != self.core.eve:
+            raise Error(Eperm)
+        if self.core.setpri is not None:
+            self.core.setpri(p, pri)
+
     async def ctl(self, p: ProcStruct, fields: list[str]) -> None:
         """One ctl message (Rule 4)."""
         if not fields:
@@ -289,6 +307,8 @@ class Proc(Servant):
                 await cclose(p.fgrp.take(int(fields[1])))
             except ValueError:
                 raise cmderror(fields, "bad arg in system call") from None
+        elif fields[0] == "pri":
+            self.setpri(p, fields)
         elif fields[0] == "closefiles":
             for fd, fc in enumerate(p.fgrp.fd):
                 if fc is not None:

@@ -11,6 +11,8 @@ Rules:
 1. ``trace`` toggles; ``trace 1`` / ``trace 0`` set; anything else is a bad arg.
 2. A read returns end of file when the process is not traced, or when its log is closed
    (tracing turned off, or every process reporting to it exited) and everything is read.
+   An open of a traced process's ``trace`` takes its log at once, so what it logged is read
+   even if it exits before the first read.
 3. A process being traced counts once in ``lp49fs.trace.users`` (``TraceLog.hold``), so
    tracing is off again once no process is traced.
 """
@@ -44,6 +46,12 @@ def ctl(p: Proc, fields: list[str]) -> None:
 class _Reader:
     log: TraceLog
     buf: bytes = b""  # text taken from the log, not yet read
+
+
+def bind(c: Chan, p: Proc) -> None:
+    """At open: the reader of ``c`` takes ``p``'s log if it is traced (Rule 2)."""
+    if p.tracelog is not None:
+        c.aux = _Reader(p.tracelog)
 
 
 async def read(c: Chan, p: Proc | None, count: int) -> bytes:
