@@ -214,7 +214,13 @@ def take(cur: Thread) -> tuple[ThreadId, Msg]:
 
 
 async def park(cur: Thread, timeout: Timeout, phase: int) -> None:
-    """Block ``cur``'s task until a partner reschedules it (or the timeout passes)."""
+    """Block ``cur``'s task until a partner reschedules it (or the timeout passes).
+
+    A deleted thread never blocks: ``delete`` wakes a parked thread with CANCELED, but a
+    thread deleted while its task was runnable (between the phases of a call, or deferred
+    to a higher-priority thread) would otherwise park with nobody left to wake it."""
+    if not cur.alive:
+        raise IpcError(CANCELED, phase)
     cur.parked = True
     sched = cur.kernel.sched
     if sched.deferred:  # the processor is free for lower threads no ready one outranks

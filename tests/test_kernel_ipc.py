@@ -334,6 +334,35 @@ async def test_deleting_a_server_fails_its_blocked_senders(kern: Kernel) -> None
     assert errs == [(NO_PARTNER, SEND_PHASE)]
 
 
+async def test_a_caller_deleted_between_its_send_and_its_reply_wait_never_parks(
+    kern: Kernel,
+) -> None:
+    """The server takes the call, which makes the caller's task runnable for its reply wait,
+    and deletes the caller before that task runs: the (shielded) call ends CANCELED instead of
+    parking forever with nobody left to wake it."""
+    errs: list[tuple[int, int]] = []
+
+    async def caller(t: Thread) -> None:
+        with trio.CancelScope(shield=True):  # as a close in a finally: only IPC can end it
+            try:
+                await t.call(srv, Msg(0))
+            except IpcError as e:
+                errs.append((e.code, e.phase))
+
+    async def server(t: Thread) -> None:
+        await trio.testing.wait_all_tasks_blocked()  # the caller is queued, sending
+        await t.receive()
+        kern.thread_control(kern.root, who, NILTHREAD, NILTHREAD, NILTHREAD)  # delete it
+        await trio.sleep_forever()
+
+    srv = spawn(kern, server)
+    who = spawn(kern, caller)
+    with trio.fail_after(10):  # a guard against the hang, never a timing assertion
+        while not errs:
+            await trio.testing.wait_all_tasks_blocked()
+    assert errs == [(CANCELED, RECEIVE_PHASE)]
+
+
 async def test_exchange_registers_cancels_a_receive(kern: Kernel) -> None:
     errs: list[tuple[int, int]] = []
 

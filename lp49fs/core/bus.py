@@ -16,7 +16,8 @@ reads and writes need not cross the core.  So:
    endpoint (``lp49fs.lib.bus``), without the core.
 3. The channel is a capability for that one fid: the server honours a request only with the
    fid's badge, only while that very fid is open on that connection (a Tclunk from ``close``
-   ends it; a new fid with the same number is not the old one), and only until the core
+   ends it, and the close of a granted Chan (``CBUS``) returns only once the Rclunk is
+   in; a new fid with the same number is not the old one), and only until the core
    revokes it; ``unmount`` sends ``Bus.REVOKE`` to the endpoint of every link the unmount
    removed from the name space.  A server restart ends it too: its endpoint thread dies, so
    the IPC fails (NO_PARTNER).
@@ -39,7 +40,7 @@ import trio
 from kernel.types import IpcError, Msg, ThreadId
 from lp49fs import trace as _t
 from lp49fs.core import sysfile
-from lp49fs.core.chan import Chan
+from lp49fs.core.chan import CBUS, Chan
 from lp49fs.core.prochandlers import OKMSG, _ok, _strs
 from lp49fs.errors import Enobus, Error
 from lp49fs.syscall import Bus as B
@@ -103,6 +104,7 @@ async def grant(c: Clerk, pi: PInfo, fd: int) -> tuple[int, ...]:
         if bus.ends.get(far) == tid and tid not in c.mngr.procmgr.bytid:
             del bus.ends[far]  # the server is gone
         return ()
+    ch.flag |= CBUS  # its close waits for the Rclunk that ends the grant (Rule 3)
     if _t.on:
         _t.ev("clerk", "bus", f"grant fid {bf[1]} of {ch.path.s} to pid {pi.proc.pid}")
     return (int(tid), bf[1], badge)

@@ -49,6 +49,7 @@ CFREE = 0x0010  # not in use
 CRCLOSE = 0x0020  # remove on close
 CCACHE = 0x0080  # client cache
 CCREATE = 0x0100  # made by create (not only a walk)
+CBUS = 0x0200  # a service-bus channel was granted for it (core/bus.py): close waits
 
 
 class Dev(Protocol):

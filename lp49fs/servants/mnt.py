@@ -52,6 +52,7 @@ Rules
      "9P2000" gets plain 9P.  On a 9P2000.lp49 link ``walkopen`` sends Twalk and Topen at
      once (open of a file costs one round trip, not two) and ``close`` sends Tclunk without
      waiting for Rclunk, except for an ORCLOSE file (its removal must be done when close
+     returns), a Chan granted a service-bus channel (the grant must end when close
      returns) and the last fid of the Mntchan (whose reader then stops).
   10. A link posted in ``#s`` gets a session that survives the server's restart: it dials
       the ``/srv`` entry again and walks the held fids anew (``mntrecover``), so Rule 5
@@ -71,7 +72,7 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
-from lp49fs.core.chan import COPEN, CRCLOSE, Chan, Path, Walkqid, cclose, incref
+from lp49fs.core.chan import CBUS, COPEN, CRCLOSE, Chan, Path, Walkqid, cclose, incref
 from lp49fs.core.dev import Servant, openmode
 from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
@@ -326,8 +327,8 @@ class Mnt(Servant):
             return
         m = mf.mnt
         m.ref -= 1
-        try:  # Rule 9: no wait unless it removes the file or frees the last fid
-            await mf.clunk(wait=m.ref <= 0 or bool(c.flag & CRCLOSE))
+        try:  # Rule 9: no wait unless it removes the file, frees the last fid or ends a grant
+            await mf.clunk(wait=m.ref <= 0 or bool(c.flag & (CRCLOSE | CBUS)))
         except Error:
             pass  # Rule 5: closing cannot fail
         finally:
