@@ -47,7 +47,7 @@ import trio
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
 from lp49fs.core.core import Core
-from lp49fs.host import hostlog, sdnotify
+from lp49fs.host import cdisk, hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import disks, hostservers, kdb, servers
 from lp49fs.node.boot import boot
@@ -287,6 +287,7 @@ def main(argv: list[str]) -> int:
     try:
         cfg, verbose, logpath = configure(argv)
         hostlog.setup("lp49 node", logpath, verbose)
+        cfg = cdisk.with_cdisk(cfg)  # the default node's /n/c (lp49fs/host/cdisk.py)
     except (ConfigError, hostlog.LogError) as e:
         print(f"lp49 node: {e}", file=sys.stderr)
         return 1
