@@ -3,7 +3,9 @@
 Theory of operation.  The node runs in the foreground, in one trio event loop:
 
 1. ``config.load`` reads CONFIG (or takes the built-in default node); ``--name`` and
-   ``--console`` override it.  A bad file is one line on stderr and exit status 1.
+   ``--console`` override it.  A bad file is one line on stderr and exit status 1.  The
+   default node given no ``--disk`` gets ``c.img`` from the state directory
+   (``lp49fs.host.cdisk``), so its ``/n/c`` persists.
 2. ``boot`` builds the machine, kernel, root task and core (``lp49fs.node.boot``).
 3. The console is attached to the UART before anything prints: ``stdio`` copies stdin into
    the UART and UART output to stdout (on a terminal, host echo and line editing are turned
@@ -14,8 +16,9 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
 4. ``servers.start_servers`` starts, posts and supervises the configured servers;
    ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
    processes and posts each with the LP49 ``srv`` program; ``disks.start`` runs ``fdisk -p``
-   on each ``--disk`` unit, starts dossrv for its FAT partitions and mounts them on ``/n``
-   (the first at ``/n/c``), in the boot name space and in init's.
+   on each disk unit, starts dossrv for its FAT partitions and ext2srv for its Linux ones and
+   mounts them on ``/n`` (the first FAT one also at ``/n/c``), in the boot name space and in
+   init's.
 5. With an authority (``--auth``, ``[auth]``), ``$auth`` and ``$authuser`` are set in the
    boot environment, which every process inherits, so ``import`` and ``srv`` use TLS.
    ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
