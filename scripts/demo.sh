@@ -37,8 +37,13 @@ say "echo a note > $mnt/tmp/note   # /tmp is ramfs, a 9P server process in the n
 echo a note > "$mnt/tmp/note"
 run ls -l "$mnt/tmp"
 typed "echo \$greeting; cat /tmp/note"
-typed "bind '#|' /n"
-run ls -l "$mnt/n"
+run ls "$mnt/n"
+say "echo one line per demo run >> $mnt/n/c/runs.txt   # /n/c: dossrv on a FAT partition"
+echo one line per demo run >> "$mnt/n/c/runs.txt"
+run cat "$mnt/n/c/runs.txt"
+typed "ls -l /n/c"
+typed "bind '#|' /mnt"
+run ls -l "$mnt/mnt"
 typed "ns"
 
 cat <<MSG
@@ -46,5 +51,7 @@ cat <<MSG
 The default node is mounted at $mnt.
   its console:   $lp49 console unix!$cons      (a shell; DEL or ^C interrupts, ^] detaches)
   look around:   ls $mnt/proc/*/status; cat $mnt/proc/1/ns
+  its disk:      $mnt/n/c is the FAT partition of c.img in \$LP49_STATE, /var/lib/lp49 or
+                 ~/.local/state/lp49; what is written there is kept for the next boot
   unmount:       fusermount3 -u $mnt           (stops the node)
 MSG

@@ -2,6 +2,9 @@
 
 ``.ci/run`` sets LP49_REQUIRE_FUSE, LP49_REQUIRE_ROOT and LP49_REQUIRE_PEERS, so in CI a test
 that cannot run (no /dev/fuse, not root, peers not installed) fails instead of skipping.
+
+Every test run has a state directory of its own (``LP49_STATE``), so the default nodes the
+tests boot make and share their /n/c image there, never in the user's.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ settings.register_profile("ci", parent=settings.get_profile("lp49"), derandomize
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "lp49")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _statedir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default node's state directory for this run (lp49fs/host/cdisk.py)."""
+    os.environ["LP49_STATE"] = str(tmp_path_factory.mktemp("state"))
 PEERS = ROOT / ".peers"
 
 

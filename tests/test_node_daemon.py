@@ -112,9 +112,11 @@ def test_script_typed_at_the_unix_socket_console(
             assert b"\r\nhelix\r\n" in _read_until(s, b"helix\r\n")
         lines = out.splitlines()
         assert lines[0] == SCRIPT.decode().rstrip("\n")  # the console echoes what is typed
-        assert lines[1:3] == ["/srv/ramfs", "hello"]
-        ns = lines[3:]
+        # the default node's disk (lp49fs/host/cdisk.py) adds dossrv and the ramfs on /n
+        assert lines[1:5] == ["/srv/dos", "/srv/n", "/srv/ramfs", "hello"]
+        ns = lines[5:]
         assert [ln for ln in ns if ln in NS_EXPECTED] == NS_EXPECTED
+        assert [ln for ln in ns if " /n/c " in ln], ns
         assert ns[-2:] == ["cd /", "% "]
 
         r = subprocess.run([*LP49, "console", f"unix!{path}"], input=b"cat /tmp/x\n",

@@ -61,7 +61,8 @@ def test_srv_and_mount_a_u9fs_then_change_files_seen_on_linux(
     assert node.console is not None
     sh = node.console.run
     assert sh(f"srv {addr} unix") == ("", "")
-    assert sh("ls /srv") == ("/srv/ramfs\n/srv/unix\n", "")
+    # dos and n: the default node's disk on /n/c (lp49fs/host/cdisk.py)
+    assert sh("ls /srv") == ("/srv/dos\n/srv/n\n/srv/ramfs\n/srv/unix\n", "")
     assert sh("mount -c /srv/unix /n") == ("", "")  # -c: creation allowed
     assert sh("ls /n") == ("/n/hello\n/n/sub\n", "")
     assert sh("cat /n/hello") == ("hello from linux\n", "")

@@ -43,7 +43,7 @@ from lp49fs.fuse.attr import Owners
 from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER, Callers
-from lp49fs.host import hostlog
+from lp49fs.host import cdisk, hostlog
 from lp49fs.host.node import attach_console, bootargs
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, disks, kdb, servers
@@ -142,6 +142,8 @@ class NodeSession:
 
     async def _node(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         cfg, console = self.cfg, self.args.console or "none"
+        if self.args.source.kind is not SourceKind.DIAL:  # the default node's /n/c
+            cfg = self.cfg = cdisk.with_cdisk(cfg)
         try:
             with trio.CancelScope(shield=True) as scope:
                 async with boot(cfg.name, **bootargs(cfg)) as node, trio.open_nursery() as sup:

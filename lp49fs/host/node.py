@@ -3,7 +3,9 @@
 Theory of operation.  The node runs in the foreground, in one trio event loop:
 
 1. ``config.load`` reads CONFIG (or takes the built-in default node); ``--name`` and
-   ``--console`` override it.  A bad file is one line on stderr and exit status 1.
+   ``--console`` override it.  A bad file is one line on stderr and exit status 1.  The
+   default node given no ``--disk`` gets ``c.img`` from the state directory
+   (``lp49fs.host.cdisk``), so its ``/n/c`` persists.
 2. ``boot`` builds the machine, kernel, root task and core (``lp49fs.node.boot``).
 3. The console is attached to the UART before anything prints: ``stdio`` copies stdin into
    the UART and UART output to stdout (on a terminal, host echo and line editing are turned
@@ -14,8 +16,9 @@ Theory of operation.  The node runs in the foreground, in one trio event loop:
 4. ``servers.start_servers`` starts, posts and supervises the configured servers;
    ``hostservers.start_hostservers`` starts the host-side ones (``lp49 u9fs`` ...) as Linux
    processes and posts each with the LP49 ``srv`` program; ``disks.start`` runs ``fdisk -p``
-   on each ``--disk`` unit, starts dossrv for its FAT partitions and mounts them on ``/n``
-   (the first at ``/n/c``), in the boot name space and in init's.
+   on each disk unit, starts dossrv for its FAT partitions and ext2srv for its Linux ones and
+   mounts them on ``/n`` (the first FAT one also at ``/n/c``), in the boot name space and in
+   init's.
 5. With an authority (``--auth``, ``[auth]``), ``$auth`` and ``$authuser`` are set in the
    boot environment, which every process inherits, so ``import`` and ``srv`` use TLS.
    ``init -n NSTEXT`` starts as a child of the boot process: it builds its name space from
@@ -47,7 +50,7 @@ import trio
 from hwsim.console import copy_input, serve_unix
 from hwsim.uart import Uart
 from lp49fs.core.core import Core
-from lp49fs.host import hostlog, sdnotify
+from lp49fs.host import cdisk, hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import disks, hostservers, kdb, servers
 from lp49fs.node.boot import boot
@@ -287,6 +290,7 @@ def main(argv: list[str]) -> int:
     try:
         cfg, verbose, logpath = configure(argv)
         hostlog.setup("lp49 node", logpath, verbose)
+        cfg = cdisk.with_cdisk(cfg)  # the default node's /n/c (lp49fs/host/cdisk.py)
     except (ConfigError, hostlog.LogError) as e:
         print(f"lp49 node: {e}", file=sys.stderr)
         return 1

@@ -11,9 +11,10 @@ Theory of operation (Plan 9's boot and ``/rc/bin/termrc`` do the same with ``fdi
    ``PARTSERVERS`` maps a family to the server program and its ``/srv`` name; one server
    per family serves every partition of it (the attach spec names the partition file).  A
    family whose program is not in the program table is left alone, so ext2 support is one
-   line in that table and a program.  The contract for such a program: it is started as
-   ``PROG SRVNAME``, posts ``/srv/SRVNAME``, and takes the partition file as the attach
-   spec.  Servers are supervised (``servers.supervise``).
+   line in that table and a program.  The contract for such a program: it is started with
+   the table's arguments (``dossrv dos``, ``ext2srv -S ext2``), posts ``/srv/SRVNAME``, and
+   takes the partition file as the attach spec.  Servers are supervised
+   (``servers.supervise``).
 3. Mount points: ``/n`` of the root is a fixed skeleton directory, so a ramfs posted as
    ``/srv/n`` is mounted on it first, and ``/n/<unit><part>`` (``/n/sdC0dos``) is made in it
    for every served partition; the first ``dos`` partition is also ``/n/c`` when asked
@@ -47,9 +48,9 @@ from lp49fs.node.servers import ServerSpec, Supervised, start_servers
 
 log = logging.getLogger(__name__)
 
-PARTSERVERS: dict[str, tuple[str, str]] = {  # family -> (program, /srv name) (Rule 2)
-    "dos": ("dossrv", "dos"),
-    "linux": ("ext2srv", "ext2"),
+PARTSERVERS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # family -> (program, /srv
+    "dos": ("dossrv", "dos", ("dos",)),  # name, its arguments) (Rule 2)
+    "linux": ("ext2srv", "ext2", ("-S", "ext2")),
 }
 MNTSRV = ServerSpec("n", "ramfs", ("ramfs", "-S", "n"), "/n")  # the mount points (Rule 3)
 
@@ -120,7 +121,7 @@ async def start(
         mounts.setdefault(x.family, []).append((f"/n/{x.unit}{x.name}", x.file))
     lines = [f"mount -c /srv/{MNTSRV.srvname} /n"]
     for family, pairs in mounts.items():
-        prog, srv = PARTSERVERS[family]
+        prog, srv, args = PARTSERVERS[family]
         made = []
         for old, spec in pairs:
             try:  # the mount point, in the ramfs on /n
@@ -132,6 +133,6 @@ async def start(
             made.append((old, spec))
             lines.append(f"mount -c /srv/{srv} {old} {spec}")
         # the supervisor mounts them, and mounts them again after a restart
-        svs += await start_servers(node, nursery, (ServerSpec(srv, prog, (prog, srv),
+        svs += await start_servers(node, nursery, (ServerSpec(srv, prog, (prog, *args),
                                                               more=tuple(made)),))  # fmt: skip
     return svs, floppy + "".join(line + "\n" for line in lines)
