@@ -179,6 +179,8 @@ def test_remote_killed_and_restarted_the_import_recovers_by_itself(pair: Pair) -
     assert cons is not None
     os.killpg(pair.b.proc.pid, signal.SIGKILL)
     pair.b.proc.wait()
+    wait_until(lambda: "/srv/import." not in pair.sh(pair.a, "ls /srv")[0],
+               "alpha to see the link break (its /srv entry goes)")
     cons.sock.sendall(b"cat /n/sysname; echo @@x $status @@\n")  # waits for beta's return
     pair.restart_b()
     buf = ""

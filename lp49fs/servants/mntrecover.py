@@ -36,10 +36,11 @@ Rules:
    no supervisor to take its stale ``/srv`` entry away, so the session removes it itself when
    the link hangs up: that is the re-dialler's cue to dial the exporter again and post the new
    link under the same name.
-8. A request in flight when the link was hung up because the peer froze (no answer to the
-   ping, ``lib9p/ping.py``) fails with ``i/o on hungup channel`` instead of being repeated: a
-   frozen peer may stay frozen, and the caller is owed an answer within the request timeout.
-   Later requests wait for the re-dial (Rule 1).
+8. A request in flight when the link of an import broke, or any link was hung up because
+   the peer stopped answering (no answer to the ping, ``lib9p/ping.py``), fails with ``i/o
+   on hungup channel`` instead of being repeated: a remote node may stay away for long (a
+   TLS link shows even a silent break as end of file), and the caller is owed an answer
+   within the request timeout.  Later requests wait for the re-dial (Rule 1).
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ class Recovering:
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
                     raise
-                if _frozen(s):  # Rule 8
+                if self.failfast(s):  # Rule 8
                     raise
                 await self._next(gen)
                 if not isinstance(msg, SAFE):
@@ -254,7 +255,7 @@ class Recovering:
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
                     raise
-                if _frozen(s):  # Rule 8
+                if self.failfast(s):  # Rule 8
                     raise
                 await self._next(gen)
                 if not all(isinstance(m, SAFE) for m in msgs):
@@ -329,6 +330,11 @@ class Recovering:
         self.dead = True
         self._wake()
 
+    def failfast(self, s: Session) -> bool:
+        """Rule 8: whether a request in flight on hung-up ``s`` fails rather than repeats."""
+        why = getattr(s, "_hungup", None) or ""
+        return self.name.startswith(PREFIX) or why.startswith(SILENT)
+
     async def _unpost(self) -> None:
         """Rule 7: the dead link of an import leaves /srv."""
         if not self.name.startswith(PREFIX):
@@ -388,11 +394,6 @@ class Recovering:
             raise Error(Ereplaced)  # Rule 3
         if rec.omode >= 0:
             await s.rpc(Topen(fid=fid, mode=rec.omode))
-
-
-def _frozen(s: Session) -> bool:
-    """Whether ``s`` was hung up because its peer stopped answering (Rule 8)."""
-    return (getattr(s, "_hungup", None) or "").startswith(SILENT)
 
 
 def session(mnt: Mnt, c: Chan, make: Callable[[Chan], Session]) -> Session:
