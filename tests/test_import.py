@@ -284,3 +284,25 @@ def test_exportfs_confinement_and_read_only(pair: Pair) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def _listener(pair: Pair) -> tuple[str, str]:
+    """(pid, restarts) of beta's export listener, from its /dev/servers row."""
+    out, _ = pair.sh(pair.b, "cat /dev/servers")
+    row = next(r.split() for r in out.splitlines() if r.split()[:1] == ["exportfs"])
+    return row[3], row[5]
+
+
+def test_a_killed_export_listener_is_restarted_and_serves_again(pair: Pair) -> None:
+    """exportfs -l is supervised like the other servers: killed, it is started again (with
+    the budget, shown in /dev/servers) on the same port; a connection it had accepted lives."""
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    pid, restarts = _listener(pair)
+    assert restarts == "0"
+    assert pair.sh(pair.b, f"echo kill > /proc/{pid}/ctl") == ("", "")
+    wait_until(lambda: _listener(pair)[0] not in (pid, "0"), "beta's listener restarted")
+    assert _listener(pair)[1] == "1"
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")  # the served link lived on
+    wait_until(lambda: accepting(pair.port), "beta's exportfs listening again")
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /mnt") == ("", "")
+    assert pair.sh(pair.a, "cat /mnt/sysname") == ("beta", "")
