@@ -4,7 +4,8 @@ An import does not mount its connection directly: it posts it in ``/srv`` under 
 starting with ``PREFIX`` (``import.PID``), opens that entry and mounts it, so the mount gets
 ``#M``'s recovering session (``servants/mntrecover.py``), which keeps the path of every fid.
 A *re-dialler* process (``import -R name ...``, started by import with RFNOWAIT, sharing its
-name space) then watches the entry:
+name space, with ``/dev/null`` for fds 0-2: its reports go to the node's log) then watches the
+entry:
 
 1. When the link breaks (the exporter died: end of file; or froze: no answer to the ping
    within ``[node] peer_timeout``), the recovering session removes the stale ``/srv`` entry
@@ -27,7 +28,7 @@ import trio
 
 from lp49fs import lib
 from lp49fs.errors import Error
-from lp49fs.lib import RFNOWAIT, RFPROC
+from lp49fs.lib import RFCFDG, RFNOWAIT, RFPROC
 from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.budget import Budget
 from lp49fs.servants.mntrecover import PREFIX, WAIT
@@ -87,7 +88,7 @@ async def start(name: str, addr: str, tree: str, period: float,
     if auth is not None:
         argv += ["-A", auth[0], "-u", auth[1]]
     argv += [addr, tree]
-    return await lib.spawn("import", argv, RFPROC | RFNOWAIT)
+    return await lib.spawn("import", argv, RFPROC | RFNOWAIT | RFCFDG)
 
 
 async def _posted(name: str) -> bool:
@@ -118,6 +119,8 @@ async def redialer(name: str, addr: str, tree: str, period: float,
                    auth: tuple[str, str] | None) -> None:  # fmt: skip
     """Rules 1-3: keep ``/srv/name`` posted with a live connection to the exporter."""
     assert name.startswith(PREFIX), name
+    for _ in range(3):  # fds 0-2: it runs in the background, its reports go to the log
+        await lib.open("/dev/null", ORDWR)
     while True:
         while await _posted(name):
             await lib.sleep(round(POLL * 1000))
