@@ -22,8 +22,8 @@ else.
 
 Rules:
 1. A connection ends at either side: the peer's FIN or reset reads as end of file (the
-   exportfs ends, an import mount hangs up: every pending call fails ``i/o on hungup
-   channel``); closing the data fd sends FIN.
+   exportfs ends; on an import mount the pending call fails ``i/o on hungup channel`` and
+   the re-dialler dials again: ``redial.py``); closing the data fd sends FIN.
 2. Every conversation asks ``#I`` for keepalive with the period in milliseconds, so a
    silently broken link (no FIN, no reset: a cable pulled, a link down) is noticed by the
    host TCP stack in about one period (``#I`` Rule: ``keepalive ms``) and then reads fail.
