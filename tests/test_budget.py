@@ -49,6 +49,21 @@ async def test_a_healthy_run_resets_the_backoff_and_old_crashes_leave_the_window
     assert b.restarts == 200
 
 
+async def test_a_server_killed_every_few_seconds_waits_the_first_backoff_within_the_budget(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    b = Budget("r", limit=5, window=60, pause=30, backoff=0.05, maxbackoff=2, healthy=2)
+    waits = []
+    for _ in range(6):  # runs of 3 s: past a crash loop, so no growing backoff
+        b.started()
+        await trio.sleep(3)
+        t0 = trio.current_time()
+        await b.restart("killed")
+        waits.append(round(trio.current_time() - t0, 3))
+    assert waits[:5] == [0.05] * 5
+    assert waits[5] == pytest.approx(30 + 0.05)  # the budget still holds: 6 in 60 s pause
+
+
 async def test_ramfs_killed_ten_times_in_a_row_is_still_restarted() -> None:
     budget = Budget("ramfs", limit=3, window=60, pause=0.2, backoff=0.01)
     with trio.fail_after(60):  # a hang guard

@@ -14,6 +14,11 @@ written to the conversation's ctl as ``keepalive <ms>``).
 authority's certificates before anything else (``exportfs_net.tlsfd``), presenting
 ``user``'s certificate (``-u``; default ``$authuser``, else the caller's own user) and verifying
 that the exporter holds a node certificate for the host dialled.
+
+The mount survives a broken link: import mounts its connection through a ``/srv/import.PID``
+entry and leaves a re-dialler (``import -R import.PID ...``, ``exportfs/redial.py``) that dials
+again, with backoff, when the exporter dies or freezes, and posts the new link; ``#M`` then walks
+the held fids again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from lp49fs.cmd.bind import mountflag
 from lp49fs.cmd.newns import getenv
 from lp49fs.errors import Error
 from lp49fs.servers.exportfs import net as exportfs_net
+from lp49fs.servers.exportfs import redial
 
 USAGE = "usage: import [-abcC] [-k secs] [-A authdir] [-u user] host path [mtpt]"
 
@@ -37,7 +43,7 @@ def parse(argv: list[str], opts: dict[str, str] | None = None) -> tuple[set[str]
         a = args.pop(0)
         if a == "--":
             break
-        if a in ("-A", "-u") and args and opts is not None:
+        if a in ("-A", "-u", "-R") and args and opts is not None:
             opts[a[1]] = args.pop(0)
             continue
         if a == "-k" and args:
@@ -68,6 +74,9 @@ async def main(argv: list[str]) -> None:
     authdir = opts.get("A") or await getenv("auth")
     user = opts.get("u") or await getenv("authuser") or await lib.whoami()
     auth = (authdir, user) if authdir else None
+    if "R" in opts:  # the re-dialler import leaves behind (redial.py)
+        await redial.redialer(opts["R"], args[0], tree, period, auth)
+        return
     try:
         await exportfs_net.importfs(args[0], tree, mtpt, flag, period, auth)
     except Error as e:

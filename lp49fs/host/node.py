@@ -232,15 +232,19 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 await node.run("sh", ["sh", "-c", auth_env(cfg)])
             pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
-            if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l)
-                xpid = await node.spawn("exportfs", export_argv(cfg))
-                log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xpid)
+            if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l), supervised
+                xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
+                [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+                log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xsv.pid)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:
                 log.info("node %s: %s: shutting down", cfg.name, signal.Signals(signum).name)
                 break
             sdnotify.stopping()
             nursery.cancel_scope.cancel()  # supervisors and console first; boot kills the rest
+
+
+LISTENER = "exportfs"  # the export listener's name in /dev/servers
 
 
 def namespace(cfg: NodeConfig) -> str:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SILENT = "peer silent"  # how a hangup for want of an answer begins (mntrecover Rule 8)
+
 
 async def watchdog(s: Session, period: float) -> None:
     """Hang ``s`` up when its peer leaves waiting requests unanswered and says nothing."""
@@ -38,7 +40,7 @@ async def watchdog(s: Session, period: float) -> None:
         if s._last_rx == heard and s._hungup is None:
             log.warning("9P peer silent for %.1f s with %d requests waiting: hanging up",
                         trio.current_time() - heard, len(s._calls))
-            s._hangup(f"peer silent for {trio.current_time() - heard:.1f} s")
+            s._hangup(f"{SILENT} for {trio.current_time() - heard:.1f} s")
             if s._nursery is not None:
                 s._nursery.cancel_scope.cancel()  # run() ends and closes the link
             return

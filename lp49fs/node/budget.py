@@ -5,8 +5,11 @@ processes) ask one ``Budget`` before each restart.  The rules (issue: a server t
 times in a node's life was never restarted again, however long ago the crashes were):
 
 1. Backoff.  The first restart after a crash waits ``backoff`` seconds; each further crash in a
-   row doubles the wait, up to ``maxbackoff``.  A run that lasted ``window`` seconds or more was
-   healthy: the next crash starts from ``backoff`` again.
+   row doubles the wait, up to ``maxbackoff``.  A run that lasted ``healthy`` seconds or more
+   (default 2 s) was no crash loop: the next crash starts from ``backoff`` again.  The backoff
+   is for a server that dies as it starts; one that dies every few seconds is bounded by the
+   budget (Rule 2), so a server killed now and then is back in its first wait, not in a wait
+   grown by kills long over.
 2. Budget.  At most ``limit`` restarts in any ``window`` seconds.  When a crash would exceed it,
    the supervisor logs why and pauses ``pause`` seconds, then begins a fresh window.  It never
    gives up for good: a node that runs for weeks keeps its servers.
@@ -35,6 +38,7 @@ class Budget:
     pause: float = 30.0
     backoff: float = 0.05
     maxbackoff: float = 2.0
+    healthy: float = 2.0  # a run this long resets the backoff (Rule 1)
     restarts: int = 0  # restarts so far, over the node's life
     state: str = "starting"  # starting | up | backoff | paused | stopped
     why: str = ""  # the last exit, as the supervisor saw it
@@ -43,15 +47,15 @@ class Budget:
     _started: float = 0.0
 
     def started(self) -> None:
-        """The server is up (posted); a crash after ``window`` seconds counts as a fresh one."""
+        """The server is up (posted); a crash after ``healthy`` seconds counts as a fresh one."""
         self.state, self._started = "up", trio.current_time()
 
     async def restart(self, why: str) -> None:
         """The server exited for ``why``: wait as the rules say before it is started again."""
         now = trio.current_time()
         self.why = why
-        if now - self._started >= self.window:
-            self._delay = 0.0  # Rule 1: a healthy run resets the backoff
+        if now - self._started >= self.healthy:
+            self._delay = 0.0  # Rule 1: a run past a crash loop resets the backoff
         while self._recent and now - self._recent[0] >= self.window:
             self._recent.popleft()
         if len(self._recent) >= self.limit:  # Rule 2

@@ -22,6 +22,9 @@ Rules:
    Plan 9's boot(8)); the servers themselves use only ``lp49fs.lib``.
 2. A server that never posts its name within ``post_timeout`` is killed and counts as a
    crash.
+3. A server that posts nothing (``post=False``: the node's export listener, ``exportfs -l``,
+   which announces a TCP address instead) is up once started; it is restarted the same way
+   and has no ``/srv`` entry or mount to withdraw.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class ServerSpec:
     flag: int = MREPL | MCREATE  # mount flags
     spec: str = ""  # attach name
     more: tuple[tuple[str, str], ...] = ()  # further (old, spec) mounts of it, same flags
+    post: bool = True  # False: it posts nothing (the export listener, Rule 3): up once started
 
     def mounts(self) -> list[tuple[str, str]]:
         """Every (old, spec) the boot name space mounts it on, made again after a restart."""
@@ -150,7 +154,10 @@ async def supervise(
     while True:
         sv.starts += 1
         sv.pid = await node.spawn(s.prog, list(s.argv))
-        if await _posted(node, s.srvname, post_timeout):
+        if not s.post:  # Rule 3
+            sv.up.set()
+            b.started()
+        elif await _posted(node, s.srvname, post_timeout):
             try:
                 await _mount(node, s)
                 sv.up.set()
@@ -165,14 +172,16 @@ async def supervise(
         if sv.stopping:
             sv.pid = 0
             b.state = "stopped"
-            await _withdraw_all(node, s)
+            if s.post:
+                await _withdraw_all(node, s)
             return
         why = f"pid {sv.pid} exited {msg!r}"
         why = f"{sv.killed}: {why}" if sv.killed else why
         sv.killed = ""
         sv.pid = 0
         sv.up = trio.Event()
-        await withdraw(node, s.srvname, None)  # the mounts recover (module docstring)
+        if s.post:
+            await withdraw(node, s.srvname, None)  # the mounts recover (module docstring)
         await b.restart(why)
 
 

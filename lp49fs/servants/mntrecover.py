@@ -32,6 +32,15 @@ Rules:
 6. Not recovered: an attach through an auth fid (its fid is not made again), renames of a
    directory above a held fid (the fid is walked by its old path), and directory read
    offsets (an open directory starts again at 0).
+7. A broken link of an import (posted under a ``PREFIX`` name by ``exportfs/redial.py``) has
+   no supervisor to take its stale ``/srv`` entry away, so the session removes it itself when
+   the link hangs up: that is the re-dialler's cue to dial the exporter again and post the new
+   link under the same name.
+8. A request in flight when the link of an import broke, or any link was hung up because
+   the peer stopped answering (no answer to the ping, ``lib9p/ping.py``), fails with ``i/o
+   on hungup channel`` instead of being repeated: a remote node may stay away for long (a
+   TLS link shows even a silent break as end of file), and the caller is owed an answer
+   within the request timeout.  Later requests wait for the re-dial (Rule 1).
 """
 
 from __future__ import annotations
@@ -43,9 +52,10 @@ from typing import TYPE_CHECKING, cast
 
 import trio
 
-from lp49fs.core.chan import Chan
+from lp49fs.core.chan import Chan, cclose
 from lp49fs.errors import Ehungup, Enonexist, Erecovery, Ereplaced, Erestarted, Error
 from lp49fs.lib9p.client import Session
+from lp49fs.lib9p.ping import SILENT
 from lp49fs.ninep import (
     MAXWELEM,
     NOFID,
@@ -74,6 +84,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PREFIX = "import."  # /srv names of import links, unposted on hangup (Rule 7)
 WAIT = 45.0  # seconds a restart may take (the restart budget pauses 30 s at most)
 POLL = 0.01  # seconds between looks at /srv while waiting
 SAFE = (Twalk, Tstat, Topen, Tread)  # Rule 2: safe to repeat (Tclunk is never repeated)
@@ -216,6 +227,8 @@ class Recovering:
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
                     raise
+                if self.failfast(s):  # Rule 8
+                    raise
                 await self._next(gen)
                 if not isinstance(msg, SAFE):
                     raise Error(Erestarted) from None
@@ -241,6 +254,8 @@ class Recovering:
                 break
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
+                    raise
+                if self.failfast(s):  # Rule 8
                     raise
                 await self._next(gen)
                 if not all(isinstance(m, SAFE) for m in msgs):
@@ -291,6 +306,7 @@ class Recovering:
         async with trio.open_nursery() as n:
             await n.start(self.cur.run)
             task_status.started()
+        await self._unpost()
         with trio.move_on_after(self.wait):
             self.oldfids = set(self.cur.fids()) | set(self.recs)
             while (m := await self._redial()) is not None:
@@ -313,6 +329,21 @@ class Recovering:
                     self.wait)  # fmt: skip
         self.dead = True
         self._wake()
+
+    def failfast(self, s: Session) -> bool:
+        """Rule 8: whether a request in flight on hung-up ``s`` fails rather than repeats."""
+        why = getattr(s, "_hungup", None) or ""
+        return self.name.startswith(PREFIX) or why.startswith(SILENT)
+
+    async def _unpost(self) -> None:
+        """Rule 7: the dead link of an import leaves /srv."""
+        if not self.name.startswith(PREFIX):
+            return
+        for sp in list(self.srv.entries.values()):
+            if sp.name == self.name and sp.chan is self.link:
+                del self.srv.entries[sp.path]
+                posted, sp.chan = sp.chan, None
+                await cclose(posted)
 
     async def _redial(self) -> Mntchan | None:
         """The (held) mount channel of the next link posted as /srv/NAME."""

@@ -12,7 +12,8 @@ else.
   name space, an imported ``/net`` dials from the remote node's stack (the gateway trick).
 * ``importfs(host, tree, mtpt, flag, auth=)``: import as a library call: dialfd, with
   ``auth`` mutual TLS through a ``tlsclient`` process on a pipe (``tlsfd``), the importer's
-  handshake (``exportfs_hs.request``), ``mount`` on ``mtpt``.
+  handshake (``exportfs_hs.request``), ``mount`` on ``mtpt`` through a ``/srv`` entry, and a
+  re-dialler process that dials again when the link breaks (``redial.py``).
 * ``listen(addr, argv, period, maxconns=)``: ``announce``; then forever ``listen`` (blocks
   on ``N/listen``), ``accept`` (the call's data fd), ``keepalive`` on the call's ctl, and a
   new process running ``argv`` (an exportfs) with its own copy of the name space and the
@@ -21,8 +22,8 @@ else.
 
 Rules:
 1. A connection ends at either side: the peer's FIN or reset reads as end of file (the
-   exportfs ends, an import mount hangs up: every pending call fails ``i/o on hungup
-   channel``); closing the data fd sends FIN.
+   exportfs ends; on an import mount the pending call fails ``i/o on hungup channel`` and
+   the re-dialler dials again: ``redial.py``); closing the data fd sends FIN.
 2. Every conversation asks ``#I`` for keepalive with the period in milliseconds, so a
    silently broken link (no FIN, no reset: a cable pulled, a link down) is noticed by the
    host TCP stack in about one period (``#I`` Rule: ``keepalive ms``) and then reads fail.
@@ -47,8 +48,6 @@ from lp49fs.lib import RFCFDG, RFNAMEG, RFNOWAIT, RFPROC
 from lp49fs.lib.dial import Enodial
 from lp49fs.lib9p.limits import MAXCONNS
 from lp49fs.ninep import OREAD
-
-from . import hs as exportfs_hs
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +123,15 @@ async def importfs(
 ) -> str:
     """Mount ``tree`` of the exporter at ``host`` on ``mtpt``; returns the dial string used.
     ``auth`` = (authority dir, user): the link is mutual TLS first (``tlsfd``)."""
+    from . import redial  # redial uses this module
+
     addr = netaddr(host)
-    fd = await dialfd(addr, period)
-    if auth is not None:
-        fd = await tlsfd(fd, addr, *auth)
+    fd = await redial.connect(addr, tree, period, auth)
     try:
-        await exportfs_hs.request(lib.FdLink(fd), tree)
-        await lib.mount(fd, -1, mtpt, flag, "")
+        name = await redial.mount(fd, mtpt, flag)
     finally:
-        try:
-            await lib.close(fd)
-        except Error:
-            pass  # the mount may have consumed the fd
+        await lib.close(fd)
+    await redial.start(name, addr, tree, period, auth)  # redial Rules 1-3
     return addr
 
 
