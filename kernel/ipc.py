@@ -219,7 +219,8 @@ async def park(cur: Thread, timeout: Timeout, phase: int) -> None:
     A deleted thread never blocks: ``delete`` wakes a parked thread with CANCELED, but a
     thread deleted while its task was runnable (between the phases of a call, or deferred
     to a higher-priority thread) would otherwise park with nobody left to wake it."""
-    if not cur.alive:
+    if not cur.alive:  # Rule 6, as at the start of ``ipc``: Cancelled for an unshielded task
+        await trio.lowlevel.checkpoint_if_cancelled()
         raise IpcError(CANCELED, phase)
     cur.parked = True
     sched = cur.kernel.sched

@@ -138,4 +138,4 @@ class Journal:
         hdr = HEADER.pack(MAGIC, half, epoch, 0)
         await self.region.write(0, hdr[:-4] + struct.pack("<I", zlib.crc32(hdr[:-4])))
         self.active, self.epoch, self.pos = half, epoch, HEAD.size + len(snap)
-        log.info("ramfs: checkpoint of %d bytes in half %d (epoch %d)", len(snap), half, epoch)
+        log.debug("ramfs: checkpoint of %d bytes in half %d (epoch %d)", len(snap), half, epoch)
