@@ -67,8 +67,7 @@ async def test_interrupted_writers_leave_the_image_clean(tmp_path: pathlib.Path)
 
             async def server() -> None:
                 pids.append(await mount_ext2())
-                while True:
-                    await trio.sleep(3600)
+                await trio.sleep_forever()  # serves until the node is killed
 
             await start(node, server)
             await await_until(lambda: pids, "ext2srv mounted")

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 import trio
@@ -61,7 +61,6 @@ from lp49fs.ninep import (
     NOFID,
     OTRUNC,
     VERSION9P,
-    Qid,
     Rattach,
     Rcreate,
     Ropen,
@@ -77,6 +76,7 @@ from lp49fs.ninep import (
     Twalk,
     Twstat,
 )
+from lp49fs.servants.mntfids import FidRec, walked
 
 if TYPE_CHECKING:
     from lp49fs.servants.mnt import Mnt, Mntchan
@@ -88,28 +88,6 @@ PREFIX = "import."  # /srv names of import links, unposted on hangup (Rule 7)
 WAIT = 45.0  # seconds a restart may take (the restart budget pauses 30 s at most)
 POLL = 0.01  # seconds between looks at /srv while waiting
 SAFE = (Twalk, Tstat, Topen, Tread)  # Rule 2: safe to repeat (Tclunk is never repeated)
-
-
-@dataclass(frozen=True)
-class FidRec:
-    """How to make a fid again: its attach, its walked path, its qid and open mode."""
-
-    uname: str
-    aname: str
-    names: tuple[str, ...]  # from the attach root, ".." resolved
-    qid: Qid
-    omode: int = -1  # -1: not open
-
-
-def _walked(names: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
-    out = list(names)
-    for n in more:
-        if n == "..":
-            if out:
-                out.pop()
-        elif n != ".":
-            out.append(n)
-    return tuple(out)
 
 
 class Recovering:
@@ -283,7 +261,7 @@ class Recovering:
             p = recs.get(msg.fid)
             if p is not None and len(r.wqid) == len(msg.wname):
                 q = r.wqid[-1] if r.wqid else p.qid
-                recs[msg.newfid] = FidRec(p.uname, p.aname, _walked(p.names, msg.wname), q)
+                recs[msg.newfid] = FidRec(p.uname, p.aname, walked(p.names, msg.wname), q)
         elif isinstance(msg, Topen) and isinstance(r, Ropen) and msg.fid in recs:
             recs[msg.fid] = replace(recs[msg.fid], qid=r.qid, omode=msg.mode & ~OTRUNC)
         elif isinstance(msg, Tcreate) and isinstance(r, Rcreate) and msg.fid in recs:
