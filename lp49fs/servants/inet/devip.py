@@ -11,8 +11,9 @@ The conversation files behave as ``servants/ip`` documents (clone, listen, inuse
 last close), so ``dial``, ``announce``/``listen``, ``import`` and exportfs run unchanged.
 
 Rules
-  1. Qid paths are ``kind << 24 | x << 8 | Q``: kind 0 the top files, 1 ipifc, then the
-     protocols in ``PROTOS`` order from 2.  Conversations are reused, never freed.
+  1. Qid paths are ``kind << 24 | x << 8 | Q`` (``servants/ip/qid.py``, shared with the
+     host-socket ``#I``): kind 0 the top files, 1 ipifc, then the protocols in ``PROTOS``
+     order from 2.  Conversations are reused, never freed.
   2. ``ipifc/clone`` opens the ctl of a new interface; ctl takes ``bind ether DEV``,
      ``add IP MASK``, ``unbind``, ``mtu N``; ``status`` reads the device, address, mask and
      packet counts.
@@ -28,12 +29,13 @@ from typing import TYPE_CHECKING
 from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Ebadctl, Eisdir, Enonexist, Eperm, Error
-from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
+from lp49fs.ninep import DMDIR, Dir, Qid
 from lp49fs.servants.inet import pkt
 from lp49fs.servants.inet.conv import Conv, Icmp, IcmpConv, Udp, UdpConv
 from lp49fs.servants.inet.stack import Ipifc, Stack
 from lp49fs.servants.inet.tcp import Tcp, TcpConv
 from lp49fs.servants.ip.cs import Cs
+from lp49fs.servants.ip.qid import Qlayout
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
@@ -61,23 +63,8 @@ class Q(IntEnum):
     STATUS = 15
 
 
-DIRS = (Q.TOP, Q.IFCDIR, Q.PROTODIR, Q.CONVDIR)
-
-
-def qid(k: int, x: int, q: Q) -> Qid:
-    return Qid(QTDIR if q in DIRS else QTFILE, 0, k << 24 | x << 8 | q)
-
-
-def qkind(q: Qid) -> int:
-    return q.path >> 24
-
-
-def qconv(q: Qid) -> int:
-    return (q.path >> 8) & 0xFFFF
-
-
-def qtype(q: Qid) -> Q:
-    return Q(q.path & 0xFF)
+QIDS = Qlayout(Q, dirs=(Q.TOP, Q.IFCDIR, Q.PROTODIR, Q.CONVDIR))  # Rule 1
+qid, qkind, qconv, qtype = QIDS.qid, QIDS.kind, QIDS.conv, QIDS.type
 
 
 TOPTAB = (("cs", Q.CS, 0o666), ("arp", Q.ARP, 0o664), ("iproute", Q.IPROUTE, 0o664))

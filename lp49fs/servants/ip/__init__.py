@@ -14,7 +14,8 @@ in ``ipconv.Conv``; the host sockets are ``hwsim.netif`` (the "hardware" this se
 
 Rules
   1. Qid paths: ``proto << 24 | conv << 8 | Q`` (proto 1 = tcp, 2 = udp; root-level files
-     use proto 0).  Conversations are never freed, only reused, so a qid stays meaningful.
+     use proto 0), packed by ``qid.Qlayout`` (shared with the own stack's ``#I``).
+     Conversations are never freed, only reused, so a qid stays meaningful.
   2. Opening ``clone`` takes the lowest-numbered conversation with ``inuse == 0`` (or a new
      one), sets its owner to the caller, and turns the Chan into that conversation's ``ctl``
      (as devip's ``ipopen`` rewrites ``c->qid``); reading ``ctl`` gives the number, no newline.
@@ -36,9 +37,10 @@ from typing import TYPE_CHECKING
 from lp49fs.core.chan import COPEN, Chan
 from lp49fs.core.dev import Dirtab, Servant, openmode, permits
 from lp49fs.errors import Eisdir, Enonexist, Eperm, Error
-from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
+from lp49fs.ninep import DMDIR, Dir, Qid
 from lp49fs.servants.ip.conv import Conv
 from lp49fs.servants.ip.cs import Cs
+from lp49fs.servants.ip.qid import Qlayout
 
 if TYPE_CHECKING:
     from lp49fs.core.core import Core
@@ -63,20 +65,8 @@ class Q(IntEnum):
     STATUS = 12
 
 
-def qid(p: int, x: int, q: Q) -> Qid:
-    return Qid(QTDIR if q in (Q.TOP, Q.PROTODIR, Q.CONVDIR) else QTFILE, 0, p << 24 | x << 8 | q)
-
-
-def qproto(q: Qid) -> int:
-    return q.path >> 24
-
-
-def qconv(q: Qid) -> int:
-    return (q.path >> 8) & 0xFFFF
-
-
-def qtype(q: Qid) -> Q:
-    return Q(q.path & 0xFF)
+QIDS = Qlayout(Q, dirs=(Q.TOP, Q.PROTODIR, Q.CONVDIR))  # Rule 1
+qid, qproto, qconv, qtype = QIDS.qid, QIDS.kind, QIDS.conv, QIDS.type
 
 
 DIRTAB = (Dirtab(".", qid(0, 0, Q.TOP), 0, DMDIR | 0o555),)
