@@ -29,6 +29,7 @@ from test_node_daemon import LP49, _connect, _read_until
 from lp49fs import lib
 from lp49fs.node.boot import boot
 from lp49fs.servants import OWNSTACK
+from tests.waiting import DEADLINE as GUARD
 from tests.waiting import await_until
 
 LINUX, NODE = "10.88.0.1", "10.88.0.2"
@@ -67,14 +68,17 @@ def test_ping_both_ways_with_the_node_daemon(
             f"unix!{cons}", "--nic", f"tap:{tap}", "--ip", f"{NODE}/24"]  # fmt: skip
     p = subprocess.Popen(argv, start_new_session=True, stderr=subprocess.PIPE)
     try:
-        s = _connect(cons)
-        _read_until(s, b"% ")
-        r = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-W", "5", NODE],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+        s = _connect(cons, timeout=GUARD)
+        _read_until(s, b"% ", timeout=GUARD)
+        # -w: ping sends until 3 replies are in (or the guard ends it), so a request lost
+        # while Linux's ARP waits for a busy node is sent again instead of failing the count
+        r = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-w", str(int(GUARD)),
+                            NODE], capture_output=True, text=True, timeout=GUARD + 30)  # fmt: skip
         assert r.returncode == 0 and "3 received" in r.stdout, r.stdout + r.stderr
-        s.sendall(f"ping -n 3 {LINUX}; cat /net/arp; ls /net\n".encode())
-        out = _read_until(s, b"ether0").decode()
-        out += _read_until(s, b"% ").decode()
+        # the node's ping waits -w seconds a reply (2 by default: less than a loaded node needs)
+        s.sendall(f"ping -n 3 -w {GUARD:g} {LINUX}; cat /net/arp; ls /net\n".encode())
+        out = _read_until(s, b"ether0", timeout=GUARD).decode()
+        out += _read_until(s, b"% ", timeout=GUARD).decode()
         assert out.count("rtt") == 3, out
         assert LINUX in out and "OK" in out
         s.close()
