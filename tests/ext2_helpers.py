@@ -24,9 +24,9 @@ from lp49fs.lib import MCREATE, MREPL, RFFDG, RFPROC
 from lp49fs.ninep import ORDWR, OREAD, OWRITE
 from lp49fs.node.boot import boot
 from tests.lib_helpers import run_as
+from tests.waiting import DEADLINE as GUARD
 from tests.waiting import await_until
 
-GUARD = 60  # seconds: a guard against a hang, never a timing assertion
 ENV = {**os.environ, "LC_ALL": "C"}
 
 

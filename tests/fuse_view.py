@@ -58,7 +58,7 @@ def mounted(
     finally:
         if os.path.ismount(mnt):
             run(["fusermount3", "-u", "-z", str(mnt)])
-        wait_until(lambda: not daemons(mnt), "the view's daemon to end", timeout=10)
+        wait_until(lambda: not daemons(mnt), "the view's daemon to end")
         for pid in daemons(mnt):
             os.kill(pid, signal.SIGKILL)
 

@@ -17,7 +17,7 @@ from lp49fs import lib
 from lp49fs.lib import RFFDG, RFPROC
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import start_servers, stop_servers
-from tests.waiting import await_until
+from tests.waiting import DEADLINE, await_until
 
 _n = [0]
 
@@ -64,7 +64,7 @@ async def start(
     return await node.spawn(program(node, main), flags=flags), box
 
 
-async def run_as(node: Node, fn: Callable[[], Awaitable[Any]], timeout: float = 10) -> str:
+async def run_as(node: Node, fn: Callable[[], Awaitable[Any]], timeout: float = DEADLINE) -> str:
     """Run ``fn`` as a process to its end; re-raise its exception; return the exit string."""
     pid, box = await start(node, fn)
     with trio.fail_after(timeout):

@@ -13,6 +13,7 @@ import trio
 
 from lp49fs import lib
 from lp49fs.node.boot import Node
+from tests.waiting import DEADLINE
 
 _n = [0]
 
@@ -25,7 +26,7 @@ class Result:
 
 
 async def run(node: Node, prog: str, argv: list[str], stdin: bytes = b"",
-              timeout: float = 20) -> Result:
+              timeout: float = DEADLINE) -> Result:
     box: dict[str, str] = {}
 
     async def driver(_: list[str]) -> None:

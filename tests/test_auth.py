@@ -21,8 +21,7 @@ from lp49fs.auth.tls import Eplain9p, ServerAuth, client
 from lp49fs.errors import Error
 from lp49fs.ninep import Rerror, encode
 from lp49fs.transport import announce, dial
-
-GUARD = 30.0  # hang guard only
+from tests.waiting import DEADLINE as GUARD
 
 
 def lp49(*args: str) -> subprocess.CompletedProcess[str]:

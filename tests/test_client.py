@@ -41,6 +41,7 @@ from lp49fs.ninep import (
     decode,
     encode,
 )
+from tests.waiting import DEADLINE
 
 ROOTQID = Qid(0x80, 0, 1)
 
@@ -105,7 +106,7 @@ async def test_tversion_bytes_are_the_reference_example() -> None:
         data = await server_end.receive_some(100)
         assert data.hex() == "13000000" "64" "ffff" "00200000" "0600" "395032303030"
         await server_end.send_all(encode(NOTAG, Rversion(msize=4096, version="9P2000")))
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while session.version_string != "9P2000":
                 await trio.sleep(0.001)
         assert session.msize == 4096
@@ -216,7 +217,7 @@ async def test_cancelled_walk_is_flushed_and_a_late_reply_is_clunked() -> None:
         ctag, clunk = await peer.receive()
         assert clunk == Tclunk(fid=walk.newfid)  # the late fid goes back to the server
         await peer.reply(ctag, Rclunk())
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while session.pending():
                 await trio.sleep(0.001)
         assert walk.newfid not in session.fids()
@@ -230,7 +231,7 @@ async def test_cancelled_call_answered_only_by_rflush_frees_its_fid() -> None:
         _tag, walk = await peer.receive()
         ftag, _ = await peer.receive()
         await peer.reply(ftag, Rflush())
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while session.pending():
                 await trio.sleep(0.001)
         assert walk.newfid not in session.fids()
@@ -247,7 +248,7 @@ async def test_hangup_fails_pending_and_later_calls_promptly() -> None:
             except Error as e:
                 errors.append(e)
 
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             async with trio.open_nursery() as nursery:
                 for _ in range(3):
                     nursery.start_soon(reader)
@@ -288,7 +289,7 @@ async def test_an_error_from_the_link_ends_the_session_like_eof() -> None:
         except Error as e:
             errors.append(e)
 
-    with trio.fail_after(5):
+    with trio.fail_after(DEADLINE):
         async with trio.open_nursery() as nursery:
             await nursery.start(session.run)  # must end quietly, not raise out of the nursery
             nursery.start_soon(call)
@@ -309,7 +310,7 @@ async def test_a_reply_that_answers_no_request_hangs_the_session_up(bad: str) ->
             except Error as e:
                 errors.append(e)
 
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stat)
                 tag, _ = await peer.receive()
@@ -358,6 +359,6 @@ async def test_a_caller_reads_its_own_reply_with_no_reader_task() -> None:
                     await peer.reply(tag, Rattach(qid=ROOTQID))
 
         nursery.start_soon(serve)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             assert await session.version() == "9P2000"
             assert (await attach(session, "glenda", "")).qid == ROOTQID

@@ -22,6 +22,7 @@ from lp49fs.node.boot import Node
 from lp49fs.servants.ip import Ip
 from lp49fs.servants.ip.cs import translate
 from tests.lib_helpers import node, run_as, start
+from tests.waiting import DEADLINE
 
 __all__ = ["node"]
 
@@ -246,7 +247,7 @@ async def test_kill_interrupts_blocked_listen_and_read(node: Node, echo_port: in
                 await lib.read(fd, 10)  # the echo server never speaks first
 
         pid, _ = await start(node, victim)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while not any(cv.inuse for cv in sv.convs["tcp"]):
                 await trio.sleep(0.005)
         await trio.testing.wait_all_tasks_blocked(0.01)
@@ -256,6 +257,6 @@ async def test_kill_interrupts_blocked_listen_and_read(node: Node, echo_port: in
             await lib.write(fd, b"kill")
 
         await run_as(node, killer)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             assert await node.wait(pid) == "killed"
         assert all(cv.inuse == 0 and cv.state == "Closed" for cv in sv.convs["tcp"]), how

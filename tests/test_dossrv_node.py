@@ -16,7 +16,7 @@ from dos_helpers import MTOOLS, fsck, mget, mput
 from lib_helpers import run_as
 from sh_helpers import sh
 from test_node_daemon import _connect, _read_until, _start, _stop
-from waiting import await_until
+from waiting import DEADLINE, await_until
 
 from lp49fs import lib
 from lp49fs.errors import Error, Ewprotect
@@ -151,7 +151,7 @@ def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
             s.sendall(f"for(i in {loop}) {{ cat /n/c/src >/n/c/copy$i; echo done $i }}\n".encode())
             out = _read_until(s, b"done 6\r\n", timeout=60)
             os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=20)
+            p.wait(timeout=DEADLINE)
     finally:
         notify.close()
         if p.poll() is None:

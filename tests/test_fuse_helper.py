@@ -27,7 +27,7 @@ from typing import Any
 import pyfuse3
 import pytest
 import trio
-from waiting import wait_until  # not tests.waiting: this file also runs as a script
+from waiting import DEADLINE, wait_until  # not tests.waiting: this file also runs as a script
 
 from lp49fs.errors import Error
 from lp49fs.fuse.options import MountArgs
@@ -36,7 +36,6 @@ from lp49fs.host import mount
 HELLO = b"hello from lp49\n"
 HERE = pathlib.Path(__file__).resolve()
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
-DEADLINE = 15.0  # seconds to wait for a mount state; generous for noisy CI machines
 
 pytestmark = pytest.mark.fuse
 

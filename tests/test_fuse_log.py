@@ -23,7 +23,7 @@ from lp49fs.fuse.calls import syscall
 from lp49fs.host import hostlog
 from tests.conftest import have_fuse, skip_or_fail
 from tests.fuse_view import LP49, run
-from tests.waiting import wait_until
+from tests.waiting import DEADLINE, wait_until
 
 
 class Bridge:
@@ -72,7 +72,7 @@ def test_debug_traces_requests_and_their_system_calls(tmp_path: pathlib.Path) ->
     finally:
         run(["fusermount3", "-u", str(mnt)])
         try:
-            p.wait(timeout=20)
+            p.wait(timeout=DEADLINE)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait()
@@ -94,7 +94,7 @@ def test_node_log_file(tmp_path: pathlib.Path) -> None:
         wait_until(lambda: log.exists() and "shell prompt" in log.read_text(), "the node's log")
     finally:
         p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=20)
+        _, err = p.communicate(timeout=DEADLINE)
     assert err == b""  # everything went to the file
     assert "SIGTERM: shutting down" in log.read_text()
     r = run([str(LP49), "node", "--log", str(tmp_path / "no" / "such.log")])

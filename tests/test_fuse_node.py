@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import have_fuse, skip_or_fail
 from tests.fuse_view import daemons
-from tests.waiting import wait_until
+from tests.waiting import DEADLINE, wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -47,7 +47,7 @@ cd /
 
 
 def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=20, **kw)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=DEADLINE, **kw)  # type: ignore[call-overload, no-any-return]
 
 
 def console(sock: pathlib.Path, lines: str) -> str:

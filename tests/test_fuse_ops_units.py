@@ -16,6 +16,7 @@ from lp49fs.fuse import attr
 from lp49fs.fuse.inodes import ROOT_INODE, SERVER_TYPE, InodeTable, is_server, join
 from lp49fs.fuse.intr import Interrupted, Interrupts, signalled
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OTRUNC, OWRITE, QTDIR, Dir, Qid
+from tests.waiting import DEADLINE
 
 
 def sdir(dc: str, path: int, name: str = "f", mode: int = 0o644, dev: int = 0) -> Dir:
@@ -160,7 +161,7 @@ async def test_interrupts_abandon_a_blocked_call() -> None:
             assert await intr.call(p.pid, quick, 1) == 2
             os.kill(p.pid, signal.SIGSTOP)
             os.kill(p.pid, signal.SIGINT)
-            with trio.fail_after(5), pytest.raises(Interrupted):
+            with trio.fail_after(DEADLINE), pytest.raises(Interrupted):
                 await intr.call(p.pid, blocked)
             assert intr.cancelled == 1
             finished.set()  # the abandoned call may still finish on its own

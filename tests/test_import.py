@@ -88,7 +88,7 @@ class Pair:
         """``lp49 9p`` against beta's authenticated listener."""
         return p9(self.addr, *args, auth=os.path.join(self.workdir, "auth"))
 
-    def sh(self, node: NodeProc, cmd: str, timeout: float = 20) -> tuple[str, str]:
+    def sh(self, node: NodeProc, cmd: str, timeout: float = DEADLINE) -> tuple[str, str]:
         assert node.console is not None
         return node.console.run(cmd, timeout)
 

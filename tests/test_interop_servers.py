@@ -34,6 +34,7 @@ from lp49fs.lib9p.clientfid import (
 )
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE, QTDIR, VERSIONLP49
 from lp49fs.transport import dial
+from tests.waiting import DEADLINE
 
 pytestmark = pytest.mark.peers
 
@@ -187,7 +188,7 @@ async def test_diod_speaks_only_9p2000L_and_version_says_so(tmp_path: pathlib.Pa
         session = Session(link)
         async with trio.open_nursery() as nursery:
             await nursery.start(session.run)
-            with trio.fail_after(10), pytest.raises(Error) as e:
+            with trio.fail_after(DEADLINE), pytest.raises(Error) as e:
                 await session.version(version=VERSIONLP49)  # as #M asks
             nursery.cancel_scope.cancel()
     # diod answers Tversion "9P2000" with Rlerror(EIO), a 9P2000.L message

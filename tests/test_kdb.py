@@ -10,6 +10,7 @@ import sys
 
 import trio
 from lib_helpers import rnode, start
+from waiting import DEADLINE as GUARD
 from waiting import await_until, wait_until
 
 from lp49fs import lib
@@ -18,7 +19,6 @@ from lp49fs.node.kdb import LIMIT, command
 
 __all__ = ["rnode"]
 
-GUARD = 30  # seconds: a guard against a hang, never a timing assertion
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
 
 

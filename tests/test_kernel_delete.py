@@ -18,10 +18,10 @@ from kernel.kernel import Kernel, open_kernel
 from kernel.thread import Thread
 from kernel.types import CANCELED, NILTHREAD, RECEIVE_PHASE, SEND_PHASE, IpcError, Msg
 from tests.kernel_helpers import kern, spawn
+from tests.waiting import DEADLINE as GUARD
 
 __all__ = ["kern"]
 
-GUARD = 10  # seconds: a hang fails the test instead of stalling the run
 
 
 async def test_a_deleted_threads_shielded_call_fails_instead_of_hanging(kern: Kernel) -> None:

@@ -29,6 +29,7 @@ from kernel.types import (
     ThreadId,
 )
 from tests.kernel_helpers import kern, spawn
+from tests.waiting import DEADLINE
 
 __all__ = ["kern"]
 
@@ -179,7 +180,7 @@ async def test_call_reply_wait_with_many_clients_and_forwarded_replies(kern: Ker
     for _ in range(3):
         spawn(kern, clerk, space=mngr)  # clerks share the Mngr's space (propagation rule)
     ids = [spawn(kern, client).number for _ in range(nclients)]
-    with trio.fail_after(10):
+    with trio.fail_after(DEADLINE):
         while len(replies) < nclients:
             await trio.sleep(0.001)
     assert replies == {n: n * 10 for n in ids}
@@ -357,7 +358,7 @@ async def test_a_caller_deleted_between_its_send_and_its_reply_wait_never_parks(
 
     srv = spawn(kern, server)
     who = spawn(kern, caller)
-    with trio.fail_after(10):  # a guard against the hang, never a timing assertion
+    with trio.fail_after(DEADLINE):  # a guard against the hang, never a timing assertion
         while not errs:
             await trio.testing.wait_all_tasks_blocked()
     assert errs == [(CANCELED, RECEIVE_PHASE)]

@@ -22,6 +22,7 @@ from lp49fs.lib9p import serve, serve_forever
 from lp49fs.ninep import NOTAG, Rstat, Rversion, Tstat, Tversion, Twrite, encode
 from lp49fs.servers.ramfs import Ramfs
 from lp49fs.transport import SocketLink, announce, dial, pipe_pair
+from tests.waiting import DEADLINE
 
 SRV_LOG = "lp49fs.lib9p.srv"
 
@@ -57,7 +58,7 @@ async def test_bad_frame_closes_only_that_connection(
         assert await raw.rpc(NOTAG, Tversion(8216, "9P2000")) == Rversion(8216, "9P2000")
         with caplog.at_level(logging.INFO, logger=SRV_LOG):
             await bad.send_all(BAD_FRAMES[why])
-            with trio.fail_after(5):
+            with trio.fail_after(DEADLINE):
                 assert await bad.receive_some(100) == b""  # the server hung up
             await trio.testing.wait_all_tasks_blocked()
         lines = [r for r in caplog.records if r.name == SRV_LOG]
@@ -100,7 +101,7 @@ async def test_garbage_never_crashes_the_server(versioned: bool, data: bytes) ->
             await victim.send_all(encode(NOTAG, Tversion(8216, "9P2000")))
         await victim.send_all(data)
         victim.socket.shutdown(socket.SHUT_WR)  # then EOF: serve must end by itself
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while await victim.receive_some(65536):
                 pass
         await assert_served(other)

@@ -39,6 +39,7 @@ from lp49fs.ninep import (
     Twalk,
 )
 from lp49fs.transport import pipe_pair
+from tests.waiting import DEADLINE
 
 
 @asynccontextmanager
@@ -65,7 +66,7 @@ async def test_walk_open_and_read_in_one_write_to_a_blocking_file() -> None:
             await fs.reading.wait()  # the read ran: after the open, held back till then
             fs.release.set()
 
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             async with trio.open_nursery() as n:
                 n.start_soon(release_when_reading)
                 got = await s.pipeline(
@@ -78,14 +79,14 @@ async def test_walk_open_and_read_in_one_write_to_a_blocking_file() -> None:
 async def test_walkopen_of_a_missing_file_creates_nothing() -> None:
     async with gate_session() as (fs, root):
         before = root.session.fids()
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             f, qids = await root.walkopen(["nope"], OREAD)
             assert f is None and qids == []
             f, _ = await root.walkopen(["fast"], OREAD)
         assert f is not None and f.mode == OREAD
         assert await f.read(100, 0) == b"slow data"
         await f.clunk(wait=False)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             while root.session.fids() != before:  # the Rclunk is read by the next caller
                 await root.stat()
         assert fs.clunks >= 1
@@ -103,7 +104,7 @@ async def test_a_cancelled_walkopen_is_flushed_and_its_late_fid_clunked() -> Non
             assert isinstance(msg, Tversion) and msg.version == VERSIONLP49
             await peer.reply(NOTAG, Rversion(msize=8216, version=VERSIONLP49))
         root = await attached(session, peer)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             cancel = trio.CancelScope()
 
             async def opener() -> None:

@@ -23,7 +23,7 @@ from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
 from lp49fs.syscall import Sys
 from tests.lib_helpers import CallsInCore, node, program, run_as
-from tests.waiting import await_until
+from tests.waiting import DEADLINE, await_until
 
 __all__ = ["node"]
 
@@ -166,7 +166,7 @@ async def test_fuse_interrupt_cancels_a_console_read_and_the_next_line_is_kept(
             await await_until(lambda: result, "the interrupted read to end")
             assert result == ["EINTR"] and intr.cancelled == 1
             node.machine.uart.feed(b"next line\n")
-            with trio.fail_after(5):
+            with trio.fail_after(DEADLINE):
                 assert await lib.read(fd, 100) == b"next line\n"  # not eaten by the old read
             nursery.cancel_scope.cancel()
 

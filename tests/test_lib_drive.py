@@ -16,6 +16,7 @@ from lp49fs import lib
 from lp49fs.lib import uctx, workers
 from lp49fs.node.boot import Node
 from tests.lib_helpers import node, run_as
+from tests.waiting import DEADLINE
 
 __all__ = ["node"]
 
@@ -57,14 +58,14 @@ async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
-            with trio.fail_after(10):  # wait for the condition (the read waits in a clerk)
+            with trio.fail_after(DEADLINE):  # wait for the condition (the read waits in a clerk)
                 while not (used and used[0].state is uctx.CALLING
                            and used[0].thread.state is RECEIVING):
                     await trio.sleep(0.005)
             worker = used[0]
             nursery.cancel_scope.cancel()
         assert worker.thread.cut is RECEIVING
-        with trio.fail_after(5):  # absorbed the interrupted reply, then idle again
+        with trio.fail_after(DEADLINE):  # absorbed the interrupted reply, then idle again
             while worker not in up.idle:
                 await trio.sleep(0.005)
         assert worker.thread.id not in node.mngr.serving and worker.state is not uctx.OWING
@@ -101,7 +102,7 @@ async def test_cut_while_sending_owes_nothing(node: Node) -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(borrower)
-            with trio.fail_after(10):  # wait for the condition, not a time
+            with trio.fail_after(DEADLINE):  # wait for the condition, not a time
                 while th.state is not SENDING:
                     await trio.sleep(0.005)
             nursery.cancel_scope.cancel()

@@ -12,6 +12,7 @@ from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node, boot
 from lp49fs.syscall import Sys
 from tests.lib_helpers import CallsInCore, node, program, run_as
+from tests.waiting import DEADLINE
 
 __all__ = ["node"]
 
@@ -45,7 +46,7 @@ async def test_shutdown_kills_blocked_processes_and_exits_cleanly() -> None:
     async with boot(ram=8 << 20) as node:
         rname, sname, pname = (program(node, f) for f in (reader, sleeper, parent))
         pids = [await node.spawn(n) for n in (rname, sname, pname)]
-        with trio.fail_after(10):
+        with trio.fail_after(DEADLINE):
             await watch()
         assert blocked.is_set()
         records = dict(node.started)

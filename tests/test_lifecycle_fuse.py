@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from tests.conftest import require_fuse
-from tests.waiting import wait_until
+from tests.waiting import DEADLINE, wait_until
 
 __all__ = ["require_fuse"]
 
@@ -40,7 +40,7 @@ def test_sigterm_unmounts_and_exits_zero(require_fuse: None, tmp_path: pathlib.P
         finally:
             os.close(fd)
         d.send_signal(signal.SIGTERM)
-        _out, err = d.communicate(timeout=20)
+        _out, err = d.communicate(timeout=DEADLINE)
     finally:
         if d.poll() is None:
             d.kill()

@@ -17,11 +17,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from waiting import DEADLINE as GUARD
 from waiting import wait_until
 
 from lp49fs.ninep import Rversion, Tversion, decode, encode
-
-GUARD = 30.0
 
 
 class Ramfs:

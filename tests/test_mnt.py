@@ -45,6 +45,7 @@ from lp49fs.ninep import (
     Tversion,
     Twalk,
 )
+from tests.waiting import DEADLINE
 
 ROOTQ = Qid(QTDIR, 0, 0)
 
@@ -200,7 +201,7 @@ async def test_on_a_9p2000_lp49_link_open_is_one_trip_and_close_does_not_wait() 
         await answer(peer, t2, op)
         while not fds:
             await trio.sleep(0)
-        with trio.fail_after(5):
+        with trio.fail_after(DEADLINE):
             await sys.close(p, fds[0])  # returns although the Rclunk is not sent yet
         tag, msg = await peer.receive()
         assert msg == Tclunk(fid=walk.newfid)

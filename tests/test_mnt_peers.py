@@ -26,6 +26,7 @@ from lp49fs.errors import Ehungup, Error
 from lp49fs.ninep import OREAD, OWRITE
 from lp49fs.servants.mnt import ChanLink
 from lp49fs.transport import dial
+from tests.waiting import DEADLINE
 
 pytestmark = pytest.mark.peers
 
@@ -107,7 +108,7 @@ async def test_server_gone_fails_calls_with_hungup(py9p_addr: tuple[str, pathlib
         await sys.close(p, fd)
         rfd = await sys.open(p, "/n/hello", OREAD)
         cut.cancel()  # the far end of the link goes away
-        with trio.fail_after(10):  # a guard against a hang, not a timing assertion
+        with trio.fail_after(DEADLINE):  # a guard against a hang, not a timing assertion
             for call in (sys.read(p, rfd, 5), sys.stat(p, "/n/hello"), sys.stat(p, "/n")):
                 with pytest.raises(Error) as e:
                     await call

@@ -25,9 +25,9 @@ from lp49fs.node.config import HostServerConf
 from lp49fs.node.hostservers import start_hostservers
 from lp49fs.node.servers import ServerSpec, start_servers, stop_servers
 from lp49fs.servers.ramfs import RamFile, Ramfs
+from tests.waiting import DEADLINE as GUARD
 from tests.waiting import await_until
 
-GUARD = 30  # seconds: a hang guard, never a timing assertion
 PERIOD = 0.3  # health checks in these tests: every 0.3 s, answers within 0.3 s
 FROZEN = {"on": False, "runs": 0}
 

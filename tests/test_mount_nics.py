@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fuse_view import LP49, mounted, run
-from tests.waiting import wait_until
+from tests.waiting import DEADLINE, wait_until
 
 pytestmark = pytest.mark.fuse
 
@@ -30,7 +30,7 @@ def hub(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
         yield path
     finally:
         p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=20) == 0
+        assert p.wait(timeout=DEADLINE) == 0
         assert p.stdout is not None
         p.stdout.close()
 
@@ -59,5 +59,5 @@ def test_mount_config_honours_its_nics(tmp_path: pathlib.Path, hub: pathlib.Path
             wait_until(answered, f"a ping answered by {PEER_IP}")
     finally:
         peer.send_signal(signal.SIGTERM)
-        _, err = peer.communicate(timeout=20)
+        _, err = peer.communicate(timeout=DEADLINE)
         assert peer.returncode == 0, err

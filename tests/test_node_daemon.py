@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.waiting import wait_until
+from tests.waiting import DEADLINE, wait_until
 
 BIN = pathlib.Path(sys.executable).parent / "lp49"  # the console script
 LP49 = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "lp49fs.host.cli"]
@@ -42,7 +42,7 @@ def _stop(p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> tuple[int, s
     """Signal the node, wait; returns (status, stderr) and checks its group is gone."""
     p.send_signal(sig)
     try:
-        p.wait(timeout=20)  # its stderr is a few log lines: the pipe cannot fill
+        p.wait(timeout=DEADLINE)  # its stderr is a few log lines: the pipe cannot fill
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
@@ -58,7 +58,7 @@ def _stop(p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> tuple[int, s
     return p.returncode, err.decode()
 
 
-def _read_until(s: socket.socket, marker: bytes, timeout: float = 20) -> bytes:
+def _read_until(s: socket.socket, marker: bytes, timeout: float = DEADLINE) -> bytes:
     s.settimeout(timeout)
     out = b""
     while marker not in out:
@@ -68,7 +68,7 @@ def _read_until(s: socket.socket, marker: bytes, timeout: float = 20) -> bytes:
     return out
 
 
-def _connect(path: pathlib.Path, timeout: float = 20) -> socket.socket:
+def _connect(path: pathlib.Path, timeout: float = DEADLINE) -> socket.socket:
     """A connection to the node's console socket, once it accepts: the file appears at bind,
     before listen, so a connect in between is refused (a readiness condition, not a sleep)."""
     end = time.monotonic() + timeout
@@ -90,7 +90,7 @@ def _connect(path: pathlib.Path, timeout: float = 20) -> socket.socket:
 def notify_socket(tmp_path: pathlib.Path) -> Iterator[socket.socket]:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(str(tmp_path / "notify"))
-    s.settimeout(20)
+    s.settimeout(DEADLINE)
     yield s
     s.close()
 

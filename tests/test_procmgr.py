@@ -12,6 +12,7 @@ from lp49fs.ninep import OREAD, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.syscall import Sys
 from tests.lib_helpers import CallsInCore, node, program, run_as, start
+from tests.waiting import DEADLINE
 
 __all__ = ["node"]
 
@@ -129,7 +130,7 @@ async def test_blocked_pipe_reader_does_not_delay_others(node: Node) -> None:
             await lib.read(fd, 10)
             await lib.close(fd)
 
-    with trio.fail_after(5):
+    with trio.fail_after(DEADLINE):
         assert await run_as(node, other) == ""
     assert len(node.mngr.clerks) >= 2
     await node.procmgr.exits(node.procmgr.bypid[pid], "done")
@@ -155,7 +156,7 @@ async def test_kill_through_proc_ctl_interrupts_a_blocked_process(node: Node) ->
         await lib.write(fd, b"kill")
 
     assert await run_as(node, killer) == ""
-    with trio.fail_after(5):
+    with trio.fail_after(DEADLINE):
         assert await node.wait(pid) == "killed"
     assert pid not in node.core.procs
 
@@ -178,7 +179,7 @@ async def test_note_interrupts_a_sleep(node: Node) -> None:
         await lib.postnote(pid, "alarm")
 
     assert await run_as(node, poster) == ""
-    with trio.fail_after(5):
+    with trio.fail_after(DEADLINE):
         assert await node.wait(pid) == "woken"
 
 

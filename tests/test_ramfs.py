@@ -29,6 +29,7 @@ from lp49fs.ninep import (
     Dir,
 )
 from lp49fs.servers.ramfs import Ramfs
+from tests.waiting import DEADLINE
 
 NULL = Dir.nulldir()
 
@@ -254,7 +255,7 @@ async def test_lp49_ramfs_command(kind: str, tmp_path: pathlib.Path) -> None:
             assert proc.poll() is None  # still serving
             proc.terminate()
             assert proc.stderr is not None
-            with trio.fail_after(10):
+            with trio.fail_after(DEADLINE):
                 rest = b""
                 while chunk := await proc.stderr.receive_some(4096):
                     rest += chunk

@@ -25,6 +25,7 @@ from lp49fs.ninep import Dir
 from lp49fs.servers.ramdata import BLOCK, Blocks, Store
 from lp49fs.servers.ramfs import Ramfs
 from lp49fs.transport import pipe_pair
+from tests.waiting import DEADLINE
 
 GiB = 1 << 30
 
@@ -97,7 +98,7 @@ async def test_another_client_is_served_during_a_huge_write() -> None:
             await n.start(session.run)
             await session.version()
             other = await cf.attach(session, "glenda", "")
-            with trio.fail_after(10):
+            with trio.fail_after(DEADLINE):
                 async with trio.open_nursery() as w:
                     for i in range(8):
                         w.start_soon(t.write, "big", b"w", (3 + i) * GiB)

@@ -22,12 +22,12 @@ from lp49fs.node.servers import Supervised, start_servers, stop_servers
 from lp49fs.servers import ramops
 from lp49fs.servers.ramfs import Ramfs, now
 from lp49fs.servers.ramlog import Journal
+from tests.waiting import DEADLINE as GUARD
 from tests.waiting import await_until
 
 __all__ = ["node", "rnode"]  # the fixtures
 
 
-GUARD = 30  # seconds: a hang guard, never a timing assertion
 
 
 async def restarted(node: Node, sv: Supervised, old: int) -> None:

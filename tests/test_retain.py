@@ -16,6 +16,7 @@ from lp49fs.errors import Enomem, Error, Esegbusy, Esegsize
 from lp49fs.hvm.frames import FrameTable
 from lp49fs.ninep import OREAD
 from lp49fs.node.boot import Node
+from tests.waiting import DEADLINE
 
 __all__ = ["node"]  # the fixture
 
@@ -36,7 +37,7 @@ async def test_a_region_keeps_its_bytes_after_its_process_is_killed(node: Node) 
 
     node.programs["w"] = writer  # type: ignore[assignment]
     pid = await node.spawn("w", ["w"])
-    with trio.fail_after(10):
+    with trio.fail_after(DEADLINE):
         await stored.wait()
     node.procmgr.note(node.procmgr.bypid[pid].proc, "kill")
     assert await node.wait(pid) == "killed"
@@ -81,7 +82,7 @@ async def test_a_region_in_use_is_not_freed(node: Node) -> None:
 
     node.programs["h"] = holder  # type: ignore[assignment]
     pid = await node.spawn("h", ["h"])
-    with trio.fail_after(10):
+    with trio.fail_after(DEADLINE):
         await attached.wait()
     with pytest.raises(Error, match=Esegbusy):
         node.hvm.segfree("held")

@@ -26,8 +26,7 @@ from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import start_servers, stop_servers
-
-GUARD = 20  # seconds: a guard against a hang, never a timing assertion
+from tests.waiting import DEADLINE as GUARD
 
 
 async def posted(node: Node, name: str) -> bool:

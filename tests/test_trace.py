@@ -45,7 +45,6 @@ def _node(bus: bool) -> object:
 cnode = _node(False)  # the classic path: every read crosses the core
 bnode = _node(True)  # the service bus
 
-GUARD = 20  # seconds: a guard against a hang, never a timing assertion
 
 
 def arrows(tr: t.Trace) -> list[tuple[str, str]]:

@@ -16,10 +16,10 @@ from lp49fs.errors import Error
 from lp49fs.ninep import OREAD, OWRITE
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import start_servers, stop_servers
+from tests.waiting import DEADLINE as GUARD
 
 __all__ = ["rnode"]
 
-GUARD = 30  # seconds: a guard against a hang, never a timing assertion
 
 
 @pytest.fixture

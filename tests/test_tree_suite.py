@@ -41,8 +41,7 @@ from lp49fs.servants import CONFIG
 from lp49fs.servants.cons import DIRTAB as CONSTAB
 from lp49fs.servants.proc import DIRTAB as PROCTAB
 from lp49fs.servants.root import SKELETON
-
-GUARD = 20  # seconds: a guard against a hang, never a timing assertion
+from tests.waiting import DEADLINE as GUARD
 
 # #c files whose read blocks (cons: typed input) or is endless / ignores the offset
 CONS_UNREAD = {

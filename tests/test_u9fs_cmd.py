@@ -18,6 +18,7 @@ from test_interop_clients import run_peer
 from lp49fs.errors import Eperm, Error
 from lp49fs.ninep import OWRITE
 from lp49fs.transport import dial
+from tests.waiting import DEADLINE
 
 
 @contextmanager
@@ -53,7 +54,7 @@ async def test_lp49_u9fs_command(kind: str, tmp_path: pathlib.Path) -> None:
             assert bound.startswith("tcp!127.0.0.1!") and not bound.endswith("!0")
         bad = await dial(bound)
         await bad.send_all(b"\xff\xff\xff\xff garbage")
-        with trio.fail_after(10):
+        with trio.fail_after(DEADLINE):
             assert await bad.receive_some(10) == b""
         await bad.aclose()
         async with dial_tree(bound) as t:
