@@ -3,16 +3,20 @@
 ``Raw`` speaks 9P frame by frame (no session logic), so a test controls tags, flushes and
 versions exactly.  ``GateFs`` serves a root with ``slow`` (reads block until ``release``;
 ``mayblock``) and ``fast`` (a plain file), and counts cancellations and clunks.
+``gate_served()`` runs ``lib9p.serve`` of a GateFs on one end of a pipe and yields the
+GateFs and the other end.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import trio
 
 from lp49fs.errors import Enotfound, Error
-from lp49fs.lib9p import File, NotImplementedFile, ReadOnlyFile
+from lp49fs.lib9p import File, NotImplementedFile, ReadOnlyFile, serve
 from lp49fs.ninep import (
     DMDIR,
     NEED_DATA,
@@ -31,7 +35,7 @@ from lp49fs.ninep import (
     decode,
     encode,
 )
-from lp49fs.transport import Link
+from lp49fs.transport import Link, pipe_pair
 
 
 class Raw:
@@ -135,3 +139,15 @@ class GateDir(ReadOnlyFile):
 
     async def readdir(self) -> list[Dir]:
         return [await GateFile(self.fs, n, i).stat() for i, n in ((1, "slow"), (2, "fast"))]
+
+
+@asynccontextmanager
+async def gate_served() -> AsyncIterator[tuple[GateFs, Link]]:
+    """A GateFs served over a pipe, and the client's end (closed when the body ends, which
+    ends the server)."""
+    fs = GateFs()
+    client, server = pipe_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, server, fs)
+        yield fs, client
+        await client.aclose()

@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 import trio
 import trio.testing
-from lib9p_helpers import GateFs, Raw
+from lib9p_helpers import Raw, gate_served
 
 from lp49fs.errors import Error, Eunknownfid
 from lp49fs.lib9p import DISPATCH, serve
@@ -42,7 +42,7 @@ from lp49fs.ninep import (
     encode,
 )
 from lp49fs.servers.ramfs import Ramfs
-from lp49fs.transport import Link, SocketLink, pipe_pair
+from lp49fs.transport import Link, SocketLink
 
 
 def test_dispatch_covers_every_request_but_version_and_flush() -> None:
@@ -58,10 +58,7 @@ async def open_slow_and_fast(raw: Raw) -> None:
 
 
 async def test_slow_read_does_not_delay_stat() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (fs, client):
         raw = Raw(client)
         await open_slow_and_fast(raw)
         await raw.send(10, Tread(1, 0, 100))
@@ -72,15 +69,11 @@ async def test_slow_read_does_not_delay_stat() -> None:
         fs.release.set()
         tag, r = await raw.recv()
         assert tag == 10 and r == Rread(b"slow data")
-        await client.aclose()
     assert fs.clunks == 2  # both files clunked when the connection ended
 
 
 async def test_flush_cancels_a_blocked_read_then_rflush() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (fs, client):
         raw = Raw(client)
         await open_slow_and_fast(raw)
         await raw.send(10, Tread(1, 0, 100))
@@ -91,26 +84,18 @@ async def test_flush_cancels_a_blocked_read_then_rflush() -> None:
         assert fs.cancelled == 1  # the read was cancelled before the Rflush went out
         assert await raw.rpc(12, Tclunk(1)) == Rclunk()  # nothing came for tag 10
         assert await raw.rpc(10, Tflush(999)) == Rflush()  # tag 10 is free again
-        await client.aclose()
 
 
 async def test_flush_of_a_finished_request_is_answered_at_once() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (_fs, client):
         raw = Raw(client)
         await open_slow_and_fast(raw)
         assert isinstance(await raw.rpc(10, Tstat(2)), Rstat)
         assert await raw.rpc(11, Tflush(10)) == Rflush()
-        await client.aclose()
 
 
 async def test_version_aborts_pending_and_clunks_fids() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (fs, client):
         raw = Raw(client)
         await open_slow_and_fast(raw)
         await raw.send(10, Tread(1, 0, 100))
@@ -123,14 +108,10 @@ async def test_version_aborts_pending_and_clunks_fids() -> None:
         assert fs.clunks == 2  # fids 1 (slow) and 2 (fast); the root dir has no counter
         r = await raw.rpc(11, Tstat(2))
         assert r == Rerror(Eunknownfid)  # the old fids are gone
-        await client.aclose()
 
 
 async def test_msize_is_negotiated_and_reads_clamped() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (_fs, client):
         raw = Raw(client)
         r = await raw.rpc(NOTAG, Tversion(1 << 20, "9P2000.u"))
         assert r == Rversion(8216, "9P2000")
@@ -139,14 +120,10 @@ async def test_msize_is_negotiated_and_reads_clamped() -> None:
         await raw.walk(0, 5, "fast")
         r = await raw.rpc(3, Topen(5, OREAD))
         assert isinstance(r, Ropen) and r.iounit == 300 - 24
-        await client.aclose()
 
 
 async def test_directory_reads_pack_whole_entries() -> None:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (_fs, client):
         raw = Raw(client)
         await raw.start()
         await raw.walk(0, 1)
@@ -160,7 +137,6 @@ async def test_directory_reads_pack_whole_entries() -> None:
         assert await raw.rpc(6, Tread(1, 3, 8000)) == Error("bad offset").to_rerror()
         end = await raw.rpc(7, Tread(1, len(first.data) + len(rest.data), 8000))
         assert end == Rread(b"")
-        await client.aclose()
 
 
 class SpyLink(SocketLink):

@@ -13,11 +13,10 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 import trio.testing
-from lib9p_helpers import GateFs
+from lib9p_helpers import GateFs, gate_served
 from test_client import ROOTQID, Peer, attached
 
 from lp49fs.errors import Ehungup, Error
-from lp49fs.lib9p import serve
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import Fid, attach
 from lp49fs.ninep import (
@@ -38,16 +37,12 @@ from lp49fs.ninep import (
     Tversion,
     Twalk,
 )
-from lp49fs.transport import pipe_pair
 from tests.waiting import DEADLINE
 
 
 @asynccontextmanager
 async def gate_session() -> AsyncIterator[tuple[GateFs, Fid]]:
-    fs = GateFs()
-    client, server = pipe_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve, server, fs)
+    async with gate_served() as (fs, client), trio.open_nursery() as nursery:
         session = Session(client)
         await nursery.start(session.run)
         assert await session.version(version=VERSIONLP49) == VERSIONLP49
