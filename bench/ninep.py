@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from lp49fs.host.demo.netns import free_port
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import attach, create_path, open_path
 from lp49fs.ninep import (
@@ -288,12 +289,6 @@ def wait_for(family: int, where: object) -> None:
             except OSError:
                 time.sleep(0.05)
     raise SystemExit(f"nothing listening on {where}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:

@@ -19,7 +19,9 @@ import pytest
 from conftest import peer_python
 
 from lp49fs.host.cmd9p import dirfmt, dirmode, lslines, lstime, netmkaddr, quote
+from lp49fs.host.demo.netns import free_port
 from lp49fs.ninep import DMAPPEND, DMDIR, DMEXCL, Dir, Qid
+from tests.waiting import DEADLINE
 
 
 def test_dirmode_is_plan9_dirmodefmt() -> None:
@@ -79,13 +81,11 @@ def py9p_addr(tmp_path: pathlib.Path) -> Iterator[tuple[str, pathlib.Path]]:
     py = peer_python("p9fs")
     root = tmp_path / "export"
     root.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     argv = [str(py), "-m", "py9p", "-w", "-p", str(port), "-a", "127.0.0.1", "-r", str(root)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + DEADLINE
         while True:
             with socket.socket() as s:
                 try:

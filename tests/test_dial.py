@@ -7,7 +7,6 @@ the core); the other side is a host socket on 127.0.0.1 in the test's nursery.
 from __future__ import annotations
 
 import functools
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,6 +16,7 @@ import trio.testing
 from lp49fs import lib
 from lp49fs.core.mount import MAFTER
 from lp49fs.errors import Econrefused, Error, Etranslate
+from lp49fs.host.demo.netns import free_port
 from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.boot import Node
 from lp49fs.servants.ip import Ip
@@ -40,14 +40,6 @@ async def echo_port() -> AsyncIterator[int]:
         listeners = await n.start(serve, _echo, 0)
         yield int(listeners[0].socket.getsockname()[1])
         n.cancel_scope.cancel()
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 async def netbind() -> None:

@@ -25,13 +25,8 @@ import pytest
 
 from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.host.demo.console import LP49, Console, NodeProc
+from lp49fs.host.demo.netns import free_port
 from tests.waiting import DEADLINE, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def accepting(port: int) -> bool:
@@ -133,7 +128,7 @@ def test_import_dev_reads_the_remote_sysname_and_writes_its_console(pair: Pair) 
     try:
         pair.sh(pair.a, "echo hello from alpha > /n/cons")
         seen = ""
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE
         while "hello from alpha" not in seen and time.monotonic() < deadline:
             watcher.sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:

@@ -22,6 +22,7 @@ import trio
 from conftest import peer_python, skip_or_fail
 
 from lp49fs.errors import Ehungup, Error
+from lp49fs.host.demo.netns import free_port
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import (
     Fid,
@@ -39,14 +40,8 @@ from tests.waiting import DEADLINE
 pytestmark = pytest.mark.peers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_connectable(family: int, addr: object, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"server exited: {proc.stderr.read() if proc.stderr else ''!r}"
         with socket.socket(family) as s:

@@ -19,6 +19,7 @@ from servant_tree import SysTree, boot
 from lp49fs.core import sysfile
 from lp49fs.core.proc import Proc
 from lp49fs.errors import Ebadctl, Econrefused, Econreset, Ehungup, Enetaddr, Error
+from lp49fs.host.demo.netns import free_port
 from lp49fs.ninep import ORDWR, OREAD, OWRITE
 from lp49fs.servants.ip import Ip
 
@@ -58,15 +59,6 @@ async def clone(p: Proc, proto: str = "tcp") -> tuple[int, str]:
     fd = await sysfile.open(p, f"#I/{proto}/clone", ORDWR)
     n = (await sysfile.read(p, fd, 32)).decode()
     return fd, f"#I/{proto}/{n}"
-
-
-def free_port() -> int:
-    """A port nobody listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @pytest.fixture
