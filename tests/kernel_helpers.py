@@ -1,16 +1,28 @@
-"""Helpers shared by the kernel tests: boot a small machine, make threads, hand out pages."""
+"""Helpers shared by the kernel tests: boot a small machine, make threads, hand out pages,
+and send one message to a waiting receiver to see which IPC errors each side gets."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
+import trio.testing
 
 from hwsim import Machine
 from kernel import mapdb
 from kernel.kernel import Kernel, open_kernel
-from kernel.thread import Entry
-from kernel.types import COMPLETE, NILTHREAD, PAGE_SIZE, RWX, Fpage, ThreadId
+from kernel.thread import Entry, Thread
+from kernel.types import (
+    COMPLETE,
+    NILTHREAD,
+    PAGE_SIZE,
+    RWX,
+    Acceptor,
+    Fpage,
+    IpcError,
+    Msg,
+    ThreadId,
+)
 
 _next = [0]
 
@@ -40,3 +52,29 @@ def give(k: Kernel, tid: ThreadId, vaddr: int, frame: int, rights: int = RWX) ->
     mapdb.map_fpage(
         k.sigma0_space, Fpage(frame * PAGE_SIZE, 12, rights), vaddr, t.space, COMPLETE, False
     )
+
+
+async def ipc_errors(k: Kernel, msg: Msg, acceptor: Acceptor | None = None) -> list[int]:
+    """Send ``msg`` to a receiver already waiting (with ``acceptor`` if given); the error
+    codes of the sides whose IPC failed, in the order they failed."""
+    errs: list[int] = []
+
+    async def receiver(t: Thread) -> None:
+        if acceptor is not None:
+            t.acceptor = acceptor
+        try:
+            await t.receive()
+        except IpcError as e:
+            errs.append(e.code)
+
+    async def sender(t: Thread) -> None:
+        try:
+            await t.send(rx, msg)
+        except IpcError as e:
+            errs.append(e.code)
+
+    rx = spawn(k, receiver)
+    await trio.testing.wait_all_tasks_blocked()
+    spawn(k, sender)
+    await trio.testing.wait_all_tasks_blocked()
+    return errs

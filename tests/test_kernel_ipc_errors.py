@@ -29,7 +29,7 @@ from kernel.types import (
     SyscallError,
     ThreadId,
 )
-from tests.kernel_helpers import kern, spawn
+from tests.kernel_helpers import ipc_errors, kern, spawn
 from tests.waiting import DEADLINE
 
 __all__ = ["kern"]
@@ -71,25 +71,7 @@ async def test_string_items_and_message_overflow(
 
 
 async def test_too_many_words_is_overflow(kern: Kernel) -> None:
-    errs: list[int] = []
-
-    async def receiver(t: Thread) -> None:
-        try:
-            await t.receive()
-        except IpcError as e:
-            errs.append(e.code)
-
-    async def sender(t: Thread) -> None:
-        try:
-            await t.send(rx, Msg(0, tuple(range(64))))
-        except IpcError as e:
-            errs.append(e.code)
-
-    rx = spawn(kern, receiver)
-    await trio.testing.wait_all_tasks_blocked()
-    spawn(kern, sender)
-    await trio.testing.wait_all_tasks_blocked()
-    assert errs == [MSG_OVERFLOW, MSG_OVERFLOW]
+    assert await ipc_errors(kern, Msg(0, tuple(range(64)))) == [MSG_OVERFLOW, MSG_OVERFLOW]
 
 
 async def test_dead_and_invalid_partners(kern: Kernel) -> None:

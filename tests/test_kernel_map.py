@@ -32,7 +32,7 @@ from kernel.types import (
     ThreadId,
     W,
 )
-from tests.kernel_helpers import give, kern, spawn
+from tests.kernel_helpers import give, ipc_errors, kern, spawn
 
 __all__ = ["kern"]
 P = PAGE_SIZE
@@ -176,25 +176,7 @@ def test_placement_rules(
     ids=["unaligned", "oversized", "too-small"],
 )
 async def test_bad_fpages_in_items_are_message_overflow(kern: Kernel, item: MapItem) -> None:
-    errs: list[int] = []
-
-    async def receiver(t: Thread) -> None:
-        t.acceptor = Acceptor(COMPLETE)
-        try:
-            await t.receive()
-        except IpcError as e:
-            errs.append(e.code)
-
-    async def sender(t: Thread) -> None:
-        try:
-            await t.send(rx, Msg(0, (), (item,)))
-        except IpcError as e:
-            errs.append(e.code)
-
-    rx = spawn(kern, receiver)
-    await trio.testing.wait_all_tasks_blocked()
-    spawn(kern, sender)
-    await trio.testing.wait_all_tasks_blocked()
+    errs = await ipc_errors(kern, Msg(0, (), (item,)), Acceptor(COMPLETE))
     assert errs == [MSG_OVERFLOW, MSG_OVERFLOW]
 
 
