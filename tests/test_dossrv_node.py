@@ -15,7 +15,7 @@ import trio
 from dos_helpers import MTOOLS, fsck, mget, mput
 from lib_helpers import run_as
 from sh_helpers import sh
-from test_node_daemon import _connect, _read_until, _start, _stop
+from test_node_daemon import _connect, _read_until, _start, _stop, notify_socket
 from waiting import DEADLINE, await_until
 
 from lp49fs import lib
@@ -24,6 +24,8 @@ from lp49fs.ninep import DMDIR, OREAD, OWRITE
 from lp49fs.node import disks
 from lp49fs.node.boot import boot
 from lp49fs.node.servers import stop_servers
+
+__all__ = ["notify_socket"]  # a fixture of test_node_daemon
 
 MiB = 1 << 20
 P1, P2 = 2048, 2048 + 40960  # partition starts (sectors): FAT16 of 20 MiB, FAT32 of 40 MiB
@@ -108,30 +110,26 @@ async def test_readonly_disk(tmp_path: pathlib.Path) -> None:
     assert img.read_bytes() == before
 
 
-def test_lp49_node_disk_flag(tmp_path: pathlib.Path) -> None:
+def test_lp49_node_disk_flag(tmp_path: pathlib.Path, notify_socket: socket.socket) -> None:
     """``lp49 node --disk IMAGE``: the shell of init finds the FAT partitions on /n."""
     img = twofat(tmp_path)
     mput(part(img, P1), "HELLO.TXT", b"from the host\n", tmp_path)
     path = tmp_path / "cons"
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(30)
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.getsockname()}
     p = _start(["--console", f"unix!{path}", "--disk", str(img)], env=env)
     try:
-        assert notify.recv(4096).split(b"\n")[0] == b"READY=1"
+        assert notify_socket.recv(4096).split(b"\n")[0] == b"READY=1"
         with _connect(path) as s:
             s.sendall(b"ls /n; cat /n/c/hello.txt; echo done\n")
             out = _read_until(s, b"done\r\n% ").decode().replace("\r\n", "\n")
         assert out.splitlines()[1:5] == ["/n/c", "/n/sdC0dos", "/n/sdC0dos1", "from the host"]
     finally:
-        notify.close()
         status, err = _stop(p)
     assert status == 0 and "Traceback" not in err, err
     fsck(img, P1 * 512)
 
 
-def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
+def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path, notify_socket: socket.socket) -> None:
     """The node daemon is killed with SIGKILL while a loop copies a file again and again
     onto the FAT partition; after ``fsck.fat -a`` every copy that the loop had finished
     (its cat returned, so each write and the close were acknowledged) has its exact bytes."""
@@ -139,13 +137,10 @@ def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
     src = random.Random(8).randbytes(150000)
     mput(part(img, P1), "SRC", src, tmp_path)
     path = tmp_path / "cons"
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(30)
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.getsockname()}
     p = _start(["--console", f"unix!{path}", "--disk", str(img)], env=env)
     try:
-        assert notify.recv(4096).split(b"\n")[0] == b"READY=1"
+        assert notify_socket.recv(4096).split(b"\n")[0] == b"READY=1"
         with _connect(path) as s:
             loop = " ".join(str(i) for i in range(1, 200))
             s.sendall(f"for(i in {loop}) {{ cat /n/c/src >/n/c/copy$i; echo done $i }}\n".encode())
@@ -153,7 +148,6 @@ def test_kill_9_during_a_write_loop(tmp_path: pathlib.Path) -> None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=DEADLINE)
     finally:
-        notify.close()
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
