@@ -76,20 +76,21 @@ async def traced(node: Node, body: object) -> t.Trace:
     return tr
 
 
+async def make_x() -> None:
+    """/tmp/x holding ``hello``: the file the traced reads read."""
+    fd = await lib.create("/tmp/x", 1, 0o644)
+    await lib.write(fd, b"hello")
+    await lib.close(fd)
+
+
+async def read_x() -> None:
+    fd = await lib.open("/tmp/x", OREAD)
+    assert await lib.read(fd, 100) == b"hello"
+
+
 async def test_a_ramfs_read_goes_through_every_layer(cnode: Node) -> None:
-    rnode = cnode
-    async def setup() -> None:
-        fd = await lib.create("/tmp/x", 1, 0o644)
-        await lib.write(fd, b"hello")
-        await lib.close(fd)
-
-    assert await run_as(rnode, setup) == ""
-
-    async def body() -> None:
-        fd = await lib.open("/tmp/x", OREAD)
-        assert await lib.read(fd, 100) == b"hello"
-
-    tr = await traced(rnode, body)
+    assert await run_as(cnode, make_x) == ""
+    tr = await traced(cnode, read_x)
     got = arrows(tr)
     want = [
         ("FUSE", "lib"),  # the program's call into the library
@@ -148,18 +149,8 @@ async def test_a_watch_reads_each_system_call_off_the_trace(rnode: Node) -> None
 
 
 async def test_a_bus_read_goes_from_the_library_to_the_server(bnode: Node) -> None:
-    async def setup() -> None:
-        fd = await lib.create("/tmp/x", 1, 0o644)
-        await lib.write(fd, b"hello")
-        await lib.close(fd)
-
-    assert await run_as(bnode, setup) == ""
-
-    async def body() -> None:
-        fd = await lib.open("/tmp/x", OREAD)
-        assert await lib.read(fd, 100) == b"hello"
-
-    tr = await traced(bnode, body)
+    assert await run_as(bnode, make_x) == ""
+    tr = await traced(bnode, read_x)
     got = arrows(tr)
     want = [
         ("clerk", "bus"),  # the open grants the channel
