@@ -41,7 +41,7 @@ from lp49fs.ninep import (
     decode,
     encode,
 )
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, await_until
 
 ROOTQID = Qid(0x80, 0, 1)
 
@@ -106,9 +106,7 @@ async def test_tversion_bytes_are_the_reference_example() -> None:
         data = await server_end.receive_some(100)
         assert data.hex() == "13000000" "64" "ffff" "00200000" "0600" "395032303030"
         await server_end.send_all(encode(NOTAG, Rversion(msize=4096, version="9P2000")))
-        with trio.fail_after(DEADLINE):
-            while session.version_string != "9P2000":
-                await trio.sleep(0.001)
+        await await_until(lambda: session.version_string == "9P2000", "the version")
         assert session.msize == 4096
         nursery.cancel_scope.cancel()
 
@@ -217,9 +215,7 @@ async def test_cancelled_walk_is_flushed_and_a_late_reply_is_clunked() -> None:
         ctag, clunk = await peer.receive()
         assert clunk == Tclunk(fid=walk.newfid)  # the late fid goes back to the server
         await peer.reply(ctag, Rclunk())
-        with trio.fail_after(DEADLINE):
-            while session.pending():
-                await trio.sleep(0.001)
+        await await_until(lambda: not session.pending(), "no call pending")
         assert walk.newfid not in session.fids()
 
 
@@ -231,9 +227,7 @@ async def test_cancelled_call_answered_only_by_rflush_frees_its_fid() -> None:
         _tag, walk = await peer.receive()
         ftag, _ = await peer.receive()
         await peer.reply(ftag, Rflush())
-        with trio.fail_after(DEADLINE):
-            while session.pending():
-                await trio.sleep(0.001)
+        await await_until(lambda: not session.pending(), "no call pending")
         assert walk.newfid not in session.fids()
 
 

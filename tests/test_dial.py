@@ -22,7 +22,7 @@ from lp49fs.node.boot import Node
 from lp49fs.servants.ip import Ip
 from lp49fs.servants.ip.cs import translate
 from tests.lib_helpers import node, run_as, start
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, await_until
 
 __all__ = ["node"]
 
@@ -239,9 +239,7 @@ async def test_kill_interrupts_blocked_listen_and_read(node: Node, echo_port: in
                 await lib.read(fd, 10)  # the echo server never speaks first
 
         pid, _ = await start(node, victim)
-        with trio.fail_after(DEADLINE):
-            while not any(cv.inuse for cv in sv.convs["tcp"]):
-                await trio.sleep(0.005)
+        await await_until(lambda: any(cv.inuse for cv in sv.convs["tcp"]), "the victim's call")
         await trio.testing.wait_all_tasks_blocked(0.01)
 
         async def killer(pid: int = pid) -> None:

@@ -14,7 +14,7 @@ from hwsim.bus import Bus
 from hwsim.console import open_pty, serve_unix
 from hwsim.irq import InterruptController
 from hwsim.ram import Ram
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, await_until
 
 
 def test_ram_frames_are_views_of_one_buffer() -> None:
@@ -121,17 +121,13 @@ async def test_unix_socket_console(tmp_path: pathlib.Path) -> None:
         await nursery.start(serve_unix, u, path)
         stream = await trio.open_unix_socket(path)
         await stream.send_all(b"echo hi\npart")
-        with trio.fail_after(DEADLINE):
-            while u.rx_pending() < 8:
-                await trio.sleep(0.001)
+        await await_until(lambda: u.rx_pending() >= 8, "the line in the rx FIFO")
         assert bytes(u.rx) == b"echo hi\n"
         u.write(b"hi\n")
         with trio.fail_after(DEADLINE):
             assert await stream.receive_some() == b"hi\n"
         await stream.aclose()
-        with trio.fail_after(DEADLINE):
-            while u.rx_pending() < 12:  # the unterminated tail is fed at EOF
-                await trio.sleep(0.001)
+        await await_until(lambda: u.rx_pending() >= 12, "the unterminated tail, fed at EOF")
         nursery.cancel_scope.cancel()
 
 
@@ -143,9 +139,7 @@ async def test_pty_console() -> None:
         fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         try:
             os.write(fd, b"ls\n")
-            with trio.fail_after(DEADLINE):
-                while u.rx_pending() < 3:
-                    await trio.sleep(0.001)
+            await await_until(lambda: u.rx_pending() >= 3, "the typed line")
             assert bytes(u.rx) == b"ls\n"
             u.write(b"ok")
             with trio.fail_after(DEADLINE):

@@ -16,7 +16,7 @@ from lp49fs import lib
 from lp49fs.lib import uctx, workers
 from lp49fs.node.boot import Node
 from tests.lib_helpers import node, run_as
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, await_until
 
 __all__ = ["node"]
 
@@ -65,9 +65,8 @@ async def test_cut_while_receiving_owes_a_reply_then_the_worker_is_reusable(node
             worker = used[0]
             nursery.cancel_scope.cancel()
         assert worker.thread.cut is RECEIVING
-        with trio.fail_after(DEADLINE):  # absorbed the interrupted reply, then idle again
-            while worker not in up.idle:
-                await trio.sleep(0.005)
+        # absorbed the interrupted reply, then idle again
+        await await_until(lambda: worker in up.idle, "the worker idle again")
         assert worker.thread.id not in node.mngr.serving and worker.state is not uctx.OWING
         await lib.write(w, b"x")
 
@@ -102,9 +101,7 @@ async def test_cut_while_sending_owes_nothing(node: Node) -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(borrower)
-            with trio.fail_after(DEADLINE):  # wait for the condition, not a time
-                while th.state is not SENDING:
-                    await trio.sleep(0.005)
+            await await_until(lambda: th.state is SENDING, "the borrower sending")
             nursery.cancel_scope.cancel()
         assert th.cut is SENDING and worker.state is uctx.IDLE and worker.job is None
         up.release(worker)
