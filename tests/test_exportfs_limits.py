@@ -12,6 +12,7 @@ import struct
 from test_import import accepting, free_port, start
 
 from bench.churn9p import churn
+from lp49fs.host.demo.console import NodeProc
 from tests.waiting import DEADLINE as GUARD
 from tests.waiting import wait_until
 
@@ -26,6 +27,16 @@ def tversion() -> bytes:
 def logtext(path: str) -> str:
     with open(path, errors="replace") as f:
         return f.read()
+
+
+def beta(tmp_path: os.PathLike[str], port: int, config: str = "") -> NodeProc:
+    """Node beta exporting on ``port`` without auth, with ``config`` as its node.toml."""
+    path = None
+    if config:
+        path = os.path.join(str(tmp_path), "node.toml")
+        with open(path, "w") as f:
+            f.write(config)
+    return start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False, config=path)
 
 
 def events(path: str, what: str) -> list[int]:
@@ -46,10 +57,7 @@ def closed(s: socket.socket) -> bool:
 
 def test_the_cap_holds_and_idle_callers_make_room(tmp_path: os.PathLike[str]) -> None:
     port = free_port()
-    config = os.path.join(str(tmp_path), "node.toml")
-    with open(config, "w") as f:
-        f.write("[node]\nmaxconns = 2\nidle = 2\n")
-    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False, config=config)
+    node = beta(tmp_path, port, "[node]\nmaxconns = 2\nidle = 2\n")
     socks: list[socket.socket] = []
     try:
         wait_until(lambda: accepting(port), "beta's exportfs")
@@ -76,7 +84,7 @@ def test_the_cap_holds_and_idle_callers_make_room(tmp_path: os.PathLike[str]) ->
 
 def test_out_of_descriptors_the_listener_backs_off_and_lives(tmp_path: os.PathLike[str]) -> None:
     port = free_port()
-    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False)
+    node = beta(tmp_path, port)
     pid = node.proc.pid
     old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     try:
@@ -100,7 +108,7 @@ def test_connection_churn_leaves_nothing_behind(tmp_path: os.PathLike[str]) -> N
     2 KiB a connection (each used to leave its process's library state, its kernel threads
     and their tasks behind: about 11 KiB), and no exportfs worker dies."""
     port = free_port()
-    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False)
+    node = beta(tmp_path, port)
     try:
         wait_until(lambda: accepting(port), "beta's exportfs")
         n = 1000
@@ -122,10 +130,7 @@ def test_two_thousand_idle_callers_get_the_cap_and_the_node_answers(
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     port = free_port()
-    config = os.path.join(str(tmp_path), "node.toml")
-    with open(config, "w") as f:
-        f.write("[node]\nmaxconns = 4\nidle = 2\n")
-    node = start("beta", str(tmp_path), f"tcp!127.0.0.1!{port}", auth=False, config=config)
+    node = beta(tmp_path, port, "[node]\nmaxconns = 4\nidle = 2\n")
     socks: list[socket.socket] = []
     try:
         wait_until(lambda: accepting(port), "beta's exportfs")
