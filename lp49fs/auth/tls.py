@@ -29,6 +29,9 @@ Rules
      (plan9port's 9p) prints why instead of a bare hang-up.
   5. A revoke reaches connections already open: their server ends them within about
      ``REVOKE_POLL`` seconds of the new ``crl.pem`` (exportfs does, for every TLS link).
+  6. On an authenticated link an attach names the certificate's user or is refused
+     (``check_attach``): lib9p's ``sattach`` applies it to every server behind a TLS
+     listener (ramfs, u9fs), exportfs to the user its process became.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Any, cast
 
 import trio
 
-from lp49fs.errors import Error
+from lp49fs.errors import Eperm, Error
 from lp49fs.ninep import PrefixLink, Rerror, encode
 
 from .authority import NODES, USERS, Authority
@@ -72,6 +75,13 @@ _REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
     ("UNSUPPORTED_PROTOCOL", "tls: peer does not speak TLS 1.3"),
     ("VERSION_TOO_LOW", "tls: peer does not speak TLS 1.3"),
 )
+
+
+def check_attach(user: str, uname: str) -> None:
+    """Rule 6: ``uname`` must be ``user``, the authenticated peer ("" or ``none``: no
+    authentication, so the server's own rules for unauthenticated clients apply)."""
+    if user and user != "none" and uname != user:
+        raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {user}")
 
 
 def explain(e: BaseException) -> Error:

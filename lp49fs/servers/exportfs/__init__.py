@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from lp49fs import lib
+from lp49fs.auth.tls import check_attach
 from lp49fs.errors import Ebadchar, Eperm, Error
 from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import OEXCL, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
@@ -130,8 +131,7 @@ class ExportFs:
         return self.root.rstrip("/") + "/" + "/".join(names)
 
     async def attach(self, uname: str, aname: str) -> File:
-        if self.user and uname != self.user and self.user != "none":
-            raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {self.user}")
+        check_attach(self.user, uname)
         names = treenames(aname)
         d = await lib.stat(self.path(names))
         return XFile(self, names, self.qids.qid(d), floor=len(names))
