@@ -32,7 +32,9 @@ Rules:
 5. Identity.  The serving process already runs as the client's user (``lp49fs.cmd.exportfs``
    makes it so), so every system call is checked as that user.  When the link was
    authenticated (``user`` set), an attach by another uname is refused; on an
-   unauthenticated link the process is ``none`` whatever uname says.
+   unauthenticated link the process is ``none`` whatever uname says.  ``denied`` (a
+   certificate the node's ``[users]`` table does not name) refuses every attach with that
+   line; the process is ``none`` meanwhile.
 
 What lives elsewhere: the import handshake (``hs``), network glue
 (``net``), the program (``lp49fs.cmd.exportfs``).
@@ -119,10 +121,12 @@ class ExportFs:
 
     mayblock: ClassVar[bool] = True
 
-    def __init__(self, root: str = "/", *, readonly: bool = False, user: str = "") -> None:
+    def __init__(self, root: str = "/", *, readonly: bool = False, user: str = "",
+                 denied: str = "") -> None:  # fmt: skip
         self.root = cleanroot(root)  # absolute path in the exporter's name space
         self.readonly = readonly  # Rule 2
         self.user = user  # Rule 5: the authenticated user ("" = not authenticated)
+        self.denied = denied  # Rule 5: why every attach is refused ("" = it is not)
         self.qids = QidMap()  # Rule 3
 
     def path(self, names: Sequence[str]) -> str:
@@ -131,6 +135,8 @@ class ExportFs:
         return self.root.rstrip("/") + "/" + "/".join(names)
 
     async def attach(self, uname: str, aname: str) -> File:
+        if self.denied:
+            raise Error(self.denied)
         check_attach(self.user, uname)
         names = treenames(aname)
         d = await lib.stat(self.path(names))
