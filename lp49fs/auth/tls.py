@@ -57,6 +57,7 @@ TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
 MAXFIRST = 4096
 Eplain9p = "authentication required: this listener speaks 9P only inside TLS (--auth DIR)"
 
+
 def check_attach(user: str, uname: str) -> None:
     """Rule 6: ``uname`` must be ``user``, the authenticated peer ("" or ``none``: no
     authentication, so the server's own rules for unauthenticated clients apply)."""
