@@ -30,8 +30,10 @@ Rules
   5. A revoke reaches connections already open: their server ends them within about
      ``REVOKE_POLL`` seconds of the new ``crl.pem`` (exportfs does, for every TLS link).
   6. On an authenticated link an attach names the certificate's user or is refused
-     (``check_attach``): lib9p's ``sattach`` applies it to every server behind a TLS
-     listener (ramfs, u9fs), exportfs to the user its process became.
+     (``check_attach``): lib9p's ``sattach`` applies it (``TlsLink.check_attach``) to
+     every server behind a TLS listener (ramfs, u9fs), exportfs to the user its process
+     became.  A listener's ``speakers`` are certificates that speak for other users (the
+     node dialling its own host servers): their links may attach by any name.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ from typing import Any
 
 import trio
 
-from lp49fs.errors import Eperm, Error
+from lp49fs.errors import Error
 from lp49fs.ninep import PrefixLink, Rerror, encode
 
 from .authority import NODES, USERS, Authority
-from .tlslink import Eplain, TlsLink, explain
+from .tlslink import Eplain, TlsLink, check_attach, explain
 
 __all__ = ["Eplain", "Eplain9p", "ServerAuth", "TlsLink", "check_attach", "client", "explain"]
 
@@ -56,13 +58,6 @@ REVOKE_POLL = 1.0  # seconds between looks at crl.pem for the open connections (
 TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
 MAXFIRST = 4096
 Eplain9p = "authentication required: this listener speaks 9P only inside TLS (--auth DIR)"
-
-
-def check_attach(user: str, uname: str) -> None:
-    """Rule 6: ``uname`` must be ``user``, the authenticated peer ("" or ``none``: no
-    authentication, so the server's own rules for unauthenticated clients apply)."""
-    if user and user != "none" and uname != user:
-        raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {user}")
 
 
 def _base(auth: Authority, purpose: ssl.Purpose) -> ssl.SSLContext:
@@ -140,9 +135,11 @@ async def _refuse_plain(link: Any, first: bytes) -> None:
 class ServerAuth:
     """A listener's TLS side (see the module docstring); reloads the CRL when it changes."""
 
-    def __init__(self, root: str | os.PathLike[str], node: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], node: str,
+                 speakers: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.auth = Authority(root)
         self.node = node
+        self.speakers = speakers  # Rule 6
         self._stamp: tuple[int, ...] = ()
         self._ctx = self.context()
 
@@ -184,6 +181,7 @@ class ServerAuth:
         tls = TlsLink(PrefixLink(link, first), self.context(), server_side=True)
         await _handshake(tls)
         tls.user = peer_user(tls)
+        tls.speaksfor = tls.user in self.speakers  # Rule 6
         return tls
 
 

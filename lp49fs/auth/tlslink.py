@@ -40,7 +40,7 @@ from typing import Any
 
 import trio
 
-from lp49fs.errors import Error
+from lp49fs.errors import Eperm, Error
 
 RECV = 1 << 18  # bytes asked of the link per read: many 16 KiB records at once
 WANT = 1 << 20  # plaintext returned by receive_some() without a size
@@ -69,6 +69,13 @@ _REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
 )
 
 
+def check_attach(user: str, uname: str) -> None:
+    """``tls`` Rule 6: ``uname`` must be ``user``, the authenticated peer ("" or ``none``:
+    no authentication, so the server's own rules for unauthenticated clients apply)."""
+    if user and user != "none" and uname != user:
+        raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {user}")
+
+
 def explain(e: BaseException) -> Error:
     """One clear line for a failed handshake or record (Rule 2)."""
     text = str(e.__cause__ or e)
@@ -91,6 +98,7 @@ class TlsLink:
         self._obj = ctx.wrap_bio(self._in, self._out, server_side, server_hostname)
         self._sendlock = trio.Lock()  # Rule 1
         self.user = ""
+        self.speaksfor = False  # the peer may attach as any user (tls Rule 6)
         self.serial = 0  # the peer certificate's serial number, after the handshake
         self.failure: Error | None = None  # the refusal that ended the link (Rule 2), for
         # callers whose 9P layer reports only "hungup" (lp49 9p)
@@ -98,6 +106,11 @@ class TlsLink:
     def peer(self) -> str:
         peer = getattr(self.under, "peer", None)
         return str(peer()) if callable(peer) else "tls"
+
+    def check_attach(self, uname: str) -> None:
+        """lib9p's attach: ``uname`` must be the peer's name unless it speaks for others."""
+        if not self.speaksfor:
+            check_attach(self.user, uname)
 
     def getpeercert(self) -> dict[str, Any]:
         return dict(self._obj.getpeercert() or {})

@@ -46,11 +46,11 @@ from lp49fs import lib
 from lp49fs.auth.authority import NOBODY
 from lp49fs.auth.tls import ServerAuth, TlsLink
 from lp49fs.cmd._util import fatal
-from lp49fs.errors import Enotdir, Eperm, Error
+from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
 from lp49fs.ninep import DMDIR, Link
-from lp49fs.servers.exportfs import ExportFs, treenames
+from lp49fs.servers.exportfs import ExportFs, not_a_user, treenames
 from lp49fs.servers.exportfs import hs as exportfs_hs
 from lp49fs.servers.exportfs import net as exportfs_net
 
@@ -82,7 +82,7 @@ class Authenticated:
     def __init__(self, link: Link, user: str, sauth: ServerAuth | None = None,
                  tls: TlsLink | None = None, denied: str = "") -> None:  # fmt: skip
         self.link, self.user, self.sauth, self.tls = link, user, sauth, tls
-        self.denied = denied  # why the certificate is not served ("" = it is)
+        self.denied = denied  # the certificate, when [users] does not serve it ("" = it does)
 
     async def serve(self, link: Link, fs: ExportFs, msize: int) -> None:
         """9P on ``link`` until it ends, or until the TLS certificate is revoked."""
@@ -123,8 +123,7 @@ async def authenticate(
         if users is not None and tls.user not in users:
             await lib.become(NOBODY)
             log.warning("exportfs: certificate %s is not in [users]: refused", tls.user)
-            denied = f"{Eperm}: certificate {tls.user} is not a user of this node"
-            return Authenticated(tls, tls.user, sauth, tls, denied)
+            return Authenticated(tls, tls.user, sauth, tls, tls.user)
         user = tls.user if users is None else users[tls.user]
         await lib.become(user)
         log.info("exportfs: authenticated as %s, serving as %s", tls.user, user)
@@ -160,7 +159,7 @@ async def serve_link(
 
             async def check(tree: str) -> None:
                 if who.denied:
-                    raise Error(who.denied)
+                    raise not_a_user(who.denied)
                 d = await lib.stat(fs.path(treenames(tree)))
                 if not d.mode & DMDIR:
                     raise Error(f"'{tree}' {Enotdir}")

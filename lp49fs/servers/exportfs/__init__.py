@@ -33,8 +33,8 @@ Rules:
    makes it so), so every system call is checked as that user.  When the link was
    authenticated (``user`` set), an attach by another uname is refused; on an
    unauthenticated link the process is ``none`` whatever uname says.  ``denied`` (a
-   certificate the node's ``[users]`` table does not name) refuses every attach with that
-   line; the process is ``none`` meanwhile.
+   certificate the node's ``[users]`` table does not name) refuses every attach
+   (``not_a_user``); the process is ``none`` meanwhile.
 
 What lives elsewhere: the import handshake (``hs``), network glue
 (``net``), the program (``lp49fs.cmd.exportfs``).
@@ -116,6 +116,11 @@ class QidMap:
         return dataclasses.replace(d, qid=self.qid(d))
 
 
+def not_a_user(cert: str) -> Error:
+    """The refusal of certificate ``cert``, which the node's ``[users]`` does not name."""
+    return Error(f"{Eperm}: certificate {cert} is not a user of this node")
+
+
 class ExportFs:
     """The tree under ``root`` of the calling process's name space, over 9P."""
 
@@ -126,7 +131,7 @@ class ExportFs:
         self.root = cleanroot(root)  # absolute path in the exporter's name space
         self.readonly = readonly  # Rule 2
         self.user = user  # Rule 5: the authenticated user ("" = not authenticated)
-        self.denied = denied  # Rule 5: why every attach is refused ("" = it is not)
+        self.denied = denied  # Rule 5: a certificate not served ("" = none)
         self.qids = QidMap()  # Rule 3
 
     def path(self, names: Sequence[str]) -> str:
@@ -136,7 +141,7 @@ class ExportFs:
 
     async def attach(self, uname: str, aname: str) -> File:
         if self.denied:
-            raise Error(self.denied)
+            raise not_a_user(self.denied)
         check_attach(self.user, uname)
         names = treenames(aname)
         d = await lib.stat(self.path(names))
