@@ -135,11 +135,18 @@ def stop(p: subprocess.Popen[bytes]) -> None:
         p.wait()
 
 
-def listening(wrap: list[str], addr: str, port: int) -> Callable[[], bool]:
-    """True once something accepts TCP on ``addr``:``port`` as seen from ``wrap``'s host."""
+def listening(
+    wrap: list[str], addr: str, port: int, node: subprocess.Popen[bytes], log: str
+) -> Callable[[], bool]:
+    """True once something accepts TCP on ``addr``:``port`` as seen from ``wrap``'s host;
+    DemoError with the node's last log line if ``node`` exits first."""
     probe = f"import socket; socket.create_connection(({addr!r}, {port}), timeout=1).close()"
 
     def up() -> bool:
+        if node.poll() is not None:
+            with open(log, errors="replace") as f:
+                last = (f.read().strip().splitlines() or ["(no output)"])[-1]
+            raise DemoError(f"the remote node exited ({node.returncode}): {last}")
         r = subprocess.run([*wrap, sys.executable, "-c", probe], capture_output=True)
         return r.returncode == 0
 
@@ -161,7 +168,7 @@ def loopback(seconds: float, log: str, auth: str | None = None) -> dict[str, dic
     p = start_node([*LP49, "node", "--name", "srv", "--console", "none",
                     "--listen", f"tcp!127.0.0.1!{port}", *tls], log)  # fmt: skip
     try:
-        wait_for(listening([], "127.0.0.1", port), 30, "the remote node's listener")
+        wait_for(listening([], "127.0.0.1", port, p, log), 30, "the remote node's listener")
         return trio.run(measure, seconds, f"tcp!127.0.0.1!{port}", auth)
     finally:
         stop(p)
@@ -172,10 +179,13 @@ def netns(seconds: float, log: str) -> dict[str, float]:
         hosts.link("bench", "srv")
         dial = hosts["srv"].dial(hosts["bench"])
         addr = hosts["srv"].addrs["bench"]
-        node = [*LP49, "node", "--name", "srv", "--console", "none", "--listen", "tcp!*!17007"]
+        # plain 9P as the loopback row: a non-loopback listener needs --insecure to serve so
+        node = [*LP49, "node", "--name", "srv", "--console", "none", "--listen", "tcp!*!17007",
+                "--insecure"]  # fmt: skip
         p = start_node(hosts.argv("srv", node), log)
         try:
-            wait_for(listening(hosts.argv("bench", []), addr, 17007), 30, "the remote node")
+            up = listening(hosts.argv("bench", []), addr, 17007, p, log)
+            wait_for(up, 30, "the remote node")
             argv = [sys.executable, __file__, "--seconds", str(seconds), "--remote", dial]
             r = subprocess.run(hosts.argv("bench", argv), capture_output=True, text=True,
                                timeout=600)  # fmt: skip

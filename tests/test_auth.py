@@ -6,6 +6,7 @@ runs under the test's own fail_after guard, far above HANDSHAKE_TIMEOUT's role.
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import shutil
 import ssl
@@ -19,7 +20,11 @@ import trio
 from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.auth.tls import Eplain9p, ServerAuth, client
 from lp49fs.errors import Error
-from lp49fs.ninep import Rerror, encode
+from lp49fs.lib9p import clientfid as cf
+from lp49fs.lib9p.client import Session
+from lp49fs.lib9p.srv import serve_forever
+from lp49fs.ninep import OWRITE, Rerror, encode
+from lp49fs.servers.ramfs import Ramfs
 from lp49fs.transport import announce, dial
 from tests.waiting import DEADLINE as GUARD
 
@@ -223,3 +228,37 @@ async def test_revoke_reaches_a_running_listener(tmp_path: pathlib.Path) -> None
     a.revoke("carol")
     assert sa.context() is not before
     assert (await handshake(d, "n1", d, "carol", "127.0.0.1"))[0] == "tls: certificate revoked"
+
+
+async def test_host_server_attach_names_the_certificate(authdir: pathlib.Path) -> None:
+    """A host server behind a TLS listener (``lp49 ramfs --auth``'s ``serve_forever`` with
+    ``ServerAuth.accept``) refuses an attach by any name but the certificate's; the
+    certificate's own name attaches and reads; a ``--speaker`` (bob here, as the node's
+    host owner for its host servers) may attach as another user."""
+    fs = Ramfs("alice")
+    listener = await announce("tcp!127.0.0.1!0")
+    with trio.fail_after(GUARD):
+        async with trio.open_nursery() as n:
+            wrap = ServerAuth(authdir, "n1", speakers=frozenset({"bob"})).accept
+            n.start_soon(functools.partial(serve_forever, listener, fs, wrap=wrap))
+            for cert, uname, want in (("alice", "bob", "authenticated as alice"),
+                                      ("alice", "glenda", "as alice"), ("alice", "alice", None),
+                                      ("bob", "alice", None)):  # fmt: skip
+                link = await dial(f"tcp!127.0.0.1!{listener.addr.port}")
+                tls = await client(link, authdir, cert, "127.0.0.1")
+                session = Session(tls)
+                async with trio.open_nursery() as inner:
+                    await inner.start(session.run)
+                    await session.version()
+                    if want is None:
+                        root = await cf.attach(session, uname)
+                        if cert == uname:
+                            await (await cf.create_path(root, "f", 0o600, OWRITE)).clunk()
+                            await cf.write_file(root, "f", b"mine")
+                        assert await cf.read_file(root, "f") == b"mine"  # bob reads as alice
+                    else:
+                        with pytest.raises(Error, match=f"permission denied.*{want}"):
+                            await cf.attach(session, uname)
+                    inner.cancel_scope.cancel()
+            n.cancel_scope.cancel()
+    await listener.aclose()

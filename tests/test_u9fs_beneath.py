@@ -1,12 +1,14 @@
 """u9fs confinement against a Linux-side attacker (u9fs Rules 7, 8; ``u9fs.beneath``).
 
 A thread keeps swapping a served directory for a symlink to a directory outside the root
-while a 9P client walks into it and reads, a bounded number of times: no read may ever
-return the outside file.  FIFOs and device files are refused unless ``devices``.
+while a 9P client walks into it and reads, creates, removes, renames and chmods, a bounded
+number of times: no read may ever return the outside file, and nothing outside may ever be
+made, removed, renamed or changed.  FIFOs and device files are refused unless ``devices``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import re
@@ -17,10 +19,12 @@ import trio
 from conformance import ninep_tree
 
 from lp49fs.errors import Edevice, Error
+from lp49fs.ninep import Dir
 from lp49fs.servers.u9fs import U9fs
 from lp49fs.servers.u9fs.beneath import open_beneath
 
 TRIES = 2000
+CHANGES = 1000  # rounds of create, remove, rename and chmod
 SECRET = b"outside the root"
 
 
@@ -62,6 +66,47 @@ async def test_swapping_a_walked_directory_for_a_symlink_never_escapes(
             await trio.to_thread.run_sync(t.join)
     assert escapes == 0
     assert served > 0, "the race never let a read through: the test tested nothing"
+
+
+async def test_changes_through_a_swapped_directory_never_escape(tmp_path: pathlib.Path) -> None:
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    for d in (top, outside, top / "d"):
+        d.mkdir()
+    for d in (outside, top / "d"):  # the same names on both sides: an escape would hit these
+        for i in range(CHANGES):
+            (d / f"v{i}").write_bytes(b"")
+            (d / f"r{i}").write_bytes(b"")
+        (d / "f").write_bytes(b"x")
+        (d / "f").chmod(0o644)
+    (top / "d.link").symlink_to(outside)
+    before = sorted(os.listdir(outside))
+    stop = threading.Event()
+    t = threading.Thread(target=swapper, args=(top, stop), daemon=True)
+    served = dict.fromkeys(("create", "remove", "rename", "chmod"), 0)
+    async with ninep_tree(U9fs(str(top), owner="glenda")) as tree:
+        t.start()
+        try:
+            for i in range(CHANGES):
+                steps = {
+                    "create": tree.create(f"d/c{i}", 0o644),
+                    "remove": tree.remove(f"d/v{i}"),
+                    "rename": tree.wstat(f"d/r{i}", dataclasses.replace(Dir.nulldir(),
+                                                                        name=f"m{i}")),
+                    "chmod": tree.wstat("d/f", dataclasses.replace(Dir.nulldir(),
+                                                                   mode=0o600 | i % 2 * 0o44)),
+                }  # fmt: skip
+                for what, step in steps.items():
+                    try:
+                        await step
+                        served[what] += 1
+                    except Error:
+                        pass  # mid-swap, or the symlink out: refused
+        finally:
+            stop.set()
+            await trio.to_thread.run_sync(t.join)
+    assert sorted(os.listdir(outside)) == before  # nothing made, removed or renamed there
+    assert (outside / "f").stat().st_mode & 0o777 == 0o644
+    assert all(served.values()), f"the race let none of some kind through: {served}"
 
 
 def test_open_beneath_refuses_escapes(tmp_path: pathlib.Path) -> None:

@@ -3,9 +3,9 @@
 Theory of operation
 -------------------
 A link (``receive_some``/``send_all``/``aclose``: a host socket, an LP49 fd) becomes a
-``trio.SSLStream`` over it, which is again a link, so the import handshake and 9P run inside
-TLS unchanged.  This is where Plan 9 would call ``tlsServer``/``tlsClient`` (libsec) on the
-fd before exportfs or mount use it.
+``TlsLink`` over it (``tlslink``: the record layer on memory BIOs), which is again a link,
+so the import handshake and 9P run inside TLS unchanged.  This is where Plan 9 would call
+``tlsServer``/``tlsClient`` (libsec) on the fd before exportfs or mount use it.
 
 * ``ServerAuth(dir, node)``: the listener's side.  ``accept(link)`` runs the handshake
   within ``HANDSHAKE_TIMEOUT`` and returns a ``TlsLink`` whose ``user`` is the common name
@@ -29,6 +29,11 @@ Rules
      (plan9port's 9p) prints why instead of a bare hang-up.
   5. A revoke reaches connections already open: their server ends them within about
      ``REVOKE_POLL`` seconds of the new ``crl.pem`` (exportfs does, for every TLS link).
+  6. On an authenticated link an attach names the certificate's user or is refused
+     (``check_attach``): lib9p's ``sattach`` applies it (``TlsLink.check_attach``) to
+     every server behind a TLS listener (ramfs, u9fs), exportfs to the user its process
+     became.  A listener's ``speakers`` are certificates that speak for other users (the
+     node dialling its own host servers): their links may attach by any name.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from typing import Any, cast
+from typing import Any
 
 import trio
 
@@ -44,89 +49,15 @@ from lp49fs.errors import Error
 from lp49fs.ninep import PrefixLink, Rerror, encode
 
 from .authority import NODES, USERS, Authority
+from .tlslink import Eplain, TlsLink, check_attach, explain
+
+__all__ = ["Eplain", "Eplain9p", "ServerAuth", "TlsLink", "check_attach", "client", "explain"]
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake (Rule 3)
 REVOKE_POLL = 1.0  # seconds between looks at crl.pem for the open connections (Rule 5)
 TLS_HANDSHAKE = 0x16  # the first byte of a TLS handshake record (ClientHello)
 MAXFIRST = 4096
-Eplain = "tls: not TLS (plain 9P to an authenticated listener?)"
 Eplain9p = "authentication required: this listener speaks 9P only inside TLS (--auth DIR)"
-
-_REASONS = (  # OpenSSL reason / verify text -> our line (Rule 2)
-    ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "tls: no certificate"),
-    ("CERTIFICATE_REQUIRED", "tls: no certificate (the server wants one)"),
-    ("certificate revoked", "tls: certificate revoked"),
-    ("CERTIFICATE_REVOKED", "tls: certificate revoked"),
-    ("unable to get local issuer", "tls: certificate of another authority"),
-    ("UNKNOWN_CA", "tls: certificate of another authority"),
-    ("self-signed certificate", "tls: certificate of another authority"),
-    ("certificate signature failure", "tls: certificate of another authority"),
-    ("ALERT_DECRYPT_ERROR", "tls: certificate of another authority"),
-    ("ALERT_BAD_CERTIFICATE", "tls: certificate refused by the peer"),
-    ("Hostname mismatch", "tls: server certificate names another node"),
-    ("IP address mismatch", "tls: server certificate names another node"),
-    ("unsuitable certificate purpose", "tls: certificate not valid for this use"),
-    ("ALERT_UNSUPPORTED_CERTIFICATE", "tls: certificate not valid for this use"),
-    ("WRONG_VERSION_NUMBER", Eplain),
-    ("HTTP_REQUEST", "tls: not TLS"),
-    ("UNSUPPORTED_PROTOCOL", "tls: peer does not speak TLS 1.3"),
-    ("VERSION_TOO_LOW", "tls: peer does not speak TLS 1.3"),
-)
-
-
-def explain(e: BaseException) -> Error:
-    """One clear line for a failed handshake (Rule 2)."""
-    text = str(e.__cause__ or e)
-    for key, line in _REASONS:
-        if key in text:
-            return Error(line)
-    if isinstance(e, trio.BrokenResourceError | EOFError | ConnectionError):
-        return Error("tls: peer hung up during the handshake (refused our certificate?)")
-    return Error(f"tls: {text[:96]}")
-
-
-class TlsLink:
-    """A link over a handshaken ``trio.SSLStream``: a TLS alert that arrives later (the
-    server refusing our certificate after TLS 1.3 let the client finish) becomes the same
-    one-line ``Error`` as a refused handshake (Rule 2)."""
-
-    def __init__(self, stream: trio.SSLStream[Any], user: str, under: object) -> None:
-        self.stream = stream
-        self.user = user  # the authenticated peer (server side) or ourselves (client side)
-        self.under = under
-        self.failure: Error | None = None  # the refusal that ended the link, for callers
-        # whose 9P layer reports only "hungup" (lp49 9p)
-        cert = stream.getpeercert() or {}
-        self.serial = int(str(cert.get("serialNumber", "0")), 16)  # the peer certificate's
-
-    def peer(self) -> str:
-        peer = getattr(self.under, "peer", None)
-        return str(peer()) if callable(peer) else "tls"
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        try:
-            return bytes(await self.stream.receive_some(max_bytes))
-        except trio.BrokenResourceError as e:
-            if isinstance(e.__cause__, ssl.SSLError) and not isinstance(
-                e.__cause__, ssl.SSLEOFError
-            ):
-                self.failure = explain(e)
-                raise self.failure from None
-            raise
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        try:
-            await self.stream.send_all(data)
-        except trio.BrokenResourceError as e:
-            if isinstance(e.__cause__, ssl.SSLError):
-                self.failure = explain(e)
-                raise self.failure from None
-            raise
-
-    async def aclose(self) -> None:
-        with trio.move_on_after(HANDSHAKE_TIMEOUT) as scope:
-            scope.shield = True
-            await self.stream.aclose()
 
 
 def _base(auth: Authority, purpose: ssl.Purpose) -> ssl.SSLContext:
@@ -173,34 +104,24 @@ def client_context(auth: Authority, user: str) -> ssl.SSLContext:
     return ctx
 
 
-def peer_user(stream: trio.SSLStream[Any]) -> str:
+def peer_user(tls: TlsLink) -> str:
     """The common name of the peer's (verified) certificate."""
-    cert = stream.getpeercert()
-    for rdn in (cert or {}).get("subject", ()):
+    for rdn in tls.getpeercert().get("subject", ()):
         for key, value in rdn:
             if key == "commonName":
                 return str(value)
     raise Error("tls: certificate without a name")
 
 
-async def _handshake(stream: trio.SSLStream[Any]) -> None:
+async def _handshake(tls: TlsLink) -> None:
     try:
         with trio.fail_after(HANDSHAKE_TIMEOUT):
-            await stream.do_handshake()
+            await tls.handshake()
     except trio.TooSlowError:
         raise Error("tls: handshake timed out") from None
     except (trio.BrokenResourceError, ssl.SSLError, OSError, EOFError) as e:
-        await _send_alert(stream)
+        await tls.send_alert()
         raise explain(e) from None
-
-
-async def _send_alert(stream: trio.SSLStream[Any]) -> None:
-    """Send the alert OpenSSL left in the stream's outgoing buffer after a refused
-    handshake (trio drops it), so the peer learns why instead of seeing a bare hang-up."""
-    alert = getattr(stream, "_outgoing", None)
-    if isinstance(alert, ssl.MemoryBIO) and alert.pending:
-        with trio.move_on_after(1.0), contextlib.suppress(Exception):
-            await stream.transport_stream.send_all(alert.read())
 
 
 async def _refuse_plain(link: Any, first: bytes) -> None:
@@ -214,9 +135,11 @@ async def _refuse_plain(link: Any, first: bytes) -> None:
 class ServerAuth:
     """A listener's TLS side (see the module docstring); reloads the CRL when it changes."""
 
-    def __init__(self, root: str | os.PathLike[str], node: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], node: str,
+                 speakers: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.auth = Authority(root)
         self.node = node
+        self.speakers = speakers  # Rule 6
         self._stamp: tuple[int, ...] = ()
         self._ctx = self.context()
 
@@ -255,15 +178,17 @@ class ServerAuth:
         if first[0] != TLS_HANDSHAKE:
             await _refuse_plain(link, first)
             raise Error(Eplain)
-        link = PrefixLink(link, first)
-        stream = trio.SSLStream(cast(Any, link), self.context(), server_side=True)
-        await _handshake(stream)
-        return TlsLink(stream, peer_user(stream), link)
+        tls = TlsLink(PrefixLink(link, first), self.context(), server_side=True)
+        await _handshake(tls)
+        tls.user = peer_user(tls)
+        tls.speaksfor = tls.user in self.speakers  # Rule 6
+        return tls
 
 
 async def client(link: object, root: str | os.PathLike[str], user: str, host: str) -> TlsLink:
     """TLS over ``link`` as ``user``, verifying that the server is node ``host``."""
-    ctx = client_context(Authority(root), user)
-    stream = trio.SSLStream(cast(Any, link), ctx, server_hostname=host)
-    await _handshake(stream)
-    return TlsLink(stream, user, link)
+    tls = TlsLink(link, client_context(Authority(root), user), server_side=False,
+                  server_hostname=host)  # fmt: skip
+    await _handshake(tls)
+    tls.user = user
+    return tls

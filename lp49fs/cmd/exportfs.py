@@ -1,4 +1,4 @@
-"""exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-l addr]: serve 9P.
+"""exportfs [-R] [-N] [-a authdir [-U users]] [-X path] [-r root] [-m msize] [-l addr]: serve 9P.
 
 Without ``-l`` (one connection, Plan 9 exportfs): fd 0 is the link.  The import handshake
 (``lp49fs.servers.exportfs.hs``) comes first: the tree name, answered ``OK`` once it is a
@@ -23,9 +23,12 @@ Identity (docs/security.md).  ``-a authdir``: the link is first made mutual TLS 
 certificates of that authority (``lp49fs.auth.tls``; this node's certificate is
 ``nodes/SYSNAME``), the handshake and 9P run inside it, and the process becomes the user
 named by the client's certificate (``lib.become``: cap(3)) before it reads a byte of the
-handshake.  ``-N``: the process becomes ``none`` first (an unauthenticated listener).
-Without either, the process keeps its user (exportfs on a pipe, Plan 9's behaviour).  An
-attach whose uname differs from an authenticated user is refused (``ExportFs`` Rule 5).
+handshake.  ``-U cert=user,...`` (the node's ``[users]`` table) names the certificates
+served and the user each acts as; a certificate not named becomes ``none`` and every attach
+it makes is refused ``permission denied: certificate NAME is not a user of this node``.
+``-N``: the process becomes ``none`` first (an unauthenticated listener).  Without either,
+the process keeps its user (exportfs on a pipe, Plan 9's behaviour).  An attach whose uname
+differs from the certificate's name is refused (``ExportFs`` Rule 5).
 A TLS connection is ended, with a log line, once its certificate is revoked
 (``ServerAuth.until_revoked``: ``lp49 auth revoke`` reaches connections already open).
 ``-X path``: unmount everything on ``path`` in the connection's own copy of the name space
@@ -47,11 +50,12 @@ from lp49fs.errors import Enotdir, Error
 from lp49fs.lib9p import LINK_MSIZE, serve
 from lp49fs.lib9p.limits import HANDSHAKE, IDLE, MAXCONNS, IdleLink
 from lp49fs.ninep import DMDIR, Link
-from lp49fs.servers.exportfs import ExportFs, treenames
+from lp49fs.servers.exportfs import ExportFs, not_a_user, treenames
 from lp49fs.servers.exportfs import hs as exportfs_hs
 from lp49fs.servers.exportfs import net as exportfs_net
 
-USAGE = ("usage: exportfs [-R] [-N] [-a authdir] [-X path] [-r root] [-m msize] [-t idle]"
+USAGE = ("usage: exportfs [-R] [-N] [-a authdir [-U users]] [-X path] [-r root] [-m msize]"
+         " [-t idle]"
          " [-l addr [-k secs] [-c maxconns]]")
 log = logging.getLogger("exportfs")
 
@@ -64,7 +68,7 @@ def parse(argv: list[str]) -> dict[str, str]:
         a = args.pop(0)
         if a in ("-R", "-N"):
             opts[a[1]] = ""
-        elif a in ("-r", "-l", "-k", "-m", "-a", "-X", "-t", "-c") and args:
+        elif a in ("-r", "-l", "-k", "-m", "-a", "-X", "-t", "-c", "-U") and args:
             opts[a[1]] = args.pop(0)
         else:
             raise Error(USAGE)
@@ -76,8 +80,9 @@ class Authenticated:
     process keeps its own), and for TLS the listener's side and the TLS link."""
 
     def __init__(self, link: Link, user: str, sauth: ServerAuth | None = None,
-                 tls: TlsLink | None = None) -> None:  # fmt: skip
+                 tls: TlsLink | None = None, denied: str = "") -> None:  # fmt: skip
         self.link, self.user, self.sauth, self.tls = link, user, sauth, tls
+        self.denied = denied  # the certificate, when [users] does not serve it ("" = it does)
 
     async def serve(self, link: Link, fs: ExportFs, msize: int) -> None:
         """9P on ``link`` until it ends, or until the TLS certificate is revoked."""
@@ -97,13 +102,31 @@ class Authenticated:
             nursery.cancel_scope.cancel()
 
 
-async def authenticate(link: Link, authdir: str | None, none: bool) -> Authenticated:
-    """TLS and the new identity (module docstring)."""
+def parse_users(text: str) -> dict[str, str]:
+    """``-U``'s ``cert=user,...`` as {certificate name: user}; Error(USAGE) if malformed."""
+    users: dict[str, str] = {}
+    for item in filter(None, text.split(",")):
+        cert, eq, user = item.partition("=")
+        if not (cert and eq and user):
+            raise Error(USAGE)
+        users[cert] = user
+    return users
+
+
+async def authenticate(
+    link: Link, authdir: str | None, none: bool, users: dict[str, str] | None = None
+) -> Authenticated:
+    """TLS and the new identity (module docstring); ``users``: the ``-U`` table."""
     if authdir is not None:
         sauth = ServerAuth(authdir, await lib.sysname())
         tls = await sauth.accept(link)
-        await lib.become(tls.user)
-        log.info("exportfs: authenticated as %s", tls.user)
+        if users is not None and tls.user not in users:
+            await lib.become(NOBODY)
+            log.warning("exportfs: certificate %s is not in [users]: refused", tls.user)
+            return Authenticated(tls, tls.user, sauth, tls, tls.user)
+        user = tls.user if users is None else users[tls.user]
+        await lib.become(user)
+        log.info("exportfs: authenticated as %s, serving as %s", tls.user, user)
         return Authenticated(tls, tls.user, sauth, tls)
     if none:
         await lib.become(NOBODY)
@@ -120,6 +143,7 @@ async def serve_link(
     none: bool = False,
     hide: str | None = None,
     idle: float = IDLE,
+    users: dict[str, str] | None = None,
 ) -> None:
     """One connection on ``fd``: TLS if asked, the handshake, then 9P until the link ends."""
     if hide is not None:
@@ -129,11 +153,13 @@ async def serve_link(
             pass  # nothing mounted there: nothing to hide
     with trio.move_on_after(HANDSHAKE) as bound:
         try:
-            who = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none)
+            who = await authenticate(IdleLink(lib.FdLink(fd), idle), authdir, none, users)
             user = who.user
-            fs = ExportFs(root, readonly=readonly, user=user)
+            fs = ExportFs(root, readonly=readonly, user=user, denied=who.denied)
 
             async def check(tree: str) -> None:
+                if who.denied:
+                    raise not_a_user(who.denied)
                 d = await lib.stat(fs.path(treenames(tree)))
                 if not d.mode & DMDIR:
                     raise Error(f"'{tree}' {Enotdir}")
@@ -145,7 +171,7 @@ async def serve_link(
     if bound.cancelled_caught:
         raise Error(f"handshake not done in {HANDSHAKE:g} s")
     if tree is not None:
-        fs = ExportFs(fs.path(treenames(tree)), readonly=readonly, user=user)
+        fs = ExportFs(fs.path(treenames(tree)), readonly=readonly, user=user, denied=who.denied)
     await who.serve(link, fs, msize)
 
 
@@ -165,9 +191,12 @@ async def main(argv: list[str]) -> None:
         child += ["-R"] if readonly else []
         child += ["-a", authdir] if authdir is not None else ["-N"]
         child += ["-X", opts["X"]] if "X" in opts else []
+        child += ["-U", opts["U"]] if "U" in opts else []
         await exportfs_net.listen(opts["l"], child, period, maxconns=maxconns)
         return
     try:
-        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"), idle)
+        users = parse_users(opts["U"]) if "U" in opts else None
+        await serve_link(0, root, readonly, msize, authdir, "N" in opts, opts.get("X"), idle,
+                         users)  # fmt: skip
     except Error as e:
         log.info("exportfs: %s", e.ename)

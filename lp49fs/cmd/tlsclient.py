@@ -29,7 +29,7 @@ from lp49fs.errors import Error
 from lp49fs.ninep import Link
 
 USAGE = "usage: tlsclient -a authdir -u user -h host"
-CHUNK = 65536
+CHUNK = 1 << 18  # up to four 64 KiB Rreads of plaintext per pipe write (tlslink)
 
 
 def parse(argv: list[str]) -> dict[str, str]:

@@ -4,12 +4,14 @@ A server program builds its parser with ``parser(name, doc)`` (``--listen ADDR``
 default ``tcp!127.0.0.1!5640``, ``--msize N``, ``--maxconns N``, ``--idle SECS``
 (``lp49fs.lib9p.limits``), ``--auth DIR`` with ``--node NAME`` (every connection mutual TLS
 1.3 with that authority's certificates, the server presenting node NAME's: a node's own
-host servers are dialled this way), ``-v``), adds its own options, parses with
-``parse`` (which also sets up logging: one bare line per message on stderr, INFO with
-``-v``), makes its ``FileServer`` and hands it to ``serve_main``.  That announces the
-address, logs ``NAME: serving [WHAT ]on ADDR`` with the address actually bound (port 0
-shows the port picked), serves every connection until interrupted, and returns the exit
-status: 0 after ^C, 1 with one log line when the address cannot be announced.
+host servers are dialled this way; an attach must name the client's certificate, except
+for a certificate named by ``--speaker``, which speaks for other users), ``-v``), adds its
+own options, parses with ``parse`` (which also sets up logging: one bare line per message
+on stderr, INFO with ``-v``), makes its ``FileServer`` and hands it to ``serve_main``.
+That announces the address, logs ``NAME: serving [WHAT ]on ADDR`` with the address
+actually bound (port 0 shows the port picked), serves every connection until interrupted,
+and returns the exit status: 0 after ^C, 1 with one log line when the address cannot be
+announced.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--idle", type=float, default=IDLE, help="seconds before a silent client is cut")
     p.add_argument("--auth", metavar="DIR", help="mutual TLS with this authority's certificates")
     p.add_argument("--node", default="hostservers", help="the node certificate presented")
+    p.add_argument("--speaker", action="append", default=[], metavar="NAME",
+                   help="a certificate that may attach as any user (with --auth)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     return p
 
@@ -64,8 +68,9 @@ async def run(
     what: str = "",
     limits: tuple[int, float] = (MAXCONNS, IDLE),
     auth: tuple[str, str] | None = None,
+    speakers: frozenset[str] = frozenset(),
 ) -> None:
-    wrap = ServerAuth(*auth).accept if auth is not None else None
+    wrap = ServerAuth(*auth, speakers=speakers).accept if auth is not None else None
     listener = await announce(addr)
     serving = f"{what} on" if what else "on"
     logging.getLogger(name).warning("%s: serving %s %s", name, serving, listener.addr)
@@ -82,7 +87,9 @@ def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = 
     try:
         limits = (args.maxconns, args.idle)
         auth = (args.auth, args.node) if args.auth else None
-        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits, auth))
+        speakers = frozenset(args.speaker)
+        trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits, auth,
+                                   speakers))  # fmt: skip
     except Error as e:
         logging.getLogger(name).error("%s: %s", name, e.ename)
         return 1

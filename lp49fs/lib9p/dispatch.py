@@ -73,6 +73,9 @@ async def sauth(srv: Srv, req: Req) -> RMessage:
 async def sattach(srv: Srv, req: Req) -> RMessage:
     m = req.msg
     assert isinstance(m, Tattach)
+    check = getattr(srv.link, "check_attach", None)  # a TLS link: the certificate's name
+    if check is not None:
+        check(m.uname)
     file = await srv.fs.attach(m.uname, m.aname)
     srv.bind(req.fid, file)
     return Rattach(file.qid)

@@ -18,6 +18,8 @@ Layout (every table and key is optional; what is missing comes from the default 
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
     user = "glenda"               # whose certificate this node's dials present
+    [users]                       # certificate name = the user it acts as; when present,
+    alice = "alice"               # only these certificates are served (docs/security.md)
     [hardware]
     ram = "64M"                   # bytes, or a number with K, M or G
     floppy = "fd.img"             # a 1.44 MB image in floppy drive 0 (#f); "fd.img:ro"
@@ -109,6 +111,7 @@ class NodeConfig:
     export_net: bool = False  # export /net too (docs/security.md)
     authdir: str | None = None  # [auth] dir: the authority for TLS
     authuser: str | None = None  # [auth] user: the certificate dials present
+    users: tuple[tuple[str, str], ...] | None = None  # [users]: (certificate, user); None: all
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     health: float = 5.0  # seconds between health checks of the servers (node.monitor)
     bus: bool = BUS  # the service bus (docs/servicebus.md); default: LP49_BUS, else on
@@ -265,13 +268,31 @@ def _disk(entry: object, i: int, src: str, base: str) -> str:
     return os.path.join(base, image) + (":ro" if _bool(entry, "readonly", where) else "")
 
 
+USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,27}")  # a 9P uname the table may hold
+
+
+def _users(doc: dict[str, Any], src: str) -> tuple[tuple[str, str], ...] | None:
+    """``[users]``: certificate name -> the user its connections act as (docs/security.md)."""
+    if "users" not in doc:
+        return None
+    table = doc["users"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{src}: [users] must be a table")
+    for cert, user in table.items():
+        if not isinstance(user, str) or not USERNAME.fullmatch(user) or user == "none":
+            raise ConfigError(f"{src}: users.{cert}: {user!r} is not a user name")
+        if not USERNAME.fullmatch(cert) or "," in cert or "=" in cert:
+            raise ConfigError(f"{src}: users: {cert!r} is not a certificate name")
+    return tuple(sorted(table.items()))
+
+
 def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
     """A ``NodeConfig`` from TOML ``text``; relative namespace paths resolve under ``base``."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: invalid TOML: {e}") from None
-    unknown = set(doc) - set(KEYS) - {"servers", "hostservers", "disks"}
+    unknown = set(doc) - set(KEYS) - {"servers", "hostservers", "disks", "users"}
     if unknown:
         raise ConfigError(f"{source}: unknown table or key {sorted(unknown)[0]!r}")
     node = _table(doc, "node", source)
@@ -320,6 +341,7 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         bus=_bool(node, "bus", f"{source}: node", cfg.bus),
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
+        users=_users(doc, source),
         nics=tuple(str(n) for n in nics),
         ips=(ips,) if isinstance(ips, str) else tuple(str(i) for i in ips),
         stack=_str(net, "stack", f"{source}: network") or "",

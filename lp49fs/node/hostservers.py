@@ -95,9 +95,13 @@ class HostSpec:
     def of(cls, conf: HostServerConf, eve: str = "", auth: HostAuth | None = None) -> HostSpec:
         """u9fs serves the node's host owner (``eve``) as the user running the node, and
         every other attach name as its own Linux user (``u9fs.ident``); with ``auth``
-        every connection is TLS with the private authority."""
+        every connection is TLS with the private authority, whose host owner certificate
+        speaks for the node's users (``--speaker``: a FUSE caller's process attaches the
+        posted connection again as itself)."""
         owner = ("--owner", eve) if conf.cmd == "u9fs" and eve else ()
-        tls = ("--auth", auth.dir, "--node", NODECERT) if auth is not None else ()
+        tls: tuple[str, ...] = ()
+        if auth is not None:
+            tls = ("--auth", auth.dir, "--node", NODECERT, "--speaker", auth.user)
         argv = (sys.executable, "-m", "lp49fs.host.cli", conf.cmd, "--listen", LISTEN, *owner,
                 *tls, *conf.args)  # fmt: skip
         return cls(conf.name, argv, conf.mount, auth)

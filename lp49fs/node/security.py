@@ -9,6 +9,8 @@
    ADDR`` serves each connection as ``none`` (local tools such as plan9port's 9p still work).
 3. Without one, on any other address: refused (``ConfigError``, one line saying how to set
    up auth or to pass ``--insecure``); with ``insecure`` it is served as in 2, as ``none``.
+1a. With ``[users]`` as well: ``-U cert=user,...``: only the certificates it names are
+   served, each as the user it maps to (``lp49fs.cmd.exportfs``).
 4. ``/net`` is left out of the export (``exportfs -X /net``) unless the config says
    ``export_net = true`` (``--export-net``): an exported ``/net`` lets any client dial, or
    announce, from this node (the gateway trick of docs/multihost.md needs it).
@@ -51,7 +53,12 @@ def export_argv(cfg: NodeConfig) -> list[str]:
     hide = [] if cfg.export_net else ["-X", "/net"]  # Rule 4
     hide += ["-c", str(cfg.maxconns), "-t", f"{cfg.idle:g}"]  # lib9p.limits
     if cfg.authdir:
+        if cfg.users is not None:  # Rule 1a
+            hide += ["-U", ",".join(f"{cert}={user}" for cert, user in cfg.users)]
         return ["exportfs", "-l", cfg.listen, "-a", os.path.abspath(cfg.authdir), *hide]
+    if cfg.users is not None:
+        raise ConfigError(f"{cfg.source}: [users] names certificates: it needs an authority "
+                          "([auth] dir or --auth DIR)")  # fmt: skip
     if not cfg.insecure and not is_loopback(cfg.listen):
         raise ConfigError(REFUSAL.format(addr=cfg.listen, name=cfg.name))
     return ["exportfs", "-l", cfg.listen, *hide]

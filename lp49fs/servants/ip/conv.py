@@ -54,6 +54,8 @@ from lp49fs.errors import (
 )
 from lp49fs.transport import RUNOUT, AcceptBackoff
 
+TCPREAD = 1 << 18  # most bytes one data read takes from the host socket: a 64 KiB Rread in
+# TLS records (65,547 bytes of 9P plus record overhead) arrives in one read, not two
 UDPHDRSIZE = 52  # raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2]
 NOADDR = ("::", 0)
 
@@ -278,7 +280,7 @@ class Conv:
             raise Error(Enotconn)
         try:
             if self.proto == "tcp":
-                data = await s.recv(min(count, 65536))
+                data = await s.recv(min(count, TCPREAD))
                 if not data and self.state == "Established":
                     self.state = "Close_wait"
                 return data

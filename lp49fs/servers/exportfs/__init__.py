@@ -32,7 +32,9 @@ Rules:
 5. Identity.  The serving process already runs as the client's user (``lp49fs.cmd.exportfs``
    makes it so), so every system call is checked as that user.  When the link was
    authenticated (``user`` set), an attach by another uname is refused; on an
-   unauthenticated link the process is ``none`` whatever uname says.
+   unauthenticated link the process is ``none`` whatever uname says.  ``denied`` (a
+   certificate the node's ``[users]`` table does not name) refuses every attach
+   (``not_a_user``); the process is ``none`` meanwhile.
 
 What lives elsewhere: the import handshake (``hs``), network glue
 (``net``), the program (``lp49fs.cmd.exportfs``).
@@ -46,6 +48,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from lp49fs import lib
+from lp49fs.auth.tls import check_attach
 from lp49fs.errors import Ebadchar, Eperm, Error
 from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import OEXCL, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
@@ -113,15 +116,22 @@ class QidMap:
         return dataclasses.replace(d, qid=self.qid(d))
 
 
+def not_a_user(cert: str) -> Error:
+    """The refusal of certificate ``cert``, which the node's ``[users]`` does not name."""
+    return Error(f"{Eperm}: certificate {cert} is not a user of this node")
+
+
 class ExportFs:
     """The tree under ``root`` of the calling process's name space, over 9P."""
 
     mayblock: ClassVar[bool] = True
 
-    def __init__(self, root: str = "/", *, readonly: bool = False, user: str = "") -> None:
+    def __init__(self, root: str = "/", *, readonly: bool = False, user: str = "",
+                 denied: str = "") -> None:  # fmt: skip
         self.root = cleanroot(root)  # absolute path in the exporter's name space
         self.readonly = readonly  # Rule 2
         self.user = user  # Rule 5: the authenticated user ("" = not authenticated)
+        self.denied = denied  # Rule 5: a certificate not served ("" = none)
         self.qids = QidMap()  # Rule 3
 
     def path(self, names: Sequence[str]) -> str:
@@ -130,8 +140,9 @@ class ExportFs:
         return self.root.rstrip("/") + "/" + "/".join(names)
 
     async def attach(self, uname: str, aname: str) -> File:
-        if self.user and uname != self.user and self.user != "none":
-            raise Error(f"{Eperm}: attach as {uname[:28]!r}, authenticated as {self.user}")
+        if self.denied:
+            raise not_a_user(self.denied)
+        check_attach(self.user, uname)
         names = treenames(aname)
         d = await lib.stat(self.path(names))
         return XFile(self, names, self.qids.qid(d), floor=len(names))

@@ -14,9 +14,8 @@ Rules:
    (a lexical path), never by anything a client sends whole.  ``..`` pops one name and
    stays put at the root.  A symlink is followed only if its resolved target lies inside
    the served root; a symlink that escapes (or dangles) is treated as absent: walking to
-   it fails "file does not exist" and directory reads leave it out.  Residual race: a
-   Linux-side user who swaps a walked directory for an escaping symlink *after* the walk
-   is not stopped (Linux offers openat2 RESOLVE_BENEATH, which Python does not expose).
+   it fails "file does not exist" and directory reads leave it out.  A Linux-side user who
+   swaps a walked directory for an escaping symlink *after* the walk is stopped by Rule 7.
 2. Blocking.  Regular files and directories on a local disk answer in microseconds, so
    their Files say ``mayblock = False`` and call the host directly from lib9p's reader
    task: a pread in a worker thread (``trio.to_thread``) costs far more than the read
@@ -44,7 +43,9 @@ Rules:
 7. Opens (files, and directories for reading) resolve beneath the root's fd
    (``beneath``: openat2 RESOLVE_BENEATH, or an O_NOFOLLOW walk), which closes the
    walk/open race of Rule 1 for reads and writes; a name swapped for an escaping symlink
-   is "file does not exist".  Create, remove and wstat still use paths.
+   is "file does not exist".  Create, remove and wstat's changes work on the parent's
+   ``O_PATH`` fd opened the same way (``mkdirat``, ``openat``, ``unlinkat``, ``renameat``)
+   and on an ``O_PATH`` fd of the file, so they cannot reach outside the root either.
 8. FIFOs, sockets and device files are refused at open unless ``--devices``.
 9. Identity (``u9fs.ident``).  Every host call that names a file runs inside
    ``acting(self.who)``: the methods marked ``@as_caller`` are synchronous throughout (no
@@ -75,7 +76,7 @@ from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
 from . import wstat as u9fs_wstat
-from .beneath import open_beneath
+from .beneath import create_beneath, open_beneath, parent_beneath, writable_parent
 from .host import Versions, dirof, goodname, oserror, qidof
 from .ident import Ident, Idents, acting, as_caller
 
@@ -235,29 +236,16 @@ class U9File(NotImplementedFile):
             raise Error(Enotdir9p)
         if not goodname(name):
             raise Error(Efilename)
-        dst = self.hoststat()
+        if perm & DMDIR and (mode & 3 != OREAD or mode & (OTRUNC | ORCLOSE)):
+            raise Error(Eisdir9p)
         names = (*self.names, name)
-        path = self.fs.hostpath(names)
-        try:
-            if perm & DMDIR:
-                if mode & 3 != OREAD or mode & (OTRUNC | ORCLOSE):
-                    raise Error(Eisdir9p)
-                os.mkdir(path, 0o700)
-                os.chmod(path, perm & dst.st_mode & 0o777)
-                fd = -1
-            else:
-                flags = OFLAGS[mode & 3] | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-                fd = os.open(path, flags, 0o600)
-                os.fchmod(fd, perm & (0o111 | dst.st_mode & 0o666) & 0o777)
-            if os.lstat(path).st_gid != dst.st_gid:
-                try:
-                    os.chown(path, -1, dst.st_gid, follow_symlinks=False)
-                except PermissionError:
-                    pass  # not a member of the directory's group: keep ours
+        try:  # Rule 7
+            st, fd = create_beneath(self.fs.rootfd, names, perm, bool(perm & DMDIR),
+                                    OFLAGS[mode & 3])  # fmt: skip
         except OSError as e:
             raise oserror(e) from None
         self.changed()
-        f = makefile(self.fs, names, os.lstat(path), self.uid, self.who)
+        f = makefile(self.fs, names, st, self.uid, self.who)
         f.fd, f.omode = fd, mode
         if mode & ORCLOSE:
             f.check_removable()
@@ -327,17 +315,18 @@ class U9File(NotImplementedFile):
         if not self.names:
             raise Error(Eperm)  # the root
         self.refuse_if_readonly()
-        if not os.access(os.path.dirname(self.path), os.W_OK | os.X_OK, effective_ids=True):
+        if not writable_parent(self.fs.rootfd, self.names):
             raise Error(Eperm)
 
     @as_caller
     async def remove(self) -> None:
         self.check_removable()
         try:
-            if self.isdir:
-                os.rmdir(self.path)
-            else:
-                os.unlink(self.path)
+            pfd, name = parent_beneath(self.fs.rootfd, self.names)  # Rule 7
+            try:
+                (os.rmdir if self.isdir else os.unlink)(name, dir_fd=pfd)
+            finally:
+                os.close(pfd)
         except OSError as e:
             raise oserror(e) from None
 

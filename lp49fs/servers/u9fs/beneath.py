@@ -14,6 +14,15 @@ directory's fd and refuses any step that leaves it:
    symlink anywhere is refused (stricter than 1: in-root symlinks are not followed).
 
 The returned fd is the caller's to close.  Errors are ``OSError`` as from ``os.open``.
+
+Changes go the same way.  ``parent_beneath(rootfd, names)`` opens the parent directory
+(``O_PATH``, resolved beneath the root as above) and returns it with the last name: create,
+remove and rename are ``mkdirat``/``openat(O_CREAT|O_EXCL|O_NOFOLLOW)``/``unlinkat``/
+``renameat`` on that fd, so a directory swapped for a symlink after the walk changes
+nothing outside the root (the fd still names the real directory, wherever it moved).  The
+attribute changes of wstat (chmod, chown, utime, truncate) go through ``fdpath(fd)`` of an
+``O_PATH`` fd of the file opened beneath the root: ``/proc/self/fd/N`` names that inode
+and no other.
 """
 
 from __future__ import annotations
@@ -59,6 +68,19 @@ def _walk(dirfd: int, names: tuple[str, ...], flags: int, mode: int) -> int:
         os.close(fd)
 
 
+def fdpath(fd: int) -> str:
+    """The name of whatever ``fd`` holds (the calls that take no fd follow it to the inode)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def parent_beneath(rootfd: int, names: tuple[str, ...]) -> tuple[int, str]:
+    """An ``O_PATH`` fd of root/names[:-1] (beneath the root; the caller closes it) and
+    names[-1], for the ``*at`` calls that make, remove or rename that name."""
+    if not names or names[-1] in ("", ".", "..") or "/" in names[-1]:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), "/".join(names))
+    return open_beneath(rootfd, names[:-1], os.O_PATH | os.O_DIRECTORY), names[-1]
+
+
 def open_beneath(rootfd: int, names: tuple[str, ...], flags: int, mode: int = 0o600) -> int:
     """An fd for root/names opened with ``flags`` that never resolves outside the root."""
     global _have_openat2
@@ -76,3 +98,55 @@ def open_beneath(rootfd: int, names: tuple[str, ...], flags: int, mode: int = 0o
                 raise
             _have_openat2 = False
     return _walk(rootfd, names, flags, mode)
+
+
+def writable_parent(rootfd: int, names: tuple[str, ...]) -> bool:
+    """Whether the caller may make or remove names in names[:-1] (write and search on it)."""
+    try:
+        pfd, _ = parent_beneath(rootfd, names)
+    except OSError:
+        return False
+    try:
+        return os.access(".", os.W_OK | os.X_OK, dir_fd=pfd, effective_ids=True)
+    finally:
+        os.close(pfd)
+
+
+def create_beneath(
+    rootfd: int, names: tuple[str, ...], perm: int, isdir: bool, flags: int
+) -> tuple[os.stat_result, int]:
+    """Make root/names (a directory if ``isdir``, else a file opened with ``flags``) by
+    ``mkdirat``/``openat`` in its parent's fd.  Its permissions follow open(5): ``perm &
+    (~0666 | dir.perm & 0666)`` for a file, ``perm & dir.perm & 0777`` for a directory, set
+    exactly; its group is the directory's when the host allows.  Returns its stat and, for
+    a file, the open fd (-1 for a directory)."""
+    pfd, name = parent_beneath(rootfd, names)
+    try:
+        dst = os.fstat(pfd)
+        if isdir:
+            os.mkdir(name, 0o700, dir_fd=pfd)
+            fd = -1
+            hold = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                           dir_fd=pfd)  # fmt: skip
+            bits = perm & dst.st_mode & 0o777
+        else:
+            flags |= os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            hold = fd = os.open(name, flags, 0o600, dir_fd=pfd)
+            bits = perm & (0o111 | dst.st_mode & 0o666) & 0o777
+    finally:
+        os.close(pfd)
+    try:
+        os.fchmod(hold, bits)
+        if os.fstat(hold).st_gid != dst.st_gid:
+            try:
+                os.fchown(hold, -1, dst.st_gid)
+            except PermissionError:
+                pass  # not a member of the directory's group: keep ours
+        return os.fstat(hold), fd
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        raise
+    finally:
+        if hold != fd:
+            os.close(hold)

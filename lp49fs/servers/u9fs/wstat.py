@@ -20,12 +20,28 @@ from typing import TYPE_CHECKING
 from lp49fs.errors import Eexist, Efilename, Eperm, Error
 from lp49fs.ninep import DMDIR, Dir
 
+from .beneath import fdpath, open_beneath, parent_beneath, writable_parent
 from .host import goodname, groupid, oserror
 
 if TYPE_CHECKING:
     from . import U9File
 
 IMMUTABLE = ("type", "dev", "uid", "muid")
+
+
+def exists(rootfd: int, names: tuple[str, ...]) -> bool:
+    """Whether names[-1] exists in names[:-1] (a symlink counts), looked up beneath the root."""
+    try:
+        pfd, name = parent_beneath(rootfd, names)
+    except OSError:
+        return False
+    try:
+        os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(pfd)
 
 
 def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
@@ -43,10 +59,9 @@ def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
             raise Error(Eperm)  # the root keeps its name
         if not goodname(d.name):
             raise Error(Efilename)
-        parent = os.path.dirname(f.path)
-        if not os.access(parent, os.W_OK | os.X_OK, effective_ids=True):
+        if not writable_parent(f.fs.rootfd, f.names):
             raise Error(Eperm)
-        if os.path.lexists(os.path.join(parent, d.name)):
+        if exists(f.fs.rootfd, (*f.names[:-1], d.name)):
             raise Error(Eexist)
     if "length" in touched:
         if f.isdir and d.length != 0:
@@ -61,16 +76,21 @@ def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
 def apply(f: U9File, d: Dir, cur: Dir) -> str | None:
     """Check, then make the changes of ``d`` to ``f`` all or (as far as Linux allows) none."""
     touched = check(f, d, cur)
-    path = f.path
     undo: list[Callable[[], object]] = []
     newname = None
     try:
+        fd = open_beneath(f.fs.rootfd, f.names, os.O_PATH)  # the file, beneath the root
+    except OSError as e:
+        raise oserror(e) from None
+    path, pfd = fdpath(fd), -1  # chmod, chown, utime, truncate reach this inode, no other
+    try:
         if "name" in touched and d.name != cur.name:
-            new = os.path.join(os.path.dirname(path), d.name)
-            os.rename(path, new)
-            undo.append(functools.partial(os.rename, new, path))
-            path, newname = new, d.name
-        st = os.stat(path)
+            pfd, old = parent_beneath(f.fs.rootfd, f.names)  # renameat in the parent's fd
+            os.rename(old, d.name, src_dir_fd=pfd, dst_dir_fd=pfd)
+            undo.append(functools.partial(os.rename, d.name, old, src_dir_fd=pfd,
+                                          dst_dir_fd=pfd))  # fmt: skip
+            newname = d.name
+        st = os.fstat(fd)
         if "gid" in touched and d.gid != cur.gid:
             gid = groupid(d.gid)
             assert gid is not None
@@ -97,4 +117,8 @@ def apply(f: U9File, d: Dir, cur: Dir) -> str | None:
             except OSError:
                 pass  # best effort: the host changed under us
         raise oserror(e) from None
+    finally:
+        os.close(fd)
+        if pfd >= 0:
+            os.close(pfd)
     return newname
