@@ -155,19 +155,3 @@ def test_only_the_node_reaches_its_host_servers(node: tuple[NodeProc, pathlib.Pa
     assert stat.S_IMODE(os.stat(authdir).st_mode) == 0o700
     n.stop()
     assert not os.path.exists(authdir)
-
-
-def test_a_node_killed_by_sigkill_takes_its_host_servers_along(
-    node: tuple[NodeProc, pathlib.Path],
-) -> None:
-    """Rule 1 when the node cannot clean up: a host server runs in a session of its own, so
-    only its death signal (set before exec) ends it when the node is killed with SIGKILL."""
-    n, _ = node
-    [u9fs] = children(n.proc.pid)
-    os.kill(n.proc.pid, signal.SIGKILL)
-    n.proc.wait()
-    try:
-        wait_until(lambda: not alive(u9fs), "the orphaned u9fs to end")
-    finally:
-        if alive(u9fs):
-            os.kill(u9fs, signal.SIGKILL)

@@ -28,9 +28,7 @@ counts as a crash.
 Rules:
 1. Every host process this module starts is ended by it: when the supervisor is cancelled
    (the node stops) the process gets SIGTERM, then SIGKILL after ``STOP_GRACE`` seconds, and
-   is reaped.  Nothing outlives the node: a node killed with SIGKILL cannot do that, so each
-   process is started with SIGKILL as its parent-death signal (``prctl(PR_SET_PDEATHSIG)``;
-   it runs in a session of its own, which a kill of the node's process group misses).
+   is reaped.  Nothing outlives the node.
 2. The address comes only from the server's own first line; nothing is guessed.
 3. ``started`` is reported once the first run is posted (or has failed), so the node starts
    init after its host servers are in /srv.
@@ -38,12 +36,9 @@ Rules:
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -61,8 +56,6 @@ from lp49fs.node.servers import once, withdraw
 
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
 LISTEN = "tcp!127.0.0.1!0"  # loopback, a port the kernel picks
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 SERVING = re.compile(r": serving (?:.* )?on (\S+)$")  # the server's first line
@@ -173,19 +166,13 @@ async def _end(proc: trio.Process) -> None:
             await proc.stderr.aclose()
 
 
-def _die_with_node() -> None:
-    """In the child, before exec: SIGKILL when the node (the parent) dies (Rule 1)."""
-    if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0 or os.getppid() == 1:
-        os._exit(1)  # no death signal, or the node is gone already
-
-
 async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
                     report: Callable[[], None]) -> None:  # fmt: skip
     """One run of the server: start, announce, post, copy its log until it exits."""
     s = hs.spec
     proc = await trio.lowlevel.open_process(
         list(s.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_node,
+        stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     hs.pid = proc.pid
     try:
