@@ -39,6 +39,7 @@ lost or the node died.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import random
@@ -295,7 +296,11 @@ def chaos(a: argparse.Namespace, top: pathlib.Path) -> int:
                     order = rng.sample(targets, len(targets))
                     rounds += 1
                 v = order.pop()
-                victims[v].restarts.append(hurt(mnt, remote, v, a.stop))
+                try:
+                    victims[v].restarts.append(hurt(mnt, remote, v, a.stop))
+                except (OSError, RuntimeError) as e:  # not back within GUARD: say so, go on
+                    print(f"{v}: not back within {GUARD:.0f} s: {e}", flush=True)
+                    victims[v].restarts.append(math.inf)
             elapsed = time.monotonic() - t0
             for w in ws.values():
                 w.stop.set()
