@@ -39,6 +39,7 @@ lost or the node died.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import pathlib
@@ -165,8 +166,18 @@ class Remote:
         wait_until(lambda: accepting(self.port), "the remote's exportfs", GUARD)
 
     def signal(self, sig: int) -> None:
+        """``sig`` to the node's process group; with SIGKILL, to its host servers too (each
+        in a session of its own, they outlive a node killed so), as systemd's cgroup would."""
         assert self.node is not None
-        os.killpg(self.node.proc.pid, sig)
+        pid = self.node.proc.pid
+        kids = set()
+        for tid in os.listdir(f"/proc/{pid}/task") if sig == signal.SIGKILL else ():
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.update(int(c) for c in f.read().split())
+        os.killpg(pid, sig)
+        for kid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kid, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.node is not None:
