@@ -4,6 +4,8 @@ each reply follows the writes it needs, in an order e2fsck can repair)."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import pathlib
 import random
 
@@ -11,8 +13,11 @@ import trio
 
 from lp49fs import lib
 from lp49fs.errors import Error
-from lp49fs.ninep import ORDWR
+from lp49fs.ninep import ORDWR, Dir
 from lp49fs.node.boot import boot
+from lp49fs.servers.ext2.fs import Ext2
+from lp49fs.servers.ext2.srv import Ext2srv
+from tests.conformance import ninep_tree
 from tests.ext2_helpers import GUARD, cat, fsck, mkimage, mount_ext2, tool
 from tests.lib_helpers import start
 from tests.waiting import await_until
@@ -87,3 +92,52 @@ async def test_interrupted_writers_leave_the_image_clean(tmp_path: pathlib.Path)
                 node.procmgr.note(node.procmgr.bypid[wpid].proc, "interrupt")
                 await node.wait(wpid)
     fsck(img)
+
+
+class Recording:
+    """An image on the host as ext2srv's Disk, keeping every write (offset, bytes) in order."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.fd = os.open(path, os.O_RDWR)
+        self.size, self.readonly = os.fstat(self.fd).st_size, False
+        self.writes: list[tuple[int, bytes]] = []
+
+    async def pread(self, offset: int, n: int) -> bytes:
+        return os.pread(self.fd, n, offset)
+
+    async def pwrite(self, offset: int, data: bytes) -> None:
+        self.writes.append((offset, data))
+        os.pwrite(self.fd, data, offset)
+
+
+async def test_a_truncation_cut_short_leaves_no_freed_block_pointed_at(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A server killed between two writes of a truncation, then restarted without e2fsck,
+    must not find the file still pointing at blocks the bitmap has freed (it would give
+    them to the next file written: two files sharing blocks).  Each prefix of the
+    truncation's writes is applied to the image as it was before, and checked."""
+    img = mkimage(tmp_path / "t.img", 4 << 20, 1024)
+    disk = Recording(img)
+
+    async def opener(spec: str) -> Ext2:
+        return await Ext2.mount(disk)
+
+    async with ninep_tree(Ext2srv("glenda", opener), "glenda") as t:
+        await t.create("f", 0o644)
+        await t.write("f", random.Random(3).randbytes(40 << 10))  # 40 blocks, an indirect
+        before = img.read_bytes()
+        disk.writes.clear()
+        await t.wstat("f", dataclasses.replace(Dir.nulldir(), length=0))
+    os.close(disk.fd)
+    writes = disk.writes
+    assert len(writes) >= 2, writes
+    for k in range(1, len(writes)):
+        cut = bytearray(before)
+        for off, data in writes[:k]:
+            cut[off : off + len(data)] = data
+        part = tmp_path / f"cut{k}.img"
+        part.write_bytes(cut)
+        blocks = tool("debugfs", "-R", "blocks /f", str(part)).split()
+        for b in blocks:
+            assert "marked in use" in tool("debugfs", "-R", f"testb {b}", str(part)), (k, b)

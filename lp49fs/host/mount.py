@@ -13,7 +13,8 @@ The steps, each of which fails with one line ``lp49 mount: ...`` and a non-zero 
 4. ``resolve`` -> ``Session``: what SOURCE names, ready to boot.  **This is the seam** where
    the node and the ``Operations`` class (``lp49fs/fuse/ops.py``) plug in: ``default`` and a
    node TOML file (``lp49fs.node.config.load``) are a ``NodeSession`` that boots that node
-   as ``lp49 node`` does (servers, ``init`` with the namespace file, exportfs if it
+   as ``lp49 node`` does, with the same function (``lp49fs.host.node.start``: servers,
+   host servers, disks, ``$auth``, ``init`` with the namespace file, exportfs if it
    listens); a dial string (``tcp!host!port``) is a ``NodeSession`` whose node is a
    terminal: its / is the remote node's exported / (``import``).  ``-o console=unix!PATH``
    serves the node's console on a unix socket (``lp49 console unix!PATH`` attaches; the
@@ -45,10 +46,10 @@ from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER, Callers
 from lp49fs.host import cdisk, hostlog
 from lp49fs.host.node import attach_console, bootargs
+from lp49fs.host.node import start as start_node
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
-from lp49fs.node import config, disks, kdb, servers
+from lp49fs.node import config, kdb
 from lp49fs.node.boot import PRIFUSE, Node, boot
-from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class NodeSession:
             if console != "none":
                 await node.spawn("sh", ["sh", "-i"])
         else:
-            await _start_node(node, self.cfg, supervisors)
+            await start_node(node, self.cfg, supervisors)
         node.programs[BRIDGE] = self.operations.serve
         node.programs[CALLER] = self.operations.callers.serve  # a caller's process (users.py)
         shown = await self._shown(node)
@@ -193,19 +194,6 @@ class NodeSession:
         if self.args.pid is not None:
             raise MountError(f"option pid={self.args.pid}: no such LP49 process")
         raise MountError(f"option proc={self.args.proc}: no LP49 process of that name")
-
-
-async def _start_node(node: Node, cfg: config.NodeConfig, nursery: trio.Nursery) -> None:
-    """What ``lp49 node`` starts after boot: the servers (posted in /srv, mounted in the boot
-    name space), ``init`` with the namespace file (sh on the console), the export listener."""
-    specs = tuple(
-        servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount) for s in cfg.servers
-    )
-    await servers.start_servers(node, nursery, specs)
-    _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
-    await node.spawn("init", ["init", "-n", cfg.namespace + diskns])
-    if cfg.listen:
-        await node.spawn("exportfs", export_argv(cfg))
 
 
 async def _import_root(node: Node, dial: str, auth: str | None = None) -> None:

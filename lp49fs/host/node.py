@@ -53,7 +53,7 @@ from lp49fs.core.core import Core
 from lp49fs.host import cdisk, hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import disks, hostservers, kdb, servers
-from lp49fs.node.boot import boot
+from lp49fs.node.boot import Node, boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, check_network, load
 from lp49fs.node.netboot import NicError
 from lp49fs.node.security import auth_env, export_argv
@@ -221,21 +221,7 @@ async def run(cfg: NodeConfig, t0: float) -> None:
             await attach_console(node.machine.uart, cfg.console, nursery)
             if cfg.debugcons.startswith("unix!"):  # lp49fs.node.kdb
                 nursery.start_soon(kdb.serve, node, cfg.debugcons)
-            specs = tuple(
-                servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount)
-                for s in cfg.servers
-            )
-            await servers.start_servers(node, nursery, specs, cfg.health)
-            await hostservers.start_hostservers(node, nursery, cfg.hostservers, cfg.health)
-            _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
-            if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
-                await node.run("sh", ["sh", "-c", auth_env(cfg)])
-            pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
-            log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
-            if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l), supervised
-                xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
-                [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
-                log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xsv.pid)
+            await start(node, cfg, nursery)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:
                 log.info("node %s: %s: shutting down", cfg.name, signal.Signals(signum).name)
@@ -245,6 +231,25 @@ async def run(cfg: NodeConfig, t0: float) -> None:
 
 
 LISTENER = "exportfs"  # the export listener's name in /dev/servers
+
+
+async def start(node: Node, cfg: NodeConfig, nursery: trio.Nursery) -> None:
+    """Steps 4-5 and the listener: what a booted node starts, supervised in ``nursery`` (one
+    copy for ``lp49 node`` and ``lp49 mount CONFIG``, whose view then shows the same node)."""
+    specs = tuple(
+        servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount) for s in cfg.servers
+    )
+    await servers.start_servers(node, nursery, specs, cfg.health)
+    await hostservers.start_hostservers(node, nursery, cfg.hostservers, cfg.health)
+    _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
+    if cfg.authdir:  # $auth (and $authuser) for import and srv: TLS by default
+        await node.run("sh", ["sh", "-c", auth_env(cfg)])
+    pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
+    log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
+    if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l), supervised
+        xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
+        [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+        log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xsv.pid)
 
 
 def namespace(cfg: NodeConfig) -> str:

@@ -80,14 +80,15 @@ async def _answers(node: Node, sv: Supervised | HostSupervised, timeout: float) 
                 await sysfile.stat(node.bootproc, sv.spec.old)
             else:
                 _, host, port = sv.addr.split("!")
-                stream = await trio.open_tcp_stream(host, int(port))
-                s = Session(stream)
-                async with trio.open_nursery() as n:
-                    await n.start(s.run)
-                    await s.version()
-                    n.cancel_scope.cancel()
-        except (Error, OSError):
-            pass  # an answer, even an error one, or a refused connection: not frozen
+                async with await trio.open_tcp_stream(host, int(port)) as stream:
+                    s = Session(stream)
+                    async with trio.open_nursery() as n:
+                        await n.start(s.run)
+                        await s.version()
+                        n.cancel_scope.cancel()
+        except* (Error, OSError):  # raised in the nursery, so it comes in a group
+            pass  # an answer, even an error one (a TLS-only host server's), or a refused
+            # connection: not frozen
         return True
     return False
 

@@ -4,7 +4,11 @@ Theory of operation: a ``Volume`` reads the partition through a ``Disk`` (in dos
 partition file opened with system calls: ``pread``/``pwrite`` of ``/dev/sdC0/dos``).  Each
 file or directory that a client has walked to is a ``Node``, kept for the life of the
 volume so its qid stays the same however it is reached (a rename keeps the Node; a remove
-drops it).  A directory's contents are read once into ``Node.buf`` and parsed into
+drops it).  Its qid path is where its entry was when it was first walked (its place: its
+directory's first cluster and the entry's slot), so a restarted dossrv gives every file the
+qid it had and ``#M`` recovery finds the same files again; a place still held by a live Node
+(one renamed away, and a new file in its old slot) gets a number past every place.
+A directory's contents are read once into ``Node.buf`` and parsed into
 ``Node.ents`` (by case-folded name); the server changes both in step with the disk
 (``dirs.py``).  File contents are never cached: reads and writes go to the disk in runs of
 contiguous clusters.
@@ -33,6 +37,8 @@ from lp49fs.servers.dos.fat import Fat
 
 MAXFILE = 0xFFFFFFFF
 ZCHUNK = 1 << 20  # bytes of zeros written at a time
+ROOTPATH = 1  # the root's qid path (a place is at least 1 << 16)
+PLACES = 1 << 48  # qid paths from here on are numbers, not places (a FAT32 place is < 1 << 45)
 
 
 class Disk(Protocol):
@@ -49,7 +55,7 @@ class Disk(Protocol):
 class Node:
     """A file or directory of the volume (the module docstring's lifetime rule)."""
 
-    qpath: int  # qid.path, unique for the life of the volume
+    qpath: int  # qid.path: its first place (unique for the life of the volume)
     parent: Node | None  # None for the root
     dent: de.Dent  # its entry as on disk (the root's is made up)
     vers: int = 0  # qid.vers: bumped by every change of contents
@@ -71,9 +77,10 @@ class Volume:
 
     def __init__(self, disk: Disk, bpb: Bpb, fat: Fat) -> None:
         self.disk, self.bpb, self.fat = disk, bpb, fat
-        self.lastpath = 0
+        self.lastpath = PLACES  # numbers past every place
         rootent = de.Dent("/", b" " * 11, de.ATTR_DIR, bpb.rootclus, 0, 0, 0, -1, -1)
-        self.root = Node(self.newpath(), None, rootent)
+        self.root = Node(ROOTPATH, None, rootent)
+        self.byqpath: dict[int, Node] = {ROOTPATH: self.root}
 
     @classmethod
     async def open(cls, disk: Disk) -> Volume:
@@ -86,9 +93,14 @@ class Volume:
             fat.fsinfo = bytearray(fsi)
         return cls(disk, bpb, fat)
 
-    def newpath(self) -> int:
-        self.lastpath += 1
-        return self.lastpath
+    def newpath(self, d: Node, index: int) -> int:
+        """The qid path for entry ``index`` of directory ``d`` (the module docstring)."""
+        q = (d.dent.cluster + 1) << 16 | index  # a directory holds at most 65536 entries
+        held = self.byqpath.get(q)
+        if held is not None and not held.removed:
+            self.lastpath += 1
+            q = self.lastpath
+        return q
 
     def fixedroot(self, n: Node) -> bool:
         return n.parent is None and self.bpb.fattype != FAT32
@@ -170,7 +182,8 @@ class Volume:
             return None
         node = d.kids.get(ent.index)
         if node is None:
-            node = d.kids[ent.index] = Node(self.newpath(), d, ent)
+            node = d.kids[ent.index] = Node(self.newpath(d, ent.index), d, ent)
+            self.byqpath[node.qpath] = node
         return node
 
     # ---- file contents (Rules 1, 3, 4) -----------------------------------------------

@@ -80,6 +80,7 @@ async def alloc_run(fs: Ext2, goal: int, n: int) -> list[int]:
             bm[(i + run) // 8] |= 1 << ((i + run) % 8)
             run += 1
         fs.cache.mark(gd.block_bitmap, ALLOC)
+        fs.cache.allocated = True
         gd.free_blocks_count -= run
         sb.free_blocks_count -= run
         fs.counts_changed(g)
@@ -101,6 +102,7 @@ async def free_block(fs: Ext2, blk: int) -> None:
         raise Error(f"{Eext2bad}: block {blk} freed twice")
     bm[i // 8] &= ~(1 << (i % 8)) & 0xFF
     fs.cache.mark(gd.block_bitmap, ALLOC)
+    fs.cache.freed = True  # cache Rule 1: this request's pointers go out first
     fs.cache.forget(blk)
     gd.free_blocks_count += 1
     sb.free_blocks_count += 1
@@ -129,6 +131,7 @@ async def alloc_inode(fs: Ext2, parent: int, isdir: bool) -> int:
             raise Error(f"{Eext2bad}: group {g} counts free inodes its bitmap does not have")
         bm[i // 8] |= 1 << (i % 8)
         fs.cache.mark(gd.inode_bitmap, ALLOC)
+        fs.cache.allocated = True
         gd.free_inodes_count -= 1
         sb.free_inodes_count -= 1
         if isdir:
@@ -147,6 +150,7 @@ async def free_inode(fs: Ext2, ino: int, isdir: bool) -> None:
         raise Error(f"{Eext2bad}: inode {ino} freed twice")
     bm[i // 8] &= ~(1 << (i % 8)) & 0xFF
     fs.cache.mark(gd.inode_bitmap, ALLOC)
+    fs.cache.freed = True
     gd.free_inodes_count += 1
     sb.free_inodes_count += 1
     if isdir:

@@ -14,9 +14,13 @@ Rules:
    (called at the end of every 9P request that changed something, before the reply) writes
    the dirty blocks in rank order: the allocation state (bitmaps, descriptors, the
    superblock's block) first, then indirect blocks, inode tables and directories last;
-   adjacent blocks of a rank (or of consecutive ranks) go in one write.  So a crash
-   between two writes leaves at worst allocated blocks or inodes nobody points at (e2fsck
-   frees them), never an entry or a pointer to something unallocated.
+   adjacent blocks of a rank (or of consecutive ranks) go in one write.  A request that
+   only freed (a truncation, a remove) goes the other way round: directories, inode
+   tables and indirect blocks first, the allocation state last, so a restarted server
+   never finds a freed block or inode still pointed at (and gives it to a second file).
+   So a crash between two writes leaves at worst allocated blocks or inodes nobody points
+   at (e2fsck frees them), never an entry or a pointer to something unallocated.  (A
+   request that both frees and allocates keeps the allocation-first order.)
 2. Between requests the cache is trimmed to ``limit`` clean blocks (least recently used go
    first; ``trim``); dirty and pinned blocks (the descriptor table, whose records stay live)
    stay.  Nothing is dropped during a request, so a bytearray got from ``get`` stays the
@@ -77,6 +81,8 @@ class Cache:
         self.blocks: OrderedDict[int, bytearray] = OrderedDict()
         self.dirty: dict[int, int] = {}  # block -> rank
         self.pinned: dict[int, bytes] = {}  # never trimmed: block -> its bytes on the disk
+        self.freed = False  # this request freed a block or an inode (Rule 1)
+        self.allocated = False  # this request allocated one (Rule 1)
 
     async def get(self, blk: int) -> bytearray:
         b = self.blocks.get(blk)
@@ -103,7 +109,8 @@ class Cache:
     async def flush(self) -> None:
         """Write every dirty block in rank order (Rule 1); blocks that follow each other in
         that order and on the disk go in one write."""
-        jobs = sorted((rank, blk) for blk, rank in self.dirty.items())
+        late = self.freed and not self.allocated  # frees: the pointers go first
+        jobs = sorted((-rank if late else rank, blk) for blk, rank in self.dirty.items())
         runs: list[list[int]] = []
         for _rank, blk in jobs:
             if runs and runs[-1][-1] + 1 == blk:
@@ -116,6 +123,7 @@ class Cache:
                 del self.dirty[b]
                 if b in self.pinned:
                     self.pinned[b] = bytes(self.blocks[b])
+        self.freed = self.allocated = False
 
     def pin(self, blk: int) -> None:
         """Keep cached block ``blk`` (records view it) for good; call right after ``get``."""
@@ -130,6 +138,7 @@ class Cache:
             else:
                 self.blocks.pop(blk, None)
         self.dirty.clear()
+        self.freed = self.allocated = False
 
     def trim(self) -> None:
         """Drop clean blocks down to the limit; only between requests, so a block a request
