@@ -44,11 +44,10 @@ from lp49fs.fuse.ops import Operations
 from lp49fs.fuse.options import MountArgs, MountError, SourceKind, parse_argv
 from lp49fs.fuse.users import CALLER, Callers
 from lp49fs.host import cdisk, hostlog
-from lp49fs.host.node import attach_console, bootargs
+from lp49fs.host.node import attach_console, bootargs, start_listener
 from lp49fs.lib import RFFDG, RFNOWAIT, RFPROC
 from lp49fs.node import config, disks, kdb, servers
 from lp49fs.node.boot import PRIFUSE, Node, boot
-from lp49fs.node.security import export_argv
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +196,16 @@ class NodeSession:
 
 async def _start_node(node: Node, cfg: config.NodeConfig, nursery: trio.Nursery) -> None:
     """What ``lp49 node`` starts after boot: the servers (posted in /srv, mounted in the boot
-    name space), ``init`` with the namespace file (sh on the console), the export listener."""
+    name space), ``init`` with the namespace file (sh on the console), the export listener
+    (supervised, as ``lp49 node``'s: restarted when it exits)."""
     specs = tuple(
         servers.ServerSpec(s.srvname, s.prog, (s.prog, *s.args), s.mount) for s in cfg.servers
     )
-    await servers.start_servers(node, nursery, specs)
+    await servers.start_servers(node, nursery, specs, cfg.health)
     _, diskns = await disks.start(node, nursery)  # fdisk, dossrv, mounts on /n
     await node.spawn("init", ["init", "-n", cfg.namespace + diskns])
     if cfg.listen:
-        await node.spawn("exportfs", export_argv(cfg))
+        await start_listener(node, cfg, nursery)
 
 
 async def _import_root(node: Node, dial: str, auth: str | None = None) -> None:

@@ -53,7 +53,7 @@ from lp49fs.core.core import Core
 from lp49fs.host import cdisk, hostlog, sdnotify
 from lp49fs.host.console import terminal_mode, typed
 from lp49fs.node import disks, hostservers, kdb, servers
-from lp49fs.node.boot import boot
+from lp49fs.node.boot import Node, boot
 from lp49fs.node.config import ConfigError, NodeConfig, check_console, check_network, load
 from lp49fs.node.netboot import NicError
 from lp49fs.node.security import auth_env, export_argv
@@ -232,9 +232,8 @@ async def run(cfg: NodeConfig, t0: float) -> None:
                 await node.run("sh", ["sh", "-c", auth_env(cfg)])
             pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
             log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
-            if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l), supervised
-                xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
-                [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+            if cfg.listen:
+                xsv = await start_listener(node, cfg, nursery)
                 log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xsv.pid)
             nursery.start_soon(_ready, prompt, cfg, t0)
             async for signum in signals:
@@ -245,6 +244,16 @@ async def run(cfg: NodeConfig, t0: float) -> None:
 
 
 LISTENER = "exportfs"  # the export listener's name in /dev/servers
+
+
+async def start_listener(
+    node: Node, cfg: NodeConfig, nursery: trio.Nursery
+) -> servers.Supervised:
+    """The export listener (``exportfs -l``) of ``cfg``, supervised as a server that posts
+    nothing (``servers`` Rule 3), with ``cfg``'s health check."""
+    xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
+    [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+    return xsv
 
 
 def namespace(cfg: NodeConfig) -> str:
