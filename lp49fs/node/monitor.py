@@ -84,7 +84,10 @@ async def _answers(node: Node, sv: Supervised | HostSupervised, timeout: float) 
                 s = Session(stream)
                 async with trio.open_nursery() as n:
                     await n.start(s.run)
-                    await s.version()
+                    try:  # inside: the nursery would wrap it in an ExceptionGroup
+                        await s.version()
+                    except Error:
+                        pass  # an Rerror (another server took the port?) is an answer
                     n.cancel_scope.cancel()
         except (Error, OSError):
             pass  # an answer, even an error one, or a refused connection: not frozen
