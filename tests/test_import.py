@@ -193,6 +193,22 @@ def test_remote_killed_and_restarted_the_import_recovers_by_itself(pair: Pair) -
     assert pair.sh(pair.a, "cat /dev/sysname") == ("alpha", "")
 
 
+def test_unmount_ends_the_redialler(pair: Pair) -> None:
+    """The re-dialler an import leaves behind ends with the mount (redial.py Rule 4), and
+    takes the /srv entry (so the link) with it."""
+
+    def redialler() -> bool:
+        return "import -R " in pair.sh(pair.a, "ps -a")[0]
+
+    assert pair.sh(pair.a, f"import {pair.addr} /dev /n") == ("", "")
+    assert pair.sh(pair.a, "cat /n/sysname") == ("beta", "")
+    wait_until(redialler, "the re-dialler")
+    assert pair.sh(pair.a, "unmount /n") == ("", "")
+    wait_until(lambda: not redialler(), "the re-dialler to end")
+    assert "/srv/import." not in pair.sh(pair.a, "ls /srv")[0]
+    assert pair.sh(pair.a, "cat /dev/sysname") == ("alpha", "")
+
+
 def test_a_frozen_remote_fails_a_pending_read_and_the_import_thaws_by_itself(
     pair: Pair, tmp_path: os.PathLike[str]
 ) -> None:

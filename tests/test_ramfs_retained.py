@@ -15,7 +15,7 @@ import trio
 from lib_helpers import node, rnode, run_as
 
 from lp49fs import lib
-from lp49fs.errors import Efull, Error
+from lp49fs.errors import Efull, Erestarted, Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.servers import Supervised, start_servers, stop_servers
@@ -71,12 +71,8 @@ async def test_every_acknowledged_write_survives_kills_of_ramfs() -> None:
                     assert acked.get(name) is not None
             stop.set()
             await finished.wait()
-            # at most one error per restart from the write in flight (mntrecover Rule 2).  Known
-            # gap: a create whose parent walk is in flight at the kill can also fail with
-            # "unknown fid" (a fid number taken during the re-dial is not remapped); it loses
-            # nothing acknowledged, and it is bounded here until it is fixed (docs/recovery.md)
-            lost_fid = [e for e in errors if e.endswith("unknown fid")]
-            assert len(errors) - len(lost_fid) <= 3 and len(lost_fid) <= 2 * 3, errors
+            # at most one error per restart, from the request in flight (mntrecover Rule 2)
+            assert set(errors) <= {Erestarted} and len(errors) <= 3, errors
             qids: dict[str, int] = {}
 
             async def check() -> None:

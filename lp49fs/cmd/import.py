@@ -18,7 +18,7 @@ that the exporter holds a node certificate for the host dialled.
 The mount survives a broken link: import mounts its connection through a ``/srv/import.PID``
 entry and leaves a re-dialler (``import -R import.PID ...``, ``exportfs/redial.py``) that dials
 again, with backoff, when the exporter dies or freezes, and posts the new link; ``#M`` then walks
-the held fids again.
+the held fids again.  The re-dialler (``-m mtpt``) ends when that mount point is unmounted.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ USAGE = "usage: import [-abcC] [-k secs] [-A authdir] [-u user] host path [mtpt]
 
 
 def parse(argv: list[str], opts: dict[str, str] | None = None) -> tuple[set[str], float, list[str]]:
-    """(flag letters, keepalive period, operands); -A and -u go to ``opts``; Error(USAGE)."""
+    """(flag letters, keepalive period, operands); -A -u -R -m go to ``opts``; Error(USAGE)."""
     flags: set[str] = set()
     period = exportfs_net.KEEPALIVE
     args = argv[1:]
@@ -43,7 +43,7 @@ def parse(argv: list[str], opts: dict[str, str] | None = None) -> tuple[set[str]
         a = args.pop(0)
         if a == "--":
             break
-        if a in ("-A", "-u", "-R") and args and opts is not None:
+        if a in ("-A", "-u", "-R", "-m") and args and opts is not None:
             opts[a[1]] = args.pop(0)
             continue
         if a == "-k" and args:
@@ -75,7 +75,7 @@ async def main(argv: list[str]) -> None:
     user = opts.get("u") or await getenv("authuser") or await lib.whoami()
     auth = (authdir, user) if authdir else None
     if "R" in opts:  # the re-dialler import leaves behind (redial.py)
-        await redial.redialer(opts["R"], args[0], tree, period, auth)
+        await redial.redialer(opts["R"], args[0], tree, period, auth, opts.get("m", ""))
         return
     try:
         await exportfs_net.importfs(args[0], tree, mtpt, flag, period, auth)

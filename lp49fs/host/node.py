@@ -247,9 +247,18 @@ async def start(node: Node, cfg: NodeConfig, nursery: trio.Nursery) -> None:
     pid = await node.spawn("init", ["init", "-n", namespace(cfg) + diskns])
     log.info("node %s: init is pid %d (config %s)", cfg.name, pid, cfg.source)
     if cfg.listen:  # the export listener (lp49fs.cmd.exportfs -l), supervised
-        xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
-        [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+        xsv = await start_listener(node, cfg, nursery)
         log.info("node %s: exportfs -l %s is pid %d", cfg.name, cfg.listen, xsv.pid)
+
+
+async def start_listener(
+    node: Node, cfg: NodeConfig, nursery: trio.Nursery
+) -> servers.Supervised:
+    """The export listener (``exportfs -l``) of ``cfg``, supervised as a server that posts
+    nothing (``servers`` Rule 3), with ``cfg``'s health check."""
+    xs = servers.ServerSpec(LISTENER, "exportfs", tuple(export_argv(cfg)), post=False)
+    [xsv] = await servers.start_servers(node, nursery, (xs,), cfg.health)
+    return xsv
 
 
 def namespace(cfg: NodeConfig) -> str:

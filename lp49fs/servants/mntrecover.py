@@ -26,9 +26,11 @@ Rules:
 4. If the server is not posted again within ``wait`` seconds the session gives up: waiting
    and later requests fail with ``server did not come back`` (then ``i/o on hungup
    channel``), as a plain mount does at once.
-5. The new channel's session has fids of its own, so each fid is made again under a number
-   of its allocation and requests are rewritten on the way (old -> new); an old number that
-   was not made again (Rule 3) becomes NOFID, so it can never name another file.
+5. Fid numbers are the session's own (``mntfids.Wires``): each client number stands for a
+   wire number of the session it speaks through (the same number on the first link).  After
+   a restart every fid is moved at once: one made again to its new number, any other (not
+   yet made, or lost by Rule 3) to a fresh number reserved on the new session, so a walk in
+   flight makes it there and a lost one is unknown to the server, never another file.
 6. Not recovered: an attach through an auth fid (its fid is not made again), renames of a
    directory above a held fid (the fid is walked by its old path), and directory read
    offsets (an open directory starts again at 0).
@@ -41,11 +43,16 @@ Rules:
    on hungup channel`` instead of being repeated: a remote node may stay away for long (a
    TLS link shows even a silent break as end of file), and the caller is owed an answer
    within the request timeout.  Later requests wait for the re-dial (Rule 1).
+9. The channel a session moved to is itself recovering, and moves on at the next restart;
+   once none of our requests is in flight through it, the session moves its fids along
+   (their numbers there are taken over) and speaks to that newer channel directly, so a
+   mount that lived through many restarts passes through two sessions, never a chain.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
@@ -53,30 +60,20 @@ from typing import TYPE_CHECKING, cast
 import trio
 
 from lp49fs.core.chan import Chan, cclose
-from lp49fs.errors import Ehungup, Enonexist, Erecovery, Ereplaced, Erestarted, Error
+from lp49fs.errors import Ehungup, Erecovery, Erestarted, Error
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.ping import SILENT
 from lp49fs.ninep import (
-    MAXWELEM,
     NOFID,
-    OTRUNC,
     VERSION9P,
-    Rattach,
-    Rcreate,
-    Ropen,
-    Rwalk,
-    Tattach,
-    Tclunk,
-    Tcreate,
     TMessage,
     Topen,
     Tread,
     Tremove,
     Tstat,
     Twalk,
-    Twstat,
 )
-from lp49fs.servants.mntfids import FidRec, walked
+from lp49fs.servants.mntfids import FidRec, Wires, note, remake
 
 if TYPE_CHECKING:
     from lp49fs.servants.mnt import Mnt, Mntchan
@@ -102,13 +99,13 @@ class Recovering:
         self.link = link  # the link Chan of the current session
         self.make = make  # a Session on a link Chan
         self.wait = wait
-        self.cur = make(link)
+        self.cur: Session | Recovering = make(link)
         self.gen = 0  # sessions made since the first
         self.dead = False  # gave up (Rule 4)
-        self.changed = trio.Event()  # set (and replaced) when gen or dead changes
-        self.recs: dict[int, FidRec] = {}
-        self.fidmap: dict[int, int] = {}  # old fid -> its number on the delegate (Rule 5)
-        self.oldfids: set[int] = set()  # fid numbers of the first session (Rule 5)
+        self.changed = trio.Event()  # set (and replaced) when gen, dead or cur changes
+        self.recs: dict[int, FidRec] = {}  # client fid -> how to make it again (first link)
+        self.wires = Wires()  # client fid -> its number on cur (Rule 5)
+        self.busy = 0  # requests in flight through the delegate (Rule 9)
 
     # -- what #M uses of a Session ---------------------------------------------------------
 
@@ -121,14 +118,20 @@ class Recovering:
         return self.dead or self.cur.hungup
 
     def newfid(self) -> int:
-        return self.cur.newfid()
+        return self.wires.add(self.cur.newfid())
+
+    def _drop(self, fid: int) -> int:
+        """Forget client fid ``fid``; its wire number (NOFID if it had none)."""
+        self.recs.pop(fid, None)
+        w = self.wires.pop(fid)
+        return NOFID if w is None else w
 
     def freefid(self, fid: int) -> None:
-        self.recs.pop(fid, None)
-        self.cur.freefid(self.fidmap.pop(fid, fid))
+        if (w := self._drop(fid)) != NOFID:
+            self.cur.freefid(w)
 
     def fids(self) -> frozenset[int]:
-        return self.cur.fids()
+        return frozenset(self.wires.wire)
 
     @property
     def pipelined(self) -> bool:
@@ -137,47 +140,31 @@ class Recovering:
     async def version(self, msize: int, version: str = VERSION9P) -> str:
         return await self.cur.version(msize, version)
 
-    def _fid(self, fid: int) -> int:
-        """``fid`` as the current session knows it, dropping the mapping (Rule 5): a fid
-        of the first session that was not made again is NOFID."""
-        if self.delegate is None:
-            return fid
-        return self.fidmap.pop(fid, NOFID if fid in self.oldfids else fid)
-
     async def clunk_nowait(self, fid: int) -> None:
-        self.recs.pop(fid, None)
-        await self.cur.clunk_nowait(self._fid(fid))
+        if (w := self._drop(fid)) != NOFID:
+            await self.cur.clunk_nowait(w)
 
     def clunk_soon(self, fid: int) -> None:
-        self.recs.pop(fid, None)
-        self.cur.clunk_soon(self._fid(fid))
+        if (w := self._drop(fid)) != NOFID:
+            self.cur.clunk_soon(w)
 
     async def clunk(self, fid: int, *, remove: bool = False) -> None:
         """Tclunk never waits for a restart: a fid clunked while (or as) the link goes down is
         simply not made again.  Tremove is not safe to repeat (Rule 2)."""
+        if self.delegate is not None or not remove:
+            await self.cur.clunk(self._drop(fid), remove=remove)
+            return
         self.recs.pop(fid, None)
-        if self.delegate is not None:
-            await self.cur.clunk(self._fid(fid), remove=remove)
-        elif not remove:
-            await self.cur.clunk(fid)
-        else:
-            try:
-                await self.rpc(Tremove(fid=fid))
-            except trio.Cancelled:
-                raise
-            finally:
-                self.cur.freefid(fid)
+        try:
+            await self.rpc(Tremove(fid=fid))
+        finally:
+            self.freefid(fid)
 
     def _mapped(self, msg: object) -> object:
-        """Rule 5: ``msg`` with the old fid numbers in it as the new channel knows them."""
-        m, old = self.fidmap, self.oldfids
-        kw = {f: m.get(v, NOFID) for f in ("fid", "afid")
-              if (v := getattr(msg, f, None)) in old}  # fmt: skip
-        nf = getattr(msg, "newfid", None)
-        if nf in old:  # a walk that was in flight when the link died
-            if nf not in m:
-                m[nf] = self.cur.newfid()
-            kw["newfid"] = m[nf]
+        """Rule 5: ``msg`` with its client fid numbers as the current session knows them."""
+        w = self.wires
+        kw = {f: w.get(v) for f in ("fid", "afid", "newfid")
+              if (v := getattr(msg, f, None)) not in (None, NOFID) and w.get(v) != v}  # fmt: skip
         return replace(msg, **kw) if kw else msg  # type: ignore[type-var]
 
     def plain(self) -> Session:
@@ -187,6 +174,10 @@ class Recovering:
             s = s.cur
         return s
 
+    def depth(self) -> int:
+        """How many Recovering sessions a request passes through (Rule 9: at most 2)."""
+        return 1 + (self.cur.depth() if isinstance(self.cur, Recovering) else 0)
+
     async def rpc(self, msg: object) -> object:
         """Rules 1, 2: send ``msg`` on the current session, across restarts."""
         while True:
@@ -194,14 +185,17 @@ class Recovering:
             if self.dead:
                 raise Error(Ehungup)
             if self.delegate is not None:  # that channel's session does its own recovery
-                r = await s.rpc(self._mapped(msg))
-                self._note(msg, r)
-                return r
+                self.busy += 1
+                try:
+                    return await s.rpc(self._mapped(msg))
+                finally:
+                    self.busy -= 1
+                    self._collapse()
             if s.hungup:  # Rule 1: never sent
                 await self._next(gen)
                 continue
             try:
-                r = await s.rpc(msg)
+                r = await s.rpc(self._mapped(msg))
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
                     raise
@@ -211,7 +205,7 @@ class Recovering:
                 if not isinstance(msg, SAFE):
                     raise Error(Erestarted) from None
                 continue
-            self._note(msg, r)
+            note(self.recs, msg, r)
             return r
 
     async def pipeline(self, *msgs: TMessage) -> list[object]:
@@ -221,14 +215,19 @@ class Recovering:
             s, gen = self.cur, self.gen
             if self.dead:
                 raise Error(Ehungup)
+            mapped = [cast(TMessage, self._mapped(m)) for m in msgs]
             if self.delegate is not None:
-                rs = await s.pipeline(*(cast(TMessage, self._mapped(m)) for m in msgs))
-                break
+                self.busy += 1
+                try:
+                    return await s.pipeline(*mapped)
+                finally:
+                    self.busy -= 1
+                    self._collapse()
             if s.hungup:
                 await self._next(gen)
                 continue
             try:
-                rs = await s.pipeline(*msgs)
+                rs = await s.pipeline(*mapped)
                 break
             except Error as e:
                 if e.ename != Ehungup or not s.hungup:
@@ -239,7 +238,7 @@ class Recovering:
                 if not all(isinstance(m, SAFE) for m in msgs):
                     raise Error(Erestarted) from None
         for m, r in zip(msgs, rs, strict=True):
-            self._note(m, r)
+            note(self.recs, m, r)
         return rs
 
     async def _next(self, gen: int) -> None:
@@ -252,61 +251,79 @@ class Recovering:
         self.changed.set()
         self.changed = trio.Event()
 
-    def _note(self, msg: object, r: object) -> None:
-        """Keep the fid records up to date with a request that succeeded."""
-        recs = self.recs
-        if isinstance(msg, Tattach) and isinstance(r, Rattach) and msg.afid == NOFID:
-            recs[msg.fid] = FidRec(msg.uname, msg.aname, (), r.qid)
-        elif isinstance(msg, Twalk) and isinstance(r, Rwalk):
-            p = recs.get(msg.fid)
-            if p is not None and len(r.wqid) == len(msg.wname):
-                q = r.wqid[-1] if r.wqid else p.qid
-                recs[msg.newfid] = FidRec(p.uname, p.aname, walked(p.names, msg.wname), q)
-        elif isinstance(msg, Topen) and isinstance(r, Ropen) and msg.fid in recs:
-            recs[msg.fid] = replace(recs[msg.fid], qid=r.qid, omode=msg.mode & ~OTRUNC)
-        elif isinstance(msg, Tcreate) and isinstance(r, Rcreate) and msg.fid in recs:
-            p = recs[msg.fid]
-            recs[msg.fid] = replace(p, names=(*p.names, msg.name), qid=r.qid,
-                                    omode=msg.mode & ~OTRUNC)  # fmt: skip
-        elif isinstance(msg, Twstat) and msg.fid in recs and msg.stat.name:
-            p = recs[msg.fid]
-            if p.names and msg.stat.name != p.names[-1]:
-                recs[msg.fid] = replace(p, names=(*p.names[:-1], msg.stat.name))
-        elif isinstance(msg, (Tclunk, Tremove)):
-            recs.pop(msg.fid, None)
-
     # -- the reader: run the first session, re-dial when it ends ------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:  # fmt: skip
         """Run the first session; when it ends, move every fid to the mount channel of the
-        link posted next (Rule 4), and hold that channel until cancelled."""
+        link posted next (Rule 4), and follow that channel's restarts (Rule 9)."""
         async with trio.open_nursery() as n:
             await n.start(self.cur.run)
             task_status.started()
         await self._unpost()
-        with trio.move_on_after(self.wait):
-            self.oldfids = set(self.cur.fids()) | set(self.recs)
+        with trio.move_on_after(self.wait) as scope:
             while (m := await self._redial()) is not None:
                 try:
-                    await self._reattach(m.session)
+                    new = await self._reattach(m.session)
                 except Error as e:
                     log.warning("#M /srv/%s: re-attach failed: %s", self.name, e.ename)
                     self.mnt._unref(m, held=True)
                     continue
-                self.cur, self.delegate = m.session, m
-                self.gen += 1
-                log.info("#M /srv/%s: %d fids recovered after a restart", self.name,
-                         len(self.recs))  # fmt: skip
-                self._wake()
-                try:
-                    await trio.sleep_forever()
-                finally:
-                    self.mnt._unref(m, held=True)
-        log.warning("#M /srv/%s: not posted again within %.0f s: giving up", self.name,
-                    self.wait)  # fmt: skip
-        self.dead = True
+                self._switch(m, new)
+                scope.deadline = math.inf
+                break
+        if self.delegate is None:
+            log.warning("#M /srv/%s: not posted again within %.0f s: giving up", self.name,
+                        self.wait)  # fmt: skip
+            self.dead = True
+            self._wake()
+            return
+        try:
+            await self._follow()
+        finally:
+            self.mnt._unref(self.delegate, held=True)
+
+    def _switch(self, m: Mntchan, new: dict[int, int]) -> None:
+        """Rules 3, 5: the fids as ``m`` knows them (``new``: those made again); at once."""
+        s, wire = m.session, self.wires.wire
+        for c in wire:  # Rule 3: one not made again is a fresh number, unknown to the server
+            wire[c] = new.pop(c) if c in new else s.newfid()
+        for nf in new.values():  # clunked while it was made again
+            s.clunk_soon(nf)
+        log.info("#M /srv/%s: %d fids recovered after a restart", self.name, len(self.recs))
+        self.recs.clear()
+        self.cur, self.delegate = s, m
+        self.gen += 1
         self._wake()
+
+    async def _follow(self) -> None:
+        """Rule 9: when the delegate's session moves on to a newer channel, go there too."""
+        while True:
+            self._collapse()
+            d = self.cur
+            if isinstance(d, Recovering) and d.delegate is None and not d.dead:
+                await d.changed.wait()  # its restart
+            elif isinstance(d, Recovering) and d.delegate is not None:
+                await self.changed.wait()  # our requests in flight through it end
+            else:
+                await trio.sleep_forever()
+
+    def _collapse(self) -> None:
+        """Rule 9: skip a delegate that has moved on, once nothing of ours is in flight."""
+        moved = False
+        while self.busy == 0 and self.delegate is not None and isinstance(self.cur, Recovering):
+            d = self.cur
+            if d.delegate is None:
+                break
+            wire = self.wires.wire
+            for c, w in wire.items():
+                wire[c] = d._drop(w)
+            old, self.delegate, self.cur = self.delegate, d.delegate, d.cur
+            d.delegate.ref += 1
+            self.mnt._unref(old, held=True)
+            moved = True
+        if moved:
+            self._wake()
 
     def failfast(self, s: Session) -> bool:
         """Rule 8: whether a request in flight on hung-up ``s`` fails rather than repeats."""
@@ -335,43 +352,25 @@ class Recovering:
                         log.info("#M /srv/%s: %s", self.name, e.ename)
             await trio.sleep(POLL)
 
-    async def _reattach(self, s: Session) -> None:
-        """Every recorded fid made again under its own number on ``s`` (Rules 3, 5)."""
-        gone = []
-        for fid, rec in sorted(self.recs.items(), key=lambda kv: len(kv[1].names)):
-            nf = s.newfid()
-            try:
-                await self._remake(s, nf, rec)
-                if fid in self.recs:
-                    self.fidmap[fid] = nf
-                else:  # clunked meanwhile (it went to the dead link)
-                    await s.clunk(nf)
-            except Error as e:
-                s.freefid(nf)
-                log.info("#M /srv/%s: fid %d (%s) not made again: %s", self.name, fid,
-                         "/".join(rec.names), e.ename)  # fmt: skip
-                gone.append(fid)
-        for fid in gone:
-            self.recs.pop(fid, None)
-
-    async def _remake(self, s: Session, fid: int, rec: FidRec) -> None:
-        r = await s.rpc(Tattach(fid=fid, afid=NOFID, uname=rec.uname, aname=rec.aname))
-        assert isinstance(r, Rattach)
-        qid = r.qid
-        names = rec.names
-        while names:
-            step, names = names[:MAXWELEM], names[MAXWELEM:]
-            w = await s.rpc(Twalk(fid=fid, newfid=fid, wname=step))
-            assert isinstance(w, Rwalk)
-            if len(w.wqid) < len(step):
-                await s.rpc(Tclunk(fid=fid))
-                raise Error(Enonexist)
-            qid = w.wqid[-1]
-        if qid.path != rec.qid.path:
-            await s.rpc(Tclunk(fid=fid))
-            raise Error(Ereplaced)  # Rule 3
-        if rec.omode >= 0:
-            await s.rpc(Topen(fid=fid, mode=rec.omode))
+    async def _reattach(self, s: Session) -> dict[int, int]:
+        """Every recorded fid made again on ``s`` (Rules 3, 5), those recorded meanwhile
+        too: client fid -> its number on ``s``."""
+        new: dict[int, int] = {}
+        tried: set[int] = set()
+        while todo := [c for c in self.recs if c not in tried]:
+            for fid in sorted(todo, key=lambda c: len(self.recs[c].names)):
+                tried.add(fid)
+                if (rec := self.recs.get(fid)) is None:
+                    continue
+                nf = s.newfid()
+                try:
+                    await remake(s, nf, rec)
+                    new[fid] = nf
+                except Error as e:
+                    s.freefid(nf)
+                    log.info("#M /srv/%s: fid %d (%s) not made again: %s", self.name, fid,
+                             "/".join(rec.names), e.ename)  # fmt: skip
+        return new
 
 
 def session(mnt: Mnt, c: Chan, make: Callable[[Chan], Session]) -> Session:

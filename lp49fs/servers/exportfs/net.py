@@ -131,7 +131,7 @@ async def importfs(
         name = await redial.mount(fd, mtpt, flag)
     finally:
         await lib.close(fd)
-    await redial.start(name, addr, tree, period, auth)  # redial Rules 1-3
+    await redial.start(name, addr, tree, period, auth, mtpt)  # redial Rules 1-4
     return addr
 
 

@@ -18,6 +18,12 @@ entry:
    every held fid anew and resumes: no re-import by hand.
 3. It gives up when the exporter has not come back within ``mntrecover.WAIT`` seconds (the
    recovering session has given up by then too); the mount then fails as a plain one does.
+4. It ends when the mount is gone: at each look it also reads its own ``/proc/PID/ns`` (the
+   name space it shares with import), and once the mount point (``-m``) that it has seen
+   mounted there is mounted no more (``unmount``) it removes the entry, which hangs up the
+   link unless a file still open on the import holds it (that file then goes on without
+   recovery), and exits.  (The ns names the mount by its point: its source is the link,
+   which a re-dial replaces.)
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import trio
 from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import RFCFDG, RFNOWAIT, RFPROC
-from lp49fs.ninep import ORDWR, OWRITE
+from lp49fs.ninep import ORDWR, OREAD, OWRITE
 from lp49fs.node.budget import Budget
 from lp49fs.servants.mntrecover import PREFIX, WAIT
 
@@ -82,9 +88,9 @@ async def mount(fd: int, mtpt: str, flag: int) -> str:
 
 
 async def start(name: str, addr: str, tree: str, period: float,
-                auth: tuple[str, str] | None) -> int:  # fmt: skip
-    """The re-dialler process for ``/srv/name``; returns its pid."""
-    argv = ["import", "-R", name, "-k", str(period)]
+                auth: tuple[str, str] | None, mtpt: str = "") -> int:  # fmt: skip
+    """The re-dialler process for ``/srv/name`` mounted on ``mtpt``; returns its pid."""
+    argv = ["import", "-R", name, "-k", str(period), *(["-m", mtpt] if mtpt else [])]
     if auth is not None:
         argv += ["-A", auth[0], "-u", auth[1]]
     argv += [addr, tree]
@@ -97,6 +103,20 @@ async def _posted(name: str) -> bool:
         return True
     except Error:
         return False
+
+
+async def _mounted(mtpt: str) -> bool:
+    """Rule 4: whether this name space has a mount on ``mtpt``."""
+    fd = await lib.open(f"/proc/{await lib.getpid()}/ns", OREAD)
+    try:
+        ns = (await lib.readall(fd)).decode()
+    finally:
+        await lib.close(fd)
+    for line in ns.splitlines():
+        words = [w for w in line.split() if not w.startswith("-")]
+        if len(words) >= 3 and words[0] == "mount" and words[2] in (mtpt, f"'{mtpt}'"):
+            return True
+    return False
 
 
 async def _again(addr: str, tree: str, period: float, auth: tuple[str, str] | None) -> int | None:
@@ -116,14 +136,27 @@ async def _again(addr: str, tree: str, period: float, auth: tuple[str, str] | No
 
 
 async def redialer(name: str, addr: str, tree: str, period: float,
-                   auth: tuple[str, str] | None) -> None:  # fmt: skip
-    """Rules 1-3: keep ``/srv/name`` posted with a live connection to the exporter."""
+                   auth: tuple[str, str] | None, mtpt: str = "") -> None:  # fmt: skip
+    """Rules 1-4: keep ``/srv/name`` posted with a live connection to the exporter while
+    ``mtpt`` is mounted (no ``mtpt``: for good)."""
     assert name.startswith(PREFIX), name
     for _ in range(3):  # fds 0-2: it runs in the background, its reports go to the log
         await lib.open("/dev/null", ORDWR)
+    seen = False  # Rule 4: the mount was seen, so its absence means an unmount
     while True:
         while await _posted(name):
+            if mtpt and await _mounted(mtpt):
+                seen = True
+            elif seen:
+                log.info("import: %s %s unmounted: the re-dialler ends", addr, tree)
+                try:
+                    await lib.remove(f"/srv/{name}")
+                except Error:
+                    pass  # gone meanwhile
+                return
             await lib.sleep(round(POLL * 1000))
+        if seen and not await _mounted(mtpt):
+            return
         log.info("import: link to %s %s broke: re-dialling", addr, tree)
         fd = await _again(addr, tree, period, auth)
         if fd is None:
