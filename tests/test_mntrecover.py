@@ -54,6 +54,7 @@ async def test_requests_in_flight_at_kills_never_lose_their_fids() -> None:
     done = [0] * (WRITERS + 1)  # requests answered, per client
     errors: list[tuple[int, str]] = []
     stop = trio.Event()
+    left: list[int] = []  # clients whose loop has ended (none is then in flight)
 
     def loop(k: int) -> Callable[[list[str]], Awaitable[None]]:
         async def body(argv: list[str]) -> None:
@@ -78,6 +79,7 @@ async def test_requests_in_flight_at_kills_never_lose_their_fids() -> None:
                 done[k] += 1
                 i += 1
                 await trio.sleep(0)
+            left.append(k)
 
         return body
 
@@ -95,7 +97,8 @@ async def test_requests_in_flight_at_kills_never_lose_their_fids() -> None:
                 # again from 0) reach those that were live on an earlier one
                 goal = [d + STRIDE for d in done]
             await await_until(partial(answered, done, goal), "answers after the last restart")
-            stop.set()
+            stop.set()  # and the check waits for the writes in flight to be answered
+            await await_until(lambda: len(left) == WRITERS + 1, "every client stopped")
             assert {e for _, e in errors} <= {Erestarted}, errors
             for k in range(WRITERS):  # at most one per client and restart (Rule 2)
                 assert sum(1 for j, _ in errors if j == k) <= KILLS, errors

@@ -1,5 +1,5 @@
-"""``lp49 mount``'s node (host/mount.py ``_start_node``) supervises its export listener as
-``lp49 node`` does: killed, it is restarted and the address answers again.
+"""``lp49 mount``'s node (``host.node.start``, shared with ``lp49 node``) supervises its export
+listener: killed, it is restarted and the address answers again.
 
 A real node, booted in this process; the listener is a real ``exportfs -l`` on a real TCP
 port of 127.0.0.1, killed with the ``kill`` note.
@@ -7,25 +7,16 @@ port of 127.0.0.1, killed with the ``kill`` note.
 
 from __future__ import annotations
 
-import socket
 from functools import partial
 
 import trio
 
-from lp49fs.host import mount
-from lp49fs.host.node import LISTENER
+from lp49fs.host.demo.netns import free_port
+from lp49fs.host.node import LISTENER, start
 from lp49fs.node.boot import boot
 from lp49fs.node.config import NodeConfig
 from lp49fs.node.servers import Supervised
-from tests.waiting import await_until
-
-GUARD = 60  # seconds: a hang guard, never a timing assertion
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.waiting import DEADLINE, await_until
 
 
 async def answers(port: int) -> bool:
@@ -40,9 +31,9 @@ async def answers(port: int) -> bool:
 async def test_the_export_listener_of_lp49_mount_is_restarted() -> None:
     port = free_port()
     cfg = NodeConfig(listen=f"tcp!127.0.0.1!{port}")
-    with trio.fail_after(GUARD):
+    with trio.fail_after(DEADLINE):
         async with boot() as node, trio.open_nursery() as n:
-            await mount._start_node(node, cfg, n)
+            await start(node, cfg, n)
             (sv,) = [s for s in node.supervised
                      if isinstance(s, Supervised) and s.spec.srvname == LISTENER]  # fmt: skip
             await await_until(partial(answers, port), "the listener answers")
