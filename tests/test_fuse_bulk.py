@@ -81,3 +81,14 @@ def test_o_direct_reads_a_mebibyte_in_one_request(view: pathlib.Path) -> None:
                 "status=none"])  # fmt: skip
     reads = requests(r, "read")
     assert len(reads) == 2, reads  # max_pages = 256: one request per 1 MiB read(2)
+
+
+def test_device_is_found_in_mountinfo_escapes_and_all(tmp_path: pathlib.Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "27 1 253:0 / / rw - ext4 /dev/vda rw\n"
+        "50 27 0:47 / /tmp/a\\040b rw,nosuid - fuse.lp49 default rw\n"
+        "51 50 0:48 / /tmp/a\\040b rw - fuse.lp49 default rw\n"
+    )
+    assert bdi.device("/tmp/a b", str(info)) == "0:48"  # the mount on top
+    assert bdi.device("/tmp/none", str(info)) is None

@@ -12,7 +12,8 @@ The order matters to whoever ran us (a person, mount(8), systemd):
 3. ``run`` starts trio in the child: first the Session's own services (the node boots here,
    via ``nursery.start``), then ``pyfuse3.main`` and a signal watcher, and the mount's
    readahead is raised (``bdi``: only once the kernel has had FUSE INIT's answer, which
-   would lower it again; a stat of the mount point from a worker thread waits for that).
+   would lower it again; a statvfs of the mount point from a worker thread waits for that,
+   and unlike a stat leaves no attributes cached).
    Only then does the
    child say it is serving: ``READY_BYTE`` on the pipe (the parent exits 0), or READY=1 to
    systemd in the foreground.  If booting fails the child unmounts, writes its one-line
@@ -150,9 +151,9 @@ async def _on_signal(
 
 
 async def _readahead(mountpoint: str) -> None:
-    """Step 3: the stat returns once INIT is answered; then the readahead may rise."""
+    """Step 3: the statvfs returns once INIT is answered; then the readahead may rise."""
     try:
-        await trio.to_thread.run_sync(os.stat, mountpoint)
+        await trio.to_thread.run_sync(os.statvfs, mountpoint)
     except OSError as e:
         log.warning("readahead of %s stays at the default: %s", mountpoint, e)
         return
