@@ -11,12 +11,20 @@ keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):
 * 64 MiB sequential read of ``/tmp/big`` in 1 MiB reads, MB/s, cold (the file's cached pages
   are dropped with ``posix_fadvise(DONTNEED)`` before each run: lp49 keeps server files'
   pages across opens while qid.vers is unchanged) and, for lp49 only, warm (from the cache);
+* 64 MiB sequential write in 1 MiB writes, MB/s (over ``/tmp/big`` in place | to a sink file
+  whose writes are dropped);
 * ``os.listdir`` of ``/tmp/many``, 10,000 entries (readdirplus).
 
-The ramfs rows are measured on two lp49 views side by side: one booted with the service bus off
-(``LP49_BUS=0``, ``classic``: each read crosses the core, #M and the pipe) and one with it on
-(``bus``: the bridge reads a granted fd straight from ramfs's endpoint, docs/servicebus.md).
-The ramfs files are made through each mount before measuring. Only ratios and p50s matter; p99
+The read rows run twice, with every mount's readahead at the kernel's default 128 KiB and then
+at the 1 MiB that ``lp49 mount`` sets when root mounts (``lp49fs.fuse.bdi``): the same for
+both file systems.  The ``readahead`` line says what each mount had when it came up.
+
+The ramfs rows are measured on two lp49 views side by side, each a node booted from a config
+written here (``VIEW_CONFIG``: the default node's plain ramfs on /tmp, without the retained
+log, which would fill before 64 MiB): one with the service bus off (``bus = false``,
+``classic``: each read crosses the core, #M and the pipe) and one with it on (``bus``: the
+bridge reads a granted fd straight from ramfs's endpoint, docs/servicebus.md).  The ramfs
+files are made through each mount before measuring. Only ratios and p50s matter; p99
 is dominated by host stalls here. Targets: small read p50 <= 1.5x, 64 MiB read >= 40% of the
 minimal fs, 10k listing <= 2x.
 """
@@ -34,6 +42,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from lp49fs.fuse import bdi
+
 HERE = pathlib.Path(__file__).resolve()
 LP49 = pathlib.Path(sys.executable).parent / "lp49"
 DATA = b"0123456789abcdef"
@@ -42,6 +52,23 @@ DATA = b"0123456789abcdef"
 BIG = 64 << 20
 MANY = 10_000
 CHUNK = 1 << 20
+# Copies of each byte of a cold read, server to FUSE (docs/fuse.md, "Bulk reads and writes").
+COPIES = {
+    "classic": ("ramfs blocks joined", "Rread frame joined", "store in ramfs's window",
+                "core loads it for the pipe", "pipe's 32 KiB pieces", "#M Framer.feed",
+                "Rread data out of the frame", "clerk stores in the bridge's window",
+                "bridge loads it", "two MAXIO preads joined", "pyfuse3 to the kernel"),
+    "bus": ("ramfs blocks joined", "endpoint stores in the bridge's window", "bridge loads it",
+            "two MAXIO preads joined", "pyfuse3 to the kernel"),
+}  # fmt: skip
+VIEW_CONFIG = """[node]
+bus = {bus}
+[[servers]]
+srvname = "ramfs"
+prog = "ramfs"
+args = ["-S", "ramfs"]
+mount = "/tmp"
+"""
 
 
 def minimal(mnt: str) -> None:
@@ -52,6 +79,7 @@ def minimal(mnt: str) -> None:
 
     big = bytes(BIG)
     dirs = {1: {b"dev": 2, b"tmp": 4}, 2: {b"sysname": 3}, 4: {b"f16": 5, b"big": 6, b"many": 7}}
+    dirs[4][b"sink"] = 8
     dirs[7] = {b"f%05d" % i: 100 + i for i in range(MANY)}
     sizes = {3: len(DATA), 5: len(DATA), 6: BIG}
 
@@ -90,6 +118,9 @@ def minimal(mnt: str) -> None:
 
         async def read(self, fh: int, off: int, size: int) -> bytes:
             return big[off : off + size] if fh == 6 else DATA[off : off + size]
+
+        async def write(self, fh: int, off: int, buf: bytes) -> int:
+            return len(buf)
 
         async def flush(self, fh: int) -> None:
             raise pyfuse3.FUSEError(errno.ENOSYS)
@@ -148,6 +179,32 @@ def seqread(path: str, cold: bool = True) -> float:
     return time.perf_counter() - t
 
 
+def seqwrite(path: str) -> float:
+    """Seconds to write 64 MiB over ``path`` in 1 MiB writes (no truncation)."""
+    data = bytes(CHUNK)
+    t = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        for _ in range(BIG // CHUNK):
+            os.write(fd, data)
+    finally:
+        os.close(fd)
+    return time.perf_counter() - t
+
+
+def readahead(path: str) -> str:
+    try:
+        with open(bdi.BDI.format(bdi.device(path))) as f:
+            return f.read().strip() + " KiB"
+    except OSError:
+        return "?"
+
+
+def set_readahead(path: str, kb: int) -> None:
+    with open(bdi.BDI.format(bdi.device(path)), "w") as f:
+        f.write(str(kb))
+
+
 def make_ramfs_files(tmp: str) -> None:
     """``f16``, ``big`` and ``many`` in the view's ramfs, written through the mount."""
     with open(os.path.join(tmp, "f16"), "wb") as f:
@@ -170,7 +227,7 @@ def latency_rows(ours: str, base: str, rel: str, n: int, tag: str = "") -> None:
     row(f"stat {rel}{tag}", times(lambda: os.stat(po), n), times(lambda: os.stat(pb), n))
 
 
-def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
+def read_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     big_o, big_b = os.path.join(ours, "tmp/big"), os.path.join(base, "tmp/big")
     to = statistics.median(seqread(big_o) for _ in range(runs))
     tb = statistics.median(seqread(big_b) for _ in range(runs))
@@ -180,6 +237,14 @@ def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     seqread(big_o, cold=False)
     tw = statistics.median(seqread(big_o, cold=False) for _ in range(runs))
     print(f"{'read 64 MiB again (page cache kept)' + tag:38} lp49 {mb / tw:8.0f} MB/s")
+
+
+def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
+    mb = BIG / 1e6
+    wo = statistics.median(seqwrite(os.path.join(ours, "tmp/big")) for _ in range(runs))
+    wb = statistics.median(seqwrite(os.path.join(base, "tmp/sink")) for _ in range(runs))
+    print(f"{'write 64 MiB, 1 MiB writes' + tag:38} lp49 {mb / wo:8.0f} MB/s | minimal "
+          f"{mb / wb:8.0f} MB/s | lp49/minimal {wb / wo:5.0%}")  # fmt: skip
     many_o, many_b = os.path.join(ours, "tmp/many"), os.path.join(base, "tmp/many")
     assert len(os.listdir(many_o)) == MANY == len(os.listdir(many_b))
     lo: Callable[[], object] = lambda: os.listdir(many_o)  # noqa: E731
@@ -196,10 +261,15 @@ def main(n: int) -> None:
             os.mkdir(p)
         mp = subprocess.Popen([sys.executable, str(HERE), "--minimal", base])
         for tag, ours in views.items():
-            env = dict(os.environ, LP49_BUS="0" if "classic" in tag else "1")
-            subprocess.run([str(LP49), "mount", "default", ours], check=True, env=env)
+            conf = ours + ".toml"
+            with open(conf, "w") as f:
+                f.write(VIEW_CONFIG.format(bus="false" if "classic" in tag else "true"))
+            subprocess.run([str(LP49), "mount", conf, ours], check=True)
         try:
             wait_mounted(base)
+            print("readahead: " + ", ".join(f"{p} {readahead(p)}" for p in (*views.values(), base)))
+            for path, steps in COPIES.items():
+                print(f"copies per byte read [{path}]: {len(steps)} ({'; '.join(steps)})")
             latency_rows(views[" [bus]"], base, "dev/sysname", n)
             for tag, ours in views.items():
                 t = time.perf_counter()
@@ -208,6 +278,11 @@ def main(n: int) -> None:
                       f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
             for tag, ours in views.items():
                 latency_rows(ours, base, "tmp/f16", n, tag)
+            for kb in (128, bdi.READAHEAD_KB):  # the kernel's default, then ours
+                for p in (*views.values(), base):
+                    set_readahead(p, kb)
+                for tag, ours in views.items():
+                    read_rows(ours, base, tag=f"{tag} ra {kb}K")
             for tag, ours in views.items():
                 rate_rows(ours, base, tag=tag)
         finally:

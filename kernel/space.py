@@ -76,7 +76,7 @@ class Space:
             m.status |= R
             p = m.frame << PAGE_BITS | off
             return bytes(mv[p : p + n])
-        out = bytearray(n)
+        parts = []  # views of the frames, joined once: one copy per byte
         pos = 0
         while pos < n:
             a = addr + pos
@@ -87,9 +87,9 @@ class Space:
             off = a & OFFSET_MASK
             chunk = min(n - pos, PAGE_SIZE - off)
             p = m.frame << PAGE_BITS | off
-            out[pos : pos + chunk] = mv[p : p + chunk]
+            parts.append(mv[p : p + chunk])
             pos += chunk
-        return bytes(out)
+        return b"".join(parts)
 
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` to virtual ``addr``; raises PageFault at the first bad page.

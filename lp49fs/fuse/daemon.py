@@ -10,7 +10,11 @@ The order matters to whoever ran us (a person, mount(8), systemd):
    inherited; one pyfuse3 session per process).  In the foreground (``-f``) there is no
    fork and no pipe.
 3. ``run`` starts trio in the child: first the Session's own services (the node boots here,
-   via ``nursery.start``), then ``pyfuse3.main`` and a signal watcher.  Only then does the
+   via ``nursery.start``), then ``pyfuse3.main`` and a signal watcher, and the mount's
+   readahead is raised (``bdi``: only once the kernel has had FUSE INIT's answer, which
+   would lower it again; a statvfs of the mount point from a worker thread waits for that,
+   and unlike a stat leaves no attributes cached).
+   Only then does the
    child say it is serving: ``READY_BYTE`` on the pipe (the parent exits 0), or READY=1 to
    systemd in the foreground.  If booting fails the child unmounts, writes its one-line
    reason on the pipe and exits; the parent prints it and exits 1.  EOF with nothing read
@@ -38,6 +42,7 @@ from typing import Any
 import pyfuse3
 import trio
 
+from lp49fs.fuse import bdi
 from lp49fs.host import sdnotify
 
 log = logging.getLogger(__name__)
@@ -145,21 +150,36 @@ async def _on_signal(
             return
 
 
-async def _serve(start: StartFn, ready: Ready, status: str) -> None:
+async def _readahead(mountpoint: str) -> None:
+    """Step 3: the statvfs returns once INIT is answered; then the readahead may rise."""
+    try:
+        await trio.to_thread.run_sync(os.statvfs, mountpoint)
+    except OSError as e:
+        log.warning("readahead of %s stays at the default: %s", mountpoint, e)
+        return
+    bdi.raise_readahead(mountpoint)
+
+
+async def _serve(start: StartFn, ready: Ready, status: str, mountpoint: str | None) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(_on_signal, ready, nursery.cancel_scope)
         await nursery.start(start)
         nursery.start_soon(_fuse_main, nursery.cancel_scope)
+        if mountpoint is not None:
+            await _readahead(mountpoint)
         ready.serving(status)
 
 
-def run(start: StartFn, ready: Ready, status: str = "serving") -> int:
+def run(
+    start: StartFn, ready: Ready, status: str = "serving", mountpoint: str | None = None
+) -> int:
     """Serve the mounted session until unmounted or signalled; the exit status.
 
-    Precondition: ``pyfuse3.init`` has mounted.  ``status`` is the line systemd shows.
+    Precondition: ``pyfuse3.init`` has mounted (on ``mountpoint``, whose readahead is then
+    raised; None leaves it).  ``status`` is the line systemd shows.
     """
     try:
-        trio.run(_serve, start, ready, status)
+        trio.run(_serve, start, ready, status, mountpoint)
     except BaseException as e:
         if not ready.said:  # failed while booting: nothing was served, take the mount down
             pyfuse3.close(unmount=True)

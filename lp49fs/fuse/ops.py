@@ -22,8 +22,8 @@ Rules:
    qid.vers 0 when looked up, and not created through the view (an imported node's
    /dev/sysname); a file the view created, or one with content or a version, is cached,
    which is what makes shared mmap work (FUSE refuses it on direct_io files).  A FUSE
-   read (up to 128 KiB of readahead, up to 1 MiB direct) is one ``pread``
-   (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
+   read (up to 1 MiB: ``max_pages`` and the mount's 1 MiB readahead, ``bdi``) is at most
+   two ``pread``s (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
 3. Directories: ``dirs.DirOps`` (snapshots per opendir, ``.`` and ``..``, mount points
    listed with the attributes getattr shows).
 4. Errors: ``calls.syscall`` runs each handler as the bridge process and turns failures

@@ -21,7 +21,8 @@ The steps, each of which fails with one line ``lp49 mount: ...`` and a non-zero 
    socket is removed at exit); the default is no console.  Tests pass their own resolver to
    ``main``.
 5. ``pyfuse3.init`` mounts (``fsname=SOURCE``, ``subtype=lp49`` unless given), then
-   ``daemon`` forks (unless ``-f``), boots the session and serves; see ``daemon``.
+   ``daemon`` forks (unless ``-f``), boots the session and serves (raising the mount's
+   readahead to 1 MiB first when root mounts, ``lp49fs.fuse.bdi``); see ``daemon``.
 """
 
 from __future__ import annotations
@@ -276,4 +277,5 @@ def main(argv: Sequence[str], resolve: Resolver = resolve) -> int:
     ready = daemon.Ready(None) if args.foreground else daemon.detach()
     if not args.foreground:
         hostlog.detached("lp49 mount")
-    return daemon.run(session.run, ready, f"serving {session.fsname} on {args.mountpoint}")
+    status = f"serving {session.fsname} on {args.mountpoint}"
+    return daemon.run(session.run, ready, status, args.mountpoint)

@@ -124,7 +124,7 @@ async def read(ch: BusChan, n: int, offset: int) -> bytes | None:
     return await run(op)
 
 
-async def write(ch: BusChan, data: bytes, offset: int) -> int | None:
+async def write(ch: BusChan, data: bytes | memoryview, offset: int) -> int | None:
     """Write ``data`` (at most MAXIO bytes) at ``offset``; the count, or None (Rule 3)."""
 
     async def op(ut: UThread) -> int | None:

@@ -70,7 +70,9 @@ async def _readbuf(label: Sys, words: tuple[int, ...], n: int, *names: str) -> b
     return await run(op)
 
 
-async def _writebuf(label: Sys, words: tuple[int, ...], data: bytes, *names: str) -> int:
+async def _writebuf(
+    label: Sys, words: tuple[int, ...], data: bytes | memoryview, *names: str
+) -> int:
     """A call that hands the core bytes from our buffer (write, pwrite, wstat, fwstat)."""
 
     async def op(ut: UThread) -> int:
@@ -120,7 +122,7 @@ async def pread(fd: int, n: int, offset: int) -> bytes:
     return await _readbuf(Sys.PREAD, (fd, offset), n)
 
 
-async def _write1(fd: int, piece: bytes, offset: int | None) -> int:
+async def _write1(fd: int, piece: bytes | memoryview, offset: int | None) -> int:
     """One piece of a write (offset None: at the fd's offset)."""
     ch = bus.chan(fd)
     if ch is not None and (offset is None or offset >= 0):
@@ -135,21 +137,29 @@ async def _write1(fd: int, piece: bytes, offset: int | None) -> int:
     return await _writebuf(Sys.PWRITE, (fd, offset), piece)
 
 
-async def write(fd: int, data: bytes) -> int:
+def _piece(data: bytes | memoryview, done: int) -> bytes | memoryview:
+    """The next MAXIO bytes of ``data`` from ``done``: ``data`` itself when it fits, else a view
+    (the store into the buffer is the only copy)."""
+    if done == 0 and len(data) <= MAXIO:
+        return data
+    return memoryview(data)[done : done + MAXIO]
+
+
+async def write(fd: int, data: bytes | memoryview) -> int:
     """Write all of ``data`` (in MAXIO pieces); returns the count written."""
     done = 0
     while True:
-        piece = bytes(data[done : done + MAXIO])
+        piece = _piece(data, done)
         n = await _write1(fd, piece, None)
         done += n
         if done >= len(data) or n < len(piece):
             return done
 
 
-async def pwrite(fd: int, data: bytes, offset: int) -> int:
+async def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
     done = 0
     while True:
-        piece = bytes(data[done : done + MAXIO])
+        piece = _piece(data, done)
         n = await _write1(fd, piece, offset + done)
         done += n
         if done >= len(data) or n < len(piece):

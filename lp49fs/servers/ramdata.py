@@ -59,14 +59,14 @@ class Blocks:
         end = min(self.length, offset + count)
         if offset >= end:
             return b""
-        out = bytearray()
+        parts: list[bytes | memoryview] = []  # views of the blocks, joined once: one copy
         while offset < end:
             i, at = divmod(offset, BLOCK)
             n = min(BLOCK - at, end - offset)
             b = self.blocks.get(i)
-            out += b[at : at + n] if b is not None else bytes(n)
+            parts.append(memoryview(b)[at : at + n] if b is not None else bytes(n))
             offset += n
-        return bytes(out)
+        return b"".join(parts)
 
     def _new(self, offset: int, data: bytes) -> int:
         """Bytes of blocks a write of ``data`` at ``offset`` adds; Error past ``maxfile``."""
