@@ -1,10 +1,11 @@
 """FUSE view cost next to a minimal in-memory pyfuse3 file system, measured in one run.
 
-Usage: ``.venv/bin/python bench/fuse.py [N]``.  The script pins itself to CPU 0 before it
-starts anything (waking a process on the other vCPU is a large part of a round trip), so
-both daemons inherit the mask.  Both file systems use the same options: 1 s entry and
-attribute timeouts, flush answered ENOSYS, direct_io for synthetic files, page cache without
-keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):
+Usage: ``.venv/bin/python bench/fuse.py [--no-big] [N]`` (``--no-big``: no 64 MiB rows). The
+script pins itself to CPU 0 before it starts anything (waking a process on the other vCPU is
+a large part of a round trip), so both daemons inherit the mask. Both file systems use the
+same options: 1 s entry and attribute timeouts, flush answered ENOSYS, direct_io for
+synthetic files, page cache without keep_cache for ordinary files.
+Rows (lp49 path | minimal fs path):
 
 * open + read 16 B + close and stat of ``/dev/sysname`` (a servant file | a 16 B direct_io file);
 * the same of a 16 B ramfs file ``/tmp/f16`` (through #M and 9P | a 16 B cached file);
@@ -42,6 +43,7 @@ DATA = b"0123456789abcdef"
 BIG = 64 << 20
 MANY = 10_000
 CHUNK = 1 << 20
+RAM = "256M"  # the views' emulated RAM: ramfs -r takes half, enough for /tmp/big
 
 
 def minimal(mnt: str) -> None:
@@ -148,12 +150,13 @@ def seqread(path: str, cold: bool = True) -> float:
     return time.perf_counter() - t
 
 
-def make_ramfs_files(tmp: str) -> None:
-    """``f16``, ``big`` and ``many`` in the view's ramfs, written through the mount."""
+def make_ramfs_files(tmp: str, big: bool = True) -> None:
+    """``f16``, ``big`` (unless not ``big``) and ``many`` in the view's ramfs, written
+    through the mount."""
     with open(os.path.join(tmp, "f16"), "wb") as f:
         f.write(DATA)
     with open(os.path.join(tmp, "big"), "wb") as f:
-        for _ in range(BIG // CHUNK):
+        for _ in range(BIG // CHUNK if big else 0):
             f.write(bytes(CHUNK))
     many = os.path.join(tmp, "many")
     os.mkdir(many)
@@ -170,8 +173,10 @@ def latency_rows(ours: str, base: str, rel: str, n: int, tag: str = "") -> None:
     row(f"stat {rel}{tag}", times(lambda: os.stat(po), n), times(lambda: os.stat(pb), n))
 
 
-def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
+def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "", big: bool = True) -> None:
     big_o, big_b = os.path.join(ours, "tmp/big"), os.path.join(base, "tmp/big")
+    if not big:
+        return listing_row(ours, base, runs, tag)
     to = statistics.median(seqread(big_o) for _ in range(runs))
     tb = statistics.median(seqread(big_b) for _ in range(runs))
     mb = BIG / 1e6
@@ -180,6 +185,10 @@ def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     seqread(big_o, cold=False)
     tw = statistics.median(seqread(big_o, cold=False) for _ in range(runs))
     print(f"{'read 64 MiB again (page cache kept)' + tag:38} lp49 {mb / tw:8.0f} MB/s")
+    listing_row(ours, base, runs, tag)
+
+
+def listing_row(ours: str, base: str, runs: int, tag: str) -> None:
     many_o, many_b = os.path.join(ours, "tmp/many"), os.path.join(base, "tmp/many")
     assert len(os.listdir(many_o)) == MANY == len(os.listdir(many_b))
     lo: Callable[[], object] = lambda: os.listdir(many_o)  # noqa: E731
@@ -187,7 +196,7 @@ def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     row(f"listdir of {MANY} entries{tag}", times(lo, runs), times(lb, runs))
 
 
-def main(n: int) -> None:
+def main(n: int, big: bool = True) -> None:
     os.sched_setaffinity(0, {0})  # pinned: the daemons inherit it
     with tempfile.TemporaryDirectory() as d:
         views = {" [classic]": os.path.join(d, "classic"), " [bus]": os.path.join(d, "bus")}
@@ -195,21 +204,24 @@ def main(n: int) -> None:
         for p in (*views.values(), base):
             os.mkdir(p)
         mp = subprocess.Popen([sys.executable, str(HERE), "--minimal", base])
+        conf = os.path.join(d, "node.toml")  # the default node, with room for /tmp/big
+        with open(conf, "w") as f:
+            f.write(f'[hardware]\nram = "{RAM}"\n')
         for tag, ours in views.items():
             env = dict(os.environ, LP49_BUS="0" if "classic" in tag else "1")
-            subprocess.run([str(LP49), "mount", "default", ours], check=True, env=env)
+            subprocess.run([str(LP49), "mount", conf, ours], check=True, env=env)
         try:
             wait_mounted(base)
             latency_rows(views[" [bus]"], base, "dev/sysname", n)
             for tag, ours in views.items():
                 t = time.perf_counter()
-                make_ramfs_files(os.path.join(ours, "tmp"))
+                make_ramfs_files(os.path.join(ours, "tmp"), big)
                 print(f"(made the ramfs files through the{tag} mount in "
                       f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
             for tag, ours in views.items():
                 latency_rows(ours, base, "tmp/f16", n, tag)
             for tag, ours in views.items():
-                rate_rows(ours, base, tag=tag)
+                rate_rows(ours, base, tag=tag, big=big)
         finally:
             for p in (*views.values(), base):
                 subprocess.run(["fusermount3", "-u", p])
@@ -220,4 +232,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--minimal":
         minimal(sys.argv[2])
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+        args = [a for a in sys.argv[1:] if a != "--no-big"]
+        main(int(args[0]) if args else 2000, "--no-big" not in sys.argv)
