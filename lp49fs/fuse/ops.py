@@ -99,6 +99,7 @@ class OpenFile:
     path: str  # as opened (O_APPEND asks its length)
     key: Key  # the file's inode key (its ctime moves on each write)
     ut: uctx.UThread  # the thread of the process whose fd it is (users.py Rule 4)
+    direct: bool = False  # direct_io: a short read goes to the kernel as it is
 
 
 class Operations(DirOps):
@@ -149,10 +150,8 @@ class Operations(DirOps):
 
     async def _look(self, parent: Node, path: str, name: str, made: bool = False
                     ) -> tuple[Node, Dir]:  # fmt: skip
-        """Count a lookup of ``name`` walked from ``parent``'s fd, keeping the new fd."""
-        if name == "..":  # lexical: by path
-            d = self.inodes.stamp(await lib.stat(path), parent, path)
-            return self._node(d, path), d
+        """Count a lookup of ``name`` walked from ``parent``'s fd (``..`` is lexical there
+        too, lp49fs.core.sysat), keeping the new fd."""
         fd, d = await self.fids.walkstat(parent, name)
         d = self.inodes.stamp(d, parent, path)
         node = self._node(d, path, made=made)
@@ -297,11 +296,11 @@ class Operations(DirOps):
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
         append = bool(flags & os.O_APPEND)
         fh = next(self._fh)
+        cached = node.server and not node.empty
         self._files[fh] = OpenFile(fd, node.stream, append, pid, node.path, node.key,
-                                   uctx.current())  # fmt: skip
+                                   uctx.current(), not cached)  # fmt: skip
         if flags & os.O_TRUNC:
             self.inodes.changed(node.key)
-        cached = node.server and not node.empty
         keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
         node.openvers = node.vers if cached else -2
         return file_info(fh, cached, node.stream, keep)
@@ -361,6 +360,8 @@ class Operations(DirOps):
             if not b:
                 break
             parts.append(b)
+            if f.direct:  # no page cache to fill: the short read is the answer
+                break
             off += len(b)
             size -= len(b)
         return b"".join(parts)
