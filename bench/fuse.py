@@ -1,10 +1,10 @@
 """FUSE view cost next to a minimal in-memory pyfuse3 file system, measured in one run.
 
-Usage: ``.venv/bin/python bench/fuse.py [N]``.  The script pins itself to CPU 0 before it
-starts anything (waking a process on the other vCPU is a large part of a round trip), so
-both daemons inherit the mask.  Both file systems use the same options: 1 s entry and
-attribute timeouts, flush answered ENOSYS, direct_io for synthetic files, page cache without
-keep_cache for ordinary files.  Rows (lp49 path | minimal fs path):
+Usage: ``.venv/bin/python bench/fuse.py [--no-big] [N]`` (``--no-big``: no 64 MiB rows). The
+script pins itself to CPU 0 before it starts anything (waking a process on the other vCPU is a
+large part of a round trip), so both daemons inherit the mask. Both file systems use the same
+options: 1 s entry and attribute timeouts, flush answered ENOSYS, direct_io for synthetic
+files, page cache without keep_cache for ordinary files. Rows (lp49 path | minimal fs path):
 
 * open + read 16 B + close and stat of ``/dev/sysname`` (a servant file | a 16 B direct_io file);
 * the same of a 16 B ramfs file ``/tmp/f16`` (through #M and 9P | a 16 B cached file);
@@ -205,12 +205,13 @@ def set_readahead(path: str, kb: int) -> None:
         f.write(str(kb))
 
 
-def make_ramfs_files(tmp: str) -> None:
-    """``f16``, ``big`` and ``many`` in the view's ramfs, written through the mount."""
+def make_ramfs_files(tmp: str, big: bool = True) -> None:
+    """``f16``, ``big`` (empty unless ``big``) and ``many`` in the view's ramfs, written
+    through the mount."""
     with open(os.path.join(tmp, "f16"), "wb") as f:
         f.write(DATA)
     with open(os.path.join(tmp, "big"), "wb") as f:
-        for _ in range(BIG // CHUNK):
+        for _ in range(BIG // CHUNK if big else 0):
             f.write(bytes(CHUNK))
     many = os.path.join(tmp, "many")
     os.mkdir(many)
@@ -240,11 +241,19 @@ def read_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
 
 
 def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
+    write_row(ours, base, runs, tag)
+    listing_row(ours, base, runs, tag)
+
+
+def write_row(ours: str, base: str, runs: int, tag: str) -> None:
     mb = BIG / 1e6
     wo = statistics.median(seqwrite(os.path.join(ours, "tmp/big")) for _ in range(runs))
     wb = statistics.median(seqwrite(os.path.join(base, "tmp/sink")) for _ in range(runs))
     print(f"{'write 64 MiB, 1 MiB writes' + tag:38} lp49 {mb / wo:8.0f} MB/s | minimal "
           f"{mb / wb:8.0f} MB/s | lp49/minimal {wb / wo:5.0%}")  # fmt: skip
+
+
+def listing_row(ours: str, base: str, runs: int, tag: str) -> None:
     many_o, many_b = os.path.join(ours, "tmp/many"), os.path.join(base, "tmp/many")
     assert len(os.listdir(many_o)) == MANY == len(os.listdir(many_b))
     lo: Callable[[], object] = lambda: os.listdir(many_o)  # noqa: E731
@@ -252,7 +261,7 @@ def rate_rows(ours: str, base: str, runs: int = 5, tag: str = "") -> None:
     row(f"listdir of {MANY} entries{tag}", times(lo, runs), times(lb, runs))
 
 
-def main(n: int) -> None:
+def main(n: int, big: bool = True) -> None:
     os.sched_setaffinity(0, {0})  # pinned: the daemons inherit it
     with tempfile.TemporaryDirectory() as d:
         views = {" [classic]": os.path.join(d, "classic"), " [bus]": os.path.join(d, "bus")}
@@ -273,18 +282,18 @@ def main(n: int) -> None:
             latency_rows(views[" [bus]"], base, "dev/sysname", n)
             for tag, ours in views.items():
                 t = time.perf_counter()
-                make_ramfs_files(os.path.join(ours, "tmp"))
+                make_ramfs_files(os.path.join(ours, "tmp"), big)
                 print(f"(made the ramfs files through the{tag} mount in "
                       f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
             for tag, ours in views.items():
                 latency_rows(ours, base, "tmp/f16", n, tag)
-            for kb in (128, bdi.READAHEAD_KB):  # the kernel's default, then ours
+            for kb in (128, bdi.READAHEAD_KB) if big else ():  # the kernel's default, ours
                 for p in (*views.values(), base):
                     set_readahead(p, kb)
                 for tag, ours in views.items():
                     read_rows(ours, base, tag=f"{tag} ra {kb}K")
             for tag, ours in views.items():
-                rate_rows(ours, base, tag=tag)
+                (rate_rows if big else listing_row)(ours, base, 5, tag)
         finally:
             for p in (*views.values(), base):
                 subprocess.run(["fusermount3", "-u", p])
@@ -295,4 +304,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--minimal":
         minimal(sys.argv[2])
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+        args = [a for a in sys.argv[1:] if a != "--no-big"]
+        main(int(args[0]) if args else 2000, "--no-big" not in sys.argv)

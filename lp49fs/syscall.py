@@ -33,6 +33,7 @@ WINDOW = 1 << WINDOW_LOG2
 MAXIO = WINDOW // 2  # bytes per read/write call; the rest leaves room for an unaligned start
 MAXSTR = 8192  # longest string item accepted (paths, argv, error strings)
 
+NOFD = -1  # "no fd": the dirfd of an *at call that resolves its path as open does
 OK = 0  # reply label: success
 ERR = 1  # reply label: failure, one StringItem with the error string
 
@@ -99,6 +100,13 @@ class Sys(IntEnum):
     NOTIFY = 32  # on -> (on: notes interrupt the caller's calls and wait in /proc/N/note)
     SEGATTACH = 33  # npages, pct | name -> base, npages (a retained region: lp49fs.hvm.retain)
     BUSSERVE = 34  # fd -> (the caller becomes the service-bus endpoint of the 9P it serves on fd)
+    # the *at calls (lp49fs.core.sysat): dirfd NOFD resolves the path as open does, else a
+    # relative path starts at dirfd's walked (unopened) file instead of the current directory
+    # (nsvers: the caller's name space version, the qid.vers of #p/N/ns)
+    WALK = 35  # dirfd | path | [buf(W)] -> fd, nsvers, n (fd: the walked, unopened file; stat)
+    OPENAT = 36  # dirfd, mode | path -> fd, nsvers ("" or "." opens dirfd's file itself)
+    CREATEAT = 37  # dirfd, mode, perm | path -> fd, nsvers
+    REMOVEAT = 38  # dirfd | path ->
 
 
 class Bus(IntEnum):

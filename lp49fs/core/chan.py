@@ -123,7 +123,8 @@ class Chan:
     path: Path = Path("")  # name as evaluated, for fd2path and lexical ..
     aux: Any = None  # servant private state
     mchan: Chan | None = None  # #M proxies: the server link
-    umh: Mhead | None = None  # open union directory: the mount head being read
+    umh: Mhead | None = None  # open union directory: the mount head being read; or the
+    # union a walked fd's Chan was crossed into (lp49fs.core.sysat Rule 3)
     umc: Chan | None = None  # union read: the open member being read
     uri: int = 0  # union read: index of that member in umh.mounts
     iounit: int = 0  # largest useful i/o, 0 = unknown

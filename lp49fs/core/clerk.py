@@ -42,7 +42,7 @@ from kernel.space import PageFault
 from kernel.thread import Thread
 from kernel.types import IpcError, MapItem, Msg, StringItem, ThreadId
 from lp49fs import trace as _t
-from lp49fs.core import bus, sysfile
+from lp49fs.core import bus, sysat, sysfile
 from lp49fs.core.chan import Path, cclose
 from lp49fs.core.proc import psstate, stopgate
 from lp49fs.core.prochandlers import (
@@ -322,5 +322,6 @@ HANDLERS: dict[int, Handler] = {
     Sys.WAIT: _wait, Sys.SLEEP: _sleep, Sys.POSTNOTE: _postnote, Sys.GETPID: _getpid,
     Sys.NEWTHREAD: _newthread, Sys.INTERRUPT: _interrupt, Sys.NOTIFY: _notify,
     Sys.SEGATTACH: _seg,
-    Sys.BUSSERVE: bus.sys_busserve,
+    Sys.BUSSERVE: bus.sys_busserve, Sys.WALK: sysat.sys_walk, Sys.OPENAT: sysat.sys_openat,
+    Sys.CREATEAT: sysat.sys_createat, Sys.REMOVEAT: sysat.sys_removeat,
 }  # fmt: skip

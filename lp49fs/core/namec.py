@@ -125,9 +125,10 @@ async def namec(p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0) -
 
 
 async def namec_mh(
-    p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0
+    p: Proc, name: str, amode: int, omode: int = 0, perm: int = 0, dot: Chan | None = None
 ) -> tuple[Chan, Mhead | None]:
-    """``namec`` that also returns the union head crossed at the last element (for Abind)."""
+    """``namec`` that also returns the union head crossed at the last element (for Abind);
+    ``dot``: where a relative name starts instead of ``p.dot`` (the *at calls, sysat.py)."""
     if _t.on:
         _t.ev("clerk", "namec", f"namec {name!r}")
     nm = parsename(name)
@@ -138,7 +139,7 @@ async def namec_mh(
         c = await p.core.dev(nm.dc).attach(nm.spec)
         c.path = Path(nm.start)
     else:
-        c = incref(p.slash if nm.start == "/" else p.dot)
+        c = incref(p.slash if nm.start == "/" else dot or p.dot)
     elems = list(nm.elems)
     last = ""
     if amode == Acreate:
@@ -193,7 +194,7 @@ async def _create(p: Proc, c: Chan, name: str, omode: int, perm: int, nomount: b
     if name == "..":
         await cclose(c)
         raise Error(Eexist)
-    mh = None if nomount else findmount(p.pgrp, c)
+    mh = None if nomount else findmount(p.pgrp, c) or c.umh  # umh: a walked union (sysat)
     async with closeonerror(c):
         try:
             e: Chan | None = await walk(p, incref(c), [name], nomount)

@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     from lp49fs.trace import TraceLog
 
 NNOTE = 5  # notes kept per process
-NFD = 100  # slots an fd table may grow to (Plan 9 DELTAFD grows; we cap)
+NFD = 1000  # slots an fd table may grow to (Plan 9 DELTAFD grows; we cap): room for
+# a FUSE view's walked fds (lp49fs.fuse.fids CAP) beside its open files
 
 up: ContextVar[Proc | None] = ContextVar("up", default=None)
 # whose CPU times the running task's steps are charged to as sys time: set with ``up`` and,

@@ -28,7 +28,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from lp49fs import trace as _t
-from lp49fs.core.chan import CCEXEC, Chan, Dev, cclose, incref
+from lp49fs.core.chan import CCEXEC, COPEN, Chan, Dev, cclose, incref
 from lp49fs.core.mount import MCACHE, MMASK, MORDER, cmount, cunmount
 from lp49fs.core.namec import Aaccess, Abind, Acreate, Amount, Aopen, Aremove, Atodir, namec_mh
 from lp49fs.core.proc import NFD, charged, up
@@ -73,9 +73,14 @@ def syscall(
 
 
 def fdtochan(p: Proc, fd: int, mode: int = -1) -> Chan:
-    """The open Chan at ``fd`` checked against ``mode`` (-1: any); no new reference."""
+    """The Chan at ``fd`` checked against ``mode`` (-1: any, walked or open); no new
+    reference."""
     c = p.fgrp.get(fd)
-    if mode < 0 or c.mode == ORDWR:
+    if mode < 0:
+        return c
+    if not c.flag & COPEN:  # a walked fd (sysat.walk) is for stat, wstat and *at only
+        raise Error(Ebadusefd)
+    if c.mode == ORDWR:
         return c
     if mode & OTRUNC and c.mode == OREAD:
         raise Error(Ebadusefd)
@@ -84,12 +89,13 @@ def fdtochan(p: Proc, fd: int, mode: int = -1) -> Chan:
     return c
 
 
-def _checkmode(omode: int) -> None:
+def checkmode(omode: int) -> None:
     if omode & ~(3 | OTRUNC | OCEXEC | 0x40 | 0x1000):
         raise Error(Ebadarg)
 
 
-async def _newfd(p: Proc, c: Chan, omode: int) -> int:
+async def putfd(p: Proc, c: Chan, omode: int) -> int:
+    """Put ``c`` (the caller's reference) in a free fd; on failure it is closed."""
     if omode & OCEXEC:
         c.flag |= CCEXEC
     try:
@@ -100,17 +106,18 @@ async def _newfd(p: Proc, c: Chan, omode: int) -> int:
 
 
 @syscall
-async def open(p: Proc, name: str, omode: int) -> int:
-    _checkmode(omode)
-    c, _ = await namec_mh(p, name, Aopen, omode)
-    return await _newfd(p, c, omode)
+async def open(p: Proc, name: str, omode: int, dot: Chan | None = None) -> int:
+    """open(2); ``dot``: where a relative ``name`` starts (the *at calls, sysat.py)."""
+    checkmode(omode)
+    c, _ = await namec_mh(p, name, Aopen, omode, dot=dot)
+    return await putfd(p, c, omode)
 
 
 @syscall
-async def create(p: Proc, name: str, omode: int, perm: int) -> int:
-    _checkmode(omode)
-    c, _ = await namec_mh(p, name, Acreate, omode, perm)
-    return await _newfd(p, c, omode)
+async def create(p: Proc, name: str, omode: int, perm: int, dot: Chan | None = None) -> int:
+    checkmode(omode)
+    c, _ = await namec_mh(p, name, Acreate, omode, perm, dot)
+    return await putfd(p, c, omode)
 
 
 @syscall
@@ -219,7 +226,7 @@ async def unionread(c: Chan, count: int) -> bytes:
     return b""
 
 
-def _named(d: Dir, c: Chan) -> Dir:
+def named(d: Dir, c: Chan) -> Dir:
     """The Dir with the name as looked up (Plan 9 dirsetname)."""
     name = c.path.last()
     return replace(d, name=name) if name and name != d.name else d
@@ -230,7 +237,7 @@ async def stat(p: Proc, name: str) -> Dir:
     c, _ = await namec_mh(p, name, Aaccess)
     try:
         s = c.sv.stat(c)
-        return _named(await (_t.svcall("clerk", c, "stat", s) if _t.on else s), c)
+        return named(await (_t.svcall("clerk", c, "stat", s) if _t.on else s), c)
     finally:
         await cclose(c)
 
@@ -257,9 +264,9 @@ async def fwstat(p: Proc, fd: int, d: Dir) -> None:
 
 
 @syscall
-async def remove(p: Proc, name: str) -> None:
+async def remove(p: Proc, name: str, dot: Chan | None = None) -> None:
     """Remove ``name``; the Chan is released even if the servant refuses (9P Tremove)."""
-    c, _ = await namec_mh(p, name, Aremove)
+    c, _ = await namec_mh(p, name, Aremove, dot=dot)
     try:
         await c.sv.remove(c)
     finally:
@@ -338,7 +345,7 @@ async def dup(p: Proc, oldfd: int, newfd: int = -1) -> int:
         if newfd != -1:
             await cclose(c)
             raise Error(Ebadfd)
-        return await _newfd(p, c, 0)
+        return await putfd(p, c, 0)
     if newfd >= NFD:
         await cclose(c)
         raise Error(Ebadfd)
@@ -368,7 +375,7 @@ async def readall(p: Proc, fd: int, chunk: int = 8192) -> bytes:
 
 
 __all__ = [
-    "bind", "chdir", "close", "create", "dirread", "dup", "fd2path", "fdtochan", "fstat",
-    "fwstat", "mount", "open", "pread", "pwrite", "read", "readall", "remove", "seek", "stat",
-    "unionread", "unmount", "write", "wstat",
+    "bind", "chdir", "checkmode", "close", "create", "dirread", "dup", "fd2path", "fdtochan",
+    "fstat", "fwstat", "mount", "named", "open", "pread", "putfd", "pwrite", "read", "readall",
+    "remove", "seek", "stat", "unionread", "unmount", "write", "wstat",
 ]  # fmt: skip

@@ -17,7 +17,7 @@ from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from lp49fs import trace as _t
-from lp49fs.core.chan import Chan, Held, Path, Walkqid, cclone, cclose, closeonerror, incref
+from lp49fs.core.chan import COPEN, Chan, Held, Path, Walkqid, cclone, cclose, closeonerror, incref
 from lp49fs.core.mount import Mhead, domount, undomount
 from lp49fs.errors import Edoesnotexist, Enonexist, Enotdir, Error
 from lp49fs.ninep import MAXWELEM, OCEXEC, QTDIR, Qid
@@ -56,7 +56,9 @@ async def walk(p: Proc, c: Chan, names: Sequence[str], nomount: bool, omode: int
     """
     path = c.path
     nhave = 0
-    crossedmh: Mhead | None = None  # the union step 4 crossed into (c is its first member)
+    # the union step 4 crossed into (c is its first member); a walked fd's Chan (sysat.py)
+    # keeps the union it was crossed into, so a walk from it searches every member
+    crossedmh: Mhead | None = c.umh if not nomount and not c.flag & COPEN else None
     async with closeonerror(c) as h:
         while nhave < len(names):
             if names[nhave] == "..":  # step 1

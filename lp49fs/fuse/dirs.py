@@ -32,6 +32,7 @@ from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.fuse.attr import Owners, attributes
 from lp49fs.fuse.calls import syscall
+from lp49fs.fuse.fids import Fids
 from lp49fs.fuse.inodes import InodeTable, Node, join, key_of
 from lp49fs.lib import uctx
 from lp49fs.ninep import DMDIR, OREAD, Dir, decode_dirs
@@ -44,6 +45,7 @@ class DirOps(pyfuse3.Operations):
     """opendir, readdir, releasedir (Rules 1-4)."""
 
     inodes: InodeTable
+    fids: Fids
     owners: Owners
     ut: uctx.UThread | None
 
@@ -70,14 +72,14 @@ class DirOps(pyfuse3.Operations):
     @syscall
     async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self.inodes.get(inode)
-        fd = await lib.open(node.path, OREAD)
+        fd = await self.fids.openat(node, OREAD)
         entries: list[Dir] = []
         try:
             while data := await lib.read(fd, MAXIO):
                 entries += decode_dirs(data)
         finally:
             await lib.close(fd)
-        dot = await lib.stat(node.path)
+        dot = await self.fids.call(node, lib.fstat)
         dotdot = await lib.stat(posixpath.dirname(node.path) or "/") if inode != 1 else dot
         snapshot = [replace(dot, name="."), replace(dotdot, name="..")]  # Rule 2
         seen: set[str] = set(DOTS)

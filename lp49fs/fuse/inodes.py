@@ -11,9 +11,10 @@ Rule 1. An inode number is a function of the key for the life of the table: the 
 Rule 2. A ``Node`` exists while the kernel holds lookups on its inode: ``enter`` (lookup,
         create, mkdir, every readdirplus entry) adds one, ``forget`` takes them away and
         drops the Node at zero.  The root is never dropped.
-Rule 3. A Node remembers the path it was last reached by; system calls on it use that path
-        (lib has no walk-from-fid call).  A file reached by two paths (a bind) is one Node
-        with the latest path.  ``renamed`` rewrites the paths of a renamed subtree.
+Rule 3. A Node remembers the path it was last reached by: the view's walked fd of it
+        (fids.py) is walked again by that path when it is not kept.  A file reached by two
+        paths (a bind) is one Node with the latest path.  ``renamed`` rewrites the paths of
+        a renamed subtree.
 Rule 4. Servants stamp their letter in ``Dir.type``; a 9P server's entries arrive as the
         server wrote them (type 0) unless ``#M`` stamps them as Plan 9's mntdirfix does.
         ``stamp`` does it here: an unstamped entry gets type 'M' and the dev of its parent
@@ -132,14 +133,16 @@ class InodeTable:
         """The Node of ``ino``; KeyError if the kernel should not know it."""
         return self._nodes[ino]
 
-    def forget(self, ino: int, n: int) -> None:
-        """The kernel dropped ``n`` lookups of ``ino`` (Rule 2)."""
+    def forget(self, ino: int, n: int) -> bool:
+        """The kernel dropped ``n`` lookups of ``ino`` (Rule 2); True if the Node went."""
         node = self._nodes.get(ino)
         if node is None:
-            return
+            return False
         node.nlookup -= n
         if node.nlookup <= 0 and ino != ROOT_INODE:
             del self._nodes[ino]
+            return True
+        return False
 
     def renamed(self, old: str, new: str) -> None:
         """``old`` is now ``new``: rewrite it and every path below it (Rule 3)."""

@@ -10,20 +10,21 @@ core: every name-space operation is a ``lib`` call, as in any program.
 
 Rules:
 
-1. Inodes: ``InodeTable`` (inodes.py) keys files by (type, dev, qid.path); handlers use the
-   path an inode was last reached by.  Every lookup, create, mkdir and readdirplus entry
-   counts one lookup; ``forget`` takes them back.
-2. Open files: an fh names an LP49 fd of the process that opened it (Rule 9; each
-   process's fd table holds at most 100).
-   Server files use the page cache, kept across opens while the file's qid.vers (as last
-   seen by lookup, getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the
-   previous open; servant files are direct_io, and streams are nonseekable and read with
-   ``read`` (offset ignored).  So is a server file that may be synthetic: length 0 and
-   qid.vers 0 when looked up, and not created through the view (an imported node's
-   /dev/sysname); a file the view created, or one with content or a version, is cached,
-   which is what makes shared mmap work (FUSE refuses it on direct_io files).  A FUSE
-   read (up to 1 MiB: ``max_pages`` and the mount's 1 MiB readahead, ``bdi``) is at most
-   two ``pread``s (MAXIO is 512 KiB), which ``#M`` sends as msize-sized Treads.
+1. Inodes: ``InodeTable`` (inodes.py) keys files by (type, dev, qid.path).  Every lookup,
+   create, mkdir and readdirplus entry counts one lookup; ``forget`` takes them back.
+   Handlers make their calls on the inode's walked fd (fids.py: one per process, walked
+   again by the path it was last reached by when not kept); lookups, creates and removes
+   walk the name from the parent's.
+2. Open files: an fh names an LP49 fd of the process that opened it (Rule 9). Server files
+   use the page cache, kept across opens while the file's qid.vers (as last seen by lookup,
+   getattr or readdirplus, at most ``TIMEOUT`` old) is the one of the previous open; servant
+   files are direct_io, and streams are nonseekable and read with ``read`` (offset ignored).
+   So is a server file that may be synthetic: length 0 and qid.vers 0 when looked up, and
+   not created through the view (an imported node's /dev/sysname); a file the view created,
+   or one with content or a version, is cached, which is what makes shared mmap work (FUSE
+   refuses it on direct_io files). A FUSE read (up to 1 MiB: ``max_pages`` and the mount's
+   1 MiB readahead, ``bdi``) is at most two ``pread``s (MAXIO is 512 KiB), which ``#M``
+   sends as msize-sized Treads.
 3. Directories: ``dirs.DirOps`` (snapshots per opendir, ``.`` and ``..``, mount points
    listed with the attributes getattr shows).
 4. Errors: ``calls.syscall`` runs each handler as the bridge process and turns failures
@@ -75,6 +76,7 @@ from lp49fs.errors import Error
 from lp49fs.fuse.attr import Owners, attributes, file_info, is_stream, open_mode
 from lp49fs.fuse.calls import syscall
 from lp49fs.fuse.dirs import DirOps
+from lp49fs.fuse.fids import Fids
 from lp49fs.fuse.inodes import InodeTable, Key, Node, join, key_of
 from lp49fs.fuse.intr import Interrupts
 from lp49fs.fuse.users import Callers
@@ -98,6 +100,7 @@ class OpenFile:
     path: str  # as opened (O_APPEND asks its length)
     key: Key  # the file's inode key (its ctime moves on each write)
     ut: uctx.UThread  # the thread of the process whose fd it is (users.py Rule 4)
+    direct: bool = False  # direct_io: a short read goes to the kernel as it is
 
 
 class Operations(DirOps):
@@ -109,6 +112,7 @@ class Operations(DirOps):
     def __init__(self, owners: Owners | None = None, callers: Callers | None = None) -> None:
         super().__init__()
         self.inodes = InodeTable()
+        self.fids = Fids()  # walked fds per inode (fids.py)
         self.owners = owners or Owners()
         self.callers = callers or Callers()
         self.callers.inuse = lambda ut: any(f.ut is ut for f in self._files.values())
@@ -135,6 +139,7 @@ class Operations(DirOps):
     async def actor(self, op: str, args: tuple[object, ...]) -> uctx.UThread:
         """Rule 9: the caller's process for a request with a context, else the opener's."""
         assert self.ut is not None
+        await self.fids.check(self.callers.version)  # fids.py Rule 5, as the bridge
         for a in args:
             if isinstance(a, pyfuse3.RequestContext):
                 return await self.callers.thread(self.ut, a.uid)
@@ -144,9 +149,15 @@ class Operations(DirOps):
     def _attr(self, node: Node, d: Dir) -> pyfuse3.EntryAttributes:
         return attributes(d, node.ino, self.owners, self.inodes.ctime.get(node.key, 0))
 
-    async def _enter(self, parent: Node, path: str) -> pyfuse3.EntryAttributes:
-        d = self.inodes.stamp(await lib.stat(path), parent, path)
-        return self._attr(self._node(d, path), d)
+    async def _look(self, parent: Node, path: str, name: str, made: bool = False
+                    ) -> tuple[Node, Dir]:  # fmt: skip
+        """Count a lookup of ``name`` walked from ``parent``'s fd (``..`` is lexical there
+        too, lp49fs.core.sysat), keeping the new fd."""
+        fd, d = await self.fids.walkstat(parent, name)
+        d = self.inodes.stamp(d, parent, path)
+        node = self._node(d, path, made=made)
+        await self.fids.keep(node, fd)
+        return node, d
 
     def _node(self, d: Dir, path: str, ino: int = 0, made: bool = False) -> Node:
         """Count a lookup of ``d`` at ``path``; the Node, with its stream flag set.
@@ -168,27 +179,26 @@ class Operations(DirOps):
         parent = self.inodes.get(parent_inode)
         return parent, join(parent.path, os.fsdecode(name))
 
-    def _path(self, parent_inode: int, name: bytes) -> str:
-        return self._child(parent_inode, name)[1]
-
     # -- names -------------------------------------------------------------------------
 
     @syscall
     async def lookup(
         self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return await self._enter(*self._child(parent_inode, name))
+        return self._attr(*await self._look(*self._child(parent_inode, name), os.fsdecode(name)))
 
     @syscall
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         node = self.inodes.get(inode)
-        d = await lib.stat(node.path)
+        d = await self.fids.call(node, lib.fstat)
         node.vers = d.qid.vers
         return self._attr(node, self._stat_of(node, d))
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
-        for ino, n in inode_list:
-            self.inodes.forget(ino, n)
+        gone = [ino for ino, n in inode_list if self.inodes.forget(ino, n)]
+        if gone and self.ut is not None:
+            uctx.bind(self.ut)
+            await self.fids.forget(gone)
 
     @syscall
     async def setattr(
@@ -202,14 +212,14 @@ class Operations(DirOps):
         node = self.inodes.get(inode)
         d = Dir.nulldir()
         if fields.update_uid or fields.update_gid:  # Rule 6: a change of owner is a wstat
-            cur = await lib.stat(node.path)
+            cur = await self.fids.call(node, lib.fstat)
             if fields.update_uid and attr.st_uid != self.owners.user(cur.uid):
                 d = replace(d, uid=self.owners.username(attr.st_uid))
             if fields.update_gid and attr.st_gid != self.owners.group(cur.gid):
                 d = replace(d, gid=self.owners.groupname(attr.st_gid))
             if not d.is_null() and fields.update_uid:
                 try:  # chown(2) answers EPERM for a refused change of owner
-                    await lib.wstat(node.path, d)
+                    await self.fids.call(node, lib.fwstat, d)
                 except Error as e:
                     raise pyfuse3.FUSEError(errno.EPERM) from e
                 self.inodes.changed(node.key)
@@ -217,7 +227,7 @@ class Operations(DirOps):
         if fields.update_size:
             d = replace(d, length=attr.st_size)
         if fields.update_mode:
-            cur = await lib.stat(node.path)
+            cur = await self.fids.call(node, lib.fstat)
             d = replace(d, mode=(cur.mode & ~0o777) | (attr.st_mode & 0o777))
         if fields.update_mtime:
             d = replace(d, mtime=attr.st_mtime_ns // 1_000_000_000)
@@ -225,29 +235,30 @@ class Operations(DirOps):
             f = self._files.get(fh) if fh is not None else None
             if f is not None and f.ut is not uctx.current():
                 f = None  # another caller's fd: by name, as that caller
-            await (lib.fwstat(f.fd, d) if f is not None else lib.wstat(node.path, d))
+            await (lib.fwstat(f.fd, d) if f is not None else self.fids.call(node, lib.fwstat, d))
             self.inodes.changed(node.key)
-        return self._attr(node, self._stat_of(node, await lib.stat(node.path)))
+        return self._attr(node, self._stat_of(node, await self.fids.call(node, lib.fstat)))
 
     @syscall
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
         parent, path = self._child(parent_inode, name)
-        await lib.close(await lib.create(path, OREAD, DMDIR | (mode & 0o777)))
+        at = os.fsdecode(name)
+        await lib.close(await self.fids.createat(parent, at, OREAD, DMDIR | (mode & 0o777)))
         self.inodes.changed(parent.key)
-        return await self._enter(parent, path)
+        return self._attr(*await self._look(parent, path, at))
 
     @syscall
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent, path = self._child(parent_inode, name)
-        await lib.remove(path)
+        parent, _ = self._child(parent_inode, name)
+        await self.fids.call(parent, lib.removeat, os.fsdecode(name))
         self.inodes.changed(parent.key)
 
     @syscall
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent, path = self._child(parent_inode, name)
-        await lib.remove(path)
+        parent, _ = self._child(parent_inode, name)
+        await self.fids.call(parent, lib.removeat, os.fsdecode(name))
         self.inodes.changed(parent.key)
 
     @syscall
@@ -260,8 +271,8 @@ class Operations(DirOps):
         flags: int,
         ctx: pyfuse3.RequestContext,
     ) -> None:
-        old = self._path(parent_inode_old, name_old)
-        new = self._path(parent_inode_new, name_new)
+        old = self._child(parent_inode_old, name_old)[1]
+        new = self._child(parent_inode_new, name_new)[1]
         if flags & pyfuse3.RENAME_EXCHANGE:
             raise pyfuse3.FUSEError(errno.EINVAL)
         if self.inodes.get(parent_inode_old).path != self.inodes.get(parent_inode_new).path:
@@ -286,11 +297,11 @@ class Operations(DirOps):
     def _opened(self, fd: int, node: Node, flags: int, pid: int) -> pyfuse3.FileInfo:
         append = bool(flags & os.O_APPEND)
         fh = next(self._fh)
+        cached = node.server and not node.empty
         self._files[fh] = OpenFile(fd, node.stream, append, pid, node.path, node.key,
-                                   uctx.current())  # fmt: skip
+                                   uctx.current(), not cached)  # fmt: skip
         if flags & os.O_TRUNC:
             self.inodes.changed(node.key)
-        cached = node.server and not node.empty
         keep = cached and node.openvers == node.vers and not flags & os.O_TRUNC  # Rule 2
         node.openvers = node.vers if cached else -2
         return file_info(fh, cached, node.stream, keep)
@@ -298,7 +309,7 @@ class Operations(DirOps):
     @syscall
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
         node = self.inodes.get(inode)
-        fd = await lib.open(node.path, open_mode(flags))
+        fd = await self.fids.openat(node, open_mode(flags))
         return self._opened(fd, node, flags, ctx.pid)
 
     @syscall
@@ -306,9 +317,9 @@ class Operations(DirOps):
         self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         parent, path = self._child(parent_inode, name)
-        fd = await lib.create(path, open_mode(flags), mode & 0o777)
-        d = self.inodes.stamp(await lib.stat(path), parent, path)
-        node = self._node(d, path, made=True)
+        at = os.fsdecode(name)
+        fd = await self.fids.createat(parent, at, open_mode(flags), mode & 0o777)
+        node, d = await self._look(parent, path, at, made=True)
         self.inodes.changed(parent.key, node.key)
         return self._opened(fd, node, flags, ctx.pid), self._attr(node, d)
 
@@ -319,9 +330,9 @@ class Operations(DirOps):
         parent, path = self._child(parent_inode, name)
         if not stat.S_ISREG(mode):
             raise pyfuse3.FUSEError(UNSUPPORTED)  # Rule 8: 9P has no fifos or device nodes
-        await lib.close(await lib.create(path, OREAD, mode & 0o777))
-        d = self.inodes.stamp(await lib.stat(path), parent, path)
-        node = self._node(d, path, made=True)
+        at = os.fsdecode(name)
+        await lib.close(await self.fids.createat(parent, at, OREAD, mode & 0o777))
+        node, d = await self._look(parent, path, at, made=True)
         self.inodes.changed(parent.key, node.key)
         return self._attr(node, d)
 
@@ -350,6 +361,8 @@ class Operations(DirOps):
             if not b:
                 break
             parts.append(b)
+            if f.direct:  # no page cache to fill: the short read is the answer
+                break
             off += len(b)
             size -= len(b)
         return b"".join(parts)

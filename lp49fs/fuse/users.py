@@ -146,7 +146,7 @@ class Callers:
         arrived = self._arrived.get(user)
         if arrived is None:
             arrived = self._arrived[user] = trio.Event()
-            self._vers[user] = await self._version()
+            self._vers[user] = await self.version()
             self._looked[user] = trio.current_time()
             try:
                 await lib.spawn(CALLER, [CALLER, user], lib.RFPROC | lib.RFFDG | lib.RFNOWAIT)
@@ -161,7 +161,7 @@ class Callers:
             raise pyfuse3.FUSEError(errno.EACCES)
         return ut
 
-    async def _version(self) -> int:
+    async def version(self) -> int:
         """The view's name space version (Rule 3b), as the bridge."""
         if not self._viewpid:
             self._viewpid = await lib.getpid()
@@ -174,7 +174,7 @@ class Callers:
         if now - self._looked.get(user, now) < REFRESH:
             return False
         self._looked[user] = now
-        return await self._version() != self._vers.get(user)
+        return await self.version() != self._vers.get(user)
 
     def _retire(self, user: str, ut: uctx.UThread) -> None:
         del self._threads[user]

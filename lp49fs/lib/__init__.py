@@ -50,6 +50,7 @@ from lp49fs.lib.sys import bind as bind
 from lp49fs.lib.sys import chdir as chdir
 from lp49fs.lib.sys import close as close
 from lp49fs.lib.sys import create as create
+from lp49fs.lib.sys import createat as createat
 from lp49fs.lib.sys import dirread as dirread
 from lp49fs.lib.sys import dirreadall as dirreadall
 from lp49fs.lib.sys import dup as dup
@@ -60,7 +61,9 @@ from lp49fs.lib.sys import fwstat as fwstat
 from lp49fs.lib.sys import getwd as getwd
 from lp49fs.lib.sys import iounit as iounit
 from lp49fs.lib.sys import mount as mount
+from lp49fs.lib.sys import nsvers as nsvers
 from lp49fs.lib.sys import open as open
+from lp49fs.lib.sys import openat as openat
 from lp49fs.lib.sys import pipe as pipe
 from lp49fs.lib.sys import pread as pread
 from lp49fs.lib.sys import print as print
@@ -68,9 +71,12 @@ from lp49fs.lib.sys import pwrite as pwrite
 from lp49fs.lib.sys import read as read
 from lp49fs.lib.sys import readall as readall
 from lp49fs.lib.sys import remove as remove
+from lp49fs.lib.sys import removeat as removeat
 from lp49fs.lib.sys import seek as seek
 from lp49fs.lib.sys import stat as stat
 from lp49fs.lib.sys import unmount as unmount
+from lp49fs.lib.sys import walk as walk
+from lp49fs.lib.sys import walkstat as walkstat
 from lp49fs.lib.sys import write as write
 from lp49fs.lib.sys import wstat as wstat
 from lp49fs.lib.uctx import errstr as errstr
@@ -80,3 +86,4 @@ from lp49fs.syscall import MBEFORE as MBEFORE
 from lp49fs.syscall import MCACHE as MCACHE
 from lp49fs.syscall import MCREATE as MCREATE
 from lp49fs.syscall import MREPL as MREPL
+from lp49fs.syscall import NOFD as NOFD

@@ -9,9 +9,14 @@ Failures raise ``Error(ename)`` with the Plan 9 string, also kept for ``errstr()
 An fd that ``open``/``create`` got a service-bus channel for (``lp49fs.lib.bus``) reads and
 writes by IPC to its server instead; ``seek``, ``dup``, ``close`` and ``spawn`` keep its
 offset right (``settle`` writes it back to the core when the fd leaves the bus).
+
+``walk`` gives an fd on a file walked but not opened; ``openat``, ``createat``, ``removeat``
+and ``walk`` itself resolve a relative name from such an fd (``lp49fs.core.sysat``).
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
 
 from kernel.types import Item as _Item
 from kernel.types import Msg as _Msg
@@ -23,7 +28,7 @@ from lp49fs.lib.items import mapitem
 from lp49fs.lib.uctx import UThread
 from lp49fs.lib.workers import run
 from lp49fs.ninep import Dir, decode_dirs, encode_dir
-from lp49fs.syscall import MAXIO, MAXSTR, Sys
+from lp49fs.syscall import MAXIO, MAXSTR, NOFD, Sys
 
 STATBUF = 8192  # buffer for one stat entry (an entry may reach ninep.STATMAX)
 DIRREAD = 8192  # bytes asked per dirread
@@ -55,19 +60,26 @@ async def _string(label: Sys, words: tuple[int, ...] = ()) -> str:
     return await run(op)
 
 
-async def _readbuf(label: Sys, words: tuple[int, ...], n: int, *names: str) -> bytes:
-    """A call whose result the core stores into our buffer (read, pread, stat, fstat)."""
+async def _bufcall(
+    label: Sys, words: tuple[int, ...], n: int, *names: str
+) -> tuple[tuple[int, ...], bytes]:
+    """A call whose result the core stores into our buffer (read, pread, stat, fstat, walk):
+    the reply's words, whose last is the count stored, and the bytes."""
     n = max(0, min(n, MAXIO))
 
-    async def op(ut: UThread) -> bytes:
+    async def op(ut: UThread) -> tuple[tuple[int, ...], bytes]:
         addr = ut.buf + ut.iooff
         await ut.prefault(addr, n)
         items: tuple[_Item, ...] = (*(_s(x) for x in names), mapitem(addr, n, R | W))
         r = await ut.call(_Msg(label, (*words, addr, n), items))
-        got = r.words[0]
-        return await ut.thread.load(addr, got) if got else b""
+        got = r.words[-1]
+        return r.words, await ut.thread.load(addr, got) if got else b""
 
     return await run(op)
+
+
+async def _readbuf(label: Sys, words: tuple[int, ...], n: int, *names: str) -> bytes:
+    return (await _bufcall(label, words, n, *names))[1]
 
 
 async def _writebuf(
@@ -91,6 +103,49 @@ async def open(path: str, mode: int) -> int:
 
 async def create(path: str, mode: int, perm: int) -> int:
     return bus.record(await _simple(Sys.CREATE, (mode, perm), path))
+
+
+_nsvers: ContextVar[int] = ContextVar("lp49_nsvers", default=-1)
+
+
+def nsvers() -> int:
+    """The name space version the calling task's last walk, openat or createat answered
+    (-1 before any): a program keeping walked fds compares it (lp49fs.core.sysat Rule 4)."""
+    return _nsvers.get()
+
+
+def _at(words: tuple[int, ...]) -> int:
+    """Keep the version of an *at reply ``(fd, nsvers, *channel)``; record the fd."""
+    _nsvers.set(words[1])
+    return bus.record((words[0], *words[2:]))
+
+
+async def walk(path: str, dirfd: int = NOFD) -> int:
+    """An fd on ``path`` walked but not opened, for fstat, fwstat and the *at calls;
+    a relative ``path`` starts at walked fd ``dirfd`` (lp49fs.core.sysat)."""
+    w = await _simple(Sys.WALK, (dirfd,), path)
+    _nsvers.set(w[1])
+    return w[0]
+
+
+async def walkstat(path: str, dirfd: int = NOFD) -> tuple[int, Dir]:
+    """``walk`` and ``fstat`` of the new fd in one call."""
+    words, b = await _bufcall(Sys.WALK, (dirfd,), STATBUF, path)
+    _nsvers.set(words[1])
+    return words[0], _dir(b)
+
+
+async def openat(dirfd: int, path: str, mode: int) -> int:
+    """``open`` of ``path`` from walked fd ``dirfd``; "" opens dirfd's own file."""
+    return _at(await _simple(Sys.OPENAT, (dirfd, mode), path))
+
+
+async def createat(dirfd: int, path: str, mode: int, perm: int) -> int:
+    return _at(await _simple(Sys.CREATEAT, (dirfd, mode, perm), path))
+
+
+async def removeat(dirfd: int, path: str) -> None:
+    await _simple(Sys.REMOVEAT, (dirfd,), path)
 
 
 async def settle(fd: int) -> None:
