@@ -60,7 +60,8 @@ Rules
 
   11. Page cache (``mntcache``, the Pager's ``lp49fs.hvm.pagecache``): reads of plain files
       with a qid.vers are answered from cached pages while the server's qid.vers holds;
-      opens, walks and stats validate them, writes, wstats and removes drop them.
+      opens, walks and stats validate them, writes, wstats and removes drop them (and the
+      close of a file written through a service-bus channel).
 
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
 fid, the walk/read/write loops and the iounit rule in ``lp49fs.lib9p.clientfid``; the mount table in
@@ -82,7 +83,7 @@ from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import Fid, tattach
-from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, VERSIONLP49, Dir, Qid
+from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, OREAD, QTDIR, VERSIONLP49, Dir, Qid
 from lp49fs.servants import mntrecover
 from lp49fs.servants.mntcache import Mntcache
 
@@ -338,6 +339,8 @@ class Mnt(Servant):
             return
         m = mf.mnt
         m.ref -= 1
+        if c.flag & CBUS and c.mode != OREAD:
+            self.cache.wrote(mf, c.qid)  # Rule 11: its writes went by the bus
         try:  # Rule 9: no wait unless it removes the file, frees the last fid or ends a grant
             await mf.clunk(wait=m.ref <= 0 or bool(c.flag & (CRCLOSE | CBUS)))
         except Error:
