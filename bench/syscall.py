@@ -17,12 +17,16 @@ Boots one node and measures, in the same run:
 
 * ``pread16 ramfs, fd open``: one 16-byte read of that file, the fd kept open;
 
-each twice, on a node with the service bus (docs/servicebus.md) off (``classic``: every read
-crosses the core, then #M and the pipe) and on (``bus``: a granted fd reads by IPC straight
-to ramfs's endpoint thread), and prints microseconds per call and each row's ratio to the IPC
-round trip, the two paths side by side.  ``ROWS`` is the hook for more rows: append
-``(name, setup, op)`` where ``setup`` runs once as the benchmark process and ``op`` is
-the timed body.  A script, not a test: nothing here asserts a time.
+each three times: on a node with the service bus (docs/servicebus.md) off (``classic``: every
+read crosses the core, then #M, which asks the Pager's page cache (docs/pagecache.md) before
+it sends a Tread on the pipe), the same with the page cache off (``no cache``), and with the
+bus on (``bus``: a granted fd reads by IPC straight to ramfs's endpoint thread); it prints
+microseconds per call, each row's ratio to the IPC round trip of the same node and the
+system calls the node's core received per op (ramfs's own included: it reads each request
+from its pipe and writes each reply with system calls), the three paths side by side.
+``ROWS`` is the hook for more rows: append ``(name, setup, op)`` where ``setup`` runs once
+as the benchmark process and ``op`` is the timed body.  A script, not a test: nothing here
+asserts a time.
 """
 
 from __future__ import annotations
@@ -160,35 +164,45 @@ async def ipc_rate(node: Node, seconds: float) -> float:
     return rate[0]
 
 
-async def measure(seconds: float, bus: bool) -> tuple[float, list[float]]:
-    """(bare IPC rate, rate of each row) on a node booted with the bus ``bus``."""
-    async with boot("bench", bus=bus) as node, trio.open_nursery() as nursery:
+Rates = tuple[float, list[float], list[float]]
+
+
+async def measure(seconds: float, bus: bool, cache: bool) -> Rates:
+    """(bare IPC rate, rate of each row, system calls per op of each row, the server's
+    included) on a node booted with the bus ``bus`` and the Pager's page cache ``cache``."""
+    async with boot("bench", bus=bus, pagecache=cache) as node, trio.open_nursery() as nursery:
         svs = await start_servers(node, nursery)  # ramfs posted and mounted on /tmp
         base = await ipc_rate(node, seconds)
         rates: list[float] = []
+        calls: list[float] = []
 
         async def prog(argv: list[str]) -> None:
             for _name, setup, op in ROWS:
                 await setup()
+                c0 = node.mngr.calls
                 n, dt = await timed(seconds, op)
                 rates.append(n / dt)
+                calls.append((node.mngr.calls - c0) / n)
 
         node.programs["bench"] = prog
         await node.run("bench")
         await stop_servers(node, svs)
-        return base, rates
+        return base, rates, calls
+
+
+# the paths measured side by side: name, service bus, page cache (docs/pagecache.md)
+PATHS = (("classic", False, True), ("no cache", False, False), ("bus", True, True))
 
 
 async def main(seconds: float) -> None:
-    base0, classic = await measure(seconds, False)
-    base1, bus = await measure(seconds, True)
-    print(f"{'row':28s} {'classic us':>10s} {'x ipc':>6s} {'bus us':>9s} {'x ipc':>6s} "
-          f"{'bus/classic':>11s}")  # fmt: skip
-    print(f"{'ipc call/reply (bare)':28s} {1e6 / base0:10.1f} {1.0:6.1f} {1e6 / base1:9.1f} "
-          f"{1.0:6.1f}")  # fmt: skip
-    for (name, _, _), r0, r1 in zip(ROWS, classic, bus, strict=True):
-        print(f"{name:28s} {1e6 / r0:10.1f} {base0 / r0:6.1f} {1e6 / r1:9.1f} {base1 / r1:6.1f} "
-              f"{r0 / r1:11.2f}")  # fmt: skip
+    runs = [await measure(seconds, bus, cache) for _, bus, cache in PATHS]
+    head = "".join(f" {name + ' us':>12s} {'x ipc':>6s} {'calls':>5s}" for name, _, _ in PATHS)
+    print(f"{'row':28s}{head}")
+    ipc = "".join(f" {1e6 / b:12.1f} {1.0:6.1f} {0:5d}" for b, _, _ in runs)
+    print(f"{'ipc call/reply (bare)':28s}{ipc}")
+    for i, (name, _, _) in enumerate(ROWS):
+        cells = "".join(f" {1e6 / r[i]:12.1f} {b / r[i]:6.1f} {k[i]:5.1f}" for b, r, k in runs)
+        print(f"{name:28s}{cells}")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def test_tour_shows_the_shape_of_a_real_trace(view: pathlib.Path) -> None:
     r = run([str(LP49), "trace", "--", "cat", f"{view}/tmp/x"])
     assert r.returncode == 0, r.stderr
     real = first_read(r.stderr)
-    assert len(arrows(shown)) >= 25  # the whole read, down to Ramfs and back twice
+    # the whole read, down to Ramfs and back, the second pread answered by the page cache
+    assert len(arrows(shown)) >= 21
     assert "off=0" in real and arrows(real) == arrows(shown), real
     for name in set(re.findall(r"(?:lp49fs|kernel|tests)/[\w/]+\.py", doc)):
         assert (ROOT / name).exists(), name  # every file the tour names is there

@@ -16,17 +16,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lp49fs.core.bus import BUS, Bus
 from lp49fs.core.chan import Chan, Dev
 from lp49fs.errors import Ebadsharp, Error
+from lp49fs.ninep import Qid
 
 if TYPE_CHECKING:
     from lp49fs.core.proc import Proc
 
 KMESGSIZE = 16 * 1024  # bytes of #c/kmesg, as Plan 9's kmesg buffer
 PEER_TIMEOUT = 10.0  # seconds: a frozen mounted server fails waiting calls within twice this
+
+
+class PageCache(Protocol):
+    """What ``#M`` asks of the Pager's page cache (``lp49fs.hvm.pagecache``, which says how)."""
+
+    on: bool
+
+    def copen(self, key: tuple[int, int], qid: Qid) -> None: ...
+    def cread(self, key: tuple[int, int], qid: Qid, offset: int,
+              count: int) -> bytes | int | None: ...
+    def span(self, offset: int, count: int, limit: int) -> tuple[int, int]: ...
+    def cupdate(self, key: tuple[int, int], qid: Qid, gen: int, offset: int, asked: int,
+                data: bytes) -> None: ...
+    def cwrite(self, key: tuple[int, int]) -> None: ...
+    def forget(self, server: int) -> None: ...
+    def status(self) -> str: ...
 
 
 class Core:
@@ -67,6 +84,8 @@ class Core:
         self.segments: Callable[[int], list[tuple[str, int, int, int]]] | None = None
         # the supervised servers' status, one line each (/dev/servers, lp49fs.node.monitor)
         self.servers: Callable[[], str] | None = None
+        # the Pager's page cache of server files, asked by #M (#c/pagecache); None: none
+        self.pagecache: PageCache | None = None
         self._nextpid = 1
 
     def install(self, servants: Iterable[Dev]) -> None:

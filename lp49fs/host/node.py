@@ -202,11 +202,12 @@ async def attach_console(uart: Uart, how: str, nursery: trio.Nursery) -> None:
 
 def bootargs(cfg: NodeConfig) -> dict[str, Any]:
     """``boot``'s keywords for ``cfg``: RAM, NICs, addresses, which ``#I``, peer timeout,
-    disks, the bus (one copy for ``lp49 node`` and ``lp49 mount CONFIG``)."""
+    disks, the bus, the page cache (one copy for ``lp49 node`` and ``lp49 mount CONFIG``)."""
     own = cfg.ipstack() == "own"
     return {"ram": cfg.ram, "config": OWNSTACK if own else CONFIG, "nics": cfg.nics,
             "ips": cfg.ips, "peer_timeout": cfg.peer_timeout, "disks": cfg.disks,
-            "floppy": cfg.floppy, "bus": cfg.bus}  # fmt: skip
+            "floppy": cfg.floppy, "bus": cfg.bus, "pagecache": cfg.pagecache,
+            "cachepages": cfg.cachepages}  # fmt: skip
 
 
 async def run(cfg: NodeConfig, t0: float) -> None:

@@ -24,6 +24,9 @@ Rules:
 3. A frame handed out is zeroed first: a process never sees another one's old data.
 4. Retained regions (``retain.py``): a fault inside a segment a space attached with
    ``segattach`` is served with the region's frame for that page, which outlives the space.
+5. The page cache (``pagecache.py``): pages of files of mounted 9P servers, which ``#M`` asks
+   before a Tread (``Core.pagecache``), kept while the file's qid.vers holds; ``pagecache``
+   False turns it off, ``cachepages`` bounds it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from kernel.types import (
     ThreadId,
 )
 from lp49fs.hvm.frames import FrameTable
+from lp49fs.hvm.pagecache import MAXPAGES, PageCache
 from lp49fs.hvm.retain import Retained
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,8 @@ KIP_AREA = 0xBFFF_F000  # where each space sees the KIP (read-only)
 class Hvm:
     """The root task of a node."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *, pagecache: bool = True,
+                 cachepages: int = MAXPAGES) -> None:  # fmt: skip
         self.kernel = kernel
         self.root: Thread = kernel.root  # HVM's own TCB, the caller of privileged calls
         self.frames = FrameTable(kernel.ram.nframes, {kernel.kip.kip_frame})
@@ -69,6 +74,7 @@ class Hvm:
         self._space_of: dict[ThreadId, int] = {}  # live thread HVM made -> its space's sid
         self.nthreads: dict[int, int] = {}  # sid -> live threads in it (rule 2)
         self.retained = Retained(self.frames, kernel.ram)  # rule 4
+        self.pagecache = PageCache(cachepages, pagecache)  # rule 5
 
     @property
     def kip(self) -> KernelInfoPage:

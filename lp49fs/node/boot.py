@@ -56,6 +56,7 @@ from lp49fs.core.proc import PRIFUSE as PRIFUSE  # the FUSE view sets it on its 
 from lp49fs.core.procmgr import PInfo, ProcMgr
 from lp49fs.errors import Enonexist, Error
 from lp49fs.hvm import Hvm
+from lp49fs.hvm.pagecache import MAXPAGES
 from lp49fs.lib.runtime import Main, program_entry, thread_entry
 from lp49fs.ninep import ORDWR
 from lp49fs.node import netboot
@@ -196,6 +197,8 @@ async def boot(
     boottime: int | None = None,
     peer_timeout: float = PEER_TIMEOUT,
     bus: bool = BUS,
+    pagecache: bool = True,
+    cachepages: int = MAXPAGES,
     nics: Sequence[str] = (),
     ips: Sequence[str] = (),
     disks: tuple[str, ...] = (),
@@ -207,6 +210,7 @@ async def boot(
     ``peer_timeout`` is how long a mounted server may stay silent while calls wait (Core);
     ``floppy`` is a 1.44 MB image (``PATH[:ro]``) for drive 0 of the floppy controller (#f).
     ``bus`` turns the service bus on (docs/servicebus.md; False: the classic path only).
+    ``pagecache`` turns the Pager's page cache on, ``cachepages`` pages at most (docs/pagecache.md).
     """
     machine = Machine(ram_size=ram)
     try:
@@ -214,7 +218,7 @@ async def boot(
         if floppy:
             machine.add_floppy(floppy.removesuffix(":ro"), floppy.endswith(":ro"))
         async with open_kernel(machine) as kernel, trio.open_nursery() as nursery:
-            hvm = Hvm(kernel)
+            hvm = Hvm(kernel, pagecache=pagecache, cachepages=cachepages)
             hvm.start()
             kernel.threads[hvm.pager.number].name = "HVM"  # a lane of lp49fs.trace
             core = Core(sysname, machine=machine, boottime=boottime, peer_timeout=peer_timeout,
@@ -227,6 +231,7 @@ async def boot(
             loader.mngr = mngr.start(f"core-{sysname}")
             core.counters = lambda: (sum(machine.irqc.count), mngr.calls, hvm.faults_served)
             core.memkb = lambda p: _memkb(pm, hvm, p.pid)
+            core.pagecache = hvm.pagecache
             bootp = newproc(core, await core.attach("R"), name="boot")
             pm.adopt(bootp)
             node = Node(machine, kernel, hvm, core, pm, mngr, bootp, loader.programs)

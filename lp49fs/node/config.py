@@ -14,6 +14,8 @@ Layout (every table and key is optional; what is missing comes from the default 
     health = 5                    # seconds between servers' health checks (docs/recovery.md)
     maxconns = 256                # export connections served at once (more wait)
     bus = true                    # the service bus (docs/servicebus.md); false: classic path
+    pagecache = true              # the Pager's page cache of server files (docs/pagecache.md)
+    pagecache_size = "16M"        # its bound
     idle = 600                    # seconds an export connection may stay silent
     [auth]                        # docs/security.md
     dir = "/etc/lp49/auth"        # an authority (lp49 auth init): TLS on listen and dials
@@ -60,6 +62,7 @@ from typing import Any
 from lp49fs.cmd.newns import DEFAULT_NAMESPACE
 from lp49fs.core.bus import BUS
 from lp49fs.core.core import PEER_TIMEOUT
+from lp49fs.hvm.pagecache import MAXPAGES, PAGE
 from lp49fs.lib9p.limits import IDLE, MAXCONNS
 
 DEFAULT_RAM = 64 << 20
@@ -115,6 +118,8 @@ class NodeConfig:
     peer_timeout: float = PEER_TIMEOUT  # silence of a mounted server before it is hung up
     health: float = 5.0  # seconds between health checks of the servers (node.monitor)
     bus: bool = BUS  # the service bus (docs/servicebus.md); default: LP49_BUS, else on
+    pagecache: bool = True  # the Pager's page cache (docs/pagecache.md)
+    cachepages: int = MAXPAGES  # its bound in pages ([node] pagecache_size)
     nics: tuple[str, ...] = ()  # tap:NAME | hub:PATH, one per card (ether0, ether1 ...)
     ips: tuple[str, ...] = ()  # ADDR/LEN for ipifc 0, 1 ... (the own stack)
     disks: tuple[str, ...] = ()  # image files, PATH or PATH:ro, as sdC0, sdC1, sdD0 ...
@@ -131,7 +136,7 @@ class NodeConfig:
 
 KEYS: dict[str, set[str]] = {
     "node": {"name", "namespace", "listen", "insecure", "export_net", "peer_timeout", "health",
-             "maxconns", "idle", "bus"},
+             "maxconns", "idle", "bus", "pagecache", "pagecache_size"},
     "auth": {"dir", "user"},
     "hardware": {"ram", "nics", "floppy"},
     "network": {"ip", "stack"},
@@ -339,6 +344,9 @@ def parse(text: str, source: str = "<string>", base: str = ".") -> NodeConfig:
         insecure=_bool(node, "insecure", f"{source}: node"),
         export_net=_bool(node, "export_net", f"{source}: node"),
         bus=_bool(node, "bus", f"{source}: node", cfg.bus),
+        pagecache=_bool(node, "pagecache", f"{source}: node", cfg.pagecache),
+        cachepages=-(-parse_size(node["pagecache_size"], f"{source}: node.pagecache_size") // PAGE)
+        if "pagecache_size" in node else cfg.cachepages,
         authdir=_path(_str(auth, "dir", f"{source}: auth"), base),
         authuser=_str(auth, "user", f"{source}: auth"),
         users=_users(doc, source),

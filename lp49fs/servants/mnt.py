@@ -58,6 +58,11 @@ Rules
       the ``/srv`` entry again and walks the held fids anew (``mntrecover``), so Rule 5
       applies to such a mount only when the server does not come back.
 
+  11. Page cache (``mntcache``, the Pager's ``lp49fs.hvm.pagecache``): reads of plain files
+      with a qid.vers are answered from cached pages while the server's qid.vers holds;
+      opens, walks and stats validate them, writes, wstats and removes drop them (and the
+      close of a file written through a service-bus channel).
+
 What lives elsewhere: tags, flush and hangup in ``lp49fs.lib9p.client``; Tattach of a fresh
 fid, the walk/read/write loops and the iounit rule in ``lp49fs.lib9p.clientfid``; the mount table in
 ``lp49fs.core.mount``; posting links in ``#s`` (``servants/srv.py``).
@@ -78,8 +83,9 @@ from lp49fs.errors import Ebadusefd, Ehungup, Enoattach, Error
 from lp49fs.lib9p import LINK_MSIZE
 from lp49fs.lib9p.client import Session
 from lp49fs.lib9p.clientfid import Fid, tattach
-from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, QTDIR, VERSIONLP49, Dir, Qid
+from lp49fs.ninep import MAXWELEM, NOFID, OCEXEC, OREAD, QTDIR, VERSIONLP49, Dir, Qid
 from lp49fs.servants import mntrecover
+from lp49fs.servants.mntcache import Mntcache
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +163,7 @@ class Mnt(Servant):
     def reset(self) -> None:
         self.mnts: dict[Chan, Mntchan] = {}  # link Chan -> its mount channel
         self.nextid = 1
+        self.cache = Mntcache(self.core)  # Rule 11: the Pager's page cache
 
     def shutdown(self) -> None:
         for m in list(self.mnts.values()):
@@ -215,6 +222,7 @@ class Mnt(Servant):
     def _forget(self, m: Mntchan) -> None:
         if self.mnts.get(m.link) is m:
             del self.mnts[m.link]
+            self.cache.drop(m.id)
         if m.ref <= 0:
             m.scope.cancel()
 
@@ -280,7 +288,8 @@ class Mnt(Servant):
         nf, qids = await mf.step(names)  # Rule 2
         if nf is None:
             return Walkqid(None, qids)
-        assert mf.mnt is not None
+        assert mf.mnt is not None and isinstance(nf, Mfid)
+        self.cache.opened(nf, nf.qid)
         return Walkqid(self._proxy(mf.mnt, nf, c, nf.qid), qids)
 
     async def walkopen(self, c: Chan, names: Sequence[str], omode: int) -> Chan | None:
@@ -298,7 +307,9 @@ class Mnt(Servant):
         return nc
 
     async def stat(self, c: Chan) -> Dir:
-        d = await self._mf(c).stat()
+        mf = self._mf(c)
+        d = await mf.stat()
+        self.cache.opened(mf, d.qid)
         return replace(d, type=ord(self.dc), dev=c.dev)  # Rule 8
 
     async def open(self, c: Chan, omode: int) -> Chan:
@@ -314,6 +325,7 @@ class Mnt(Servant):
         return c
 
     def _opened(self, c: Chan, mf: Mfid, mode: int) -> None:
+        self.cache.opened(mf, mf.qid)
         c.qid = mf.qid
         c.mode = mode
         c.flag |= COPEN
@@ -327,6 +339,8 @@ class Mnt(Servant):
             return
         m = mf.mnt
         m.ref -= 1
+        if c.flag & CBUS and c.mode != OREAD:
+            self.cache.wrote(mf, c.qid)  # Rule 11: its writes went by the bus
         try:  # Rule 9: no wait unless it removes the file, frees the last fid or ends a grant
             await mf.clunk(wait=m.ref <= 0 or bool(c.flag & (CRCLOSE | CBUS)))
         except Error:
@@ -339,6 +353,7 @@ class Mnt(Servant):
         m = mf.mnt
         assert m is not None
         m.ref -= 1
+        self.cache.wrote(mf, c.qid)
         try:
             await mf.remove()  # Tremove clunks even when it fails
         finally:
@@ -346,11 +361,20 @@ class Mnt(Servant):
 
     async def read(self, c: Chan, count: int, offset: int) -> bytes:
         mf = self._mf(c)
-        data = await mf.read(count, offset)
-        return dirfix(data, self.dc, c.dev) if c.qid.type & QTDIR else data
+        if c.qid.type & QTDIR:
+            return dirfix(await mf.read(count, offset), self.dc, c.dev)
+        return await self.cache.read(c, mf, count, offset)  # Rule 11
 
     async def write(self, c: Chan, data: bytes, offset: int) -> int:
-        return await self._mf(c).write(data, offset)
+        mf = self._mf(c)
+        try:
+            return await mf.write(data, offset)
+        finally:
+            self.cache.wrote(mf, c.qid)  # Rule 11
 
     async def wstat(self, c: Chan, d: Dir) -> None:
-        await self._mf(c).wstat(d)
+        mf = self._mf(c)
+        try:
+            await mf.wstat(d)
+        finally:
+            self.cache.wrote(mf, c.qid)

@@ -32,7 +32,8 @@ Rules
 ``pid``, ``ppid`` and ``user`` answer for the calling process (``up``); sysname, hostowner
 and the clock offset are per node, kept in this servant instance.  ``servers`` is the node's
 supervised servers, one line each, as the supervisors report them (``Core.servers``,
-``lp49fs.node.monitor``).
+``lp49fs.node.monitor``).  ``pagecache`` is the Pager's page cache's counters
+(``lp49fs.hvm.pagecache`` Rule 6).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class Q(IntEnum):
     KMESG = 16
     SYSSTAT = 17
     SERVERS = 18
+    PAGECACHE = 19
 
 
 def _f(name: str, q: Q, length: int, perm: int) -> Dirtab:
@@ -146,6 +148,7 @@ DIRTAB = (
     _f("user", Q.USER, 0, 0o666),
     _f("zero", Q.ZERO, 0, 0o444),
     _f("servers", Q.SERVERS, 0, 0o444),
+    _f("pagecache", Q.PAGECACHE, 0, 0o444),
 )
 
 
@@ -285,6 +288,8 @@ class Cons(Servant):
             return self._sysstat()
         if q == Q.SERVERS:
             return self.core.servers().encode() if self.core.servers else b""
+        if q == Q.PAGECACHE:
+            return self.core.pagecache.status().encode() if self.core.pagecache else b""
         return b""  # null, consctl
 
     def _sysstat(self) -> bytes:
