@@ -45,7 +45,6 @@ import os
 import pathlib
 import random
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from test_disks_fuse import EXT2, FAT, cut, disk  # noqa: E402
 
 from lp49fs.auth.authority import NODES, USERS, Authority  # noqa: E402
 from lp49fs.host.demo.console import LP49, Console, NodeProc  # noqa: E402
+from lp49fs.host.demo.netns import accepting, free_port  # noqa: E402
 from tests.fuse_view import mounted  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
@@ -129,20 +129,6 @@ class Workload(threading.Thread):
             except (OSError, RuntimeError, AssertionError) as e:
                 out.append(f"{name} ({e.__class__.__name__})")
         return out
-
-
-def accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

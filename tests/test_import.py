@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,8 @@ import pytest
 
 from lp49fs.auth.authority import NODES, USERS, Authority
 from lp49fs.host.demo.console import LP49, Console, NodeProc
-from lp49fs.host.demo.netns import free_port
+from lp49fs.host.demo.netns import accepting, free_port
 from tests.waiting import DEADLINE, wait_until
-
-
-def accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def authority(workdir: str) -> str:

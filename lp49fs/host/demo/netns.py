@@ -85,6 +85,15 @@ def free_port() -> int:
         return port
 
 
+def accepting(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host!port`` now."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def sweep() -> list[str]:
     """Delete namespaces left by runs whose process is gone; the names deleted."""
     r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30)
