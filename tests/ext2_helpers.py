@@ -21,7 +21,7 @@ import trio
 from lp49fs import lib
 from lp49fs.errors import Error
 from lp49fs.lib import MCREATE, MREPL, RFFDG, RFPROC
-from lp49fs.ninep import ORDWR, OREAD, OWRITE
+from lp49fs.ninep import ORDWR, OWRITE
 from lp49fs.node.boot import boot
 from tests.lib_helpers import run_as
 from tests.waiting import DEADLINE as GUARD
@@ -126,14 +126,6 @@ async def served(img: pathlib.Path, body: Callable[[], Awaitable[None]],
             await unmount_ext2(pid)
 
     await in_node(img, proc, timeout)
-
-
-async def readfile(path: str) -> bytes:
-    fd = await lib.open(path, OREAD)
-    try:
-        return await lib.readall(fd)
-    finally:
-        await lib.close(fd)
 
 
 async def writefile(path: str, data: bytes, perm: int = 0o644) -> None:

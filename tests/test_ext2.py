@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from lp49fs import lib
+from lp49fs.cmd._util import readfile
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OTRUNC, OWRITE, Dir
 from tests.ext2_helpers import (
@@ -24,7 +25,6 @@ from tests.ext2_helpers import (
     in_node,
     mkimage,
     mount_ext2,
-    readfile,
     served,
     start_ext2,
     tool,

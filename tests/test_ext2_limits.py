@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from lp49fs import lib
+from lp49fs.cmd._util import readfile
 from lp49fs.errors import Error
 from lp49fs.ninep import DMDIR, ORDWR, OREAD, OWRITE
 from tests.ext2_helpers import (
@@ -21,7 +22,6 @@ from tests.ext2_helpers import (
     in_node,
     mkimage,
     mount_ext2,
-    readfile,
     served,
     start_ext2,
     tool,

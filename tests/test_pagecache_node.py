@@ -11,7 +11,8 @@ from __future__ import annotations
 import trio
 
 from lp49fs import lib
-from lp49fs.ninep import ORDWR, OREAD, Qid
+from lp49fs.cmd._util import readfile
+from lp49fs.ninep import ORDWR, Qid
 from lp49fs.node.boot import Node, boot
 from lp49fs.node.config import ConfigError, parse
 from lp49fs.node.servers import ServerSpec, start_servers, stop_servers
@@ -33,14 +34,6 @@ def counters(text: bytes) -> dict[str, int]:
         if name:
             out[name] = int(num.split("/")[0])
     return out
-
-
-async def cat(path: str) -> bytes:
-    fd = await lib.open(path, OREAD)
-    try:
-        return await lib.readall(fd)
-    finally:
-        await lib.close(fd)
 
 
 async def put(path: str, data: bytes) -> Qid:
@@ -69,8 +62,8 @@ async def test_dev_pagecache_counts_hits_and_the_switch_turns_it_off() -> None:
         async def client(argv: list[str], on: bool = on) -> None:
             await put("/tmp/f", b"sixteen bytes...")
             for _ in range(3):
-                assert await cat("/tmp/f") == b"sixteen bytes..."
-            seen[on] = counters(await cat("/dev/pagecache"))
+                assert await readfile("/tmp/f") == b"sixteen bytes..."
+            seen[on] = counters(await readfile("/dev/pagecache"))
 
         async with boot(pagecache=on, bus=False) as node, trio.open_nursery() as n:
             svs = await start_servers(node, n, PLAIN)
