@@ -110,9 +110,13 @@ class Fids:
         if v == t.vers:
             return False
         stale, t.vers = t.vers != -1, v
+        await self._empty(t)
+        return stale
+
+    async def _empty(self, t: Table) -> None:
+        """Every fd of ``t`` leaves it."""
         while t.fds:
             await self._drop(t.fds.popitem()[1])
-        return stale
 
     async def _drop(self, e: Entry) -> None:
         """``e`` left its table: close it now, or at its last unpin (Rule 3)."""
@@ -216,9 +220,5 @@ class Fids:
     async def flush(self) -> None:
         """Rule 5: the name space changed; every walked fd goes."""
 
-        async def act(t: Table) -> None:
-            while t.fds:
-                await self._drop(t.fds.popitem()[1])
-
-        await self._each(act)
+        await self._each(self._empty)
         self._tables.clear()
