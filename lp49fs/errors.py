@@ -120,6 +120,11 @@ Erecovery = "server did not come back"  # #M recovery gave up waiting for the re
 Enosnap = "retained region holds no valid snapshot"  # ramfs -r: the log's first record is bad
 Ereplaced = "file replaced during server restart"  # #M recovery: another qid at the path
 
+# #a tls (servants/tls.py)
+Etlsnolink = "tls: no link: write 'fd N' to ctl first"
+Etlsdone = "tls: handshake already done"
+Etlsnotup = "tls: handshake not done"
+
 
 class Error(Exception):
     """A Plan 9 error: ``ename`` is the exact error string (at most ERRMAX-1 bytes)."""

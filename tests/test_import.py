@@ -2,7 +2,7 @@
 
 Node ``beta`` runs ``lp49 node --listen tcp!127.0.0.1!PORT --auth DIR`` (its exportfs
 listener, mutual TLS with an authority made per test); node ``alpha`` runs without one and
-imports with ``$auth`` set, so every link here is TLS (``tlsclient`` on alpha's side).
+imports with ``$auth`` set, so every link here is TLS (``#a`` on alpha's side).
 Both are subprocesses driven through their unix-socket consoles by ``lp49fs.host.demo.console``
 (a scripted shell user), so every byte goes the whole way: alpha's
 ``import`` program dialling through its ``#I`` (``/net/tcp``), beta's listener announcing and

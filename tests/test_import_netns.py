@@ -1,8 +1,8 @@
 """A silently broken link between two nodes: keepalive turns it into a hungup mount.
 
 Two node daemons in two network namespaces joined by a veth pair (``lp49fs.host.demo.netns``),
-with mutual TLS on the link (an authority made per test; the import runs through
-``tlsclient``, whose relay sees the hang-up of the conversation beneath);
+with mutual TLS on the link (an authority made per test; the import pushes ``#a``
+on the conversation, whose reads see the hang-up of the conversation beneath);
 node ``a`` imports ``b``'s ``/dev`` with a short keepalive (``import -k 2``) and blocks reading
 ``/n/cons``.  Then ``b``'s end of the veth is taken down: no FIN and no reset can reach ``a``,
 so only the keepalive ``import`` asked ``#I`` for can notice.  The blocked read must fail with

@@ -176,10 +176,24 @@ async def row_ip() -> None:
     await sysfile.close(p, ctl)
 
 
+async def row_tls() -> None:
+    p = await fresh()
+    ctl = await sysfile.open(p, "#a/tls/clone", ORDWR)
+    n = (await sysfile.read(p, ctl, 32)).decode()
+    conv = {f"tls/{n}/{f}": "file" for f in ("ctl", "data", "status", "stats")}
+    unread = {f"tls/{n}/data": "before a handshake a read fails (tls: handshake not done)"}
+    await check_tree(SysTree(p, "#a"), {"": "dir", "tls": "dir", "tls/clone": "file",
+                                        "tls/encalgs": "file", f"tls/{n}": "dir", **conv},
+                     unread=unread)  # fmt: skip
+    await sysfile.close(p, ctl)
+
+
 async def row_cap() -> None:
     p = await fresh()
     unread = {"caphash": "write-only (0200)", "capuse": "write-only (0222)"}
     await check_tree(SysTree(p, "#¤"), {"": "dir", **files(unread)}, unread=unread)
+
+
 async def row_sd() -> None:
     """#S with one 1 MiB disk and a partition written to its ctl, as fdisk -p would."""
 
@@ -273,6 +287,7 @@ SERVANTS: dict[str, Callable[[], Awaitable[None]]] = {
     "srv": row_srv,
     "mnt": row_mnt,
     "ip": row_ip,
+    "tls": row_tls,
     "cap": row_cap,
     "ether": row_ether,
     "sd": row_sd,

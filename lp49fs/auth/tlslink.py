@@ -14,8 +14,8 @@ state), and this class moves bytes between the BIOs and the link.  The keys and 
 * ``receive_some(n)`` opens **every whole record already received**, up to ``n`` bytes, and
   returns them as one buffer; it reads the link (up to ``RECV``, many records at once) only
   when no whole record is left.  A 64 KiB Rread, four 16 KiB records, usually arrives in one
-  link read and leaves in one ``receive_some``: the consumer (lib9p's framer, ``tlsclient``'s
-  pipe) sees one buffer, not one per record.
+  link read and leaves in one ``receive_some``: the consumer (lib9p's framer, ``#a``'s
+  data reader) sees one buffer, not one per record.
 * ``send_all(data)`` seals all of ``data`` (as many records as it takes) and sends them in
   one write of the link.
 
@@ -111,6 +111,11 @@ class TlsLink:
         """lib9p's attach: ``uname`` must be the peer's name unless it speaks for others."""
         if not self.speaksfor:
             check_attach(self.user, uname)
+
+    def params(self) -> tuple[str, str]:
+        """(protocol version, cipher suite) after the handshake."""
+        cipher = self._obj.cipher()
+        return self._obj.version() or "", cipher[0] if cipher else ""
 
     def getpeercert(self) -> dict[str, Any]:
         return dict(self._obj.getpeercert() or {})

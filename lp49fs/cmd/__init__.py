@@ -36,7 +36,6 @@ PROGRAMS: dict[str, str] = {
     "rm": "lp49fs.cmd.rm",
     "sh": "lp49fs.cmd.sh",
     "sleep": "lp49fs.cmd.sleep",
-    "tlsclient": "lp49fs.cmd.tlsclient",
     "srv": "lp49fs.cmd.srv",
     "trace": "lp49fs.cmd.trace",
     "unmount": "lp49fs.cmd.unmount",

@@ -3,9 +3,10 @@
 With a dial string (it contains ``!``; the port defaults to 9fs, 564) srv dials it first
 through ``/net`` (``#I``; ``lp49fs.servers.exportfs.net.dialfd``) and posts the plain 9P
 connection, as Plan 9 does.  With ``$auth`` set (an authority directory) the connection is
-mutual TLS 1.3 first, as the caller's user (``exportfs_net.tlsfd``), and the plaintext pipe
-end is posted; ``-A authdir`` (and ``-u user``, the certificate to present) say so for this
-dial alone (the node dials its own host servers so, with a private authority).
+mutual TLS 1.3 first, as the caller's user (``exportfs_net.tlsfd``), and the TLS
+conversation's plaintext ``data`` file (``#a``) is posted; ``-A authdir`` (and ``-u user``,
+the certificate to present) say so for this dial alone (the node dials its own host servers
+so, with a private authority).
 
 Otherwise the channel is already open, as fd ``fd`` (default 0, so ``srv name <file``
 works).  Posting is #s's protocol:

@@ -128,6 +128,9 @@ ENAME_TO_ERRNO: dict[str, int] = {
     E.Erecovery: _errno.EIO,
     E.Ereplaced: _errno.ESTALE,
     E.Enosnap: _errno.EIO,
+    E.Etlsnolink: _errno.ENOTCONN,
+    E.Etlsdone: _errno.EISCONN,
+    E.Etlsnotup: _errno.ENOTCONN,
 }
 
 # Rule 1: strings raised as written where they arise (in the core, servants, servers and

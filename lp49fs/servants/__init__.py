@@ -26,6 +26,7 @@ from lp49fs.servants.proc import Proc
 from lp49fs.servants.root import Root
 from lp49fs.servants.sd import Sd
 from lp49fs.servants.srv import Srv
+from lp49fs.servants.tls import Tls
 
 # module name -> servant class, for every servant that exists
 REGISTRY: dict[str, Callable[[Core], Servant]] = {
@@ -43,12 +44,13 @@ REGISTRY: dict[str, Callable[[Core], Servant]] = {
     "inet": Inet,  # #I on the node's own IP stack, in place of "ip" (OWNSTACK)
     "sd": Sd,
     "floppy": Floppy,
+    "tls": Tls,
 }
 
 # boot order
 CONFIG: tuple[str, ...] = (
-    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "ether", "sd", "floppy",
-    "cap",
+    "root", "dup", "cons", "env", "pipe", "proc", "srv", "mnt", "ip", "tls", "ether", "sd",
+    "floppy", "cap",
 )  # fmt: skip
 
 

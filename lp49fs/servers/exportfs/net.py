@@ -11,7 +11,7 @@ else.
   namespace-file ``import`` op and ``srv net!host``.  Because the dial goes through the
   name space, an imported ``/net`` dials from the remote node's stack (the gateway trick).
 * ``importfs(host, tree, mtpt, flag, auth=)``: import as a library call: dialfd, with
-  ``auth`` mutual TLS through a ``tlsclient`` process on a pipe (``tlsfd``), the importer's
+  ``auth`` mutual TLS pushed on the connection by ``#a`` (``tlsfd``), the importer's
   handshake (``exportfs_hs.request``), ``mount`` on ``mtpt`` through a ``/srv`` entry, and a
   re-dialler process that dials again when the link breaks (``redial.py``).
 * ``listen(addr, argv, period, maxconns=)``: ``announce``; then forever ``listen`` (blocks
@@ -39,20 +39,22 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
 
 import trio
 
 from lp49fs import lib
 from lp49fs.errors import Error
-from lp49fs.lib import RFCFDG, RFNAMEG, RFNOWAIT, RFPROC
+from lp49fs.lib import RFCFDG, RFNAMEG, RFPROC
 from lp49fs.lib.dial import Enodial
 from lp49fs.lib9p.limits import MAXCONNS
-from lp49fs.ninep import OREAD
+from lp49fs.ninep import ORDWR, OREAD
 
 log = logging.getLogger(__name__)
 
 EXPORTFS_PORT = 17007
 NINEP_PORT = 564  # 9fs: the default for srv net!host
+TLSDEV = "#a/tls"  # the TLS servant (Plan 9 tls(3))
 KEEPALIVE = 30.0  # seconds until a silently broken link is declared dead (Rule 2)
 
 
@@ -96,21 +98,23 @@ async def dialfd(addr: str, period: float = KEEPALIVE) -> int:
 
 
 async def tlsfd(fd: int, addr: str, authdir: str, user: str) -> int:
-    """A pipe end carrying plaintext of a TLS conversation on ``fd`` (which is consumed):
-    a ``tlsclient`` process does the TLS on the other end (``lp49fs.cmd.tlsclient``)."""
-    mine, theirs = await lib.pipe()
+    """The plaintext fd of a TLS conversation pushed on ``fd`` (which is consumed): ``#a``
+    (Plan 9 tls(3)) binds ``fd``, runs the client handshake as ``user`` and verifies the
+    server is the node ``addr`` names; its ``data`` is read and written, and mounted, as
+    the connection itself (``servants/tls.py``)."""
     host = addr.split("!")[1] if "!" in addr else addr
-    argv = ["tlsclient", "-a", authdir, "-u", user, "-h", host]
+    ctl = await lib.open(f"{TLSDEV}/clone", ORDWR)
     try:
-        flags = RFPROC | RFCFDG | RFNOWAIT
-        await lib.spawn(argv[0], argv, flags, fds={0: fd, 1: theirs, 2: 2})
-    except Error:
-        await lib.close(mine)
-        raise
-    finally:
-        await lib.close(theirs)
+        n = (await lib.read(ctl, 16)).decode()
+        await lib.write(ctl, f"fd {fd}".encode())
         await lib.close(fd)
-    return mine
+        fd = -1
+        await lib.write(ctl, f"client {os.path.abspath(authdir)} {user} {host}".encode())
+        return await lib.open(f"{TLSDEV}/{n}/data", ORDWR)
+    finally:
+        if fd >= 0:
+            await lib.close(fd)
+        await lib.close(ctl)
 
 
 async def importfs(

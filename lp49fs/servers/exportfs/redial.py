@@ -12,7 +12,7 @@ entry:
    of a ``PREFIX`` name (mntrecover Rule 7).  The re-dialler sees the entry gone (it looks
    every ``POLL`` seconds).
 2. It dials the same address again with backoff (the restart budget's first wait, doubling
-   up to its longest: ``node.budget.Budget``), redoes TLS (``tlsclient``) and the exportfs
+   up to its longest: ``node.budget.Budget``), redoes TLS (``#a``) and the exportfs
    handshake for the same tree, each try bounded by ``HANDSHAKE`` seconds, and posts the new
    connection under the same name.  The recovering session takes it, attaches again, walks
    every held fid anew and resumes: no re-import by hand.
