@@ -83,22 +83,24 @@ async def test_ramfs_is_posted_and_mounted_on_tmp() -> None:
 
 async def test_a_killed_server_is_restarted_and_old_clients_carry_on() -> None:
     """ramfs -r keeps the tree and #M re-walks the open fid (mntrecover): the old client's
-    next read after the restart reads what it wrote before."""
-    events: list[str] = []
-    opened, killed = trio.Event(), trio.Event()
+    next read after the restart reads what it wrote before (the two clients' reads may end
+    in either order: the old one's waits for the re-walk)."""
+    events: dict[str, str] = {}
+    opened, killed, old_done = trio.Event(), trio.Event(), trio.Event()
 
     async def old_client(argv: list[str]) -> None:
         fd = await lib.create("/tmp/x", ORDWR, 0o644)
         await lib.write(fd, b"before")
         opened.set()
         await killed.wait()
-        events.append((await lib.pread(fd, 10, 0)).decode())
+        events["old"] = (await lib.pread(fd, 10, 0)).decode()
         await lib.close(fd)
+        old_done.set()
 
     async def new_client(argv: list[str]) -> None:
         fd = await lib.create("/tmp/y", ORDWR, 0o644)
         await lib.write(fd, b"after")
-        events.append((await lib.pread(fd, 10, 0)).decode())
+        events["new"] = (await lib.pread(fd, 10, 0)).decode()
 
     async with boot() as node, trio.open_nursery() as n:
         (sv,) = await start_servers(node, n)
@@ -112,9 +114,10 @@ async def test_a_killed_server_is_restarted_and_old_clients_carry_on() -> None:
             while not (sv.up.is_set() and sv.pid != first):
                 await trio.sleep(0.01)
             assert await run(node, new_client) == ""
+            await old_done.wait()  # before ramfs stops for good
             await stop_servers(node, [sv])
     assert sv.starts == 2
-    assert events == ["before", "after"]
+    assert events == {"old": "before", "new": "after"}
 
 
 async def test_tree_suite_over_ramfs_mounted_through_mnt_by_system_calls() -> None:
