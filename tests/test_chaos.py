@@ -7,8 +7,8 @@ drawn from the seed, while a writer per target rewrites files and reads them bac
 acknowledged write must be where it is durable afterwards (the view, the Linux directories,
 the disk image read by mtools and debugfs), the node must live, and the client errors per
 restart must stay within the issue's target of one.  One workload may see two at its single
-restart (a write in flight fails, and dossrv's next create has been seen to answer "does not
-exist" once; docs/recovery.md), so a row is allowed two.
+restart (a write in flight fails, and a dossrv or u9fs kill can make a create or a read
+answer "does not exist"; the cause is not found, docs/recovery.md), so a row is allowed two.
 """
 
 from __future__ import annotations

@@ -18,9 +18,11 @@ Rules:
 1. A request that had not been sent when the link died waits for the new session and is
    sent there: nothing was lost.
 2. A request that was in flight is repeated on the new session only if repeating it is safe
-   (walk, stat, open, read); for any other (a write, create, remove, wstat) the server
+   (walk, stat, open, read, and an attach without an auth fid: the fid it may have made
+   died with the old server); for any other (a write, create, remove, wstat) the server
    may or may not have done it, so it fails with ``server restarted: request may not have
-   completed``, once.
+   completed``, once.  A re-attach (through a session that is itself recovering, Rule 9)
+   whose link dies under it is so repeated, or (Rule 8) done again on the next link.
 3. A fid whose file is gone, or is another file now (a different qid path), is not made
    again; requests on it fail with the new server's ``unknown fid``.
 4. If the server is not posted again within ``wait`` seconds the session gives up: waiting
@@ -66,6 +68,7 @@ from lp49fs.lib9p.ping import SILENT
 from lp49fs.ninep import (
     NOFID,
     VERSION9P,
+    Tattach,
     TMessage,
     Topen,
     Tread,
@@ -85,6 +88,11 @@ PREFIX = "import."  # /srv names of import links, unposted on hangup (Rule 7)
 WAIT = 45.0  # seconds a restart may take (the restart budget pauses 30 s at most)
 POLL = 0.01  # seconds between looks at /srv while waiting
 SAFE = (Twalk, Tstat, Topen, Tread)  # Rule 2: safe to repeat (Tclunk is never repeated)
+
+
+def safe(msg: object) -> bool:
+    """Rule 2: ``msg`` may be sent again on the new session."""
+    return isinstance(msg, SAFE) or (isinstance(msg, Tattach) and msg.afid == NOFID)
 
 
 class Recovering:
@@ -202,7 +210,7 @@ class Recovering:
                 if self.failfast(s):  # Rule 8
                     raise
                 await self._next(gen)
-                if not isinstance(msg, SAFE):
+                if not safe(msg):
                     raise Error(Erestarted) from None
                 continue
             note(self.recs, msg, r)
@@ -235,7 +243,7 @@ class Recovering:
                 if self.failfast(s):  # Rule 8
                     raise
                 await self._next(gen)
-                if not all(isinstance(m, SAFE) for m in msgs):
+                if not all(safe(m) for m in msgs):
                     raise Error(Erestarted) from None
         for m, r in zip(msgs, rs, strict=True):
             note(self.recs, m, r)
@@ -286,11 +294,12 @@ class Recovering:
     def _switch(self, m: Mntchan, new: dict[int, int]) -> None:
         """Rules 3, 5: the fids as ``m`` knows them (``new``: those made again); at once."""
         s, wire = m.session, self.wires.wire
+        made = len(new.keys() & wire.keys())
         for c in wire:  # Rule 3: one not made again is a fresh number, unknown to the server
             wire[c] = new.pop(c) if c in new else s.newfid()
         for nf in new.values():  # clunked while it was made again
             s.clunk_soon(nf)
-        log.info("#M /srv/%s: %d fids recovered after a restart", self.name, len(self.recs))
+        log.info("#M /srv/%s: %d fids recovered after a restart", self.name, made)
         self.recs.clear()
         self.cur, self.delegate = s, m
         self.gen += 1
@@ -354,7 +363,7 @@ class Recovering:
 
     async def _reattach(self, s: Session) -> dict[int, int]:
         """Every recorded fid made again on ``s`` (Rules 3, 5), those recorded meanwhile
-        too: client fid -> its number on ``s``."""
+        too: client fid -> its number on ``s``.  Raises if ``s`` hangs up meanwhile."""
         new: dict[int, int] = {}
         tried: set[int] = set()
         while todo := [c for c in self.recs if c not in tried]:
@@ -368,6 +377,10 @@ class Recovering:
                     new[fid] = nf
                 except Error as e:
                     s.freefid(nf)
+                    if s.hungup:  # Rule 2: that link died too; the caller tries the next
+                        for made in new.values():
+                            s.clunk_soon(made)
+                        raise
                     log.info("#M /srv/%s: fid %d (%s) not made again: %s", self.name, fid,
                              "/".join(rec.names), e.ename)  # fmt: skip
         return new
