@@ -18,8 +18,10 @@ pushes ``#a`` on the conversation, served as glenda; docs/security.md) and, as r
 benchmark re-runs itself inside its own namespace with ``--remote DIAL``).  Printed: operations
 per second, microseconds per operation, and the ratio to the local row (the target for the
 small read is remote/local <= 2; LP49's paper measured about 600); then what TLS costs, the
-TLS row over the plain loopback row (the target for 1 MiB reads is <= 1.20).  A script, not a test:
-nothing here asserts a time.
+TLS row over the plain loopback row (the target for 1 MiB reads is <= 1.20).  The local and
+both loopback rows are one benchmark process importing both remote nodes, and the rows take
+turns (``ROUNDS`` times), so a change of load on the machine hits them alike.  A script, not
+a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -75,41 +77,51 @@ def big(path: str) -> Op:
     return op
 
 
-async def timed(seconds: float, op: Op, batch: int) -> float:
-    """Seconds per ``op``, run in batches for about ``seconds``."""
+async def timed(seconds: float, op: Op, batch: int) -> tuple[float, int]:
+    """(seconds taken, ops done): ``op`` run in batches for about ``seconds``."""
     n, t0 = 0, time.perf_counter()
     while True:
         for _ in range(batch):
             await op()
         n += batch
         if (dt := time.perf_counter() - t0) >= seconds:
-            return dt / n
+            return dt, n
+
+
+MTPTS = ("/n", "/mnt")  # where the remote rows are imported, in order
+ROUNDS = 8  # the rows take turns this many times, so a load change hits all alike
 
 
 async def measure(
-    seconds: float, remote: str | None, auth: str | None = None
+    seconds: float, remotes: dict[str, tuple[str, str | None]]
 ) -> dict[str, dict[str, float]]:
-    """{row: {op: seconds}}: ``local`` and, if ``remote`` (a dial string), ``remote``
-    (imported with TLS if ``auth`` names an authority)."""
+    """{row: {op: seconds per op}}: ``local`` and each of ``remotes`` (row -> dial string,
+    authority for TLS or None), imported in one benchmark process; the rows take turns
+    (``ROUNDS``) for about ``seconds`` each per operation."""
     out: dict[str, dict[str, float]] = {}
 
     async def prog(argv: list[str]) -> None:
         dirs = {"local": "/tmp"}
-        if remote is not None:
+        for (row, (dial, auth)), mtpt in zip(remotes.items(), MTPTS, strict=False):
             tls = ["-A", auth] if auth else []
-            await lib.spawn("import", ["import", "-c", *tls, remote, "/tmp", "/n"])
+            await lib.spawn("import", ["import", "-c", *tls, dial, "/tmp", mtpt])
             w = await lib.wait()
             if w.msg:
-                raise DemoError(f"import -c {remote} /tmp /n: {w.msg}")
-            dirs["remote"] = "/n"
-        for row, d in dirs.items():
+                raise DemoError(f"import -c {dial} /tmp {mtpt}: {w.msg}")
+            dirs[row] = mtpt
+        for d in dirs.values():
             await put(f"{d}/small", b"x" * SMALL)
             await put(f"{d}/big", os.urandom(BIG))
             await small(f"{d}/small")()  # warm: first walks, caches
-            out[row] = {
-                "small": await timed(seconds, small(f"{d}/small"), 20),
-                "big": await timed(seconds, big(f"{d}/big"), 1),
-            }
+        total = {row: {"small": [0.0, 0], "big": [0.0, 0]} for row in dirs}
+        for _ in range(ROUNDS):
+            for row, d in dirs.items():
+                for name, op, batch in (("small", small, 20), ("big", big, 1)):
+                    dt, n = await timed(seconds / ROUNDS, op(f"{d}/{name}"), batch)
+                    total[row][name][0] += dt
+                    total[row][name][1] += n
+        for row, ops in total.items():
+            out[row] = {name: dt / n for name, (dt, n) in ops.items()}
 
     async with boot("bench") as node, trio.open_nursery() as nursery:
         await servers.start_servers(node, nursery)
@@ -163,16 +175,26 @@ def authority(root: str) -> str:
     return root
 
 
-def loopback(seconds: float, log: str, auth: str | None = None) -> dict[str, dict[str, float]]:
-    port = free_port()
-    tls = ["--auth", auth] if auth else []
-    p = start_node([*LP49, "node", "--name", "srv", "--console", "none",
-                    "--listen", f"tcp!127.0.0.1!{port}", *tls], log)  # fmt: skip
+def loopback(seconds: float, log: str, auth: str) -> dict[str, dict[str, float]]:
+    """The local, ``loopback`` and ``loopback+tls`` rows, measured side by side: two remote
+    nodes on 127.0.0.1, one plain, one with ``--auth``."""
+    plain, tls = free_port(), free_port()
+    nodes = [
+        start_node([*LP49, "node", "--name", "srv", "--console", "none",
+                    "--listen", f"tcp!127.0.0.1!{port}", *extra], f"{log}.{port}")
+        for port, extra in ((plain, []), (tls, ["--auth", auth]))
+    ]  # fmt: skip
     try:
-        wait_for(listening([], "127.0.0.1", port, p, log), 30, "the remote node's listener")
-        return trio.run(measure, seconds, f"tcp!127.0.0.1!{port}", auth)
+        for port, p in zip((plain, tls), nodes, strict=True):
+            up = listening([], "127.0.0.1", port, p, f"{log}.{port}")
+            wait_for(up, 30, "the remote node's listener")
+        remotes = {"loopback": (f"tcp!127.0.0.1!{plain}", None),
+                   "loopback+tls": (f"tcp!127.0.0.1!{tls}", auth)}  # fmt: skip
+        return trio.run(measure, seconds, remotes)
     finally:
-        stop(p)
+        for port, p in zip((plain, tls), nodes, strict=True):
+            stop(p)
+            os.unlink(f"{log}.{port}")
 
 
 def netns(seconds: float, log: str) -> dict[str, float]:
@@ -218,17 +240,16 @@ def main() -> None:
     ap.add_argument("--remote", help=argparse.SUPPRESS)  # inner run: print JSON of one import
     args = ap.parse_args()
     if args.remote:
-        print(json.dumps(trio.run(measure, args.seconds, args.remote)))
+        remotes: dict[str, tuple[str, str | None]] = {"remote": (args.remote, None)}
+        print(json.dumps(trio.run(measure, args.seconds, remotes)))
         return
     log = os.path.join("/tmp", f"lp49-bench-remote-{os.getpid()}.log")
-    rows = loopback(args.seconds, log)
-    rows["loopback"] = rows.pop("remote")
     with tempfile.TemporaryDirectory() as d:
-        rows["loopback+tls"] = loopback(args.seconds, log, authority(f"{d}/auth"))["remote"]
+        rows = loopback(args.seconds, log, authority(f"{d}/auth"))
     if not args.no_netns and can_netns() is None:
         rows["netns"] = netns(args.seconds, log)
+        os.unlink(log)
     report(rows)
-    os.unlink(log)
 
 
 if __name__ == "__main__":
