@@ -370,11 +370,20 @@ class Servant(ABC):
         mode = openmode(omode)
         if c.qid.type & QTDIR and (omode & 3 != OREAD or omode & (OTRUNC | ORCLOSE)):
             raise Error(Eisdir)
-        d = self.devstat(c)
-        if not permits(self.user(), d, omode, self.core.eve):
-            raise Error(Eperm)
+        self.devpermit(c, omode)
         c.mode = mode
         c.flag |= COPEN
         c.offset = 0
         return c
 
+    def devpermit(self, c: Chan, omode: int) -> None:
+        """Raise ``Eperm`` unless the caller may open ``c`` with ``omode`` (its devstat)."""
+        if not permits(self.user(), self.devstat(c), omode, self.core.eve):
+            raise Error(Eperm)
+
+    def devcloned(self, c: Chan, omode: int, ctl: Qid) -> Chan:
+        """The end of a clone file's open (``devpermit`` first): ``c`` becomes ``ctl``, the
+        new conversation's ctl file, open (as Plan 9 devip's ipopen rewrites c->qid)."""
+        c.qid = ctl
+        c.mode, c.flag, c.offset = openmode(omode), c.flag | COPEN, 0
+        return c

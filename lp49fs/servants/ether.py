@@ -42,7 +42,7 @@ import trio
 
 from hwsim import nic as hw
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.errors import Ebadarg, Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, QTDIR, QTFILE, Dir, Qid
 from lp49fs.servants.etherdrv import EtherDriver
@@ -219,12 +219,9 @@ class Ether(Servant):
 
     async def open(self, c: Chan, omode: int) -> Chan:
         if qtype(c.qid) == Q.CLONE:
-            if not permits(self.user(), self.devstat(c), omode, self.core.eve):
-                raise Error(Eperm)
+            self.devpermit(c, omode)
             f = self.newconn(self.ni(c), self.user())
-            c.qid = qid(f.x + 1, Q.CTL)
-            c.mode, c.flag, c.offset = openmode(omode), c.flag | COPEN, 0
-            return c
+            return self.devcloned(c, omode, qid(f.x + 1, Q.CTL))
         c = self.devopen(c, omode)
         if qtype(c.qid) in COUNTED:
             self.conn(c).inuse += 1

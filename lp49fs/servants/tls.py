@@ -56,7 +56,7 @@ import trio
 
 from lp49fs.auth.tls import TlsLink, client, peer_user
 from lp49fs.core.chan import COPEN, Chan, cclose, incref
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.errors import (
     Ebadarg,
     Ebadctl,
@@ -207,13 +207,10 @@ class Tls(Servant):
 
     async def open(self, c: Chan, omode: int) -> Chan:
         if qtype(c.qid) == Q.CLONE:
-            mode = openmode(omode)
-            if not permits(self.user(), self.devstat(c), omode, self.core.eve):
-                raise Error(Eperm)
+            openmode(omode)  # a bad mode fails before a conversation is taken
+            self.devpermit(c, omode)
             cv = self.newconv(self.user())
-            c.qid = qid(0, cv.x, Q.CTL)
-            c.mode, c.flag, c.offset = mode, c.flag | COPEN, 0
-            return c
+            return self.devcloned(c, omode, qid(0, cv.x, Q.CTL))
         c = self.devopen(c, omode)
         if qtype(c.qid) in COUNTED:
             self.conv(c.qid).inuse += 1

@@ -27,7 +27,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant
 from lp49fs.errors import Ebadctl, Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, Dir, Qid
 from lp49fs.servants.inet import pkt
@@ -175,8 +175,7 @@ class Inet(Servant):
     async def open(self, c: Chan, omode: int) -> Chan:
         t, k = qtype(c.qid), qkind(c.qid)
         if t in (Q.CLONE, Q.LISTEN):
-            if not permits(self.user(), self.devstat(c), omode, self.core.eve):
-                raise Error(Eperm)
+            self.devpermit(c, omode)
             if k == 1:
                 x = len(self.stack.ifcs)
                 self.stack.ifcs.append(Ipifc(x, self.stack))
@@ -184,9 +183,7 @@ class Inet(Servant):
                 x = self.newconv(PROTOS[k - 2], self.user()).x
             else:
                 x = (await self._listen(PROTOS[k - 2], self.conv(c.qid))).x
-            c.qid = qid(k, x, Q.CTL)
-            c.mode, c.flag, c.offset = openmode(omode), c.flag | COPEN, 0
-            return c
+            return self.devcloned(c, omode, qid(k, x, Q.CTL))
         c = self.devopen(c, omode)
         if t in COUNTED and k >= 2:
             self.conv(c.qid).inuse += 1

@@ -35,7 +35,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from lp49fs.core.chan import COPEN, Chan
-from lp49fs.core.dev import Dirtab, Servant, openmode, permits
+from lp49fs.core.dev import Dirtab, Servant, openmode
 from lp49fs.errors import Eisdir, Enonexist, Eperm, Error
 from lp49fs.ninep import DMDIR, Dir, Qid
 from lp49fs.servants.ip.conv import Conv
@@ -162,17 +162,14 @@ class Ip(Servant):
     async def open(self, c: Chan, omode: int) -> Chan:
         t = qtype(c.qid)
         if t in (Q.CLONE, Q.LISTEN):
-            mode = openmode(omode)
-            if not permits(self.user(), self.devstat(c), omode, self.core.eve):
-                raise Error(Eperm)
+            openmode(omode)  # a bad mode fails before a conversation is taken
+            self.devpermit(c, omode)
             proto = PROTOS[qproto(c.qid) - 1]
             if t == Q.CLONE:
                 cv = self.newconv(proto, self.user())
             else:
                 cv = await self._listen(proto, self.conv(c.qid))
-            c.qid = qid(qproto(c.qid), cv.x, Q.CTL)
-            c.mode, c.flag, c.offset = mode, c.flag | COPEN, 0
-            return c
+            return self.devcloned(c, omode, qid(qproto(c.qid), cv.x, Q.CTL))
         c = self.devopen(c, omode)
         if t in COUNTED:
             self.conv(c.qid).inuse += 1
