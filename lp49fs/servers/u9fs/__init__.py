@@ -12,8 +12,8 @@ Rules:
 
 1. Confinement.  A File names its file by the tuple of names walked from the attach root
    (a lexical path), never by anything a client sends whole.  ``..`` pops one name and
-   stays put at the root.  A symlink is followed only if its resolved target lies inside
-   the served root; a symlink that escapes (or dangles) is treated as absent: walking to
+   stays put at the root.  A symlink is followed only if it resolves beneath the served
+   root (Rule 7); a symlink that escapes (or dangles) is treated as absent: walking to
    it fails "file does not exist" and directory reads leave it out.  A Linux-side user who
    swaps a walked directory for an escaping symlink *after* the walk is stopped by Rule 7.
 2. Blocking.  Regular files and directories on a local disk answer in microseconds, so
@@ -25,9 +25,10 @@ Rules:
    a flushed read's thread stays blocked until the FIFO or device delivers, and those
    bytes are lost.
 3. Open.  OREAD/OWRITE/ORDWR map to O_RDONLY/O_WRONLY/O_RDWR; OEXEC is a read that needs
-   execute permission (``os.access``); OTRUNC is O_TRUNC; ORCLOSE checks at open that the
-   parent is writable and removes the file when the fid is clunked (an approximation, as
-   in the original: a crash of the server leaves the file).  Directories open OREAD only.
+   execute permission (``os.access`` of the walked inode, Rule 7); OTRUNC is O_TRUNC;
+   ORCLOSE checks at open that the parent is writable and removes the file when the fid
+   is clunked (an approximation, as in the original: a crash of the server leaves the
+   file).  Directories open OREAD only.
 4. Create follows open(5): the file's permissions are ``perm & (~0666 |
    dir.perm & 0666)`` (directories: 0777), set exactly (the umask does not apply), and the
    group is the directory's group when the host allows.  DMAPPEND, DMEXCL and DMTMP have
@@ -42,7 +43,8 @@ Rules:
    bumps the file's count so qid.vers changes even within one kernel clock tick.
 7. Opens (files, and directories for reading) resolve beneath the root's fd
    (``beneath``: openat2 RESOLVE_BENEATH, or an O_NOFOLLOW walk), which closes the
-   walk/open race of Rule 1 for reads and writes; a name swapped for an escaping symlink
+   walk/open race of Rule 1 for reads and writes; stats and permission questions ask
+   about the inode so resolved, never about a path; a name swapped for an escaping symlink
    is "file does not exist".  Create, remove and wstat's changes work on the parent's
    ``O_PATH`` fd opened the same way (``mkdirat``, ``openat``, ``unlinkat``, ``renameat``)
    and on an ``O_PATH`` fd of the file, so they cannot reach outside the root either.
@@ -56,6 +58,7 @@ Rules:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from typing import ClassVar
@@ -76,7 +79,14 @@ from lp49fs.lib9p import File, NotImplementedFile
 from lp49fs.ninep import DMDIR, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Dir, Qid
 
 from . import wstat as u9fs_wstat
-from .beneath import create_beneath, open_beneath, parent_beneath, writable_parent
+from .beneath import (
+    access_beneath,
+    create_beneath,
+    open_beneath,
+    parent_beneath,
+    stat_beneath,
+    writable_parent,
+)
 from .host import Versions, dirof, goodname, oserror, qidof
 from .ident import Ident, Idents, acting, as_caller
 
@@ -101,13 +111,6 @@ class U9fs:
         self.readonly = readonly
         self.versions = Versions()
 
-    def inside(self, real: str) -> bool:
-        """True if the resolved host path ``real`` is the root or below it (Rule 1)."""
-        return real == self.root or real.startswith(self.root.rstrip("/") + "/")
-
-    def hostpath(self, names: tuple[str, ...]) -> str:
-        return os.path.join(self.root, *names)
-
     async def attach(self, uname: str, aname: str) -> File:
         """Attach to the root; ``aname`` "" or "/" only (a subtree is reached by walking)."""
         if aname not in ("", "/"):
@@ -117,17 +120,14 @@ class U9fs:
             return makefile(self, (), self.vet(()), uname, who)
 
     def vet(self, names: tuple[str, ...]) -> os.stat_result:
-        """The stat of ``names`` following a symlink only inside the root (Rule 1)."""
-        path = self.hostpath(names)
+        """The stat of ``names`` resolved beneath the root (Rules 1, 7): a symlink that
+        escapes, dangles or (without openat2) is a symlink at all is absent."""
         try:
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                if not self.inside(os.path.realpath(path)):
-                    raise Error(Enonexist)
-                st = os.stat(path)
+            return stat_beneath(self.rootfd, names)
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise Error(Enonexist) from None
             raise oserror(e) from None
-        return st
 
 
 def makefile(fs: U9fs, names: tuple[str, ...], st: os.stat_result, uid: str,
@@ -158,10 +158,6 @@ class U9File(NotImplementedFile):
     def qid(self) -> Qid:
         return self._qid
 
-    @property
-    def path(self) -> str:
-        return self.fs.hostpath(self.names)
-
     def changed(self) -> None:
         """Rule 6: count a change made here and refresh the qid."""
         self.fs.versions.bump(self._qid.path)
@@ -169,7 +165,9 @@ class U9File(NotImplementedFile):
 
     def hoststat(self) -> os.stat_result:
         try:
-            return os.fstat(self.fd) if self.fd >= 0 else os.stat(self.path)
+            if self.fd >= 0:
+                return os.fstat(self.fd)
+            return stat_beneath(self.fs.rootfd, self.names)  # Rule 7
         except OSError as e:
             raise oserror(e) from None
 
@@ -198,7 +196,7 @@ class U9File(NotImplementedFile):
         with acting(self.who):
             flags = self.check_open(mode)
         if flags is not None:
-            self.fd = await self.hostopen(self.path, flags)
+            self.fd = await self.hostopen(flags)
             if mode & OTRUNC:
                 self.changed()
         self.omode = mode
@@ -211,17 +209,21 @@ class U9File(NotImplementedFile):
             self.refuse_if_readonly()
         if mode & ORCLOSE:
             self.check_removable()
-        if rw == OEXEC and not os.access(self.path, os.X_OK, effective_ids=True):
+        if rw == OEXEC and not self.may(os.X_OK):
             raise Error(Eperm)
         if self.isdir:
             if rw != OREAD or writes:
                 raise Error(Eisdir9p)
-            if not os.access(self.path, os.R_OK | os.X_OK, effective_ids=True):
+            if not self.may(os.R_OK | os.X_OK):
                 raise Error(Eperm)
             return None
         return OFLAGS[rw] | (os.O_TRUNC if mode & OTRUNC else 0) | os.O_CLOEXEC
 
-    async def hostopen(self, path: str, flags: int) -> int:
+    def may(self, mode: int) -> bool:
+        """Whether the caller may ``mode`` (os.R_OK ...) this file's inode (Rules 7, 9)."""
+        return access_beneath(self.fs.rootfd, self.names, mode)
+
+    async def hostopen(self, flags: int) -> int:
         try:
             with acting(self.who):
                 return open_beneath(self.fs.rootfd, self.names, flags)  # Rules 7, 9
@@ -269,11 +271,9 @@ class U9File(NotImplementedFile):
                 for ent in it:
                     if not goodname(ent.name):
                         continue  # names 9P cannot carry are not served
-                    try:
-                        real = os.path.realpath(os.path.join(self.path, ent.name))
-                        if ent.is_symlink() and not fs.inside(real):
-                            continue  # Rule 1: escaping symlinks are absent
-                        st = ent.stat()
+                    try:  # Rule 1: a symlink is its target beneath the root, or absent
+                        st = (stat_beneath(fs.rootfd, (*self.names, ent.name))
+                              if ent.is_symlink() else ent.stat(follow_symlinks=False))  # fmt: skip
                     except OSError:
                         continue  # vanished, or a dangling symlink
                     out.append(dirof(st, ent.name, fs.rootdev, fs.versions))
@@ -347,7 +347,7 @@ class U9Special(U9File):
 
     mayblock: ClassVar[bool] = True
 
-    async def hostopen(self, path: str, flags: int) -> int:
+    async def hostopen(self, flags: int) -> int:
         try:
             if not self.fs.devices:
                 raise Error(Edevice)  # Rule 8

@@ -9,9 +9,11 @@ directory's fd and refuses any step that leaves it:
    ctypes: Python has no binding).  Symlinks that stay below the root still work; ``..`` or
    a symlink that would climb out fails with EXDEV, which is reported as "file does not
    exist" (the name is not in the served tree).
-2. Where the kernel lacks openat2 (ENOSYS): walk component by component with
-   ``O_NOFOLLOW | O_DIRECTORY`` on each directory's fd and ``O_NOFOLLOW`` on the last, so a
-   symlink anywhere is refused (stricter than 1: in-root symlinks are not followed).
+2. Where the kernel lacks openat2 (ENOSYS): walk component by component, opening each
+   directory ``O_PATH | O_DIRECTORY | O_NOFOLLOW`` (so passing through needs only search
+   permission, as in the kernel's own resolution) and the last name with ``O_NOFOLLOW``, so
+   a symlink anywhere is refused (stricter than 1: in-root symlinks are not followed; an
+   ``O_PATH`` open of a symlink, which would hold the link itself, fails ELOOP).
 
 The returned fd is the caller's to close.  Errors are ``OSError`` as from ``os.open``.
 
@@ -22,7 +24,8 @@ remove and rename are ``mkdirat``/``openat(O_CREAT|O_EXCL|O_NOFOLLOW)``/``unlink
 nothing outside the root (the fd still names the real directory, wherever it moved).  The
 attribute changes of wstat (chmod, chown, utime, truncate) go through ``fdpath(fd)`` of an
 ``O_PATH`` fd of the file opened beneath the root: ``/proc/self/fd/N`` names that inode
-and no other.
+and no other; so do permission questions and stats of a file without an open fd
+(``access_beneath``, ``stat_beneath``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 import struct
 
 SYS_OPENAT2 = 437  # the same number on x86_64 and the generic table (aarch64 ...)
@@ -55,17 +59,23 @@ def _openat2(dirfd: int, path: str, flags: int, mode: int) -> int:
     return int(fd)
 
 
+STEP = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a directory passed through
+
+
 def _walk(dirfd: int, names: tuple[str, ...], flags: int, mode: int) -> int:
     fd = os.dup(dirfd)
     try:
         for name in names[:-1]:
-            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                          dir_fd=fd)  # fmt: skip
+            nfd = os.open(name, STEP, dir_fd=fd)  # search (x) is all resolution needs
             os.close(fd)
             fd = nfd
-        return os.open(names[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fd)
+        last = os.open(names[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fd)
     finally:
         os.close(fd)
+    if flags & os.O_PATH and stat.S_ISLNK(os.fstat(last).st_mode):
+        os.close(last)  # O_PATH | O_NOFOLLOW holds the symlink itself: refuse it as the
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), names[-1])  # others are
+    return last
 
 
 def fdpath(fd: int) -> str:
@@ -98,6 +108,28 @@ def open_beneath(rootfd: int, names: tuple[str, ...], flags: int, mode: int = 0o
                 raise
             _have_openat2 = False
     return _walk(rootfd, names, flags, mode)
+
+
+def stat_beneath(rootfd: int, names: tuple[str, ...]) -> os.stat_result:
+    """The stat of root/names, resolved beneath the root (never a path lookup)."""
+    fd = open_beneath(rootfd, names, os.O_PATH)
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def access_beneath(rootfd: int, names: tuple[str, ...], mode: int) -> bool:
+    """Whether the caller (its effective ids, so its fsuid: ``ident`` Rule 3) may ``mode``
+    the inode that root/names resolves to beneath the root, not whatever a path names now."""
+    try:
+        fd = open_beneath(rootfd, names, os.O_PATH)
+    except OSError:
+        return False
+    try:
+        return os.access(fdpath(fd), mode, effective_ids=True)
+    finally:
+        os.close(fd)
 
 
 def writable_parent(rootfd: int, names: tuple[str, ...]) -> bool:

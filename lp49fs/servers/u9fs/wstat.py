@@ -66,7 +66,7 @@ def check(f: U9File, d: Dir, cur: Dir) -> set[str]:
     if "length" in touched:
         if f.isdir and d.length != 0:
             raise Error(Eperm)
-        if not f.isdir and not os.access(f.path, os.W_OK, effective_ids=True):
+        if not f.isdir and not f.may(os.W_OK):
             raise Error(Eperm)
     if "gid" in touched and d.gid != cur.gid and groupid(d.gid) is None:
         raise Error(Eperm)
