@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +25,7 @@ from lp49fs.host.node import namespace
 from lp49fs.ninep import NOTAG, Rerror, Tversion, encode
 from lp49fs.ninep._codec import parse_message
 from lp49fs.node.config import ConfigError, HostServerConf, parse
+from lp49fs.node.hostservers import AUTHDIR, sweep
 from tests.waiting import wait_until
 
 CONFIG = """
@@ -155,3 +158,41 @@ def test_only_the_node_reaches_its_host_servers(node: tuple[NodeProc, pathlib.Pa
     assert stat.S_IMODE(os.stat(authdir).st_mode) == 0o700
     n.stop()
     assert not os.path.exists(authdir)
+
+
+def test_a_node_killed_with_sigkill_leaves_no_host_server(
+    node: tuple[NodeProc, pathlib.Path],
+) -> None:
+    """SIGKILL gives the node no chance to stop its u9fs (in a session of its own, so not
+    in the node's process group either): the u9fs sees end of file on its ``--parent-fd``
+    pipe and stops by itself."""
+    n, _ = node
+    assert n.console is not None and n.console.run("cat /n/hello")[1] == ""
+    [u9fs] = children(n.proc.pid)
+    with open(f"/proc/{u9fs}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    authdir = argv[argv.index(b"--auth") + 1].decode()
+    n.proc.kill()
+    n.proc.wait()
+    try:
+        wait_until(lambda: not alive(u9fs), "the orphaned u9fs stops")
+        assert os.path.isdir(authdir)  # the dead node could not remove its keys
+        sweep()  # as the next node to start does
+        assert not os.path.exists(authdir)
+    finally:
+        shutil.rmtree(authdir, ignore_errors=True)
+
+
+def test_sweep_removes_only_the_authorities_of_dead_nodes(tmp_path: pathlib.Path) -> None:
+    gone = _dead_pid()
+    names = [f"{AUTHDIR}{gone}-a", f"{AUTHDIR}{os.getpid()}-b", f"{AUTHDIR}x-c", "other"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    sweep(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid

@@ -5,7 +5,10 @@ default ``tcp!127.0.0.1!5640``, ``--msize N``, ``--maxconns N``, ``--idle SECS``
 (``lp49fs.lib9p.limits``), ``--auth DIR`` with ``--node NAME`` (every connection mutual TLS
 1.3 with that authority's certificates, the server presenting node NAME's: a node's own
 host servers are dialled this way; an attach must name the client's certificate, except
-for a certificate named by ``--speaker``, which speaks for other users), ``-v``), adds its
+for a certificate named by ``--speaker``, which speaks for other users), ``--parent-fd
+N`` (the read end of a pipe whose write end only the starting process holds: at its EOF
+that process is gone, however it died, and the server stops; a node starts its host
+servers so), ``-v``), adds its
 own options, parses with ``parse`` (which also sets up logging: one bare line per message
 on stderr, INFO with ``-v``), makes its ``FileServer`` and hands it to ``serve_main``.
 That announces the address, logs ``NAME: serving [WHAT ]on ADDR`` with the address
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 
 import trio
 
@@ -48,6 +52,8 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--node", default="hostservers", help="the node certificate presented")
     p.add_argument("--speaker", action="append", default=[], metavar="NAME",
                    help="a certificate that may attach as any user (with --auth)")
+    p.add_argument("--parent-fd", type=int, metavar="N",
+                   help="stop when this fd reaches end of file (its starter is gone)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     return p
 
@@ -69,17 +75,36 @@ async def run(
     limits: tuple[int, float] = (MAXCONNS, IDLE),
     auth: tuple[str, str] | None = None,
     speakers: frozenset[str] = frozenset(),
+    parent: int | None = None,
 ) -> None:
     wrap = ServerAuth(*auth, speakers=speakers).accept if auth is not None else None
     listener = await announce(addr)
     serving = f"{what} on" if what else "on"
-    logging.getLogger(name).warning("%s: serving %s %s", name, serving, listener.addr)
+    say = logging.getLogger(name)
+    say.warning("%s: serving %s %s", name, serving, listener.addr)
     try:
-        await serve_forever(listener, fs, msize=msize, maxconns=limits[0], idle=limits[1],
-                            wrap=wrap)  # fmt: skip
+        async with trio.open_nursery() as n:
+            every = functools.partial(serve_forever, maxconns=limits[0], idle=limits[1])
+            n.start_soon(functools.partial(every, listener, fs, msize=msize, wrap=wrap))
+            if parent is not None:
+                await orphaned(parent)
+                say.warning("%s: the process that started it is gone: stopping", name)
+                n.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
             await listener.aclose()
+
+
+async def orphaned(fd: int) -> None:
+    """Return at end of file on ``fd`` (``--parent-fd``); bytes written to it are ignored."""
+    os.set_blocking(fd, False)
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        try:
+            if not os.read(fd, 512):
+                return
+        except BlockingIOError:
+            continue
 
 
 def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = "") -> int:
@@ -89,7 +114,7 @@ def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = 
         auth = (args.auth, args.node) if args.auth else None
         speakers = frozenset(args.speaker)
         trio.run(functools.partial(run, name, args.listen, args.msize, fs, what, limits, auth,
-                                   speakers))  # fmt: skip
+                                   speakers, args.parent_fd))  # fmt: skip
     except Error as e:
         logging.getLogger(name).error("%s: %s", name, e.ename)
         return 1

@@ -12,8 +12,9 @@ create permission.  There is no shortcut around ``#I`` and ``#s``.
 
 Authentication (docs/security.md).  A loopback port is open to every local user, so the
 node makes a private authority for its host servers (``HostAuth``: a 0700 directory made at
-start and removed at the end, with a CA, a node certificate ``hostservers`` for 127.0.0.1
-and a user certificate for the host owner): each server is started with ``--auth DIR``
+start and removed at the end, or by the next node to start when the node was killed first;
+with a CA, a node certificate ``hostservers`` for 127.0.0.1 and a user certificate for the
+host owner): each server is started with ``--auth DIR``
 (every connection mutual TLS 1.3 with those certificates) and ``srv -A DIR -u EVE`` dials it
 with TLS, so only a holder of the private keys, the node, is served.
 
@@ -28,7 +29,10 @@ counts as a crash.
 Rules:
 1. Every host process this module starts is ended by it: when the supervisor is cancelled
    (the node stops) the process gets SIGTERM, then SIGKILL after ``STOP_GRACE`` seconds, and
-   is reaped.  Nothing outlives the node.
+   is reaped.  Nothing outlives the node, even one killed with SIGKILL: each server is given
+   ``--parent-fd`` with the read end of a pipe whose write end only the node holds, and
+   stops at its end of file.  (``PR_SET_PDEATHSIG`` would not do: it fires when the
+   *thread* that forked exits, and trio starts processes from worker threads.)
 2. The address comes only from the server's own first line; nothing is guessed.
 3. ``started`` is reported once the first run is posted (or has failed), so the node starts
    init after its host servers are in /srv.
@@ -37,6 +41,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -60,6 +65,7 @@ LISTEN = "tcp!127.0.0.1!0"  # loopback, a port the kernel picks
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 SERVING = re.compile(r": serving (?:.* )?on (\S+)$")  # the server's first line
 NODECERT = "hostservers"  # the name on the host servers' certificate
+AUTHDIR = "lp49-hostauth-"  # + the node's pid + "-": the private authority's directory
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,8 @@ class HostAuth:
 
     @classmethod
     def make(cls, eve: str) -> HostAuth:
-        d = tempfile.mkdtemp(prefix="lp49-hostauth-")  # 0700
+        sweep()
+        d = tempfile.mkdtemp(prefix=f"{AUTHDIR}{os.getpid()}-")  # 0700
         a = Authority(d)
         a.init()
         a.issue(NODES, NODECERT, ("127.0.0.1",))
@@ -80,6 +87,22 @@ class HostAuth:
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sweep(tmp: str | None = None) -> None:
+    """Remove the private authorities (ours only) left by nodes that died without removing
+    them (SIGKILL): the directory name carries the node's pid."""
+    tmp = tmp or tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name.removeprefix(AUTHDIR).split("-")[0]
+        if not name.startswith(AUTHDIR) or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            if os.lstat(path).st_uid == os.getuid():
+                shutil.rmtree(path, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # another node swept it first
 
 
 @dataclass(frozen=True)
@@ -174,10 +197,18 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
                     report: Callable[[], None]) -> None:  # fmt: skip
     """One run of the server: start, announce, post, copy its log until it exits."""
     s = hs.spec
-    proc = await trio.lowlevel.open_process(
-        list(s.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    watch, held = os.pipe()  # Rule 1: held is the node's end, never inherited
+    try:
+        argv = [*s.argv[:4], "--parent-fd", str(watch), *s.argv[4:]]
+        proc = await trio.lowlevel.open_process(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=True, pass_fds=(watch,),
+        )  # fmt: skip
+    except BaseException:
+        os.close(held)
+        raise
+    finally:
+        os.close(watch)
     hs.pid = proc.pid
     try:
         assert proc.stderr is not None
@@ -205,6 +236,7 @@ async def _run_once(node: Node, hs: HostSupervised, start_timeout: float,
         log.warning("hostserver %s: %s", s.name, hs.last_exit)
     finally:
         await _end(proc)
+        os.close(held)
         hs.pid = 0
 
 
