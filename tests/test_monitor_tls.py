@@ -1,20 +1,24 @@
-"""The health check of a host server that answers: u9fs behind the node's TLS.
+"""The health check of a host server behind the node's TLS: u9fs answers it.
 
-A node's host servers run with ``--auth`` (``lp49fs.node.hostservers``), so the monitor's
-plain Tversion on a fresh connection gets an Rerror ("authentication required ...").  That is
-an answer: the server is healthy, is not killed, and the node goes on; several checks in a
-row must pass while a client reads through the mount.
+A node's host servers run with ``--auth`` (``lp49fs.node.hostservers``), so the monitor
+probes them as ``srv`` dials them, with TLS and the node's private authority: the server
+is healthy, is not killed, has nothing to complain of in its log (a plain probe would be
+refused, and logged, every period), and the node goes on; several checks in a row must
+pass while a client reads through the mount.
 """
 
 from __future__ import annotations
 
+import logging
 import pathlib
 
+import pytest
 import trio
 from lib_helpers import run_as
 
 from lp49fs import lib
 from lp49fs.ninep import OREAD
+from lp49fs.node import hostservers
 from lp49fs.node.boot import boot
 from lp49fs.node.config import HostServerConf
 from lp49fs.node.hostservers import start_hostservers
@@ -24,7 +28,9 @@ PERIOD = 0.1  # a health check every 0.1 s
 CHECKS = 8  # health periods the test lives through
 
 
-async def test_a_host_server_answering_with_an_error_is_healthy(tmp_path: pathlib.Path) -> None:
+async def test_a_host_server_behind_tls_answers_its_health_checks(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
     share = tmp_path / "share"
     share.mkdir()
     (share / "hello").write_bytes(b"hello from linux\n")
@@ -34,6 +40,7 @@ async def test_a_host_server_answering_with_an_error_is_healthy(tmp_path: pathli
     async def body() -> None:
         seen.append(await lib.readall(await lib.open("/n/hello", OREAD)))
 
+    caplog.set_level(logging.INFO, logger=hostservers.__name__)
     with trio.fail_after(GUARD):
         async with boot() as node, trio.open_nursery() as n:
             (hs,) = await start_hostservers(node, n, (conf,), health=PERIOD)
@@ -44,3 +51,5 @@ async def test_a_host_server_answering_with_an_error_is_healthy(tmp_path: pathli
             assert seen == [b"hello from linux\n"] * len(seen)
             assert (hs.pid, hs.starts, hs.last_exit) == (first, 1, "")
             n.cancel_scope.cancel()
+    said = [r.getMessage() for r in caplog.records if r.name == hostservers.__name__]
+    assert [m for m in said if "serving" not in m and "exited" not in m] == [], said

@@ -7,7 +7,9 @@ clients would wait until the ping of ``#M`` hangs them up.  The monitor closes t
 1. Health check.  Every ``period`` seconds, while a server is up, one 9P round trip on its
    link must come back within ``period`` seconds: for an LP49 server with a mount, a stat of
    its mount point through the boot process (``#M`` sends Tstat on the server's link); for a
-   host server, a fresh connection to its address and Tversion.  A server that does not
+   host server, a fresh connection to its address and Tversion, inside TLS with the node's
+   private authority when the server has one (as ``srv`` dials it: a plain probe would be
+   refused and logged by the server every period).  A server that does not
    answer is killed (the ``kill`` note, or SIGKILL for a host process) with the reason kept,
    so its supervisor logs ``health check: ...`` as the exit and restarts it as for a crash.
    A server with neither a mount nor an address is not checked.
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from lp49fs.auth import tls
 from lp49fs.core import sysfile
 from lp49fs.errors import Error
 from lp49fs.lib9p.client import Session
@@ -80,15 +83,17 @@ async def _answers(node: Node, sv: Supervised | HostSupervised, timeout: float) 
                 await sysfile.stat(node.bootproc, sv.spec.old)
             else:
                 _, host, port = sv.addr.split("!")
+                auth = sv.spec.auth
                 async with await trio.open_tcp_stream(host, int(port)) as stream:
-                    s = Session(stream)
+                    link = stream if auth is None else await tls.client(stream, auth.dir,
+                                                                        auth.user, host)
+                    s = Session(link)
                     async with trio.open_nursery() as n:
                         await n.start(s.run)
                         await s.version()
                         n.cancel_scope.cancel()
-        except* (Error, OSError):  # raised in the nursery, so it comes in a group
-            pass  # an answer, even an error one (a TLS-only host server's), or a refused
-            # connection: not frozen
+        except* (Error, OSError, trio.BrokenResourceError):  # from the nursery: a group
+            pass  # an answer, even an error one, or a refused connection: not frozen
         return True
     return False
 
