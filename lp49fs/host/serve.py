@@ -22,10 +22,10 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 
 import trio
 
+from hwsim.console import copy_input
 from lp49fs.auth.tls import ServerAuth
 from lp49fs.errors import Error
 from lp49fs.lib9p import DEFAULT_MSIZE, FileServer, serve_forever
@@ -84,10 +84,11 @@ async def run(
     say.warning("%s: serving %s %s", name, serving, listener.addr)
     try:
         async with trio.open_nursery() as n:
-            every = functools.partial(serve_forever, maxconns=limits[0], idle=limits[1])
-            n.start_soon(functools.partial(every, listener, fs, msize=msize, wrap=wrap))
+            n.start_soon(functools.partial(serve_forever, listener, fs, msize=msize,
+                                           maxconns=limits[0], idle=limits[1],
+                                           wrap=wrap))  # fmt: skip
             if parent is not None:
-                await orphaned(parent)
+                await copy_input(parent, _ignore)  # returns at end of file
                 say.warning("%s: the process that started it is gone: stopping", name)
                 n.cancel_scope.cancel()
     finally:
@@ -95,16 +96,8 @@ async def run(
             await listener.aclose()
 
 
-async def orphaned(fd: int) -> None:
-    """Return at end of file on ``fd`` (``--parent-fd``); bytes written to it are ignored."""
-    os.set_blocking(fd, False)
-    while True:
-        await trio.lowlevel.wait_readable(fd)
-        try:
-            if not os.read(fd, 512):
-                return
-        except BlockingIOError:
-            continue
+async def _ignore(data: bytes) -> None:
+    """Bytes written to the ``--parent-fd`` pipe mean nothing; only its end does."""
 
 
 def serve_main(name: str, args: argparse.Namespace, fs: FileServer, what: str = "") -> int:
